@@ -1,0 +1,101 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/ticketvelo/ticketvelo/internal/config"
+)
+
+// command is one subcommand of the binary.
+type command struct {
+	name    string
+	summary string
+	groups  int // the config groups its flags come from
+	// bind registers the command's own flags and returns its main, which
+	// reads them.
+	bind func(fs *flag.FlagSet) mainFunc
+}
+
+type mainFunc func(ctx context.Context, e env, cfg config.Config) error
+
+// noFlags is bind for a command with no flags of its own.
+func noFlags(main mainFunc) func(*flag.FlagSet) mainFunc {
+	return func(*flag.FlagSet) mainFunc { return main }
+}
+
+var commands []command
+
+func init() {
+	commands = []command{
+		{name: "all", summary: "run every module in one process: gateway and booker on one listener, the notifier, and the embedded broker when KAFKA_BROKERS is empty", groups: config.Stores | config.Serving | config.Seeding | config.Gateway | config.Booker | config.Notifier, bind: noFlags(runAll)},
+		{name: "gateway", summary: "run the public edge: accounts, events, the waiting room and admission", groups: config.Stores | config.Serving | config.Gateway, bind: noFlags(runGateway)},
+		{name: "booker", summary: "run the booker: seat map, holds, orders and the outbox relay", groups: config.Stores | config.Serving | config.Booker, bind: noFlags(runBooker)},
+		{name: "notifier", summary: "run the notifier: consume booking events and send confirmation mail", groups: config.Stores | config.Serving | config.Notifier, bind: noFlags(runNotifier)},
+		{name: "broker", summary: "run the embedded Kafka-protocol broker alone", groups: config.Files, bind: brokerCommand},
+		{name: "migrate", summary: "apply database migrations and exit", groups: config.Stores, bind: noFlags(runMigrate)},
+		{name: "seed", summary: "seed the demo venues, or with --seats N a venue of N seats, and exit", groups: config.Stores, bind: seedCommand},
+	}
+}
+
+func findCommand(name string) (command, bool) {
+	for _, c := range commands {
+		if c.name == name {
+			return c, true
+		}
+	}
+	return command{}, false
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "TicketVelo: a ticketing platform for drop day.")
+	fmt.Fprintln(w, "\nUsage: ticketvelo COMMAND [flags]\n\nCommands:")
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, c := range commands {
+		fmt.Fprintf(tw, "  %s\t%s\n", c.name, c.summary)
+	}
+	tw.Flush()
+	fmt.Fprintln(w, "\nEvery flag can also be set by the environment variable named in its help.")
+	fmt.Fprintln(w, "Run 'ticketvelo COMMAND -h' for a command's flags.")
+}
+
+// run parses the command's flags over the environment and calls its main.
+func (c command) run(ctx context.Context, e env, args []string) error {
+	fs := flag.NewFlagSet("ticketvelo "+c.name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	var cfg config.Config
+	check := cfg.Bind(fs, c.groups, e.getenv)
+	main := c.bind(fs)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: ticketvelo %s [flags]\n\n%s.\n\nFlags:\n", c.name, capitalise(c.summary))
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(e.stdout)
+			fs.Usage()
+			return flag.ErrHelp
+		}
+		return errUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(e.stderr, "ticketvelo %s: unexpected argument %q\n", c.name, fs.Arg(0))
+		return errUsage
+	}
+	if err := check(); err != nil {
+		return err
+	}
+	return main(ctx, e, cfg)
+}
+
+func capitalise(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}

@@ -1,0 +1,63 @@
+// Package database opens TicketVelo's PostgreSQL pool, creating the database
+// when it does not exist yet, and applies the embedded schema migrations.
+package database
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Open connects to the database at url, creating the database first when the
+// server says it does not exist, and checks the connection.
+func Open(ctx context.Context, url string) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("parsing DATABASE_URL: %w", err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("opening pool: %w", err)
+	}
+	err = pool.Ping(ctx)
+	if isMissingDatabase(err) {
+		if err = create(ctx, cfg.ConnConfig); err == nil {
+			err = pool.Ping(ctx)
+		}
+	}
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connecting to %s on %s: %w", cfg.ConnConfig.Database, cfg.ConnConfig.Host, err)
+	}
+	return pool, nil
+}
+
+func isMissingDatabase(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "3D000" // invalid_catalog_name
+}
+
+// create makes the database named in cfg through the server's maintenance
+// database. Several processes may race to create it; losing the race is fine.
+func create(ctx context.Context, cfg *pgx.ConnConfig) error {
+	admin := cfg.Copy()
+	admin.Database = "postgres"
+	conn, err := pgx.ConnectConfig(ctx, admin)
+	if err != nil {
+		return fmt.Errorf("connecting to the maintenance database to create %q: %w", cfg.Database, err)
+	}
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{cfg.Database}.Sanitize())
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && (pgErr.Code == "42P04" || pgErr.Code == "23505") {
+		return nil // duplicate_database, or unique_violation when two creates race
+	}
+	if err != nil {
+		return fmt.Errorf("creating database %q: %w", cfg.Database, err)
+	}
+	return nil
+}

@@ -1,0 +1,183 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/ticketvelo/ticketvelo/internal/apperr"
+)
+
+// statusOf is the one table from failure kind to HTTP status.
+var statusOf = map[apperr.Kind]int{
+	apperr.Internal:         fasthttp.StatusInternalServerError,
+	apperr.Invalid:          fasthttp.StatusUnprocessableEntity,
+	apperr.Malformed:        fasthttp.StatusBadRequest,
+	apperr.Unauthenticated:  fasthttp.StatusUnauthorized,
+	apperr.Forbidden:        fasthttp.StatusForbidden,
+	apperr.NotFound:         fasthttp.StatusNotFound,
+	apperr.MethodNotAllowed: fasthttp.StatusMethodNotAllowed,
+	apperr.Conflict:         fasthttp.StatusConflict,
+	apperr.Gone:             fasthttp.StatusGone,
+	apperr.TooLarge:         fasthttp.StatusRequestEntityTooLarge,
+	apperr.UnsupportedMedia: fasthttp.StatusUnsupportedMediaType,
+	apperr.RateLimited:      fasthttp.StatusTooManyRequests,
+	apperr.Unavailable:      fasthttp.StatusServiceUnavailable,
+}
+
+// StatusOf is the HTTP status for err.
+func StatusOf(err error) int { return statusOf[apperr.As(err).Kind] }
+
+type errorBodyJSON struct {
+	Error errorJSON `json:"error"`
+}
+
+type errorJSON struct {
+	Code      string         `json:"code"`
+	Message   string         `json:"message"`
+	Details   map[string]any `json:"details,omitempty"`
+	RequestID string         `json:"request_id,omitempty"`
+}
+
+// WriteError answers with err as {"error":{"code","message",...}}. Errors
+// that are not *apperr.Error become a 500 that does not leak their text; the
+// middleware logs those.
+func WriteError(ctx *fasthttp.RequestCtx, err error) {
+	e := apperr.As(err)
+	status := statusOf[e.Kind]
+	if e.RetryAfter > 0 {
+		ctx.Response.Header.Set("Retry-After", strconv.Itoa(e.RetryAfter))
+	}
+	if status == fasthttp.StatusUnauthorized {
+		ctx.Response.Header.Set("WWW-Authenticate", `Bearer error="invalid_token", error_description="`+e.Code+`"`)
+	}
+	WriteJSON(ctx, status, errorBodyJSON{errorJSON{Code: e.Code, Message: e.Message, Details: e.Details, RequestID: RequestID(ctx)}})
+	if e.Kind == apperr.Internal && !errors.As(err, new(*apperr.Error)) {
+		// Keep the real cause for the log line the middleware writes.
+		ctx.SetUserValue(causeKey, err.Error())
+	}
+}
+
+// WriteJSON answers with v encoded as JSON.
+func WriteJSON(ctx *fasthttp.RequestCtx, status int, v any) {
+	ctx.Response.Header.SetContentType("application/json")
+	ctx.Response.Header.Set("Cache-Control", "no-store")
+	ctx.SetStatusCode(status)
+	enc := json.NewEncoder(ctx)
+	if err := enc.Encode(v); err != nil {
+		ctx.ResetBody()
+		ctx.SetStatusCode(fasthttp.StatusInternalServerError)
+		ctx.SetBodyString(`{"error":{"code":"internal","message":"cannot encode response"}}`)
+	}
+}
+
+// Handle adapts a handler that returns an error to fasthttp: the error is
+// written as JSON with its status.
+func Handle(h func(ctx *fasthttp.RequestCtx) error) fasthttp.RequestHandler {
+	return func(ctx *fasthttp.RequestCtx) {
+		if err := h(ctx); err != nil {
+			WriteError(ctx, err)
+		}
+	}
+}
+
+// DecodeJSON reads the body as one JSON object into dst and rejects what a
+// lenient decoder would let through: another content type, unknown fields,
+// trailing data. Its errors say what is wrong and where.
+func DecodeJSON(ctx *fasthttp.RequestCtx, dst any) error {
+	ct := string(ctx.Request.Header.ContentType())
+	if mt, _, _ := strings.Cut(ct, ";"); strings.TrimSpace(strings.ToLower(mt)) != "application/json" {
+		return apperr.New(apperr.UnsupportedMedia, "unsupported_media_type", "send the body as application/json, not %q", ct)
+	}
+	return DecodeJSONBytes(ctx.PostBody(), dst)
+}
+
+// DecodeJSONBytes is DecodeJSON on a body already read.
+func DecodeJSONBytes(body []byte, dst any) error {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return apperr.New(apperr.Malformed, "malformed_json", "the request body is empty; send a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		return jsonError(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return apperr.New(apperr.Malformed, "malformed_json", "the body has data after its JSON object")
+	}
+	return nil
+}
+
+func jsonError(err error) error {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syntax):
+		return apperr.New(apperr.Malformed, "malformed_json", "invalid JSON at byte %d: %v", syntax.Offset, syntax)
+	case errors.As(err, &typ):
+		if typ.Field != "" {
+			return apperr.New(apperr.Invalid, "invalid_field", "field %q must be %s, got %s", typ.Field, typ.Type, typ.Value).
+				With(map[string]any{"field": typ.Field})
+		}
+		return apperr.New(apperr.Malformed, "malformed_json", "the body must be a JSON object, got %s", typ.Value)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return apperr.New(apperr.Malformed, "malformed_json", "the JSON body ends too early")
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return apperr.New(apperr.Invalid, "unknown_field", "unknown field %q", field).With(map[string]any{"field": field})
+	default:
+		return apperr.New(apperr.Malformed, "malformed_json", "cannot read the JSON body: %v", err)
+	}
+}
+
+// ClientIP is the address of the client: the connection's peer, or, when the
+// peer is a trusted proxy, the nearest untrusted address in X-Forwarded-For.
+func ClientIP(ctx *fasthttp.RequestCtx, trusted []*net.IPNet) net.IP {
+	ip := ctx.RemoteIP()
+	if len(trusted) == 0 || !contains(trusted, ip) {
+		return ip
+	}
+	hops := strings.Split(string(ctx.Request.Header.Peek("X-Forwarded-For")), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		hop := net.ParseIP(strings.TrimSpace(hops[i]))
+		if hop == nil {
+			break
+		}
+		ip = hop
+		if !contains(trusted, hop) {
+			break
+		}
+	}
+	return ip
+}
+
+func contains(nets []*net.IPNet, ip net.IP) bool {
+	for _, n := range nets {
+		if n.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// Param is the path parameter name as a string.
+func Param(ctx *fasthttp.RequestCtx, name string) string {
+	v, _ := ctx.UserValue(name).(string)
+	return v
+}
+
+// ParseID reads a positive integer path parameter such as {id}.
+func ParseID(ctx *fasthttp.RequestCtx, name string) (int64, error) {
+	raw := Param(ctx, name)
+	id, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil || id <= 0 {
+		return 0, apperr.New(apperr.NotFound, "not_found", "%s %q is not a valid id", name, raw)
+	}
+	return id, nil
+}

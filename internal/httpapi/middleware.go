@@ -1,0 +1,126 @@
+package httpapi
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+	"github.com/fasthttp/router"
+	"github.com/valyala/fasthttp"
+)
+
+const (
+	requestIDKey = "request_id"
+	causeKey     = "error_cause" // the hidden text of an internal error, for the log
+)
+
+var (
+	// requestIDPrefix makes ids unique across processes; the counter makes
+	// them unique and cheap within one.
+	requestIDPrefix = func() string {
+		b := make([]byte, 4)
+		_, _ = rand.Read(b)
+		return hex.EncodeToString(b)
+	}()
+	requestCounter atomic.Uint64
+)
+
+// middleware gives each request an id, times it and counts it by route and
+// status, and logs server errors once, here at the edge.
+func (s *Server) middleware(next fasthttp.RequestHandler) fasthttp.RequestHandler {
+	return func(ctx *fasthttp.RequestCtx) {
+		start := time.Now()
+		id := acceptRequestID(ctx.Request.Header.Peek("X-Request-Id"))
+		if id == "" {
+			id = requestIDPrefix + "-" + strconv.FormatUint(requestCounter.Add(1), 36)
+		}
+		ctx.SetUserValue(requestIDKey, id)
+		ctx.Response.Header.Set("X-Request-Id", id)
+
+		next(ctx)
+
+		route, _ := ctx.UserValue(router.MatchedRoutePathParam).(string)
+		if route == "" {
+			route = "unmatched"
+		}
+		status := ctx.Response.StatusCode()
+		m := s.metrics.get(route, string(ctx.Method()), status)
+		m.requests.Inc()
+		m.latency.UpdateDuration(start)
+		if status >= 500 {
+			s.log.Error().Str("request_id", id).Str("method", string(ctx.Method())).Str("route", route).
+				Int("status", status).Dur("took", time.Since(start)).Bytes("body", errorBody(ctx)).Interface("cause", ctx.UserValue(causeKey)).Msg("request failed")
+		} else if e := s.log.Debug(); e.Enabled() {
+			e.Str("request_id", id).Str("method", string(ctx.Method())).Bytes("path", ctx.Path()).
+				Int("status", status).Dur("took", time.Since(start)).Msg("request")
+		}
+	}
+}
+
+func errorBody(ctx *fasthttp.RequestCtx) []byte {
+	body := ctx.Response.Body()
+	if len(body) > 512 {
+		body = body[:512]
+	}
+	return body
+}
+
+// acceptRequestID keeps a caller's request id only when it is short and
+// plain, so ids cannot smuggle text into logs.
+func acceptRequestID(b []byte) string {
+	if len(b) == 0 || len(b) > 64 {
+		return ""
+	}
+	for _, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return ""
+		}
+	}
+	return string(b)
+}
+
+// RequestID is the id of the request, as logged and returned in X-Request-Id.
+func RequestID(ctx *fasthttp.RequestCtx) string {
+	id, _ := ctx.UserValue(requestIDKey).(string)
+	return id
+}
+
+// latencyBuckets span a cached poll (100 µs) to a stalled dependency (10 s).
+var latencyBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
+
+type routeKey struct {
+	route, method string
+	status        int
+}
+
+type routeMetric struct {
+	requests *metrics.Counter
+	latency  *metrics.PrometheusHistogram
+}
+
+// routeMetrics caches the metric objects per route, method and status so the
+// hot path does no string formatting after the first request.
+type routeMetrics struct{ m sync.Map }
+
+func (r *routeMetrics) get(route, method string, status int) routeMetric {
+	key := routeKey{route, method, status}
+	if v, ok := r.m.Load(key); ok {
+		return v.(routeMetric)
+	}
+	labels := `{route=` + strconv.Quote(route) + `,method=` + strconv.Quote(method) + `,status="` + strconv.Itoa(status) + `"}`
+	m := routeMetric{
+		requests: metrics.GetOrCreateCounter("ticketvelo_http_requests_total" + labels),
+		latency:  metrics.GetOrCreatePrometheusHistogramExt("ticketvelo_http_request_duration_seconds"+labels, latencyBuckets),
+	}
+	r.m.Store(key, m)
+	return m
+}
+
+func serveMetrics(ctx *fasthttp.RequestCtx) {
+	ctx.SetContentType("text/plain; version=0.0.4; charset=utf-8")
+	metrics.WritePrometheus(ctx, true)
+}

@@ -1,0 +1,179 @@
+// Package httpapi is the HTTP edge every TicketVelo service shares: a
+// fasthttp server with a router, request ids, per-route metrics, JSON errors,
+// health and readiness endpoints, and a graceful shutdown in which readiness
+// fails first and in-flight requests finish.
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/fasthttp/router"
+	"github.com/rs/zerolog"
+	"github.com/valyala/fasthttp"
+
+	"github.com/ticketvelo/ticketvelo/internal/apperr"
+)
+
+// Options configure a Server.
+type Options struct {
+	MaxBodyBytes    int
+	ShutdownDelay   time.Duration // readiness fails this long before the listener closes
+	ShutdownTimeout time.Duration // in-flight requests get this long to finish
+	TrustedProxies  []*net.IPNet  // whose X-Forwarded-For is believed
+}
+
+// Check reports whether a dependency is usable.
+type Check func(ctx context.Context) error
+
+// Server serves a router with TicketVelo's middleware.
+type Server struct {
+	// Router is where services mount their routes.
+	Router *router.Router
+
+	opts    Options
+	log     zerolog.Logger
+	ready   atomic.Bool
+	mu      sync.Mutex
+	checks  map[string]Check
+	metrics routeMetrics
+}
+
+// NewServer returns a server with /healthz, /readyz and /metrics mounted.
+func NewServer(opts Options, log zerolog.Logger) *Server {
+	r := router.New()
+	r.SaveMatchedRoutePath = true
+	r.RedirectTrailingSlash = false
+	s := &Server{Router: r, opts: opts, log: log, checks: map[string]Check{}}
+	r.NotFound = func(ctx *fasthttp.RequestCtx) {
+		WriteError(ctx, apperr.New(apperr.NotFound, "not_found", "no route for %s %s", ctx.Method(), ctx.Path()))
+	}
+	r.MethodNotAllowed = func(ctx *fasthttp.RequestCtx) {
+		WriteError(ctx, apperr.New(apperr.MethodNotAllowed, "method_not_allowed", "%s is not allowed on %s; allowed: %s",
+			ctx.Method(), ctx.Path(), ctx.Response.Header.Peek("Allow")))
+	}
+	r.PanicHandler = func(ctx *fasthttp.RequestCtx, v any) {
+		s.log.Error().Str("request_id", RequestID(ctx)).Interface("panic", v).Bytes("path", ctx.Path()).Msg("handler panicked")
+		WriteError(ctx, apperr.New(apperr.Internal, "internal", "internal error"))
+	}
+	r.GET("/healthz", func(ctx *fasthttp.RequestCtx) { WriteJSON(ctx, fasthttp.StatusOK, map[string]string{"status": "ok"}) })
+	r.GET("/readyz", s.readyz)
+	r.GET("/metrics", serveMetrics)
+	s.ready.Store(true)
+	return s
+}
+
+// AddCheck makes /readyz depend on check, reported under name.
+func (s *Server) AddCheck(name string, check Check) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.checks[name] = check
+}
+
+// Handler is the router wrapped in the middleware.
+func (s *Server) Handler() fasthttp.RequestHandler {
+	return s.middleware(s.Router.Handler)
+}
+
+// Serve answers on ln until ctx ends, then shuts down gracefully: /readyz
+// fails for ShutdownDelay so load balancers stop sending, then the listener
+// closes and in-flight requests get ShutdownTimeout to finish.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &fasthttp.Server{
+		Handler:                      s.Handler(),
+		Name:                         "ticketvelo",
+		MaxRequestBodySize:           s.opts.MaxBodyBytes,
+		ReadTimeout:                  30 * time.Second,
+		WriteTimeout:                 30 * time.Second,
+		IdleTimeout:                  2 * time.Minute,
+		DisablePreParseMultipartForm: true,
+		NoDefaultServerHeader:        true,
+		ErrorHandler:                 s.parseError,
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serving HTTP on %s: %w", ln.Addr(), err)
+	case <-ctx.Done():
+	}
+	s.ready.Store(false)
+	s.log.Info().Dur("delay", s.opts.ShutdownDelay).Msg("shutting down: readiness now fails")
+	time.Sleep(s.opts.ShutdownDelay)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.ShutdownTimeout)
+	defer cancel()
+	if err := srv.ShutdownWithContext(sctx); err != nil {
+		return fmt.Errorf("shutting down HTTP: %w", err)
+	}
+	return <-errc
+}
+
+// parseError answers requests fasthttp could not read, such as bodies over
+// the limit, in the same JSON shape as every other error.
+func (s *Server) parseError(ctx *fasthttp.RequestCtx, err error) {
+	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
+		WriteError(ctx, apperr.New(apperr.TooLarge, "body_too_large", "request body is larger than %d bytes", s.opts.MaxBodyBytes))
+		return
+	}
+	var small *fasthttp.ErrSmallBuffer
+	if errors.As(err, &small) {
+		ctx.Error(`{"error":{"code":"headers_too_large","message":"request headers are too large"}}`, fasthttp.StatusRequestHeaderFieldsTooLarge)
+		ctx.SetContentType("application/json")
+		return
+	}
+	WriteError(ctx, apperr.New(apperr.Malformed, "malformed_request", "cannot parse the request"))
+}
+
+// readyz answers 200 when every dependency check passes, 503 naming the
+// failing ones otherwise, and 503 once shutdown has begun.
+func (s *Server) readyz(ctx *fasthttp.RequestCtx) {
+	if !s.ready.Load() {
+		WriteJSON(ctx, fasthttp.StatusServiceUnavailable, map[string]any{"status": "shutting_down"})
+		return
+	}
+	s.mu.Lock()
+	names := make([]string, 0, len(s.checks))
+	for name := range s.checks {
+		names = append(names, name)
+	}
+	s.mu.Unlock()
+	sort.Strings(names)
+
+	cctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	results := make([]string, len(names))
+	var wg sync.WaitGroup
+	for i, name := range names {
+		s.mu.Lock()
+		check := s.checks[name]
+		s.mu.Unlock()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = "ok"
+			if err := check(cctx); err != nil {
+				results[i] = err.Error()
+			}
+		}()
+	}
+	wg.Wait()
+	report := map[string]string{}
+	var failing []string
+	for i, name := range names {
+		report[name] = results[i]
+		if results[i] != "ok" {
+			failing = append(failing, name)
+		}
+	}
+	if len(failing) > 0 {
+		WriteJSON(ctx, fasthttp.StatusServiceUnavailable, map[string]any{"status": "unavailable", "failing": failing, "checks": report})
+		return
+	}
+	WriteJSON(ctx, fasthttp.StatusOK, map[string]any{"status": "ready", "checks": report})
+}

@@ -1,0 +1,33 @@
+// Package redisconn opens TicketVelo's Redis client. Redis holds only what can
+// be rebuilt: waiting rooms, admissions, seat locks and the taken-seat bitmaps.
+package redisconn
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/redis/rueidis"
+)
+
+// Open connects to the Redis server (or cluster) at url.
+func Open(url string) (rueidis.Client, error) {
+	opt, err := rueidis.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("parsing REDIS_URL: %w", err)
+	}
+	// A stalled Redis must fail requests quickly rather than pile them up:
+	// the booker falls back to Postgres, the gateway answers 503.
+	opt.ConnWriteTimeout = 2 * time.Second
+	opt.Dialer.Timeout = 2 * time.Second
+	client, err := rueidis.NewClient(opt)
+	if err != nil {
+		return nil, fmt.Errorf("connecting to Redis at %v: %w", opt.InitAddress, err)
+	}
+	return client, nil
+}
+
+// Ping checks that Redis answers.
+func Ping(ctx context.Context, client rueidis.Client) error {
+	return client.Do(ctx, client.B().Ping().Build()).Error()
+}
