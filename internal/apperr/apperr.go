@@ -13,19 +13,20 @@ type Kind uint8
 
 // The kinds of failure.
 const (
-	Internal        Kind = iota // 500: a bug or a store that failed unexpectedly
-	Invalid                     // 422: the request is well-formed but its values are wrong
-	Malformed                   // 400: the request cannot be parsed
-	Unauthenticated             // 401: no valid token
-	Forbidden                   // 403: valid token, not allowed
-	NotFound                    // 404
-	MethodNotAllowed            // 405
-	Conflict                    // 409: the state does not allow it (seat taken, already in flight)
-	Gone                        // 410: it existed and expired
-	TooLarge                    // 413
-	UnsupportedMedia            // 415
-	RateLimited                 // 429: with a retry-after hint
-	Unavailable                 // 503: a dependency is down; try again
+	Internal         Kind = iota // 500: a bug or a store that failed unexpectedly
+	Invalid                      // 422: the request is well-formed but its values are wrong
+	Malformed                    // 400: the request cannot be parsed
+	Unauthenticated              // 401: no valid token
+	PaymentRequired              // 402: the payment was declined
+	Forbidden                    // 403: valid token, not allowed
+	NotFound                     // 404
+	MethodNotAllowed             // 405
+	Conflict                     // 409: the state does not allow it (seat taken, already in flight)
+	Gone                         // 410: it existed and expired
+	TooLarge                     // 413
+	UnsupportedMedia             // 415
+	RateLimited                  // 429: with a retry-after hint
+	Unavailable                  // 503: a dependency is down; try again
 )
 
 // Error is a failure a client can act on.

@@ -20,6 +20,7 @@ var statusOf = map[apperr.Kind]int{
 	apperr.Invalid:          fasthttp.StatusUnprocessableEntity,
 	apperr.Malformed:        fasthttp.StatusBadRequest,
 	apperr.Unauthenticated:  fasthttp.StatusUnauthorized,
+	apperr.PaymentRequired:  fasthttp.StatusPaymentRequired,
 	apperr.Forbidden:        fasthttp.StatusForbidden,
 	apperr.NotFound:         fasthttp.StatusNotFound,
 	apperr.MethodNotAllowed: fasthttp.StatusMethodNotAllowed,
@@ -164,6 +165,16 @@ func contains(nets []*net.IPNet, ip net.IP) bool {
 		}
 	}
 	return false
+}
+
+// BearerToken is the token of an "Authorization: Bearer ..." header, or "".
+func BearerToken(ctx *fasthttp.RequestCtx) string {
+	h := ctx.Request.Header.Peek("Authorization")
+	const prefix = "bearer "
+	if len(h) <= len(prefix) || !strings.EqualFold(string(h[:len(prefix)]), prefix) {
+		return ""
+	}
+	return strings.TrimSpace(string(h[len(prefix):]))
 }
 
 // Param is the path parameter name as a string.

@@ -15,8 +15,8 @@ import (
 
 // Audiences and issuer of TicketVelo's tokens.
 const (
-	Issuer           = "ticketvelo"
-	AudienceAccess   = "ticketvelo"
+	Issuer            = "ticketvelo"
+	AudienceAccess    = "ticketvelo"
 	AudienceAdmission = "booker"
 )
 
