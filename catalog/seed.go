@@ -72,7 +72,7 @@ func (s *Store) SeedDemo(ctx context.Context, now time.Time) ([]SeedResult, erro
 		}
 		out = append(out, SeedResult{
 			Venue: d.venue.Name, VenueCreated: venueCreated, EventID: ev.ID, Event: d.eventName,
-			EventCreated: ev.Created, Seats: ev.Seats, SaleOpensAt: opens, Took: time.Since(start),
+			EventCreated: ev.Created, Seats: ev.Seats, SaleOpensAt: ev.SaleOpensAt, Took: time.Since(start),
 		})
 	}
 	return out, nil
@@ -95,5 +95,5 @@ func (s *Store) SeedGrid(ctx context.Context, slug string, seats int, saleOpensA
 		return SeedResult{}, err
 	}
 	return SeedResult{Venue: slug, VenueCreated: venueCreated, EventID: ev.ID, Event: name, EventCreated: ev.Created,
-		Seats: ev.Seats, SaleOpensAt: saleOpensAt, Took: time.Since(start)}, nil
+		Seats: ev.Seats, SaleOpensAt: ev.SaleOpensAt, Took: time.Since(start)}, nil
 }

@@ -69,9 +69,10 @@ func (s *Store) EnsureVenue(ctx context.Context, v Venue) (int64, bool, error) {
 
 // CreatedEvent is what EnsureEvent did.
 type CreatedEvent struct {
-	ID      int64
-	Seats   int
-	Created bool
+	ID          int64
+	Seats       int
+	SaleOpensAt time.Time
+	Created     bool
 }
 
 // EnsureEvent creates the event and its seat inventory, copied from the
@@ -93,9 +94,9 @@ func (s *Store) EnsureEvent(ctx context.Context, e EventSpec) (CreatedEvent, err
 			INSERT INTO events (venue_id, slug, name, starts_at, sale_opens_at, max_tickets_per_fan, capacity)
 			VALUES ($1, $2, $3, $4, $5, $6, $7)
 			ON CONFLICT (slug) DO NOTHING
-			RETURNING id`, e.VenueID, e.Slug, e.Name, e.StartsAt, e.SaleOpensAt, e.MaxTicketsPerFan, len(seats)).Scan(&out.ID)
+			RETURNING id, sale_opens_at`, e.VenueID, e.Slug, e.Name, e.StartsAt, e.SaleOpensAt, e.MaxTicketsPerFan, len(seats)).Scan(&out.ID, &out.SaleOpensAt)
 		if errors.Is(err, pgx.ErrNoRows) {
-			if err := tx.QueryRow(ctx, `SELECT id, capacity FROM events WHERE slug = $1`, e.Slug).Scan(&out.ID, &out.Seats); err != nil {
+			if err := tx.QueryRow(ctx, `SELECT id, capacity, sale_opens_at FROM events WHERE slug = $1`, e.Slug).Scan(&out.ID, &out.Seats, &out.SaleOpensAt); err != nil {
 				return fmt.Errorf("finding event %s: %w", e.Slug, err)
 			}
 			return nil
@@ -118,12 +119,27 @@ var SeatColumns = []string{"event_id", "seat_no", "section", "row_label", "numbe
 // CopySeats writes an event's seats with COPY, the fastest way Postgres
 // takes rows in bulk.
 func CopySeats(ctx context.Context, tx pgx.Tx, eventID int64, seats []Seat) (int64, error) {
-	n, err := tx.CopyFrom(ctx, pgx.Identifier{"seats"}, SeatColumns, pgx.CopyFromSlice(len(seats), func(i int) ([]any, error) {
-		s := &seats[i]
-		return []any{eventID, s.No, s.Section, s.Row, s.Number, s.PriceCents, s.Tier, s.Accessible}, nil
-	}))
+	n, err := tx.CopyFrom(ctx, pgx.Identifier{"seats"}, SeatColumns, &seatRows{eventID: eventID, seats: seats, i: -1})
 	if err != nil {
 		return 0, fmt.Errorf("copying %d seats of event %d: %w", len(seats), eventID, err)
 	}
 	return n, nil
 }
+
+// seatRows feeds COPY one seat at a time through a reused row.
+type seatRows struct {
+	eventID int64
+	seats   []Seat
+	i       int
+	row     [8]any
+}
+
+func (r *seatRows) Next() bool { r.i++; return r.i < len(r.seats) }
+
+func (r *seatRows) Values() ([]any, error) {
+	s := &r.seats[r.i]
+	r.row = [8]any{r.eventID, s.No, s.Section, s.Row, s.Number, s.PriceCents, s.Tier, s.Accessible}
+	return r.row[:], nil
+}
+
+func (r *seatRows) Err() error { return nil }

@@ -56,6 +56,9 @@ CREATE INDEX holds_event_user ON holds (event_id, user_id) WHERE status = 'activ
 -- One row per seat of an event. seat_no numbers the seats of an event from 0,
 -- which is also the seat's offset in the Redis bitmap of taken seats.
 -- version grows on every change: writers update only the version they read.
+-- Labels (section, row, number) are unique by construction: the layout is
+-- validated before its seats are copied. A unique index on them would double
+-- the cost of seeding a 100,000-seat event (measured in docs/BENCHMARKS.md).
 CREATE TABLE seats (
     event_id    bigint NOT NULL REFERENCES events (id),
     seat_no     integer NOT NULL CHECK (seat_no >= 0),
@@ -69,7 +72,6 @@ CREATE TABLE seats (
     version     bigint NOT NULL DEFAULT 0,
     hold_id     uuid REFERENCES holds (id),
     PRIMARY KEY (event_id, seat_no),
-    UNIQUE (event_id, section, row_label, number),
     -- A seat is held exactly when it belongs to a hold; sold seats keep the
     -- hold that sold them.
     CHECK ((status = 'available') = (hold_id IS NULL))

@@ -1,0 +1,135 @@
+package config
+
+import (
+	"flag"
+	"io"
+	"strings"
+	"testing"
+	"time"
+)
+
+func load(t *testing.T, groups int, env map[string]string, args ...string) (Config, error) {
+	t.Helper()
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	var c Config
+	check := c.Bind(fs, groups, func(k string) string { return env[k] })
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	return c, check()
+}
+
+const everything = Stores | Serving | Files | Seeding | Gateway | Booker | Notifier
+
+func TestDefaultsAreValid(t *testing.T) {
+	c, err := load(t, everything, nil)
+	if err != nil {
+		t.Fatalf("defaults: got error %v, want none", err)
+	}
+	if c.Addr != ":8080" || c.DatabaseURL == "" || len(c.KafkaBrokers) != 0 {
+		t.Errorf("defaults: got addr %q, db %q, brokers %v", c.Addr, c.DatabaseURL, c.KafkaBrokers)
+	}
+}
+
+func TestEnvironmentAndFlags(t *testing.T) {
+	env := map[string]string{
+		"DATABASE_URL":               "postgres://u@db:5432/tv",
+		"KAFKA_BROKERS":              "k1:9092, k2:9092",
+		"TICKETVELO_ADDR":            "127.0.0.1:9000",
+		"TICKETVELO_SHUTDOWN_DELAY":  "3s",
+		"TICKETVELO_TRUSTED_PROXIES": "10.0.0.0/8,192.168.1.1",
+	}
+	c, err := load(t, everything, env, "-addr", ":7000")
+	if err != nil {
+		t.Fatalf("got error %v", err)
+	}
+	if c.DatabaseURL != env["DATABASE_URL"] {
+		t.Errorf("DatabaseURL: got %q, want %q", c.DatabaseURL, env["DATABASE_URL"])
+	}
+	if got := strings.Join(c.KafkaBrokers, ","); got != "k1:9092,k2:9092" {
+		t.Errorf("KafkaBrokers: got %q, want k1:9092,k2:9092", got)
+	}
+	if c.Addr != ":7000" {
+		t.Errorf("Addr: got %q, want the flag's :7000 over the environment", c.Addr)
+	}
+	if c.ShutdownDelay != 3*time.Second {
+		t.Errorf("ShutdownDelay: got %v, want 3s", c.ShutdownDelay)
+	}
+	if len(c.TrustedProxies) != 2 || c.TrustedProxies[1].String() != "192.168.1.1/32" {
+		t.Errorf("TrustedProxies: got %v, want 10.0.0.0/8 and 192.168.1.1/32", c.TrustedProxies)
+	}
+}
+
+func TestBadValuesNameTheVariable(t *testing.T) {
+	cases := []struct {
+		name string
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{"database scheme", map[string]string{"DATABASE_URL": "mysql://x/y"}, nil, "DATABASE_URL"},
+		{"database not a URL", map[string]string{"DATABASE_URL": "::"}, nil, "DATABASE_URL"},
+		{"redis scheme", map[string]string{"REDIS_URL": "http://localhost"}, nil, "REDIS_URL"},
+		{"broker without port", map[string]string{"KAFKA_BROKERS": "kafka"}, nil, "KAFKA_BROKERS"},
+		{"addr", map[string]string{"TICKETVELO_ADDR": "8080"}, nil, "TICKETVELO_ADDR"},
+		{"addr port range", map[string]string{"TICKETVELO_ADDR": ":70000"}, nil, "TICKETVELO_ADDR"},
+		{"body limit not a number", map[string]string{"TICKETVELO_MAX_BODY_BYTES": "lots"}, nil, "TICKETVELO_MAX_BODY_BYTES"},
+		{"body limit too small", map[string]string{"TICKETVELO_MAX_BODY_BYTES": "10"}, nil, "TICKETVELO_MAX_BODY_BYTES"},
+		{"duration", map[string]string{"TICKETVELO_SHUTDOWN_DELAY": "soon"}, nil, "TICKETVELO_SHUTDOWN_DELAY"},
+		{"proxies", map[string]string{"TICKETVELO_TRUSTED_PROXIES": "10.0.0.0/99"}, nil, "TICKETVELO_TRUSTED_PROXIES"},
+		{"log level", map[string]string{"TICKETVELO_LOG_LEVEL": "loud"}, nil, "TICKETVELO_LOG_LEVEL"},
+		{"log format", map[string]string{"TICKETVELO_LOG_FORMAT": "xml"}, nil, "TICKETVELO_LOG_FORMAT"},
+		{"smtp", map[string]string{"SMTP_URL": "http://mail"}, nil, "SMTP_URL"},
+		{"seed", map[string]string{"TICKETVELO_SEED": "maybe"}, nil, "TICKETVELO_SEED"},
+		{"flag value", nil, []string{"-addr", "nope"}, "TICKETVELO_ADDR"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := load(t, everything, tc.env, tc.args...)
+			if err == nil {
+				t.Fatalf("got no error, want one naming %s", tc.want)
+			}
+			if !strings.HasPrefix(err.Error(), tc.want+":") {
+				t.Errorf("got %q, want it to start with %q", err, tc.want+":")
+			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Errorf("got a multi-line error %q, want one line", err)
+			}
+		})
+	}
+}
+
+func TestFlagOverridesBrokenEnvironment(t *testing.T) {
+	c, err := load(t, everything, map[string]string{"TICKETVELO_SHUTDOWN_DELAY": "soon"}, "-shutdown-delay", "2s")
+	if err != nil {
+		t.Fatalf("got %v, want the flag to replace the broken variable", err)
+	}
+	if c.ShutdownDelay != 2*time.Second {
+		t.Errorf("got %v, want 2s", c.ShutdownDelay)
+	}
+}
+
+func TestGroupsBindOnlyTheirFlags(t *testing.T) {
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	var c Config
+	c.Bind(fs, Stores, func(string) string { return "" })
+	if fs.Lookup("addr") != nil {
+		t.Error("Stores bound -addr, which belongs to Serving")
+	}
+	if fs.Lookup("database-url") == nil {
+		t.Error("Stores did not bind -database-url")
+	}
+}
+
+func TestKeyPath(t *testing.T) {
+	c := Default()
+	c.DataDir = "/var/lib/tv/"
+	if got := c.KeyPath(); got != "/var/lib/tv/keys.pem" {
+		t.Errorf("got %q, want /var/lib/tv/keys.pem", got)
+	}
+	c.KeyFile = "/etc/tv/keys.pem"
+	if got := c.KeyPath(); got != "/etc/tv/keys.pem" {
+		t.Errorf("got %q, want the configured file", got)
+	}
+}
