@@ -104,4 +104,3 @@ func insertSingleRows(ctx context.Context, tx pgx.Tx, eventID int64, seats []cat
 	}
 	return nil
 }
-
