@@ -40,6 +40,7 @@ func init() {
 		{name: "broker", summary: "run the embedded Kafka-protocol broker alone", groups: config.Files, bind: brokerCommand},
 		{name: "migrate", summary: "apply database migrations and exit", groups: config.Stores, bind: noFlags(runMigrate)},
 		{name: "seed", summary: "seed the demo venues, or with --seats N a venue of N seats, and exit", groups: config.Stores, bind: seedCommand},
+		{name: "healthcheck", summary: "probe a running process's /healthz (or -url) and exit 0 only on 200, for container healthchecks", bind: healthcheckCommand},
 	}
 }
 
