@@ -34,12 +34,7 @@ var (
 func (s *Server) middleware(next fasthttp.RequestHandler) fasthttp.RequestHandler {
 	return func(ctx *fasthttp.RequestCtx) {
 		start := time.Now()
-		id := acceptRequestID(ctx.Request.Header.Peek("X-Request-Id"))
-		if id == "" {
-			id = requestIDPrefix + "-" + strconv.FormatUint(requestCounter.Add(1), 36)
-		}
-		ctx.SetUserValue(requestIDKey, id)
-		ctx.Response.Header.Set("X-Request-Id", id)
+		id := assignRequestID(ctx)
 
 		next(ctx)
 
@@ -67,6 +62,18 @@ func errorBody(ctx *fasthttp.RequestCtx) []byte {
 		body = body[:512]
 	}
 	return body
+}
+
+// assignRequestID gives the request its id: the caller's X-Request-Id when
+// it is plain, a fresh one otherwise.
+func assignRequestID(ctx *fasthttp.RequestCtx) string {
+	id := acceptRequestID(ctx.Request.Header.Peek("X-Request-Id"))
+	if id == "" {
+		id = requestIDPrefix + "-" + strconv.FormatUint(requestCounter.Add(1), 36)
+	}
+	ctx.SetUserValue(requestIDKey, id)
+	ctx.Response.Header.Set("X-Request-Id", id)
+	return id
 }
 
 // acceptRequestID keeps a caller's request id only when it is short and

@@ -95,6 +95,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		DisablePreParseMultipartForm: true,
 		NoDefaultServerHeader:        true,
 		ErrorHandler:                 s.parseError,
+		Logger:                       fasthttpLogger{s.log},
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -117,6 +118,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 // parseError answers requests fasthttp could not read, such as bodies over
 // the limit, in the same JSON shape as every other error.
 func (s *Server) parseError(ctx *fasthttp.RequestCtx, err error) {
+	assignRequestID(ctx)
 	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
 		WriteError(ctx, apperr.New(apperr.TooLarge, "body_too_large", "request body is larger than %d bytes", s.opts.MaxBodyBytes))
 		return
@@ -176,4 +178,12 @@ func (s *Server) readyz(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	WriteJSON(ctx, fasthttp.StatusOK, map[string]any{"status": "ready", "checks": report})
+}
+
+// fasthttpLogger sends fasthttp's own messages (mostly clients that sent
+// garbage or went away) to the debug log instead of stdout.
+type fasthttpLogger struct{ log zerolog.Logger }
+
+func (l fasthttpLogger) Printf(format string, args ...any) {
+	l.log.Debug().Msgf(format, args...)
 }
