@@ -100,21 +100,28 @@ func create(path string) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("creating key directory: %w", err)
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) {
-		return nil // another process made it
-	}
+	// Write the whole key to a temporary file, then link it into place: a
+	// racing process sees either no file or a complete one, never a torn one.
+	tmp, err := os.CreateTemp(dir, ".keys-*.pem")
 	if err != nil {
 		return fmt.Errorf("creating key file: %w", err)
 	}
-	if _, err := f.Write(block); err != nil {
-		f.Close()
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(block); err != nil {
+		tmp.Close()
 		return fmt.Errorf("writing key file: %w", err)
 	}
-	return f.Close()
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("writing key file: %w", err)
+	}
+	if err := os.Link(tmp.Name(), path); err != nil && !errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("installing key file: %w", err)
+	}
+	return nil // a racing process may have won: its key is the one to use
 }
 
 // ParsePEM reads PKCS#8 Ed25519 private keys ("PRIVATE KEY") and PKIX public

@@ -1,0 +1,298 @@
+package tokens_test
+
+import (
+	"crypto/ed25519"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/ticketvelo/ticketvelo/internal/apperr"
+	"github.com/ticketvelo/ticketvelo/internal/tokens"
+)
+
+var now = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+
+func code(err error) string {
+	var e *apperr.Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return "not an apperr: " + err.Error()
+}
+
+func TestAccessTokenRoundTrip(t *testing.T) {
+	r, _ := newRing(t)
+	tok, exp, err := r.IssueAccess(42, tokens.RoleOps, time.Hour, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := r.VerifyAccess(tok, now.Add(30*time.Minute))
+	if err != nil {
+		t.Fatalf("VerifyAccess: %v", err)
+	}
+	if got.UserID != 42 || got.Role != tokens.RoleOps || !got.ExpiresAt.Equal(exp) {
+		t.Errorf("got %+v, want user 42, role ops, expiry %s", got, exp)
+	}
+}
+
+func TestAdmissionTokenRoundTrip(t *testing.T) {
+	r, _ := newRing(t)
+	tok, adm, err := r.IssueAdmission(7, 3, 10*time.Minute, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := r.VerifyAdmission(tok, 3, now.Add(9*time.Minute))
+	if err != nil {
+		t.Fatalf("VerifyAdmission: %v", err)
+	}
+	if got.UserID != adm.UserID || got.EventID != adm.EventID || got.ID != adm.ID || !got.ExpiresAt.Equal(adm.ExpiresAt) || got.ID == "" {
+		t.Errorf("got %+v, want %+v with a jti", got, adm)
+	}
+}
+
+// forge builds a token from raw header and claims, signed by sign.
+func forge(t *testing.T, header, claims map[string]any, sign func(signingInput string) []byte) string {
+	t.Helper()
+	enc := func(v any) string {
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return base64.RawURLEncoding.EncodeToString(b)
+	}
+	input := enc(header) + "." + enc(claims)
+	return input + "." + base64.RawURLEncoding.EncodeToString(sign(input))
+}
+
+// TestForgedTokensAreRefusedWithTheirReason covers every way a token can be
+// wrong: each gets its own reason code, and only another event's genuine
+// admission token is a 403 rather than a 401.
+func TestForgedTokensAreRefusedWithTheirReason(t *testing.T) {
+	r, key := newRing(t)
+	other, _ := newRing(t)
+	otherKey, _ := other.Signer()
+	good, _, err := r.IssueAdmission(7, 3, 10*time.Minute, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	access, _, _ := r.IssueAccess(7, tokens.RoleFan, time.Hour, now)
+	claims := func(mod func(map[string]any)) map[string]any {
+		c := map[string]any{"iss": "ticketvelo", "sub": "7", "aud": []string{"booker"}, "evt": 3, "jti": "j1",
+			"iat": now.Unix(), "exp": now.Add(10 * time.Minute).Unix()}
+		if mod != nil {
+			mod(c)
+		}
+		return c
+	}
+	ed := func(k tokens.Key) func(string) []byte {
+		return func(in string) []byte { return ed25519.Sign(k.Private, []byte(in)) }
+	}
+	header := map[string]any{"alg": "EdDSA", "typ": "JWT", "kid": key.ID}
+	parts := strings.Split(good, ".")
+	tamperedClaims := claims(func(c map[string]any) { c["evt"] = 4 })
+	b, _ := json.Marshal(tamperedClaims)
+	tampered := parts[0] + "." + base64.RawURLEncoding.EncodeToString(b) + "." + parts[2]
+
+	cases := []struct {
+		name, token string
+		event       int64
+		code        string
+		status      apperr.Kind
+	}{
+		{"empty", "", 3, "token_missing", apperr.Unauthenticated},
+		{"garbage", "not.a.jwt", 3, "token_malformed", apperr.Unauthenticated},
+		{"two parts", "abc.def", 3, "token_malformed", apperr.Unauthenticated},
+		{"huge", strings.Repeat("a", 10000), 3, "token_malformed", apperr.Unauthenticated},
+		{"alg none", forge(t, map[string]any{"alg": "none", "typ": "JWT", "kid": key.ID}, claims(nil), func(string) []byte { return nil }), 3, "token_alg", apperr.Unauthenticated},
+		{"alg HS256 with the public key as secret", forge(t, map[string]any{"alg": "HS256", "typ": "JWT", "kid": key.ID}, claims(nil), func(in string) []byte {
+			m := hmac.New(sha256.New, key.Public)
+			m.Write([]byte(in))
+			return m.Sum(nil)
+		}), 3, "token_alg", apperr.Unauthenticated},
+		{"unknown kid", forge(t, map[string]any{"alg": "EdDSA", "typ": "JWT", "kid": "nope"}, claims(nil), ed(key)), 3, "token_kid", apperr.Unauthenticated},
+		{"no kid", forge(t, map[string]any{"alg": "EdDSA", "typ": "JWT"}, claims(nil), ed(key)), 3, "token_kid", apperr.Unauthenticated},
+		{"signed by another key under our kid", forge(t, header, claims(nil), ed(otherKey)), 3, "token_signature", apperr.Unauthenticated},
+		{"tampered claims", tampered, 4, "token_signature", apperr.Unauthenticated},
+		{"wrong audience: an access token", access, 3, "token_audience", apperr.Unauthenticated},
+		{"expired", forge(t, header, claims(func(c map[string]any) { c["exp"] = now.Add(-time.Second).Unix() }), ed(key)), 3, "token_expired", apperr.Unauthenticated},
+		{"no expiry", forge(t, header, claims(func(c map[string]any) { delete(c, "exp") }), ed(key)), 3, "token_claims", apperr.Unauthenticated},
+		{"wrong issuer", forge(t, header, claims(func(c map[string]any) { c["iss"] = "evil" }), ed(key)), 3, "token_claims", apperr.Unauthenticated},
+		{"subject not a user id", forge(t, header, claims(func(c map[string]any) { c["sub"] = "admin" }), ed(key)), 3, "token_claims", apperr.Unauthenticated},
+		{"no jti", forge(t, header, claims(func(c map[string]any) { delete(c, "jti") }), ed(key)), 3, "token_claims", apperr.Unauthenticated},
+		{"another event's genuine token", good, 4, "token_event", apperr.Forbidden},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := r.VerifyAdmission(tc.token, tc.event, now)
+			if err == nil {
+				t.Fatal("got no error")
+			}
+			if got := code(err); got != tc.code {
+				t.Errorf("code: got %q, want %q", got, tc.code)
+			}
+			if got := apperr.As(err).Kind; got != tc.status {
+				t.Errorf("kind: got %d, want %d", got, tc.status)
+			}
+		})
+	}
+}
+
+func TestAccessTokenRefusesAdmissionTokenAndUnknownRole(t *testing.T) {
+	r, key := newRing(t)
+	adm, _, _ := r.IssueAdmission(7, 3, time.Minute, now)
+	if _, err := r.VerifyAccess(adm, now); code(err) != "token_audience" {
+		t.Errorf("admission token as access token: got %v, want token_audience", err)
+	}
+	tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, jwt.MapClaims{"iss": "ticketvelo", "sub": "7", "aud": "ticketvelo", "role": "root", "exp": now.Add(time.Hour).Unix()})
+	tok.Header["kid"] = key.ID
+	s, err := tok.SignedString(key.Private)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.VerifyAccess(s, now); code(err) != "token_claims" {
+		t.Errorf("role root: got %v, want token_claims", err)
+	}
+}
+
+func TestRotationOldKeysVerifyNewestSigns(t *testing.T) {
+	old, _ := tokens.GenerateKey()
+	oldRing, _ := tokens.NewRing(old)
+	oldToken, _, _ := oldRing.IssueAccess(1, tokens.RoleFan, time.Hour, now)
+
+	newer, _ := tokens.GenerateKey()
+	rotated, err := tokens.NewRing(old, newer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, _ := rotated.Signer(); s.ID != newer.ID {
+		t.Errorf("signer: got %s, want the newest key %s", s.ID, newer.ID)
+	}
+	if _, err := rotated.VerifyAccess(oldToken, now); err != nil {
+		t.Errorf("a token of the older key no longer verifies: %v", err)
+	}
+	newToken, _, _ := rotated.IssueAccess(1, tokens.RoleFan, time.Hour, now)
+	if _, err := oldRing.VerifyAccess(newToken, now); code(err) != "token_kid" {
+		t.Errorf("the old ring took a token of a key it never had: %v", err)
+	}
+
+	retired, _ := tokens.NewRing(newer)
+	if _, err := retired.VerifyAccess(oldToken, now); code(err) != "token_kid" {
+		t.Errorf("a retired key still verifies: %v", err)
+	}
+
+	var set struct {
+		Keys []struct{ Kty, Crv, X, Kid, Alg string }
+	}
+	b, err := rotated.JWKS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &set); err != nil {
+		t.Fatal(err)
+	}
+	if len(set.Keys) != 2 || set.Keys[0].Kid != old.ID || set.Keys[1].Kid != newer.ID || set.Keys[1].Kty != "OKP" || set.Keys[1].Alg != "EdDSA" {
+		t.Errorf("JWKS: got %+v", set.Keys)
+	}
+	x, _ := base64.RawURLEncoding.DecodeString(set.Keys[1].X)
+	if !ed25519.PublicKey(x).Equal(newer.Public) {
+		t.Error("JWKS x is not the public key")
+	}
+}
+
+func TestLoadOrCreateKeepsOneKeyAcrossRacingStarts(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "keys", "keys.pem")
+	const starts = 8
+	ids := make([]string, starts)
+	var wg sync.WaitGroup
+	for i := range starts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, err := tokens.LoadOrCreate(path)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			k, _ := r.Signer()
+			ids[i] = k.ID
+		}()
+	}
+	wg.Wait()
+	for i := range ids {
+		if ids[i] != ids[0] {
+			t.Fatalf("start %d signs with %s, start 0 with %s: want one key", i, ids[i], ids[0])
+		}
+	}
+	info, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Mode().Perm() != 0o600 {
+		t.Errorf("key file mode %o, want 600", info.Mode().Perm())
+	}
+}
+
+func TestParsePEMWithVerifyOnlyKeys(t *testing.T) {
+	signing, _ := tokens.GenerateKey()
+	retiring, _ := tokens.GenerateKey()
+	pubOnly := tokens.Key{ID: retiring.ID, Public: retiring.Public}
+	a, _ := tokens.EncodePEM(pubOnly)
+	b, _ := tokens.EncodePEM(signing)
+	keys, err := tokens.ParsePEM(append(a, b...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, _ := tokens.NewRing(keys...)
+	if s, _ := r.Signer(); s.ID != signing.ID {
+		t.Errorf("signer %s, want %s", s.ID, signing.ID)
+	}
+	if k, ok := r.Lookup(retiring.ID); !ok || k.Private != nil {
+		t.Error("the public-only key is missing or has a private half")
+	}
+	if _, err := tokens.ParsePEM([]byte("junk")); err == nil {
+		t.Error("junk parsed as keys")
+	}
+	verifyOnly, _ := tokens.NewRing(pubOnly)
+	if _, _, err := verifyOnly.IssueAccess(1, tokens.RoleFan, time.Hour, now); err == nil {
+		t.Error("a ring without a private key signed a token")
+	}
+}
+
+// FuzzVerifyAdmission: whatever the token, verification never panics and
+// refuses with a 401 or 403 reason, unless the token is genuine.
+func FuzzVerifyAdmission(f *testing.F) {
+	k, err := tokens.ParsePEM([]byte(fuzzKeyPEM))
+	if err != nil {
+		f.Fatal(err)
+	}
+	r, _ := tokens.NewRing(k...)
+	good, _, _ := r.IssueAdmission(7, 3, time.Hour, now)
+	for _, s := range []string{good, "", "a.b.c", "eyJhbGciOiJub25lIn0.e30.", good[:len(good)-2], strings.Replace(good, ".", "..", 1)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, token string) {
+		_, err := r.VerifyAdmission(token, 3, now)
+		if err == nil {
+			return
+		}
+		if kind := apperr.As(err).Kind; kind != apperr.Unauthenticated && kind != apperr.Forbidden {
+			t.Fatalf("token %q: kind %d (%v), want 401 or 403", token, kind, err)
+		}
+	})
+}
+
+// fuzzKeyPEM is a fixed key so the fuzz corpus in testdata stays meaningful.
+const fuzzKeyPEM = `-----BEGIN PRIVATE KEY-----
+MC4CAQAwBQYDK2VwBCIEIAuBhdGXu6nBqDPRhuYdqNIGb+oqTe8bvfqJkB5eY4Ov
+-----END PRIVATE KEY-----
+`
