@@ -1,0 +1,128 @@
+import { memo, useRef, useState, type KeyboardEvent } from 'react'
+import { money } from '../lib/format'
+import { Status, type SectionBox, type Venue } from '../lib/seatmap'
+
+const statusWord = ['available', 'held by another fan', 'sold'] as const
+
+/**
+ * SectionSeats is one section up close: a grid of real buttons (a section
+ * has at most a few hundred seats), with a roving tab stop so the arrow keys
+ * move between seats and Tab leaves the grid in one step.
+ */
+export function SectionSeats({
+  venue,
+  box,
+  version,
+  selected,
+  onToggle,
+}: {
+  venue: Venue
+  box: SectionBox
+  version: number
+  selected: ReadonlySet<number>
+  onToggle: (id: number) => void
+}) {
+  const [active, setActive] = useState<number>(() => box.rows[0]?.seatIds[0] ?? -1)
+  const grid = useRef<HTMLDivElement>(null)
+  const activeId = box.rows.some((r) => r.seatIds.includes(active)) ? active : (box.rows[0]?.seatIds[0] ?? -1)
+
+  function move(e: KeyboardEvent<HTMLDivElement>) {
+    const dirs: Record<string, [number, number]> = { ArrowLeft: [0, -1], ArrowRight: [0, 1], ArrowUp: [-1, 0], ArrowDown: [1, 0] }
+    let target: number | undefined
+    let ri = box.rows.findIndex((r) => r.seatIds.includes(activeId))
+    if (ri < 0) return
+    let si = box.rows[ri].seatIds.indexOf(activeId)
+    if (e.key in dirs) {
+      const [dr, ds] = dirs[e.key]
+      ri = Math.min(box.rows.length - 1, Math.max(0, ri + dr))
+      const row = box.rows[ri].seatIds
+      si = Math.min(row.length - 1, Math.max(0, si + ds))
+      target = row[si]
+    } else if (e.key === 'Home') target = box.rows[ri].seatIds[0]
+    else if (e.key === 'End') target = box.rows[ri].seatIds.at(-1)
+    if (target === undefined) return
+    e.preventDefault()
+    setActive(target)
+    grid.current?.querySelector<HTMLButtonElement>(`[data-seat="${target}"]`)?.focus()
+  }
+
+  return (
+    <div className="overflow-x-auto pb-2">
+      <div ref={grid} role="grid" aria-label={`Seats in section ${box.name}`} onKeyDown={move} className="inline-block min-w-full space-y-1" data-version={version}>
+        {box.rows.map((r) => (
+          <div role="row" key={r.label} className="flex items-center gap-1">
+            <span role="rowheader" className="w-8 shrink-0 text-right text-xs font-medium text-slate-600">
+              {r.label}
+            </span>
+            {r.seatIds.map((id) => (
+              <span role="gridcell" key={id}>
+                <SeatButton
+                  id={id}
+                  row={r.label}
+                  number={venue.number[id]}
+                  price={money(venue.price[id], venue.currency)}
+                  status={venue.status[id]}
+                  accessible={venue.accessible[id] === 1}
+                  selected={selected.has(id)}
+                  tabbable={id === activeId}
+                  onToggle={onToggle}
+                  onFocus={setActive}
+                />
+              </span>
+            ))}
+          </div>
+        ))}
+      </div>
+    </div>
+  )
+}
+
+const SeatButton = memo(function SeatButton({
+  id,
+  row,
+  number,
+  price,
+  status,
+  accessible,
+  selected,
+  tabbable,
+  onToggle,
+  onFocus,
+}: {
+  id: number
+  row: string
+  number: number
+  price: string
+  status: number
+  accessible: boolean
+  selected: boolean
+  tabbable: boolean
+  onToggle: (id: number) => void
+  onFocus: (id: number) => void
+}) {
+  const free = status === Status.available
+  const cls = selected
+    ? 'bg-indigo-700 text-white ring-2 ring-indigo-300'
+    : free
+      ? 'bg-emerald-600 text-white hover:bg-emerald-700'
+      : status === Status.held
+        ? 'bg-amber-200 text-amber-900'
+        : 'bg-slate-200 text-slate-500'
+  return (
+    <button
+      type="button"
+      data-seat={id}
+      data-status={statusWord[status]?.split(' ')[0]}
+      tabIndex={tabbable ? 0 : -1}
+      aria-pressed={selected}
+      aria-disabled={!free && !selected}
+      aria-label={`Row ${row}, seat ${number}, ${price}, ${selected ? 'selected' : statusWord[status]}${accessible ? ', wheelchair space' : ''}`}
+      title={`Row ${row} · Seat ${number} · ${price}`}
+      onClick={() => (free || selected) && onToggle(id)}
+      onFocus={() => onFocus(id)}
+      className={`flex size-7 items-center justify-center rounded-t-md text-[10px] font-semibold tabular-nums focus-visible:outline-2 focus-visible:outline-offset-1 focus-visible:outline-slate-900 ${cls} ${!free && !selected ? 'cursor-not-allowed' : ''}`}
+    >
+      {accessible ? '♿' : number}
+    </button>
+  )
+})

@@ -1,0 +1,365 @@
+import { useCallback, useEffect, useRef, useState } from 'react'
+import { api, ApiError, type Event, type QueueStatus } from '../lib/api'
+import { clock, count, dateTime, eta } from '../lib/format'
+import { usePageHidden, useSecondsLeft } from '../lib/hooks'
+import { Poller } from '../lib/poller'
+import { Link, navigate } from '../lib/router'
+import { session, type Session } from '../lib/session'
+import { Button, ErrorNotice, Notice, Spinner, Stat } from './ui'
+
+type Phase =
+  | { kind: 'checking' }
+  | { kind: 'out' }
+  | { kind: 'in'; status: QueueStatus }
+
+const startKey = (eventId: number) => `tv.queue-start.${eventId}`
+
+/**
+ * queueProgress is how far the fan has come since first seeing their place:
+ * 0 at the first position seen, 1 at the front.
+ */
+export function queueProgress(firstAhead: number | null, ahead: number | undefined): number {
+  if (ahead === undefined) return 0
+  if (!firstAhead || firstAhead <= 0) return ahead <= 0 ? 1 : 0
+  return Math.min(1, Math.max(0, (firstAhead - ahead) / firstAhead))
+}
+
+function readFirstAhead(eventId: number): number | null {
+  try {
+    const v = sessionStorage.getItem(startKey(eventId))
+    return v === null ? null : Number(v)
+  } catch {
+    return null
+  }
+}
+
+function writeFirstAhead(eventId: number, ahead: number | null) {
+  try {
+    if (ahead === null) sessionStorage.removeItem(startKey(eventId))
+    else sessionStorage.setItem(startKey(eventId), String(ahead))
+  } catch {
+    // Progress then restarts from the next position seen.
+  }
+}
+
+/**
+ * WaitingRoom is the fan's place in an event's queue: join, live position,
+ * the pre-queue draw, admission. It polls no faster than the server's
+ * poll_after_ms and rides out failed polls with a calm notice.
+ */
+export function WaitingRoom({ event, auth }: { event: Event; auth: Session | null }) {
+  const [phase, setPhase] = useState<Phase>({ kind: auth ? 'checking' : 'out' })
+  const [pollError, setPollError] = useState<{ err: unknown; failures: number; retryAt: number } | null>(null)
+  const [actionError, setActionError] = useState<unknown>(null)
+  const [busy, setBusy] = useState<'join' | 'leave' | null>(null)
+  const [firstAhead, setFirstAhead] = useState<number | null>(() => readFirstAhead(event.id))
+  const pollerRef = useRef<Poller<QueueStatus> | null>(null)
+  const hidden = usePageHidden()
+  const token = auth?.token
+
+  const apply = useCallback(
+    (st: QueueStatus) => {
+      setPhase({ kind: 'in', status: st })
+      if (st.state === 'waiting' && st.ahead !== undefined) {
+        setFirstAhead((f) => {
+          if (f !== null && f >= st.ahead!) return f
+          writeFirstAhead(event.id, st.ahead!)
+          return st.ahead!
+        })
+      }
+      if (st.state === 'admitted' && st.admission_token && st.admission_expires_at) {
+        session.saveAdmission(event.id, { token: st.admission_token, expiresAt: st.admission_expires_at })
+      }
+      if (st.state === 'expired') session.forgetAdmission(event.id)
+      // Admitted and expired are final for this visit: the countdown runs locally.
+      return st.state === 'prequeue' || st.state === 'waiting'
+    },
+    [event.id],
+  )
+
+  useEffect(() => {
+    if (!token) {
+      setPhase({ kind: 'out' })
+      return
+    }
+    const p = new Poller<QueueStatus>({
+      poll: (signal) => api.queueStatus(event.id, token, signal),
+      pollAfter: (st) => st.poll_after_ms,
+      onValue: (st) => {
+        setPollError(null)
+        return apply(st)
+      },
+      onError: (err, failures) => {
+        if (err instanceof ApiError && err.code === 'not_in_queue') {
+          setPollError(null)
+          setPhase({ kind: 'out' })
+          return false
+        }
+        if (err instanceof ApiError && err.status === 401) {
+          session.signOut()
+          return false
+        }
+        setPollError({ err, failures, retryAt: 0 })
+        return true
+      },
+      isHidden: () => document.visibilityState === 'hidden',
+    })
+    pollerRef.current = p
+    p.start()
+    return () => {
+      p.stop()
+      pollerRef.current = null
+    }
+  }, [event.id, token, apply])
+
+  // Catch up as soon as the tab is back (never before poll_after_ms).
+  useEffect(() => {
+    pollerRef.current?.visibilityChanged()
+  }, [hidden])
+
+  // Show when the next retry comes while polls fail.
+  useEffect(() => {
+    if (pollError && pollError.retryAt === 0 && pollerRef.current) {
+      setPollError({ ...pollError, retryAt: pollerRef.current.nextPollAt })
+    }
+  }, [pollError])
+
+  async function join() {
+    if (!token) return
+    setBusy('join')
+    setActionError(null)
+    try {
+      const st = await api.joinQueue(event.id, token)
+      writeFirstAhead(event.id, null)
+      setFirstAhead(null)
+      const p = pollerRef.current
+      if (apply(st) && p) {
+        p.primed(st.poll_after_ms)
+        p.start()
+      }
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 401) session.signOut()
+      setActionError(err)
+    } finally {
+      setBusy(null)
+    }
+  }
+
+  async function leave() {
+    if (!token) return
+    setBusy('leave')
+    setActionError(null)
+    try {
+      await api.leaveQueue(event.id, token)
+      pollerRef.current?.stop()
+      session.forgetAdmission(event.id)
+      writeFirstAhead(event.id, null)
+      setFirstAhead(null)
+      setPhase({ kind: 'out' })
+    } catch (err) {
+      setActionError(err)
+    } finally {
+      setBusy(null)
+    }
+  }
+
+  const status = phase.kind === 'in' ? phase.status : null
+  const admitted = status?.state === 'admitted'
+
+  // A background tab learns of its turn from the title.
+  useEffect(() => {
+    if (!admitted) return
+    const before = document.title
+    document.title = `Your turn! · ${event.name}`
+    return () => {
+      document.title = before
+    }
+  }, [admitted, event.name])
+
+  return (
+    <section aria-labelledby="wr-title" className="rounded-xl border border-slate-200 bg-white p-4 shadow-sm sm:p-6">
+      <h2 id="wr-title" className="text-lg font-semibold">
+        Waiting room
+      </h2>
+      <p className="sr-only" role="status">
+        {status ? announce[status.state] : ''}
+      </p>
+      <div className="mt-3 space-y-4">
+        {actionError !== null && <ErrorNotice error={actionError} />}
+        {pollError && <PollTrouble failures={pollError.failures} retryAt={pollError.retryAt} />}
+        {!auth && <SignedOut event={event} />}
+        {auth && phase.kind === 'checking' && (
+          <p className="text-slate-600" role="status">
+            <Spinner label="Checking your place…" />
+          </p>
+        )}
+        {auth && phase.kind === 'out' && <JoinPanel event={event} busy={busy === 'join'} onJoin={join} />}
+        {status?.state === 'prequeue' && <PreQueue event={event} status={status} />}
+        {status?.state === 'waiting' && <Waiting status={status} progress={queueProgress(firstAhead, status.ahead)} paused={event.waiting_room?.state === 'paused'} />}
+        {status?.state === 'admitted' && <Admitted event={event} status={status} />}
+        {status?.state === 'expired' && (
+          <Notice tone="warning" title="Your turn has passed">
+            <p>Your admission expired before you finished. You can join the queue again at the back.</p>
+            <div className="mt-2">
+              <Button onClick={join} busy={busy === 'join'}>
+                Join again
+              </Button>
+            </div>
+          </Notice>
+        )}
+        {status && status.state !== 'expired' && (
+          <Button variant="danger" onClick={leave} busy={busy === 'leave'}>
+            Leave the queue
+          </Button>
+        )}
+      </div>
+    </section>
+  )
+}
+
+const announce: Record<QueueStatus['state'], string> = {
+  prequeue: 'You are in the pre-queue.',
+  waiting: 'You are in the queue.',
+  admitted: "It's your turn. Choose your seats.",
+  expired: 'Your turn has passed.',
+}
+
+function PollTrouble({ failures, retryAt }: { failures: number; retryAt: number }) {
+  const left = useSecondsLeft(retryAt ? new Date(retryAt).toISOString() : null)
+  return (
+    <Notice tone="warning" title="Reconnecting…" live>
+      <p>
+        We could not reach the waiting room just now{failures > 1 ? ` (${failures} tries)` : ''}. Your place is kept while you stay on this page
+        {left !== null && left > 0 ? `; trying again in ${Math.ceil(left)} s` : ''}.
+      </p>
+    </Notice>
+  )
+}
+
+function SignedOut({ event }: { event: Event }) {
+  const next = encodeURIComponent(`/events/${event.id}`)
+  return (
+    <div className="space-y-3">
+      <p className="text-slate-700">Sign in to take your place in the queue. One place per account.</p>
+      <div className="flex flex-wrap gap-2">
+        <Button onClick={() => navigate(`/signin?next=${next}`)}>Sign in to join</Button>
+        <Link href={`/register?next=${next}`} className="inline-flex min-h-11 items-center rounded-lg px-4 text-sm font-semibold text-indigo-700 underline">
+          Create an account
+        </Link>
+      </div>
+    </div>
+  )
+}
+
+function JoinPanel({ event, busy, onJoin }: { event: Event; busy: boolean; onJoin: () => void }) {
+  if (event.sale_state === 'sold_out') return <p className="text-slate-700">This event is sold out.</p>
+  const before = event.sale_state === 'upcoming'
+  return (
+    <div className="space-y-3">
+      <p className="text-slate-700">
+        {before
+          ? 'Join now: everyone in the pre-queue when the sale opens gets a random place in the queue, so there is no need to rush at the last second.'
+          : 'The sale is open. Join to get the next place in the queue; fans are let in first come, first served.'}
+      </p>
+      <Button onClick={onJoin} busy={busy}>
+        {before ? 'Join the pre-queue' : 'Join the queue'}
+      </Button>
+    </div>
+  )
+}
+
+function PreQueue({ event, status }: { event: Event; status: QueueStatus }) {
+  const opensAt = status.sale_opens_at || event.sale_opens_at
+  const left = useSecondsLeft(opensAt)
+  const seed = event.waiting_room?.draw_seed
+  return (
+    <div className="space-y-3" data-queue-state="prequeue">
+      <p className="text-xl font-semibold">You are in the pre-queue.</p>
+      <p className="text-slate-700">
+        When the sale opens{' '}
+        {left !== null && left > 0 ? (
+          <>
+            in <span className="font-semibold tabular-nums">{clock(left)}</span> ({dateTime(opensAt, event.venue.timezone)})
+          </>
+        ) : (
+          'any moment now'
+        )}
+        , everyone in the pre-queue is shuffled into a random order: a fair draw, so joining earlier gives no edge and leaving this page open costs
+        nothing. After the draw, you see your place and how many people are ahead of you.
+      </p>
+      <details className="rounded-lg bg-slate-50 p-3 text-sm text-slate-700">
+        <summary className="cursor-pointer font-medium">How is the draw fair?</summary>
+        <p className="mt-2">
+          At the opening, the system draws a random seed and orders the pre-queue by it. The seed is published here after the opening, so anyone
+          can recompute the order and check that nobody was moved.
+        </p>
+        {seed && (
+          <p className="mt-2 break-all">
+            Draw seed: <code className="rounded bg-white px-1">{seed}</code>
+          </p>
+        )}
+      </details>
+    </div>
+  )
+}
+
+function Waiting({ status, progress, paused }: { status: QueueStatus; progress: number; paused: boolean }) {
+  const pct = Math.round(progress * 100)
+  return (
+    <div className="space-y-4" data-queue-state="waiting">
+      <p className="text-xl font-semibold">You are in the queue.</p>
+      {paused && (
+        <Notice tone="info" title="The queue is paused for a moment">
+          The organisers paused admission briefly. Your place is kept; stay on this page.
+        </Notice>
+      )}
+      <dl className="grid grid-cols-2 gap-3 sm:grid-cols-3">
+        <Stat label="Your place" value={status.position !== undefined ? count(status.position) : '—'} />
+        <Stat label="People ahead" value={status.ahead !== undefined ? count(status.ahead) : '—'} />
+        <Stat label="Estimated wait" value={eta(status.eta_seconds)} />
+      </dl>
+      <div>
+        <div className="flex justify-between text-xs text-slate-600">
+          <span id="wr-progress-label">Progress to the front</span>
+          <span aria-hidden="true">{pct}%</span>
+        </div>
+        <div
+          role="progressbar"
+          aria-labelledby="wr-progress-label"
+          aria-valuemin={0}
+          aria-valuemax={100}
+          aria-valuenow={pct}
+          className="mt-1 h-3 overflow-hidden rounded-full bg-slate-200"
+        >
+          <div className="h-full rounded-full bg-indigo-600 transition-[width] duration-700" style={{ width: `${Math.max(2, pct)}%` }} />
+        </div>
+      </div>
+      <p className="text-sm text-slate-600">
+        Keep this page open: it updates by itself. If you leave it for more than a minute, your turn may be skipped.
+      </p>
+    </div>
+  )
+}
+
+function Admitted({ event, status }: { event: Event; status: QueueStatus }) {
+  const left = useSecondsLeft(status.admission_expires_at)
+  const over = left !== null && left <= 0
+  return (
+    <div className="space-y-3" data-queue-state="admitted">
+      <Notice tone={over ? 'warning' : 'success'} title={over ? 'Your admission has expired' : "It's your turn!"}>
+        {over ? (
+          <p>Join the queue again to get another turn.</p>
+        ) : (
+          <p>
+            Choose your seats within{' '}
+            <span className="font-semibold tabular-nums" data-testid="admission-countdown">
+              {clock(left ?? 0)}
+            </span>
+            . Up to {event.max_tickets_per_fan} tickets.
+          </p>
+        )}
+      </Notice>
+      {!over && <Button onClick={() => navigate(`/events/${event.id}/seats`)}>Choose your seats</Button>}
+    </div>
+  )
+}

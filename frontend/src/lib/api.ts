@@ -1,0 +1,440 @@
+// The typed client of the TicketVelo HTTP API (docs/API.md). Every call goes
+// through request(), which turns the API's {"error":{code,message,...}} body
+// into an ApiError and a dropped connection into a NetworkError, so pages
+// branch on codes and never parse bodies themselves.
+
+export type Role = 'fan' | 'ops'
+
+export interface User {
+  id: number
+  email: string
+  name: string
+  role: Role
+}
+
+export interface AuthResponse {
+  user: User
+  access_token: string
+  token_type: 'Bearer'
+  expires_at: string
+}
+
+export interface Venue {
+  id: number
+  name: string
+  city: string
+  timezone: string
+}
+
+export interface AdminVenue {
+  id: number
+  name: string
+  city: string
+  capacity: number
+}
+
+export type SaleState = 'upcoming' | 'open' | 'sold_out'
+
+export interface SectionSummary {
+  name: string
+  tier: string
+  capacity: number
+  seats_left: number
+  min_price_cents: number
+  max_price_cents: number
+}
+
+export type WaitingRoomState = 'prequeue' | 'open' | 'paused'
+
+export interface WaitingRoom {
+  state: WaitingRoomState
+  queue_length: number
+  draw_seed?: string
+}
+
+export interface Event {
+  id: number
+  slug: string
+  name: string
+  venue: Venue
+  starts_at: string
+  sale_opens_at: string
+  max_tickets_per_fan: number
+  currency: string
+  capacity: number
+  seats_left: number
+  sale_state: SaleState
+  /** Only on GET /events/{id}. */
+  sections?: SectionSummary[]
+  /** Only on GET /events/{id}. */
+  waiting_room?: WaitingRoom
+}
+
+export type QueueState = 'prequeue' | 'waiting' | 'admitted' | 'expired'
+
+export interface QueueStatus {
+  state: QueueState
+  event_id: number
+  /** Absent in prequeue: the draw has not happened. */
+  position?: number
+  ahead?: number
+  eta_seconds?: number
+  poll_after_ms: number
+  sale_opens_at: string
+  admission_token?: string
+  admission_expires_at?: string
+}
+
+export interface AdmissionSettings {
+  rate_per_second: number
+  max_active: number
+  paused: boolean
+  auto: boolean
+}
+
+export interface AdmissionStats {
+  queue_length: number
+  prequeue_length: number
+  admitted_total: number
+  active: number
+  rate_per_second: number
+  measured_rate_per_second: number
+  abandoned: number
+  eta_back_seconds: number
+  draw_seed?: string
+}
+
+export type SeatStatus = 'available' | 'held' | 'sold'
+
+export interface Seat {
+  id: number
+  number: number
+  price_cents: number
+  status: SeatStatus
+  accessible: boolean
+}
+
+export interface SeatRow {
+  label: string
+  seats: Seat[]
+}
+
+export interface SeatSection {
+  name: string
+  tier: string
+  rows: SeatRow[]
+}
+
+export interface SeatMap {
+  event_id: number
+  as_of: string
+  currency: string
+  sections: SeatSection[]
+}
+
+export interface HeldSeat {
+  id: number
+  section: string
+  row: string
+  number: number
+  price_cents: number
+}
+
+export type HoldStatus = 'active' | 'confirmed' | 'released' | 'expired'
+
+export interface Hold {
+  id: string
+  event_id: number
+  status: HoldStatus
+  seats: HeldSeat[]
+  total_cents: number
+  currency: string
+  expires_at: string
+}
+
+export interface Ticket {
+  id: string
+  seat_id: number
+  section: string
+  row: string
+  number: number
+  price_cents: number
+}
+
+export interface Order {
+  id: string
+  event_id: number
+  event_name: string
+  status: 'confirmed' | 'canceled'
+  tickets: Ticket[]
+  total_cents: number
+  currency: string
+  created_at: string
+  canceled_at: string | null
+}
+
+export type HoldRequest =
+  | { seat_ids: number[] }
+  | { section: string; quantity: number; together: boolean }
+
+export type PaymentToken = 'tok_visa' | 'tok_declined' | 'tok_timeout'
+
+export interface NewEvent {
+  venue_id: number
+  name: string
+  starts_at: string
+  sale_opens_at: string
+  max_tickets_per_fan: number
+}
+
+/** ApiError is an answer of the API with an error status. */
+export class ApiError extends Error {
+  readonly status: number
+  readonly code: string
+  readonly details: Record<string, unknown>
+  readonly requestId?: string
+  /** Seconds from Retry-After (429 and 503), when the server sent one. */
+  readonly retryAfter?: number
+
+  constructor(
+    status: number,
+    code: string,
+    message: string,
+    details: Record<string, unknown> = {},
+    requestId?: string,
+    retryAfter?: number,
+  ) {
+    super(message)
+    this.name = 'ApiError'
+    this.status = status
+    this.code = code
+    this.details = details
+    this.requestId = requestId
+    this.retryAfter = retryAfter
+  }
+
+  /** seatIds are the taken seats a 409 seat_taken names. */
+  get seatIds(): number[] {
+    const ids = this.details.seat_ids
+    return Array.isArray(ids) ? ids.filter((n): n is number => typeof n === 'number') : []
+  }
+}
+
+/** NetworkError is a request that got no HTTP answer at all. */
+export class NetworkError extends Error {
+  constructor(cause: unknown) {
+    super('The connection to TicketVelo was lost. Check your network; we will keep trying.')
+    this.name = 'NetworkError'
+    this.cause = cause
+  }
+}
+
+/**
+ * outcomeUnknown tells whether a failed call may still have taken effect on
+ * the server (no answer, a 5xx, or a duplicate still running): the retry must
+ * then reuse the same Idempotency-Key so it cannot act twice.
+ */
+export function outcomeUnknown(err: unknown): boolean {
+  if (err instanceof NetworkError) return true
+  if (err instanceof ApiError) {
+    return err.status >= 500 || err.code === 'request_in_flight' || err.status === 429
+  }
+  return false
+}
+
+/** errorMessage is the text to show a person for any failure. */
+export function errorMessage(err: unknown): string {
+  if (err instanceof ApiError || err instanceof NetworkError) return err.message
+  if (err instanceof Error) return err.message
+  return 'Something went wrong.'
+}
+
+interface RequestOptions {
+  method?: 'GET' | 'POST' | 'PUT' | 'DELETE'
+  token?: string
+  body?: unknown
+  idempotencyKey?: string
+  signal?: AbortSignal
+}
+
+function retryAfterSeconds(res: Response): number | undefined {
+  const v = res.headers.get('Retry-After')
+  if (v === null) return undefined
+  const n = Number(v)
+  if (Number.isFinite(n)) return Math.max(0, n)
+  const at = Date.parse(v)
+  return Number.isNaN(at) ? undefined : Math.max(0, Math.ceil((at - Date.now()) / 1000))
+}
+
+/** Client talks to one TicketVelo deployment. */
+export class Client {
+  readonly baseURL: string
+  private readonly fetchImpl: typeof fetch
+
+  constructor(baseURL = '', fetchImpl: typeof fetch = (...args) => globalThis.fetch(...args)) {
+    this.baseURL = baseURL.replace(/\/$/, '')
+    this.fetchImpl = fetchImpl
+  }
+
+  async request<T>(path: string, opts: RequestOptions = {}): Promise<T> {
+    const headers: Record<string, string> = { Accept: 'application/json' }
+    if (opts.body !== undefined) headers['Content-Type'] = 'application/json'
+    if (opts.token) headers.Authorization = `Bearer ${opts.token}`
+    if (opts.idempotencyKey) headers['Idempotency-Key'] = opts.idempotencyKey
+    let res: Response
+    try {
+      res = await this.fetchImpl(this.baseURL + path, {
+        method: opts.method ?? 'GET',
+        headers,
+        body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+        signal: opts.signal,
+        cache: 'no-store',
+      })
+    } catch (err) {
+      if (err instanceof DOMException && err.name === 'AbortError') throw err
+      throw new NetworkError(err)
+    }
+    if (res.status === 204) return undefined as T
+    const text = await res.text().catch(() => '')
+    let data: unknown
+    try {
+      data = text ? JSON.parse(text) : undefined
+    } catch {
+      data = undefined
+    }
+    if (!res.ok) {
+      const requestId = res.headers.get('X-Request-Id') ?? undefined
+      const e = (data as { error?: { code?: unknown; message?: unknown; details?: unknown; request_id?: unknown } } | undefined)?.error
+      if (e && typeof e.code === 'string') {
+        throw new ApiError(
+          res.status,
+          e.code,
+          typeof e.message === 'string' && e.message ? e.message : e.code,
+          e.details && typeof e.details === 'object' ? (e.details as Record<string, unknown>) : {},
+          typeof e.request_id === 'string' ? e.request_id : requestId,
+          retryAfterSeconds(res),
+        )
+      }
+      // A proxy or a crashed upstream answered without our error shape.
+      throw new ApiError(res.status, `http_${res.status}`, `The server answered ${res.status} ${res.statusText || ''}`.trim(), {}, requestId, retryAfterSeconds(res))
+    }
+    if (data === undefined) {
+      throw new ApiError(res.status, 'malformed_response', 'The server sent an answer we could not read.')
+    }
+    return data as T
+  }
+
+  // Accounts
+
+  register(email: string, password: string, name: string): Promise<AuthResponse> {
+    return this.request('/api/v1/auth/register', { method: 'POST', body: { email, password, name } })
+  }
+
+  login(email: string, password: string): Promise<AuthResponse> {
+    return this.request('/api/v1/auth/login', { method: 'POST', body: { email, password } })
+  }
+
+  async me(token: string): Promise<User> {
+    return (await this.request<{ user: User }>('/api/v1/me', { token })).user
+  }
+
+  // Events
+
+  async events(signal?: AbortSignal): Promise<Event[]> {
+    return (await this.request<{ events: Event[] }>('/api/v1/events', { signal })).events
+  }
+
+  async event(id: number, signal?: AbortSignal): Promise<Event> {
+    return (await this.request<{ event: Event }>(`/api/v1/events/${id}`, { signal })).event
+  }
+
+  // Waiting room
+
+  joinQueue(eventId: number, token: string): Promise<QueueStatus> {
+    return this.request(`/api/v1/events/${eventId}/queue`, { method: 'POST', token })
+  }
+
+  queueStatus(eventId: number, token: string, signal?: AbortSignal): Promise<QueueStatus> {
+    return this.request(`/api/v1/events/${eventId}/queue`, { token, signal })
+  }
+
+  leaveQueue(eventId: number, token: string): Promise<void> {
+    return this.request(`/api/v1/events/${eventId}/queue`, { method: 'DELETE', token })
+  }
+
+  // Seats, holds, orders
+
+  seats(eventId: number, signal?: AbortSignal): Promise<SeatMap> {
+    return this.request(`/api/v1/events/${eventId}/seats`, { signal })
+  }
+
+  /** hold takes the ADMISSION token, not the access token. */
+  async hold(eventId: number, admissionToken: string, idempotencyKey: string, req: HoldRequest): Promise<Hold> {
+    return (
+      await this.request<{ hold: Hold }>(`/api/v1/events/${eventId}/holds`, {
+        method: 'POST',
+        token: admissionToken,
+        idempotencyKey,
+        body: req,
+      })
+    ).hold
+  }
+
+  async getHold(holdId: string, token: string, signal?: AbortSignal): Promise<Hold> {
+    return (await this.request<{ hold: Hold }>(`/api/v1/holds/${encodeURIComponent(holdId)}`, { token, signal })).hold
+  }
+
+  async confirmHold(holdId: string, token: string, idempotencyKey: string, paymentToken: PaymentToken): Promise<Order> {
+    return (
+      await this.request<{ order: Order }>(`/api/v1/holds/${encodeURIComponent(holdId)}/confirm`, {
+        method: 'POST',
+        token,
+        idempotencyKey,
+        body: { payment_token: paymentToken },
+      })
+    ).order
+  }
+
+  releaseHold(holdId: string, token: string): Promise<void> {
+    return this.request(`/api/v1/holds/${encodeURIComponent(holdId)}`, { method: 'DELETE', token })
+  }
+
+  async orders(token: string, signal?: AbortSignal): Promise<Order[]> {
+    return (await this.request<{ orders: Order[] }>('/api/v1/orders', { token, signal })).orders
+  }
+
+  async cancelOrder(orderId: string, token: string, idempotencyKey: string): Promise<Order> {
+    return (
+      await this.request<{ order: Order }>(`/api/v1/orders/${encodeURIComponent(orderId)}/cancel`, {
+        method: 'POST',
+        token,
+        idempotencyKey,
+      })
+    ).order
+  }
+
+  // Ops
+
+  async venues(token: string): Promise<AdminVenue[]> {
+    return (await this.request<{ venues: AdminVenue[] }>('/api/v1/admin/venues', { token })).venues
+  }
+
+  async createEvent(token: string, ev: NewEvent): Promise<Event> {
+    return (await this.request<{ event: Event }>('/api/v1/admin/events', { method: 'POST', token, body: ev })).event
+  }
+
+  admission(eventId: number, token: string): Promise<AdmissionSettings> {
+    return this.request(`/api/v1/admin/events/${eventId}/admission`, { token })
+  }
+
+  setAdmission(eventId: number, token: string, s: AdmissionSettings): Promise<AdmissionSettings> {
+    return this.request(`/api/v1/admin/events/${eventId}/admission`, { method: 'PUT', token, body: s })
+  }
+
+  stats(eventId: number, token: string, signal?: AbortSignal): Promise<AdmissionStats> {
+    return this.request(`/api/v1/admin/events/${eventId}/stats`, { token, signal })
+  }
+}
+
+/** api is the client of the deployment that served this page. */
+export const api = new Client()

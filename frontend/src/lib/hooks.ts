@@ -1,0 +1,73 @@
+// Small React hooks shared by the pages.
+import { useEffect, useRef, useState } from 'react'
+
+/** useNow is the current time, updated every intervalMs (for countdowns). */
+export function useNow(intervalMs = 1000): number {
+  const [now, setNow] = useState(() => Date.now())
+  useEffect(() => {
+    const t = setInterval(() => setNow(Date.now()), intervalMs)
+    return () => clearInterval(t)
+  }, [intervalMs])
+  return now
+}
+
+/** useSecondsLeft counts down to an RFC 3339 time; null when there is none. */
+export function useSecondsLeft(iso: string | undefined | null): number | null {
+  const now = useNow(1000)
+  if (!iso) return null
+  const at = Date.parse(iso)
+  return Number.isNaN(at) ? null : Math.max(0, (at - now) / 1000)
+}
+
+/** usePageHidden tracks document.visibilityState. */
+export function usePageHidden(): boolean {
+  const [hidden, setHidden] = useState(() => typeof document !== 'undefined' && document.visibilityState === 'hidden')
+  useEffect(() => {
+    const on = () => setHidden(document.visibilityState === 'hidden')
+    document.addEventListener('visibilitychange', on)
+    return () => document.removeEventListener('visibilitychange', on)
+  }, [])
+  return hidden
+}
+
+export type Loadable<T> =
+  | { state: 'loading'; data?: T }
+  | { state: 'ready'; data: T }
+  | { state: 'error'; error: unknown; data?: T }
+
+/**
+ * useLoad runs load when deps change and on reload(), aborting the previous
+ * run; the last good data stays visible while a reload is running or fails.
+ */
+export function useLoad<T>(load: (signal: AbortSignal) => Promise<T>, deps: unknown[]): [Loadable<T>, () => void] {
+  const [state, setState] = useState<Loadable<T>>({ state: 'loading' })
+  const [generation, setGeneration] = useState(0)
+  const loadRef = useRef(load)
+  loadRef.current = load
+  const depsKey = JSON.stringify(deps)
+  const lastDeps = useRef(depsKey)
+  useEffect(() => {
+    const ctrl = new AbortController()
+    // Data of other arguments (another event) must not show while loading.
+    const same = lastDeps.current === depsKey
+    lastDeps.current = depsKey
+    setState((s) => ({ state: 'loading', data: same ? s.data : undefined }))
+    loadRef.current(ctrl.signal).then(
+      (data) => {
+        if (!ctrl.signal.aborted) setState({ state: 'ready', data })
+      },
+      (error) => {
+        if (!ctrl.signal.aborted) setState((s) => ({ state: 'error', error, data: s.data }))
+      },
+    )
+    return () => ctrl.abort()
+  }, [depsKey, generation])
+  return [state, () => setGeneration((g) => g + 1)]
+}
+
+/** useDocumentTitle sets the tab title while the page is shown. */
+export function useDocumentTitle(title: string) {
+  useEffect(() => {
+    document.title = title ? `${title} · TicketVelo` : 'TicketVelo'
+  }, [title])
+}

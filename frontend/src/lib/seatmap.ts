@@ -1,0 +1,216 @@
+// The seat map's model: 20,000 seats flattened into typed arrays indexed by
+// seat id, laid out once per venue, so a live refresh only rewrites one byte
+// per seat and the canvas redraws without allocating.
+import type { SeatMap, SeatStatus } from './api'
+
+export const Status = { available: 0, held: 1, sold: 2 } as const
+export type StatusCode = (typeof Status)[keyof typeof Status]
+
+const statusCode: Record<SeatStatus, StatusCode> = { available: 0, held: 1, sold: 2 }
+
+/** SectionBox is a section's place on the map, in seat units. */
+export interface SectionBox {
+  index: number
+  name: string
+  tier: string
+  x: number
+  y: number
+  width: number
+  height: number
+  rows: { label: string; seatIds: number[] }[]
+  minPrice: number
+  maxPrice: number
+  capacity: number
+}
+
+/** Venue is the laid-out map of one event. */
+export interface Venue {
+  eventId: number
+  currency: string
+  width: number
+  height: number
+  sections: SectionBox[]
+  /** Per seat id: section index, or -1 when the id is not in the map. */
+  section: Int16Array
+  /** Per seat id: x and y in seat units. */
+  x: Float32Array
+  y: Float32Array
+  number: Uint16Array
+  price: Int32Array
+  accessible: Uint8Array
+  rowLabel: string[]
+  /** Per seat id: the live Status code. */
+  status: Uint8Array
+  asOf: string
+}
+
+/** Label height above each section and the gap around it, in seat units. */
+const labelUnits = 3
+const gapUnits = 3
+/** The stage band at the top of the map. */
+export const stageUnits = 8
+
+function maxSeatId(m: SeatMap): number {
+  let max = -1
+  for (const s of m.sections) for (const r of s.rows) for (const seat of r.seats) if (seat.id > max) max = seat.id
+  return max
+}
+
+/**
+ * layout places sections tier by tier, left to right in shelves about as
+ * wide as a 16:10 map needs, each shelf centred, so any venue the catalog can
+ * describe gets a readable map without stored coordinates.
+ */
+export function layout(m: SeatMap): Venue {
+  const n = maxSeatId(m) + 1
+  const v: Venue = {
+    eventId: m.event_id,
+    currency: m.currency,
+    width: 0,
+    height: 0,
+    sections: [],
+    section: new Int16Array(n).fill(-1),
+    x: new Float32Array(n),
+    y: new Float32Array(n),
+    number: new Uint16Array(n),
+    price: new Int32Array(n),
+    accessible: new Uint8Array(n),
+    rowLabel: new Array<string>(n).fill(''),
+    status: new Uint8Array(n).fill(Status.sold),
+    asOf: m.as_of,
+  }
+  const dims = m.sections.map((s) => ({
+    w: Math.max(1, ...s.rows.map((r) => r.seats.length)),
+    h: Math.max(1, s.rows.length),
+  }))
+  let area = 0
+  let widest = 0
+  dims.forEach((d) => {
+    area += (d.w + gapUnits) * (d.h + gapUnits + labelUnits)
+    widest = Math.max(widest, d.w + gapUnits)
+  })
+  const shelfWidth = Math.max(widest, Math.sqrt(area * 1.6))
+
+  // Shelves: sections of one tier never share a shelf with another tier.
+  type Shelf = { items: number[]; width: number; height: number }
+  const shelves: Shelf[] = []
+  let cur: Shelf | null = null
+  let curTier: string | null = null
+  m.sections.forEach((s, i) => {
+    const w = dims[i].w + gapUnits
+    const h = dims[i].h + gapUnits + labelUnits
+    if (!cur || curTier !== s.tier || cur.width + w > shelfWidth) {
+      cur = { items: [], width: 0, height: 0 }
+      shelves.push(cur)
+      curTier = s.tier
+    }
+    cur.items.push(i)
+    cur.width += w
+    cur.height = Math.max(cur.height, h)
+  })
+  const width = Math.max(...shelves.map((s) => s.width), widest)
+  let y = stageUnits
+  for (const shelf of shelves) {
+    let x = (width - shelf.width) / 2
+    for (const i of shelf.items) {
+      const s = m.sections[i]
+      const d = dims[i]
+      const box: SectionBox = {
+        index: i,
+        name: s.name,
+        tier: s.tier,
+        x: x + gapUnits / 2,
+        y: y + labelUnits,
+        width: d.w,
+        height: d.h,
+        rows: [],
+        minPrice: Infinity,
+        maxPrice: 0,
+        capacity: 0,
+      }
+      s.rows.forEach((r, ri) => {
+        // Short rows are centred under longer ones, as in a real block.
+        const offset = (d.w - r.seats.length) / 2
+        const ids: number[] = []
+        r.seats.forEach((seat, si) => {
+          const id = seat.id
+          if (id < 0 || id >= n) return
+          ids.push(id)
+          v.section[id] = i
+          v.x[id] = box.x + offset + si
+          v.y[id] = box.y + ri
+          v.number[id] = seat.number
+          v.price[id] = seat.price_cents
+          v.accessible[id] = seat.accessible ? 1 : 0
+          v.rowLabel[id] = r.label
+          v.status[id] = statusCode[seat.status] ?? Status.sold
+          box.minPrice = Math.min(box.minPrice, seat.price_cents)
+          box.maxPrice = Math.max(box.maxPrice, seat.price_cents)
+          box.capacity++
+        })
+        box.rows.push({ label: r.label, seatIds: ids })
+      })
+      if (box.capacity === 0) box.minPrice = 0
+      v.sections.push(box)
+      x += d.w + gapUnits
+    }
+    y += shelf.height
+  }
+  v.width = width
+  v.height = y
+  return v
+}
+
+/** sameShape tells whether m can refresh v in place (same seats, same ids). */
+export function sameShape(v: Venue, m: SeatMap): boolean {
+  if (m.event_id !== v.eventId || m.sections.length !== v.sections.length) return false
+  for (let i = 0; i < m.sections.length; i++) {
+    const s = m.sections[i]
+    const box = v.sections[i]
+    if (s.name !== box.name || s.rows.length !== box.rows.length) return false
+    for (let r = 0; r < s.rows.length; r++) if (s.rows[r].seats.length !== box.rows[r].seatIds.length) return false
+  }
+  return true
+}
+
+/**
+ * refresh copies the live statuses of m into v and returns the ids whose
+ * status changed, so the caller can tell a fan that a chosen seat went.
+ */
+export function refresh(v: Venue, m: SeatMap): number[] {
+  const changed: number[] = []
+  for (const s of m.sections) {
+    for (const r of s.rows) {
+      for (const seat of r.seats) {
+        const c = statusCode[seat.status] ?? Status.sold
+        if (seat.id >= 0 && seat.id < v.status.length && v.status[seat.id] !== c) {
+          v.status[seat.id] = c
+          changed.push(seat.id)
+        }
+      }
+    }
+  }
+  v.asOf = m.as_of
+  return changed
+}
+
+/** available counts a section's available seats. */
+export function availableIn(v: Venue, box: SectionBox): number {
+  let n = 0
+  for (const r of box.rows) for (const id of r.seatIds) if (v.status[id] === Status.available) n++
+  return n
+}
+
+/** sectionAt is the section under a point in seat units, or null. */
+export function sectionAt(v: Venue, x: number, y: number): SectionBox | null {
+  for (const b of v.sections) {
+    if (x >= b.x - 1 && x <= b.x + b.width + 1 && y >= b.y - labelUnits && y <= b.y + b.height + 1) return b
+  }
+  return null
+}
+
+/** seatLabel names a seat for people and screen readers. */
+export function seatLabel(v: Venue, id: number): string {
+  const box = v.sections[v.section[id]]
+  return `${box ? `Section ${box.name}, ` : ''}row ${v.rowLabel[id]}, seat ${v.number[id]}`
+}

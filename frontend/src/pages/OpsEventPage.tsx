@@ -1,0 +1,217 @@
+import { useEffect, useRef, useState, type FormEvent } from 'react'
+import { api, type AdmissionSettings, type AdmissionStats } from '../lib/api'
+import { count, dateTime, duration } from '../lib/format'
+import { useDocumentTitle, useLoad, usePageHidden } from '../lib/hooks'
+import { Link } from '../lib/router'
+import type { Session } from '../lib/session'
+import { Button, Card, ErrorNotice, Field, Loading, Notice, PageTitle, Stat } from '../components/ui'
+import { OpsGate } from './OpsGate'
+
+/** How often the console refreshes the live figures. */
+export const statsRefreshMs = 2_000
+/** How many samples the queue-length sparkline keeps (two minutes). */
+const historyLength = 60
+
+export function OpsEventPage({ eventId }: { eventId: number }) {
+  return <OpsGate next={`/ops/events/${eventId}`}>{(s) => <EventConsole eventId={eventId} auth={s} />}</OpsGate>
+}
+
+function EventConsole({ eventId, auth }: { eventId: number; auth: Session }) {
+  const [ev] = useLoad((signal) => api.event(eventId, signal), [eventId])
+  useDocumentTitle(ev.data ? `Ops · ${ev.data.name}` : 'Ops console')
+  return (
+    <>
+      <p className="mb-2 text-sm">
+        <Link href="/ops" className="text-indigo-700 underline">
+          ← All events
+        </Link>
+      </p>
+      <PageTitle sub={ev.data ? `${ev.data.venue.name} · sale opens ${dateTime(ev.data.sale_opens_at, ev.data.venue.timezone)}` : undefined}>
+        {ev.data?.name ?? `Event ${eventId}`}
+      </PageTitle>
+      {ev.state === 'error' && <ErrorNotice error={ev.error} />}
+      <div className="grid gap-6 lg:grid-cols-[1fr_22rem]">
+        <LiveStats eventId={eventId} token={auth.token} />
+        <AdmissionForm eventId={eventId} token={auth.token} />
+      </div>
+    </>
+  )
+}
+
+function LiveStats({ eventId, token }: { eventId: number; token: string }) {
+  const [stats, setStats] = useState<AdmissionStats | null>(null)
+  const [error, setError] = useState<unknown>(null)
+  const [history, setHistory] = useState<number[]>([])
+  const hidden = usePageHidden()
+
+  useEffect(() => {
+    if (hidden) return
+    const ctrl = new AbortController()
+    let timer: ReturnType<typeof setTimeout>
+    const loop = async () => {
+      try {
+        const s = await api.stats(eventId, token, ctrl.signal)
+        setStats(s)
+        setError(null)
+        setHistory((h) => [...h.slice(-(historyLength - 1)), s.queue_length + s.prequeue_length])
+      } catch (err) {
+        if (ctrl.signal.aborted) return
+        setError(err)
+      }
+      if (!ctrl.signal.aborted) timer = setTimeout(loop, statsRefreshMs)
+    }
+    void loop()
+    return () => {
+      ctrl.abort()
+      clearTimeout(timer)
+    }
+  }, [eventId, token, hidden])
+
+  return (
+    <Card>
+      <div className="flex items-center justify-between">
+        <h2 className="text-lg font-semibold">Live figures</h2>
+        <span className="text-xs text-slate-600">every {statsRefreshMs / 1000} s</span>
+      </div>
+      {error !== null && <div className="mt-3"><ErrorNotice error={error} title={stats ? 'Figures are stale: the last refresh failed' : 'We could not load the figures'} /></div>}
+      {!stats && error === null && <Loading what="figures" />}
+      {stats && (
+        <>
+          <dl className="mt-4 grid grid-cols-2 gap-3 sm:grid-cols-4" data-testid="stats">
+            <Stat label="In queue" value={count(stats.queue_length)} />
+            <Stat label="Pre-queue" value={count(stats.prequeue_length)} />
+            <Stat label="Active buyers" value={count(stats.active)} />
+            <Stat label="Admitted total" value={count(stats.admitted_total)} />
+            <Stat label="Rate set" value={`${stats.rate_per_second}/s`} />
+            <Stat label="Rate measured" value={`${stats.measured_rate_per_second.toFixed(1)}/s`} />
+            <Stat label="Abandoned" value={count(stats.abandoned)} />
+            <Stat label="Wait at back" value={duration(stats.eta_back_seconds)} />
+          </dl>
+          <div className="mt-4">
+            <p className="text-xs font-medium uppercase tracking-wide text-slate-600">Queue + pre-queue, last {Math.round((historyLength * statsRefreshMs) / 60000)} min</p>
+            <Sparkline values={history} />
+          </div>
+          {stats.draw_seed && (
+            <p className="mt-3 break-all text-sm text-slate-700">
+              Draw seed: <code className="rounded bg-slate-100 px-1">{stats.draw_seed}</code>
+            </p>
+          )}
+        </>
+      )}
+    </Card>
+  )
+}
+
+function Sparkline({ values }: { values: number[] }) {
+  const w = 300
+  const h = 48
+  if (values.length < 2) return <div className="h-12" />
+  const max = Math.max(1, ...values)
+  const pts = values.map((v, i) => `${((i / (historyLength - 1)) * w).toFixed(1)},${(h - (v / max) * (h - 4) - 2).toFixed(1)}`).join(' ')
+  return (
+    <svg viewBox={`0 0 ${w} ${h}`} className="mt-1 h-12 w-full" preserveAspectRatio="none" role="img" aria-label={`Queue length now ${count(values.at(-1) ?? 0)}, peak ${count(max)}`}>
+      <polyline points={pts} fill="none" stroke="#4338ca" strokeWidth="2" vectorEffect="non-scaling-stroke" />
+    </svg>
+  )
+}
+
+function AdmissionForm({ eventId, token }: { eventId: number; token: string }) {
+  const [saved, setSaved] = useState<AdmissionSettings | null>(null)
+  const [form, setForm] = useState<AdmissionSettings | null>(null)
+  const [error, setError] = useState<unknown>(null)
+  const [busy, setBusy] = useState(false)
+  const [message, setMessage] = useState<string | null>(null)
+  const dirty = useRef(false)
+
+  // Auto mode moves the rate by itself: follow it while the form is untouched.
+  useEffect(() => {
+    let stop = false
+    const load = () =>
+      api.admission(eventId, token).then(
+        (s) => {
+          if (stop) return
+          setSaved(s)
+          if (!dirty.current) setForm(s)
+        },
+        (err) => !stop && setError(err),
+      )
+    void load()
+    const t = setInterval(load, 5_000)
+    return () => {
+      stop = true
+      clearInterval(t)
+    }
+  }, [eventId, token])
+
+  async function save(next: AdmissionSettings) {
+    setBusy(true)
+    setError(null)
+    setMessage(null)
+    try {
+      const s = await api.setAdmission(eventId, token, next)
+      dirty.current = false
+      setSaved(s)
+      setForm(s)
+      setMessage(s.paused ? 'Saved: admission is paused.' : `Saved: admitting ${s.rate_per_second}/s, at most ${count(s.max_active)} active.`)
+    } catch (err) {
+      setError(err)
+    } finally {
+      setBusy(false)
+    }
+  }
+
+  function edit(patch: Partial<AdmissionSettings>) {
+    dirty.current = true
+    setForm((f) => (f ? { ...f, ...patch } : f))
+  }
+
+  function submit(e: FormEvent) {
+    e.preventDefault()
+    if (form) void save(form)
+  }
+
+  return (
+    <Card>
+      <h2 className="text-lg font-semibold">Admission</h2>
+      {!form && error === null && <Loading what="settings" />}
+      {error !== null && <div className="mt-3"><ErrorNotice error={error} title="Admission settings" /></div>}
+      {message && <div className="mt-3"><Notice tone="success" live>{message}</Notice></div>}
+      {form && saved && (
+        <>
+          <div className="mt-3 flex items-center justify-between gap-2 rounded-lg bg-slate-50 p-3">
+            <span className="text-sm" data-testid="admission-state">
+              {saved.paused ? 'Admission is paused' : 'Admission is running'}
+            </span>
+            <Button variant={saved.paused ? 'primary' : 'danger'} busy={busy} onClick={() => save({ ...saved, paused: !saved.paused })}>
+              {saved.paused ? 'Resume' : 'Pause'}
+            </Button>
+          </div>
+          <form onSubmit={submit} className="mt-4 space-y-3">
+            <Field
+              label="Rate (fans per second)"
+              type="number"
+              min={0}
+              step="any"
+              required
+              value={form.rate_per_second}
+              onChange={(e) => edit({ rate_per_second: Number(e.target.value) })}
+              hint={form.auto ? 'Auto mode adjusts this from the booker’s latency and errors.' : undefined}
+            />
+            <Field label="Max active buyers" type="number" min={0} step={1} required value={form.max_active} onChange={(e) => edit({ max_active: Number(e.target.value) })} />
+            <label className="flex min-h-11 items-center gap-2 text-sm">
+              <input type="checkbox" checked={form.paused} onChange={(e) => edit({ paused: e.target.checked })} className="size-5 accent-indigo-700" />
+              Paused
+            </label>
+            <label className="flex min-h-11 items-center gap-2 text-sm">
+              <input type="checkbox" checked={form.auto} onChange={(e) => edit({ auto: e.target.checked })} className="size-5 accent-indigo-700" />
+              Auto (raise the rate while the booker is healthy)
+            </label>
+            <Button type="submit" busy={busy} className="w-full">
+              Save settings
+            </Button>
+          </form>
+        </>
+      )}
+    </Card>
+  )
+}

@@ -1,0 +1,114 @@
+import { useRef, useState } from 'react'
+import { api, type Order } from '../lib/api'
+import { dateTime, money } from '../lib/format'
+import { useDocumentTitle, useLoad } from '../lib/hooks'
+import { Attempt, withRetries } from '../lib/idempotency'
+import { Link } from '../lib/router'
+import { useSession } from '../lib/session'
+import { Badge, Button, Card, ErrorNotice, Loading, Notice, PageTitle } from '../components/ui'
+
+export function OrdersPage() {
+  const auth = useSession()
+  useDocumentTitle('My orders')
+  const [orders, reload] = useLoad((signal) => (auth ? api.orders(auth.token, signal) : Promise.resolve([] as Order[])), [auth?.token])
+  if (!auth) {
+    return (
+      <>
+        <PageTitle>My orders</PageTitle>
+        <Notice title="Sign in to see your orders">
+          <Link href="/signin?next=%2Forders" className="underline">
+            Sign in
+          </Link>
+        </Notice>
+      </>
+    )
+  }
+  return (
+    <>
+      <PageTitle>My orders</PageTitle>
+      {orders.state === 'error' && <ErrorNotice error={orders.error} title="We could not load your orders" action={<Button variant="secondary" onClick={reload}>Try again</Button>} />}
+      {!orders.data && orders.state === 'loading' && <Loading what="your orders" />}
+      {orders.data?.length === 0 && (
+        <p className="text-slate-600">
+          No orders yet. <Link href="/" className="text-indigo-700 underline">Find an event</Link>.
+        </p>
+      )}
+      <ul className="space-y-4" aria-label="Orders">
+        {orders.data?.map((o) => (
+          <li key={o.id}>
+            <OrderCard order={o} token={auth.token} onChanged={reload} />
+          </li>
+        ))}
+      </ul>
+    </>
+  )
+}
+
+function OrderCard({ order, token, onChanged }: { order: Order; token: string; onChanged: () => void }) {
+  const [confirming, setConfirming] = useState(false)
+  const [busy, setBusy] = useState(false)
+  const [error, setError] = useState<unknown>(null)
+  const attempt = useRef(new Attempt())
+  const canceled = order.status === 'canceled'
+
+  async function cancel() {
+    setBusy(true)
+    setError(null)
+    try {
+      await withRetries(attempt.current, { cancel: order.id }, (key) => api.cancelOrder(order.id, token, key))
+      setConfirming(false)
+      onChanged()
+    } catch (err) {
+      setError(err)
+    } finally {
+      setBusy(false)
+    }
+  }
+
+  return (
+    <Card as="article" aria-label={`Order for ${order.event_name}`} data-order-id={order.id}>
+      <div className="flex flex-wrap items-start justify-between gap-2">
+        <div>
+          <h2 className="text-lg font-semibold">{order.event_name}</h2>
+          <p className="text-sm text-slate-600">
+            Ordered {dateTime(order.created_at)} · <span className="font-mono text-xs">{order.id.slice(0, 8)}</span>
+          </p>
+        </div>
+        {canceled ? <Badge tone="red">Canceled</Badge> : <Badge tone="green">Confirmed</Badge>}
+      </div>
+      <ul className="mt-3 grid gap-2 sm:grid-cols-2">
+        {order.tickets.map((t) => (
+          <li key={t.id} className={`rounded-lg border border-dashed p-3 text-sm ${canceled ? 'border-slate-200 text-slate-500 line-through' : 'border-indigo-300 bg-indigo-50/50'}`}>
+            <span className="block font-semibold">
+              Section {t.section} · Row {t.row} · Seat {t.number}
+            </span>
+            <span className="block tabular-nums text-slate-600">{money(t.price_cents, order.currency)}</span>
+          </li>
+        ))}
+      </ul>
+      <div className="mt-3 flex flex-wrap items-center justify-between gap-2">
+        <p className="font-semibold tabular-nums">Total {money(order.total_cents, order.currency)}</p>
+        {!canceled && !confirming && (
+          <Button variant="danger" onClick={() => setConfirming(true)}>
+            Cancel order
+          </Button>
+        )}
+        {canceled && order.canceled_at && <p className="text-sm text-slate-600">Canceled {dateTime(order.canceled_at)}</p>}
+      </div>
+      {confirming && (
+        <div className="mt-3 rounded-lg bg-red-50 p-3 text-sm text-red-900" role="group" aria-label="Confirm cancellation">
+          <p>Cancel this order? Your seats go back on sale and you are refunded.</p>
+          <div className="mt-2 flex gap-2">
+            <Button variant="danger" onClick={cancel} busy={busy}>
+              Yes, cancel the order
+            </Button>
+            <Button variant="secondary" onClick={() => setConfirming(false)} disabled={busy}>
+              Keep it
+            </Button>
+          </div>
+        </div>
+      )}
+      {error !== null && <div className="mt-3"><ErrorNotice error={error} title="We could not cancel the order" /></div>}
+    </Card>
+  )
+}
