@@ -1,11 +1,100 @@
 package config
 
+import (
+	"fmt"
+	"time"
+)
+
 // BookerConfig holds the settings of the booker: holds, orders, the sweeper
 // and the outbox relay.
-type BookerConfig struct{}
+type BookerConfig struct {
+	// HoldTTL is how long a hold keeps its seats before the sweeper frees them.
+	HoldTTL time.Duration
+	// SweepInterval is how often the sweeper looks for expired holds.
+	SweepInterval time.Duration
+	// SweepBatch caps the holds one sweep releases in one transaction.
+	SweepBatch int
+	// PaymentTimeout is how long the simulated payment provider takes to
+	// time out (tok_timeout).
+	PaymentTimeout time.Duration
+	// SnapshotInterval is how often one booker rebuilds an event's seat map
+	// and taken-seat bitmap from Postgres; the map is at most this stale
+	// plus the build time.
+	SnapshotInterval time.Duration
+	// SeatLockTTL is how long a Redis seat lock lives when its holder stalls.
+	SeatLockTTL time.Duration
+	// SeatLockWait is how long a hold waits for seat locks another request
+	// holds before answering 409.
+	SeatLockWait time.Duration
+	// RedisTimeout bounds each Redis call of the hold path; past it the
+	// booker falls back to Postgres alone.
+	RedisTimeout time.Duration
+	// IdempotencyTTL is how long an Idempotency-Key replays its first answer.
+	IdempotencyTTL time.Duration
+	// HealthInterval is how often the booker reports its p99 latency and
+	// error ratio to the admission controller.
+	HealthInterval time.Duration
+}
 
-func defaultBooker() BookerConfig { return BookerConfig{} }
+func defaultBooker() BookerConfig {
+	return BookerConfig{
+		HoldTTL:          10 * time.Minute,
+		SweepInterval:    time.Second,
+		SweepBatch:       500,
+		PaymentTimeout:   5 * time.Second,
+		SnapshotInterval: 500 * time.Millisecond,
+		SeatLockTTL:      5 * time.Second,
+		SeatLockWait:     50 * time.Millisecond,
+		RedisTimeout:     250 * time.Millisecond,
+		IdempotencyTTL:   24 * time.Hour,
+		HealthInterval:   time.Second,
+	}
+}
 
-func (k *BookerConfig) bind(b *binder) {}
+// DefaultBooker returns the booker's default settings, for tests and tools
+// that build a booker without flags.
+func DefaultBooker() BookerConfig { return defaultBooker() }
 
-func (k *BookerConfig) validate() error { return nil }
+func (k *BookerConfig) bind(b *binder) {
+	b.duration(&k.HoldTTL, "hold-ttl", "TICKETVELO_HOLD_TTL", "how long a seat hold lasts before it expires")
+	b.duration(&k.SweepInterval, "sweep-interval", "TICKETVELO_SWEEP_INTERVAL", "how often expired holds are released")
+	b.int(&k.SweepBatch, "sweep-batch", "TICKETVELO_SWEEP_BATCH", "most expired holds released in one sweep transaction")
+	b.duration(&k.PaymentTimeout, "payment-timeout", "TICKETVELO_PAYMENT_TIMEOUT", "how long the simulated payment takes to time out (payment token tok_timeout)")
+	b.duration(&k.SnapshotInterval, "snapshot-interval", "TICKETVELO_SNAPSHOT_INTERVAL", "how often the seat map and taken-seat bitmap are rebuilt from Postgres (at most 1s)")
+	b.duration(&k.SeatLockTTL, "seat-lock-ttl", "TICKETVELO_SEAT_LOCK_TTL", "lifetime of a Redis seat lock whose holder stalls")
+	b.duration(&k.SeatLockWait, "seat-lock-wait", "TICKETVELO_SEAT_LOCK_WAIT", "how long a hold waits for seat locks held by another request before answering 409")
+	b.duration(&k.RedisTimeout, "booker-redis-timeout", "TICKETVELO_BOOKER_REDIS_TIMEOUT", "timeout of each Redis call on the hold path; past it holds fall back to Postgres alone")
+	b.duration(&k.IdempotencyTTL, "idempotency-ttl", "TICKETVELO_IDEMPOTENCY_TTL", "how long an Idempotency-Key replays its first answer")
+	b.duration(&k.HealthInterval, "health-interval", "TICKETVELO_HEALTH_INTERVAL", "how often the booker reports its latency and error ratio to the admission controller")
+}
+
+func (k *BookerConfig) validate() error {
+	positive := []struct {
+		env string
+		d   time.Duration
+	}{
+		{"TICKETVELO_HOLD_TTL", k.HoldTTL},
+		{"TICKETVELO_SWEEP_INTERVAL", k.SweepInterval},
+		{"TICKETVELO_PAYMENT_TIMEOUT", k.PaymentTimeout},
+		{"TICKETVELO_SNAPSHOT_INTERVAL", k.SnapshotInterval},
+		{"TICKETVELO_SEAT_LOCK_TTL", k.SeatLockTTL},
+		{"TICKETVELO_BOOKER_REDIS_TIMEOUT", k.RedisTimeout},
+		{"TICKETVELO_IDEMPOTENCY_TTL", k.IdempotencyTTL},
+		{"TICKETVELO_HEALTH_INTERVAL", k.HealthInterval},
+	}
+	for _, p := range positive {
+		if p.d <= 0 {
+			return fmt.Errorf("%s: expected a positive duration, got %s", p.env, p.d)
+		}
+	}
+	if k.SeatLockWait < 0 {
+		return fmt.Errorf("TICKETVELO_SEAT_LOCK_WAIT: expected zero or a positive duration, got %s", k.SeatLockWait)
+	}
+	if k.SnapshotInterval > time.Second {
+		return fmt.Errorf("TICKETVELO_SNAPSHOT_INTERVAL: the seat map may be at most 1s stale, got %s", k.SnapshotInterval)
+	}
+	if k.SweepBatch < 1 || k.SweepBatch > 10000 {
+		return fmt.Errorf("TICKETVELO_SWEEP_BATCH: expected 1 to 10000, got %d", k.SweepBatch)
+	}
+	return nil
+}

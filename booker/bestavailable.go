@@ -1,0 +1,133 @@
+package booker
+
+import (
+	"context"
+	"fmt"
+	"slices"
+)
+
+// chooseSeats picks the best available seats of the request's section from
+// the Redis bitmap (from Postgres when the bitmap is missing or Redis is
+// away), leaving out exclude. It returns nil when there are not enough.
+func (s *Service) chooseSeats(ctx context.Context, req *holdRequest, exclude []int) ([]int, error) {
+	ev := req.ev
+	first, last := sectionRange(&ev.sections[req.section])
+	bits, cold, err := s.redis.bitmapRange(ctx, ev.ID, ev.capacity(), first, last)
+	if err != nil || cold {
+		if err != nil {
+			s.stats.redisFallback()
+		}
+		return s.chooseSeatsFromPostgres(ctx, req, exclude)
+	}
+	base := first / 8 * 8
+	taken := func(no int32) bool {
+		i := int(no) - base
+		return i/8 < len(bits) && bits[i/8]&(0x80>>(i%8)) != 0 || slices.Contains(exclude, int(no))
+	}
+	return pickSeats(&ev.sections[req.section], taken, req.quantity, req.together), nil
+}
+
+// chooseSeatsFromPostgres is chooseSeats reading the section's taken seats
+// from Postgres.
+func (s *Service) chooseSeatsFromPostgres(ctx context.Context, req *holdRequest, exclude []int) ([]int, error) {
+	ev := req.ev
+	first, last := sectionRange(&ev.sections[req.section])
+	s.stats.pgTx(opHoldRead)
+	rows, err := s.pool.Query(ctx, `SELECT seat_no FROM seats WHERE event_id = $1 AND seat_no BETWEEN $2 AND $3 AND status <> 'available'`, ev.ID, first, last)
+	if err != nil {
+		return nil, fmt.Errorf("reading taken seats: %w", err)
+	}
+	takenSet := map[int32]bool{}
+	for _, e := range exclude {
+		takenSet[int32(e)] = true
+	}
+	var no int32
+	for rows.Next() {
+		if err := rows.Scan(&no); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("reading taken seats: %w", err)
+		}
+		takenSet[no] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading taken seats: %w", err)
+	}
+	return pickSeats(&ev.sections[req.section], func(no int32) bool { return takenSet[no] }, req.quantity, req.together), nil
+}
+
+// sectionRange is the first and last seat_no of a section; a section's
+// seats are numbered consecutively.
+func sectionRange(sec *sectionInfo) (first, last int) {
+	first, last = -1, -1
+	for _, r := range sec.Rows {
+		for _, no := range r.Seats {
+			if first < 0 || int(no) < first {
+				first = int(no)
+			}
+			last = max(last, int(no))
+		}
+	}
+	return first, last
+}
+
+// pickSeats chooses quantity free seats of a section: rows from the front,
+// and within a row the seats nearest its centre. Together means one unbroken
+// run in one row. It returns nil when the section has no such seats.
+func pickSeats(sec *sectionInfo, taken func(int32) bool, quantity int, together bool) []int {
+	if together {
+		for _, r := range sec.Rows {
+			best, bestDist := -1, 0
+			run := 0
+			for i, no := range r.Seats {
+				if taken(no) {
+					run = 0
+					continue
+				}
+				run++
+				if run < quantity {
+					continue
+				}
+				start := i - quantity + 1
+				// Twice the distance between the run's centre and the row's.
+				dist := abs(2*start + quantity - len(r.Seats))
+				if best < 0 || dist < bestDist {
+					best, bestDist = start, dist
+				}
+			}
+			if best >= 0 {
+				out := make([]int, quantity)
+				for i := range out {
+					out[i] = int(r.Seats[best+i])
+				}
+				return out
+			}
+		}
+		return nil
+	}
+	var out []int
+	for _, r := range sec.Rows {
+		free := make([]int, 0, len(r.Seats))
+		for i, no := range r.Seats {
+			if !taken(no) {
+				free = append(free, i)
+			}
+		}
+		centre := len(r.Seats) - 1
+		slices.SortStableFunc(free, func(a, b int) int { return abs(2*a-centre) - abs(2*b-centre) })
+		for _, i := range free {
+			out = append(out, int(r.Seats[i]))
+			if len(out) == quantity {
+				slices.Sort(out)
+				return out
+			}
+		}
+	}
+	return nil
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
+}

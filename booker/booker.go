@@ -1,0 +1,114 @@
+// Package booker sells seats: the seat map, holds, orders and
+// cancellations. Postgres decides who owns a seat (an optimistic update of
+// seats that are still available at the version last seen, and a unique
+// index on live tickets); Redis only cuts load in front of it, with a bitmap
+// of taken seats that rejects most conflicting requests at once and seat
+// locks that keep concurrent requests for the same seats from reaching
+// Postgres together. Losing Redis, or a lock expiring under a stalled
+// holder, costs Postgres work but never sells a seat twice.
+package booker
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/fasthttp/router"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/rueidis"
+	"github.com/rs/zerolog"
+
+	"github.com/ticketvelo/ticketvelo/internal/config"
+	"github.com/ticketvelo/ticketvelo/internal/tokens"
+)
+
+// Admissions is the waiting room as the booker sees it.
+type Admissions interface {
+	// Done frees the buyer's admission slot (order confirmed, hold released, token expired).
+	Done(ctx context.Context, eventID, userID int64) error
+	// ReportHealth publishes the booker's recent p99 latency and error ratio for auto mode.
+	ReportHealth(ctx context.Context, p99 time.Duration, errorRate float64) error
+}
+
+// Options are what a Service needs.
+type Options struct {
+	Pool       *pgxpool.Pool
+	Redis      rueidis.Client
+	Prefix     string // of every Redis key
+	Tokens     *tokens.Ring
+	Admissions Admissions
+	Config     config.BookerConfig
+	Log        zerolog.Logger
+	// Now is the clock; time.Now when nil. Hold expiry follows it.
+	Now func() time.Time
+}
+
+// Service is the booker: its HTTP routes and its background loops.
+type Service struct {
+	pool       *pgxpool.Pool
+	redis      *redisStore
+	tokens     *tokens.Ring
+	admissions Admissions
+	cfg        config.BookerConfig
+	log        zerolog.Logger
+	now        func() time.Time
+
+	events    *eventCache
+	snapshots *snapshots
+	health    *healthWindow
+	stats     *counters
+
+	// hooks lets tests stall a hold inside its transaction.
+	hooks testHooks
+}
+
+type testHooks struct {
+	// afterSeatUpdate runs inside the hold transaction once the seats are
+	// updated and before the commit.
+	afterSeatUpdate func(seats []int)
+}
+
+// New returns a booker.
+func New(o Options) (*Service, error) {
+	switch {
+	case o.Pool == nil:
+		return nil, errors.New("booker: no Postgres pool")
+	case o.Redis == nil:
+		return nil, errors.New("booker: no Redis client")
+	case o.Tokens == nil:
+		return nil, errors.New("booker: no key ring")
+	case o.Admissions == nil:
+		return nil, errors.New("booker: no admissions (the waiting room)")
+	}
+	now := o.Now
+	if now == nil {
+		now = time.Now
+	}
+	s := &Service{
+		pool: o.Pool, tokens: o.Tokens, admissions: o.Admissions,
+		cfg: o.Config, log: o.Log, now: now,
+		stats:  newCounters(),
+		health: newHealthWindow(),
+	}
+	s.redis = newRedisStore(o.Redis, o.Prefix, o.Config.RedisTimeout, now, s.stats)
+	s.events = newEventCache(s)
+	s.snapshots = newSnapshots(s)
+	return s, nil
+}
+
+// Routes mounts the booker's API on r.
+func (s *Service) Routes(r *router.Router) {
+	r.GET("/api/v1/events/{id}/seats", s.handleSeatMap)
+	r.POST("/api/v1/events/{id}/holds", s.handle(opHold, s.handleCreateHold))
+	r.GET("/api/v1/holds/{id}", s.handle(opOther, s.handleGetHold))
+	r.POST("/api/v1/holds/{id}/confirm", s.handle(opConfirm, s.handleConfirm))
+	r.DELETE("/api/v1/holds/{id}", s.handle(opOther, s.handleReleaseHold))
+	r.GET("/api/v1/orders", s.handle(opOther, s.handleListOrders))
+	r.POST("/api/v1/orders/{id}/cancel", s.handle(opOther, s.handleCancelOrder))
+}
+
+// Loops are the booker's background loops, each a Run(ctx) error: the hold
+// expiry sweeper, the seat-map snapshot refresher and the health reporter.
+func (s *Service) Loops() []func(context.Context) error {
+	return []func(context.Context) error{s.RunSweeper, s.snapshots.Run, s.RunHealthReporter}
+}

@@ -1,0 +1,368 @@
+package booker
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/rueidis"
+	"github.com/rs/zerolog"
+
+	"github.com/ticketvelo/ticketvelo/catalog"
+	"github.com/ticketvelo/ticketvelo/internal/config"
+	"github.com/ticketvelo/ticketvelo/internal/database"
+	"github.com/ticketvelo/ticketvelo/internal/httpapi"
+	"github.com/ticketvelo/ticketvelo/internal/testenv"
+	"github.com/ticketvelo/ticketvelo/internal/tokens"
+)
+
+// recordingAdmissions is the waiting room of the tests: it remembers what
+// the booker told it.
+type recordingAdmissions struct {
+	mu      sync.Mutex
+	done    map[[2]int64]int
+	reports []float64
+}
+
+func (a *recordingAdmissions) Done(_ context.Context, eventID, userID int64) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.done == nil {
+		a.done = map[[2]int64]int{}
+	}
+	a.done[[2]int64{eventID, userID}]++
+	return nil
+}
+
+func (a *recordingAdmissions) ReportHealth(_ context.Context, p99 time.Duration, errorRate float64) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.reports = append(a.reports, p99.Seconds(), errorRate)
+	return nil
+}
+
+func (a *recordingAdmissions) doneCount(eventID, userID int64) int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.done[[2]int64{eventID, userID}]
+}
+
+// clock is a test clock that only moves when told.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// harness is one booker on its own database and Redis prefix, with an event
+// on sale.
+type harness struct {
+	t       testing.TB
+	svc     *Service
+	pool    *pgxpool.Pool
+	redis   rueidis.Client
+	prefix  string
+	ring    *tokens.Ring
+	adm     *recordingAdmissions
+	clock   *clock
+	eventID int64
+	seats   int
+	url     string // of the HTTP server, once started
+}
+
+type harnessOptions struct {
+	seats     int
+	poolConns int
+	maxPerFan int
+	cfg       func(*config.BookerConfig)
+	redis     rueidis.Client // instead of the shared Redis (e.g. through a proxy)
+	layout    *catalog.Layout
+}
+
+func newHarness(t testing.TB, o harnessOptions) *harness {
+	t.Helper()
+	if o.seats == 0 {
+		o.seats = 200
+	}
+	if o.poolConns == 0 {
+		o.poolConns = 8
+	}
+	url, setupPool := testenv.Postgres(t)
+	rc, prefix := testenv.Redis(t)
+	if o.redis != nil {
+		rc = o.redis
+	}
+	ctx := context.Background()
+	pool, err := database.Open(ctx, url+fmt.Sprintf("&pool_max_conns=%d", o.poolConns))
+	if err != nil {
+		t.Fatalf("opening pool: %v", err)
+	}
+	t.Cleanup(pool.Close)
+	store := catalog.NewStore(setupPool)
+	var eventID int64
+	if o.layout != nil {
+		venue, _, err := store.EnsureVenue(ctx, catalog.Venue{Slug: "test-venue", Name: "Test venue", City: "Leeds", Timezone: "Europe/London", Layout: *o.layout})
+		if err != nil {
+			t.Fatalf("seeding venue: %v", err)
+		}
+		ev, err := store.EnsureEvent(ctx, catalog.EventSpec{VenueID: venue, Slug: "test-event", Name: "Test event",
+			StartsAt: time.Now().Add(30 * 24 * time.Hour), SaleOpensAt: time.Now().Add(-time.Hour), MaxTicketsPerFan: 10})
+		if err != nil {
+			t.Fatalf("seeding event: %v", err)
+		}
+		eventID, o.seats = ev.ID, ev.Seats
+	} else {
+		r, err := store.SeedGrid(ctx, "grid-test", o.seats, time.Now().Add(-time.Hour))
+		if err != nil {
+			t.Fatalf("seeding event: %v", err)
+		}
+		eventID = r.EventID
+	}
+	if o.maxPerFan > 0 {
+		if _, err := setupPool.Exec(ctx, `UPDATE events SET max_tickets_per_fan = $2 WHERE id = $1`, eventID, o.maxPerFan); err != nil {
+			t.Fatal(err)
+		}
+	}
+	key, err := tokens.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ring, err := tokens.NewRing(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.DefaultBooker()
+	if o.cfg != nil {
+		o.cfg(&cfg)
+	}
+	clk := &clock{t: time.Now()}
+	adm := &recordingAdmissions{}
+	svc, err := New(Options{Pool: pool, Redis: rc, Prefix: prefix, Tokens: ring, Admissions: adm, Config: cfg,
+		Log: zerolog.Nop(), Now: clk.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &harness{t: t, svc: svc, pool: pool, redis: rc, prefix: prefix, ring: ring, adm: adm, clock: clk, eventID: eventID, seats: o.seats}
+}
+
+// users inserts n fans and returns their ids.
+func (h *harness) users(n int) []int64 {
+	h.t.Helper()
+	rows, err := h.pool.Query(context.Background(), `INSERT INTO users (email, name, password_hash)
+		SELECT 'fan' || g || '-' || md5(random()::text) || '@example.com', 'Fan ' || g, 'x' FROM generate_series(1, $1) g RETURNING id`, n)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			h.t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		h.t.Fatal(err)
+	}
+	return ids
+}
+
+func (h *harness) admission(userID int64) string {
+	h.t.Helper()
+	tok, _, err := h.ring.IssueAdmission(userID, h.eventID, 10*time.Minute, time.Now())
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return tok
+}
+
+func (h *harness) access(userID int64) string {
+	h.t.Helper()
+	tok, _, err := h.ring.IssueAccess(userID, tokens.RoleFan, time.Hour, time.Now())
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return tok
+}
+
+// serve starts the booker's routes on a loopback listener.
+func (h *harness) serve() string {
+	h.t.Helper()
+	srv := httpapi.NewServer(httpapi.Options{MaxBodyBytes: 64 << 10, ShutdownTimeout: 5 * time.Second}, zerolog.Nop())
+	h.svc.Routes(srv.Router)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln) }()
+	h.t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	h.url = "http://" + ln.Addr().String()
+	return h.url
+}
+
+// reply is an HTTP answer.
+type reply struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r reply) code() string {
+	var e struct {
+		Error struct {
+			Code string `json:"code"`
+		} `json:"error"`
+	}
+	_ = json.Unmarshal(r.body, &e)
+	return e.Error.Code
+}
+
+func (r reply) decode(t testing.TB, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.body, v); err != nil {
+		t.Fatalf("decoding %s: %v", r.body, err)
+	}
+}
+
+var testClient = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 512, MaxConnsPerHost: 512}, Timeout: 60 * time.Second}
+
+// call sends one request; key and body are optional.
+func (h *harness) call(method, path, token, key, body string) reply {
+	h.t.Helper()
+	r, err := h.do(method, path, token, key, body)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return r
+}
+
+func (h *harness) do(method, path, token, key, body string) (reply, error) {
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, h.url+path, rd)
+	if err != nil {
+		return reply{}, err
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if key != "" {
+		req.Header.Set("Idempotency-Key", key)
+	}
+	resp, err := testClient.Do(req)
+	if err != nil {
+		return reply{}, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return reply{status: resp.StatusCode, header: resp.Header, body: b}, err
+}
+
+func (h *harness) holdPath() string { return fmt.Sprintf("/api/v1/events/%d/holds", h.eventID) }
+
+// holdSeats asks for seats over HTTP as user.
+func (h *harness) holdSeats(user int64, key string, seats ...int) reply {
+	h.t.Helper()
+	b, _ := json.Marshal(map[string]any{"seat_ids": seats})
+	return h.call("POST", h.holdPath(), h.admission(user), key, string(b))
+}
+
+// checkInvariants proves in SQL what the booker promises, whatever happened:
+// no seat in two live holds or orders, no more sold than exist, every hold
+// all-or-nothing, seat statuses matching their holds and tickets, and fan
+// counts matching their live seats within the limit.
+func checkInvariants(t testing.TB, pool *pgxpool.Pool, eventID int64) {
+	t.Helper()
+	ctx := context.Background()
+	checks := []struct{ name, sql string }{
+		{"a seat with two live tickets", `SELECT count(*) FROM (SELECT seat_no FROM tickets WHERE event_id = $1 AND canceled_at IS NULL GROUP BY seat_no HAVING count(*) > 1) x`},
+		{"a seat in two live holds or orders", `SELECT count(*) FROM (
+			SELECT s.seat_no FROM holds h CROSS JOIN unnest(h.seat_nos) AS s(seat_no)
+			LEFT JOIN orders o ON o.hold_id = h.id
+			WHERE h.event_id = $1 AND (h.status = 'active' OR (h.status = 'confirmed' AND o.status = 'confirmed'))
+			GROUP BY s.seat_no HAVING count(*) > 1) x`},
+		{"more seats sold than the event has", `SELECT count(*) FROM events e WHERE e.id = $1 AND
+			(SELECT count(*) FROM seats WHERE event_id = $1 AND status = 'sold') > e.capacity`},
+		{"a hold that is not all-or-nothing", `SELECT count(*) FROM holds h LEFT JOIN orders o ON o.hold_id = h.id
+			WHERE h.event_id = $1 AND (cardinality(h.seat_nos) <> h.seat_count OR
+			(h.status = 'active' AND (SELECT count(*) FROM seats s WHERE s.hold_id = h.id AND s.status = 'held') <> h.seat_count) OR
+			(h.status = 'confirmed' AND o.status = 'confirmed' AND (SELECT count(*) FROM seats s WHERE s.hold_id = h.id AND s.status = 'sold') <> h.seat_count) OR
+			(h.status = 'confirmed' AND o.status = 'confirmed' AND (SELECT count(*) FROM tickets k WHERE k.order_id = o.id AND k.canceled_at IS NULL) <> h.seat_count) OR
+			(h.status IN ('released', 'expired') AND EXISTS (SELECT 1 FROM seats s WHERE s.hold_id = h.id)))`},
+		{"a held seat without its active hold", `SELECT count(*) FROM seats s LEFT JOIN holds h ON h.id = s.hold_id
+			WHERE s.event_id = $1 AND s.status = 'held' AND (h.status IS DISTINCT FROM 'active' OR NOT s.seat_no = ANY(h.seat_nos))`},
+		{"a sold seat without its live ticket", `SELECT count(*) FROM seats s WHERE s.event_id = $1 AND s.status = 'sold' AND NOT EXISTS (
+			SELECT 1 FROM tickets k JOIN orders o ON o.id = k.order_id WHERE k.event_id = s.event_id AND k.seat_no = s.seat_no
+			AND k.canceled_at IS NULL AND o.hold_id = s.hold_id)`},
+		{"a live ticket on a seat that is not sold", `SELECT count(*) FROM tickets k JOIN seats s USING (event_id, seat_no)
+			WHERE k.event_id = $1 AND k.canceled_at IS NULL AND s.status <> 'sold'`},
+		{"a fan count that does not match live seats", `SELECT count(*) FROM fan_tickets f WHERE f.event_id = $1 AND f.tickets <> (
+			SELECT count(*) FROM seats s JOIN holds h ON h.id = s.hold_id WHERE s.event_id = f.event_id AND h.user_id = f.user_id)`},
+		{"a fan over the limit", `SELECT count(*) FROM fan_tickets f JOIN events e ON e.id = f.event_id
+			WHERE f.event_id = $1 AND f.tickets > e.max_tickets_per_fan`},
+	}
+	for _, c := range checks {
+		var n int
+		if err := pool.QueryRow(ctx, c.sql, eventID).Scan(&n); err != nil {
+			t.Fatalf("invariant check %q: %v", c.name, err)
+		}
+		if n != 0 {
+			t.Errorf("invariant broken: %s (%d found)", c.name, n)
+		}
+	}
+}
+
+// seatStatus counts seats by status.
+func seatStatus(t testing.TB, pool *pgxpool.Pool, eventID int64) map[string]int {
+	t.Helper()
+	rows, err := pool.Query(context.Background(), `SELECT status, count(*) FROM seats WHERE event_id = $1 GROUP BY status`, eventID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]int{}
+	for rows.Next() {
+		var s string
+		var n int
+		if err := rows.Scan(&s, &n); err != nil {
+			t.Fatal(err)
+		}
+		out[s] = n
+	}
+	return out
+}
+
+func jsonBody(v any) string {
+	var b bytes.Buffer
+	_ = json.NewEncoder(&b).Encode(v)
+	return b.String()
+}

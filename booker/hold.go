@@ -1,0 +1,448 @@
+package booker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/valyala/fasthttp"
+
+	"github.com/ticketvelo/ticketvelo/internal/apperr"
+)
+
+// Answers of the hold path.
+var (
+	errSeatTaken      = apperr.New(apperr.Conflict, "seat_taken", "the seats are taken")
+	errNotEnoughSeats = apperr.New(apperr.Conflict, "not_enough_seats", "not enough free seats in the section")
+	errTicketLimit    = apperr.New(apperr.RateLimited, "ticket_limit", "this would take you over the event's ticket limit")
+	errSaleNotOpen    = apperr.New(apperr.Invalid, "sale_not_open", "the sale has not opened yet")
+)
+
+// holdRequest is a validated request for a hold.
+type holdRequest struct {
+	ev        *eventInfo
+	userID    int64
+	seats     []int // explicit seats, sorted, no duplicates
+	best      bool  // best available in section instead of seats
+	section   int
+	quantity  int
+	together  bool
+	key       string // Idempotency-Key
+	hash      string
+	requestID string
+}
+
+// want is how many seats the request takes.
+func (r *holdRequest) want() int {
+	if r.best {
+		return r.quantity
+	}
+	return len(r.seats)
+}
+
+// holdOutcome is what one attempt at a hold decided.
+type holdOutcome struct {
+	created   *holdJSON
+	body      []byte // the 201 answer of created
+	taken     []int  // the seats that were taken, on a conflict
+	noSeats   bool   // best available found no seats
+	limit     bool   // over the per-fan ticket limit
+	replay    *answer
+	decidedBy layer
+}
+
+// pendingTTL bounds how long a hold's idempotency claim says "in flight"
+// when the booker handling it dies.
+const pendingTTL = 30 * time.Second
+
+// createHold runs the hold path and returns the answer to send; the error
+// is for failures that are not an answer (the claim is given up, so a retry
+// runs afresh).
+func (s *Service) createHold(ctx context.Context, req *holdRequest) (answer, error) {
+	start := time.Now()
+	defer holdSeconds.UpdateDuration(start)
+	ev := req.ev
+	var seats []int
+	if !req.best {
+		seats = req.seats
+	}
+	cl, err := s.redis.claim(ctx, ev.ID, req.userID, req.key, pendingRecord(req.hash), pendingTTL, ev.capacity(), seats)
+	if err != nil {
+		s.stats.redisFallback()
+		return s.holdWithoutRedis(ctx, req)
+	}
+	if cl.hasPrev {
+		a, err := replayRecord(cl.existing, req.hash)
+		if err == nil {
+			s.stats.decide(outcomeReplayed, layerIdempotency)
+		}
+		return a, err
+	}
+	idemKey := s.redis.idemKey(ev.ID, req.userID, req.key)
+	if cl.cold {
+		s.snapshots.warm(ctx, ev)
+	} else if len(cl.taken) > 0 {
+		return s.settle(ctx, req, nil, holdOutcome{taken: cl.taken, decidedBy: layerBitmap}, idemKey)
+	}
+	var exclude []int
+	for try := 0; ; try++ {
+		if req.best {
+			seats, err = s.chooseSeats(ctx, req, exclude)
+			if err != nil {
+				_ = s.redis.forget(ctx, idemKey)
+				return answer{}, err
+			}
+			if seats == nil {
+				return s.settle(ctx, req, nil, holdOutcome{noSeats: true, decidedBy: layerBitmap}, idemKey)
+			}
+		}
+		out, locks, err := s.lockAndHold(ctx, req, seats)
+		if err != nil {
+			locks.release(ctx)
+			_ = s.redis.forget(ctx, idemKey)
+			return answer{}, err
+		}
+		// Best available retries with other seats when its pick was taken
+		// meanwhile.
+		if req.best && len(out.taken) > 0 && try < 2 {
+			locks.release(ctx)
+			exclude = append(exclude, out.taken...)
+			continue
+		}
+		return s.settle(ctx, req, locks, out, idemKey)
+	}
+}
+
+// settle turns an outcome into the answer, and then, in this order, marks
+// the seats taken in the bitmap and stores the answer (one round trip), and
+// releases the locks.
+func (s *Service) settle(ctx context.Context, req *holdRequest, locks *lockSet, out holdOutcome, idemKey string) (answer, error) {
+	defer locks.release(ctx)
+	a := s.holdAnswer(req, out)
+	record := &idemWrite{key: idemKey, value: doneRecord(req.hash, a), ttl: s.cfg.IdempotencyTTL}
+	var seats []int
+	if out.created != nil {
+		for _, l := range out.created.Seats {
+			seats = append(seats, l.ID)
+		}
+	}
+	if err := s.redis.setBits(ctx, req.ev.ID, seats, true, record); err != nil {
+		// The answer stands: Postgres has it. The bitmap catches up at the
+		// next snapshot; a replay of a created hold finds it in Postgres.
+		s.log.Debug().Err(err).Msg("recording a hold in Redis")
+	}
+	return a, nil
+}
+
+// holdAnswer is the HTTP answer of an outcome, counted by outcome and layer.
+func (s *Service) holdAnswer(req *holdRequest, out holdOutcome) answer {
+	switch {
+	case out.replay != nil:
+		s.stats.decide(outcomeReplayed, layerIdempotency)
+		return *out.replay
+	case out.created != nil:
+		s.stats.decide(outcomeCreated, layerPostgres)
+		return answer{status: fasthttp.StatusCreated, body: out.body}
+	case out.limit:
+		s.stats.decide(outcomeLimit, out.decidedBy)
+		e := errTicketLimit.Withf("at most %d tickets per fan for this event, counting your holds and orders", req.ev.MaxPerFan)
+		e.RetryAfter = int(s.cfg.HoldTTL.Seconds())
+		return errorAnswer(e, fasthttp.StatusTooManyRequests, req.requestID)
+	case out.noSeats:
+		s.stats.decide(outcomeConflict, out.decidedBy)
+		sec := req.ev.sections[req.section].Name
+		e := errNotEnoughSeats.Withf("no %d free seats left in section %s", req.quantity, sec).
+			With(map[string]any{"section": sec, "quantity": req.quantity})
+		return errorAnswer(e, fasthttp.StatusConflict, req.requestID)
+	default:
+		s.stats.decide(outcomeConflict, out.decidedBy)
+		taken := slices.Clone(out.taken)
+		slices.Sort(taken)
+		e := errSeatTaken.Withf("seats %s are taken", seatList(taken)).With(map[string]any{"seat_ids": taken})
+		return errorAnswer(e, fasthttp.StatusConflict, req.requestID)
+	}
+}
+
+// lockAndHold takes the seats' locks (waiting a little for locks held by
+// others), checks the bitmap again under them, and runs the Postgres
+// transaction. It returns the locks still held; the caller releases them
+// after recording the outcome. When Redis fails on the way it goes on
+// without locks: Postgres decides alone.
+func (s *Service) lockAndHold(ctx context.Context, req *holdRequest, seats []int) (holdOutcome, *lockSet, error) {
+	ev := req.ev
+	owner := newOwner()
+	deadline := time.Now().Add(s.cfg.SeatLockWait)
+	var locks *lockSet
+	for {
+		ls, busy, err := s.redis.tryLock(ctx, ev.ID, seats, s.cfg.SeatLockTTL, owner)
+		if err != nil {
+			s.stats.redisFallback()
+			break
+		}
+		if ls != nil {
+			locks = ls
+			break
+		}
+		s.stats.lockWait()
+		if time.Now().After(deadline) {
+			return holdOutcome{taken: busy, decidedBy: layerLock}, nil, nil
+		}
+		// The holder is most likely in its transaction: by the time it lets
+		// go, the bitmap says whether it took the seats.
+		time.Sleep(time.Millisecond + rand.N(2*time.Millisecond))
+		if taken, _, err := s.redis.takenBits(ctx, ev.ID, ev.capacity(), seats); err == nil && len(taken) > 0 {
+			return holdOutcome{taken: taken, decidedBy: layerLock}, nil, nil
+		}
+	}
+	if locks != nil {
+		// Under the locks the bitmap is exact for these seats, unless it is
+		// missing (cold), when Postgres decides.
+		taken, _, err := s.redis.takenBits(ctx, ev.ID, ev.capacity(), seats)
+		if err == nil && len(taken) > 0 {
+			return holdOutcome{taken: taken, decidedBy: layerLock}, locks, nil
+		}
+	}
+	out, err := s.holdTx(ctx, req, seats)
+	return out, locks, err
+}
+
+// holdWithoutRedis is the hold path while Redis is unreachable: Postgres
+// alone decides, and idempotency lives in Postgres.
+func (s *Service) holdWithoutRedis(ctx context.Context, req *holdRequest) (answer, error) {
+	seats := req.seats
+	var exclude []int
+	for try := 0; ; try++ {
+		if req.best {
+			var err error
+			seats, err = s.chooseSeatsFromPostgres(ctx, req, exclude)
+			if err != nil {
+				return answer{}, err
+			}
+			if seats == nil {
+				return s.holdAnswer(req, holdOutcome{noSeats: true, decidedBy: layerPostgres}), nil
+			}
+		}
+		out, err := s.holdTx(ctx, req, seats)
+		if err != nil {
+			return answer{}, err
+		}
+		if req.best && len(out.taken) > 0 && try < 2 {
+			exclude = append(exclude, out.taken...)
+			continue
+		}
+		return s.holdAnswer(req, out), nil
+	}
+}
+
+// holdTx is the one Postgres transaction of a hold. It records the
+// idempotent answer, inserts the hold, adds the seats to the fan's count
+// within the event's limit, and updates the seats only where they are
+// still available at the version last seen, requiring every one to change.
+// A seat whose version moved but is still available is re-read and tried
+// again at its new version within the same transaction.
+func (s *Service) holdTx(ctx context.Context, req *holdRequest, seats []int) (holdOutcome, error) {
+	for attempt := 0; ; attempt++ {
+		out, err := s.holdTxOnce(ctx, req, seats)
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && (pgErr.Code == "40P01" || pgErr.Code == "40001") {
+			// A deadlock between holds whose Redis locks lapsed: one of
+			// them is told so; retry once, then call the seats taken.
+			if attempt == 0 {
+				continue
+			}
+			return holdOutcome{taken: seats, decidedBy: layerPostgres}, nil
+		}
+		return out, err
+	}
+}
+
+func (s *Service) holdTxOnce(ctx context.Context, req *holdRequest, seats []int) (holdOutcome, error) {
+	ev := req.ev
+	holdID := newUUID()
+	expires := s.now().Add(s.cfg.HoldTTL)
+	view := ev.holdView(holdID, "active", seats, expires)
+	created := jsonAnswer(fasthttp.StatusCreated, map[string]any{"hold": view})
+	expected := make([]int64, len(seats))
+	for i, no := range seats {
+		expected[i] = ev.versions[no].Load()
+	}
+	scope := holdScope(ev.ID)
+
+	s.stats.pgTx(opHoldTx)
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return holdOutcome{}, fmt.Errorf("beginning hold: %w", err)
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+
+	batch := &pgx.Batch{}
+	// The answer goes in first: a duplicate of this request waits here for
+	// this transaction, then replays its answer.
+	batch.Queue(`INSERT INTO idempotency_keys (user_id, key, scope, request_hash, status_code, response)
+		VALUES ($1, $2, $3, $4, 201, $5) ON CONFLICT DO NOTHING`, req.userID, req.key, scope, req.hash, encodeStored(created))
+	batch.Queue(`INSERT INTO holds (id, event_id, user_id, seat_count, total_cents, expires_at, seat_nos)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`, holdID, ev.ID, req.userID, len(seats), view.TotalCents, expires, seats)
+	batch.Queue(`INSERT INTO fan_tickets AS f (event_id, user_id, tickets) VALUES ($1, $2, $3)
+		ON CONFLICT (event_id, user_id) DO UPDATE SET tickets = f.tickets + excluded.tickets
+		WHERE f.tickets + excluded.tickets <= $4
+		RETURNING tickets`, ev.ID, req.userID, len(seats), ev.MaxPerFan)
+	batch.Queue(updateSeatsSQL, ev.ID, holdID, seats, expected)
+	br := tx.SendBatch(ctx, batch)
+	tag, err := br.Exec()
+	if err != nil {
+		br.Close()
+		return holdOutcome{}, fmt.Errorf("recording hold answer: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		br.Close()
+		_ = tx.Rollback(ctx)
+		return s.replayFromPostgres(ctx, req, scope)
+	}
+	if _, err := br.Exec(); err != nil {
+		br.Close()
+		return holdOutcome{}, fmt.Errorf("inserting hold: %w", err)
+	}
+	var count int
+	if err := br.QueryRow().Scan(&count); errors.Is(err, pgx.ErrNoRows) {
+		br.Close()
+		return holdOutcome{limit: true, decidedBy: layerPostgres}, nil
+	} else if err != nil {
+		br.Close()
+		return holdOutcome{}, fmt.Errorf("counting fan tickets: %w", err)
+	}
+	rows, err := br.Query()
+	if err != nil {
+		br.Close()
+		return holdOutcome{}, fmt.Errorf("updating seats: %w", err)
+	}
+	changed, err := collectSeatVersions(rows, ev)
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return holdOutcome{}, fmt.Errorf("updating seats: %w", err)
+	}
+	missing := missingSeats(seats, changed)
+	for round := 0; len(missing) > 0; round++ {
+		taken, fresh, err := s.seatStates(ctx, tx, ev, missing)
+		if err != nil {
+			return holdOutcome{}, err
+		}
+		if len(taken) > 0 || round == 2 {
+			if len(taken) == 0 {
+				taken = missing
+			}
+			return holdOutcome{taken: taken, decidedBy: layerPostgres}, nil
+		}
+		rows, err := tx.Query(ctx, updateSeatsSQL, ev.ID, holdID, missing, fresh)
+		if err != nil {
+			return holdOutcome{}, fmt.Errorf("updating seats again: %w", err)
+		}
+		again, err := collectSeatVersions(rows, ev)
+		if err != nil {
+			return holdOutcome{}, fmt.Errorf("updating seats again: %w", err)
+		}
+		missing = missingSeats(missing, again)
+	}
+	if h := s.hooks.afterSeatUpdate; h != nil {
+		h(seats)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) {
+			return holdOutcome{}, err
+		}
+		return holdOutcome{}, fmt.Errorf("committing hold: %w", err)
+	}
+	return holdOutcome{created: &view, body: created.body, decidedBy: layerPostgres}, nil
+}
+
+// updateSeatsSQL takes seats that are available at the expected version.
+const updateSeatsSQL = `UPDATE seats s SET status = 'held', hold_id = $2, version = s.version + 1
+	FROM unnest($3::int[], $4::bigint[]) AS want(seat_no, version)
+	WHERE s.event_id = $1 AND s.seat_no = want.seat_no AND s.version = want.version AND s.status = 'available'
+	RETURNING s.seat_no, s.version`
+
+func holdScope(eventID int64) string { return fmt.Sprintf("hold:%d", eventID) }
+
+// collectSeatVersions reads (seat_no, version) rows and remembers the
+// versions.
+func collectSeatVersions(rows pgx.Rows, ev *eventInfo) (map[int]bool, error) {
+	changed := map[int]bool{}
+	var no int32
+	var version int64
+	_, err := pgx.ForEachRow(rows, []any{&no, &version}, func() error {
+		changed[int(no)] = true
+		ev.versions[no].Store(version)
+		return nil
+	})
+	return changed, err
+}
+
+func missingSeats(seats []int, changed map[int]bool) []int {
+	var out []int
+	for _, s := range seats {
+		if !changed[s] {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// seatStates reads seats the update missed: the taken ones, and the current
+// versions of the others (remembered for next time).
+func (s *Service) seatStates(ctx context.Context, tx pgx.Tx, ev *eventInfo, seats []int) (taken []int, versions []int64, err error) {
+	rows, err := tx.Query(ctx, `SELECT seat_no, status, version FROM seats WHERE event_id = $1 AND seat_no = ANY($2) ORDER BY seat_no`, ev.ID, seats)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading seats: %w", err)
+	}
+	byNo := map[int]int64{}
+	var no int32
+	var status string
+	var version int64
+	_, err = pgx.ForEachRow(rows, []any{&no, &status, &version}, func() error {
+		ev.versions[no].Store(version)
+		if status != "available" {
+			taken = append(taken, int(no))
+		}
+		byNo[int(no)] = version
+		return nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading seats: %w", err)
+	}
+	versions = make([]int64, len(seats))
+	for i, no := range seats {
+		versions[i] = byNo[no]
+	}
+	return taken, versions, nil
+}
+
+// replayFromPostgres answers a request whose key already has a record in
+// Postgres: a created hold, made before Redis lost its copy, or by a
+// duplicate that ran while Redis was away.
+func (s *Service) replayFromPostgres(ctx context.Context, req *holdRequest, scope string) (holdOutcome, error) {
+	var hash string
+	var status int
+	var stored []byte
+	s.stats.pgTx(opIdempotency)
+	err := s.pool.QueryRow(ctx, `SELECT request_hash, status_code, response FROM idempotency_keys
+		WHERE user_id = $1 AND scope = $2 AND key = $3`, req.userID, scope, req.key).Scan(&hash, &status, &stored)
+	if err != nil {
+		return holdOutcome{}, fmt.Errorf("reading idempotency key: %w", err)
+	}
+	if hash != req.hash {
+		a := errorAnswer(errKeyReused, fasthttp.StatusUnprocessableEntity, req.requestID)
+		return holdOutcome{replay: &a}, nil
+	}
+	a, err := decodeStored(status, stored)
+	if err != nil {
+		return holdOutcome{}, err
+	}
+	return holdOutcome{replay: &a}, nil
+}

@@ -1,0 +1,340 @@
+package booker
+
+import (
+	"bytes"
+	"context"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/ticketvelo/ticketvelo/internal/apperr"
+	"github.com/ticketvelo/ticketvelo/internal/httpapi"
+	"github.com/ticketvelo/ticketvelo/internal/tokens"
+)
+
+// Which requests the health report covers.
+type healthOp int
+
+const (
+	opOther healthOp = iota
+	opHold
+	opConfirm
+)
+
+// requestTimeout bounds the store work of one request; the simulated
+// payment timeout comes on top.
+const requestTimeout = 15 * time.Second
+
+// handle adapts a handler: errors become JSON answers, and holds and
+// confirms feed the health report.
+func (s *Service) handle(op healthOp, h func(ctx *fasthttp.RequestCtx) error) fasthttp.RequestHandler {
+	return func(ctx *fasthttp.RequestCtx) {
+		start := time.Now()
+		if err := h(ctx); err != nil {
+			httpapi.WriteError(ctx, err)
+		}
+		if op != opOther {
+			s.health.observe(time.Since(start), ctx.Response.StatusCode() >= 500 &&
+				!bytes.Contains(ctx.Response.Body(), []byte(`"payment_timeout"`)))
+		}
+	}
+}
+
+// storeCtx is the context of a request's store work: not tied to the
+// connection, so a client that hangs up does not leave a half-done change.
+func storeCtx(extra time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), requestTimeout+extra)
+}
+
+func writeAnswer(ctx *fasthttp.RequestCtx, a answer) {
+	ctx.Response.Header.SetContentType("application/json")
+	ctx.Response.Header.Set("Cache-Control", "no-store")
+	if a.retryAfter > 0 {
+		ctx.Response.Header.Set("Retry-After", strconv.Itoa(a.retryAfter))
+	}
+	if a.replayed {
+		ctx.Response.Header.Set("Idempotent-Replayed", "true")
+	}
+	ctx.SetStatusCode(a.status)
+	ctx.SetBody(a.body)
+}
+
+// access verifies the fan's access token.
+func (s *Service) access(ctx *fasthttp.RequestCtx) (tokens.Access, error) {
+	return s.tokens.VerifyAccess(httpapi.BearerToken(ctx), s.now())
+}
+
+// handleSeatMap serves the seat map snapshot, gzip-compressed for clients
+// that accept it, with an ETag so a client polling an unchanged map gets
+// a 304.
+func (s *Service) handleSeatMap(ctx *fasthttp.RequestCtx) {
+	eventID, err := httpapi.ParseID(ctx, "id")
+	if err != nil {
+		httpapi.WriteError(ctx, err)
+		return
+	}
+	sctx, cancel := storeCtx(0)
+	defer cancel()
+	ev, err := s.events.get(sctx, eventID)
+	if err != nil {
+		httpapi.WriteError(ctx, err)
+		return
+	}
+	m, err := s.snapshots.current(sctx, ev)
+	if err != nil {
+		httpapi.WriteError(ctx, err)
+		return
+	}
+	etag := `"` + strconv.FormatInt(eventID, 10) + "-" + m.asOf + `"`
+	ctx.Response.Header.Set("ETag", etag)
+	ctx.Response.Header.Set("Cache-Control", "public, max-age=1")
+	ctx.Response.Header.Set("Vary", "Accept-Encoding")
+	if string(ctx.Request.Header.Peek("If-None-Match")) == etag {
+		ctx.SetStatusCode(fasthttp.StatusNotModified)
+		return
+	}
+	ctx.Response.Header.SetContentType("application/json")
+	if ctx.Request.Header.HasAcceptEncoding("gzip") {
+		ctx.Response.Header.Set("Content-Encoding", "gzip")
+		ctx.SetBody(m.gz)
+		return
+	}
+	ctx.SetBody(m.json)
+}
+
+// holdBody is the body of POST /events/{id}/holds: seat_ids, or section
+// and quantity (and together) for best available.
+type holdBody struct {
+	SeatIDs  []int   `json:"seat_ids"`
+	Section  *string `json:"section"`
+	Quantity *int    `json:"quantity"`
+	Together *bool   `json:"together"`
+}
+
+// maxSeatIDs caps the list a request may send before the per-fan limit is
+// even looked at.
+const maxSeatIDs = 100
+
+func invalid(field, format string, args ...any) *apperr.Error {
+	return apperr.New(apperr.Invalid, "invalid_field", format, args...).With(map[string]any{"field": field})
+}
+
+// parseHold validates a hold body against the event.
+func (s *Service) parseHold(ev *eventInfo, body holdBody) (*holdRequest, error) {
+	req := &holdRequest{ev: ev}
+	switch {
+	case body.SeatIDs != nil && (body.Section != nil || body.Quantity != nil || body.Together != nil),
+		body.SeatIDs == nil && body.Section == nil:
+		return nil, invalid("seat_ids", "send either seat_ids, or section and quantity (and together)")
+	case body.SeatIDs != nil:
+		if len(body.SeatIDs) == 0 || len(body.SeatIDs) > maxSeatIDs {
+			return nil, invalid("seat_ids", "seat_ids must list 1 to %d seats", maxSeatIDs)
+		}
+		seats := slices.Clone(body.SeatIDs)
+		slices.Sort(seats)
+		seats = slices.Compact(seats)
+		var bad []int
+		for _, no := range seats {
+			if no < 0 || no >= ev.capacity() {
+				bad = append(bad, no)
+			}
+		}
+		if len(bad) > 0 {
+			return nil, invalid("seat_ids", "no seats %s in this event (seat ids run from 0 to %d)", seatList(bad), ev.capacity()-1).
+				With(map[string]any{"field": "seat_ids", "seat_ids": bad})
+		}
+		if len(seats) > ev.MaxPerFan {
+			return nil, errTicketLimit.Withf("at most %d tickets per fan for this event", ev.MaxPerFan)
+		}
+		req.seats = seats
+		req.hash = requestHash("hold", strconv.FormatInt(ev.ID, 10), seatList(seats))
+	default:
+		si, ok := ev.bySec[*body.Section]
+		if !ok {
+			return nil, invalid("section", "no section %q in this event", *body.Section)
+		}
+		if body.Quantity == nil || *body.Quantity < 1 {
+			return nil, invalid("quantity", "quantity must be at least 1")
+		}
+		if *body.Quantity > ev.MaxPerFan {
+			return nil, errTicketLimit.Withf("at most %d tickets per fan for this event", ev.MaxPerFan)
+		}
+		req.best, req.section, req.quantity, req.together = true, si, *body.Quantity, true
+		if body.Together != nil {
+			req.together = *body.Together
+		}
+		req.hash = requestHash("best", strconv.FormatInt(ev.ID, 10), *body.Section, strconv.Itoa(req.quantity), strconv.FormatBool(req.together))
+	}
+	return req, nil
+}
+
+// handleCreateHold: POST /api/v1/events/{id}/holds with an admission token.
+func (s *Service) handleCreateHold(ctx *fasthttp.RequestCtx) error {
+	eventID, err := httpapi.ParseID(ctx, "id")
+	if err != nil {
+		return err
+	}
+	adm, err := s.tokens.VerifyAdmission(httpapi.BearerToken(ctx), eventID, s.now())
+	if err != nil {
+		return err
+	}
+	key, err := idempotencyKey(ctx)
+	if err != nil {
+		return err
+	}
+	var body holdBody
+	if err := httpapi.DecodeJSON(ctx, &body); err != nil {
+		return err
+	}
+	sctx, cancel := storeCtx(0)
+	defer cancel()
+	ev, err := s.events.get(sctx, eventID)
+	if err != nil {
+		return err
+	}
+	if s.now().Before(ev.SaleOpensAt) {
+		return errSaleNotOpen.Withf("the sale opens at %s", ev.SaleOpensAt.UTC().Format(time.RFC3339))
+	}
+	req, err := s.parseHold(ev, body)
+	if err != nil {
+		return err
+	}
+	req.userID, req.key, req.requestID = adm.UserID, key, httpapi.RequestID(ctx)
+	s.snapshots.touch(ev.ID)
+	a, err := s.createHold(sctx, req)
+	if err != nil {
+		return err
+	}
+	writeAnswer(ctx, a)
+	return nil
+}
+
+// holdID reads the {id} of a hold; a malformed one is simply not found.
+func holdID(ctx *fasthttp.RequestCtx) (string, error) {
+	id := httpapi.Param(ctx, "id")
+	if !validUUID(id) {
+		return "", errHoldNotFound
+	}
+	return id, nil
+}
+
+func (s *Service) handleGetHold(ctx *fasthttp.RequestCtx) error {
+	acc, err := s.access(ctx)
+	if err != nil {
+		return err
+	}
+	id, err := holdID(ctx)
+	if err != nil {
+		return err
+	}
+	sctx, cancel := storeCtx(0)
+	defer cancel()
+	h, err := s.getHold(sctx, acc.UserID, id)
+	if err != nil {
+		return err
+	}
+	httpapi.WriteJSON(ctx, fasthttp.StatusOK, map[string]any{"hold": h})
+	return nil
+}
+
+// confirmBody is the body of POST /holds/{id}/confirm.
+type confirmBody struct {
+	PaymentToken string `json:"payment_token"`
+}
+
+func (s *Service) handleConfirm(ctx *fasthttp.RequestCtx) error {
+	acc, err := s.access(ctx)
+	if err != nil {
+		return err
+	}
+	id, err := holdID(ctx)
+	if err != nil {
+		return err
+	}
+	key, err := idempotencyKey(ctx)
+	if err != nil {
+		return err
+	}
+	var body confirmBody
+	if err := httpapi.DecodeJSON(ctx, &body); err != nil {
+		return err
+	}
+	switch body.PaymentToken {
+	case payOK, payDeclined, payTimeout:
+	default:
+		return invalid("payment_token", "payment_token must be tok_visa, tok_declined or tok_timeout")
+	}
+	sctx, cancel := storeCtx(s.cfg.PaymentTimeout)
+	defer cancel()
+	a, err := s.confirm(sctx, acc.UserID, id, key, body.PaymentToken, httpapi.RequestID(ctx))
+	if err != nil {
+		return err
+	}
+	writeAnswer(ctx, a)
+	return nil
+}
+
+func (s *Service) handleReleaseHold(ctx *fasthttp.RequestCtx) error {
+	acc, err := s.access(ctx)
+	if err != nil {
+		return err
+	}
+	id, err := holdID(ctx)
+	if err != nil {
+		return err
+	}
+	sctx, cancel := storeCtx(0)
+	defer cancel()
+	if err := s.releaseHold(sctx, acc.UserID, id); err != nil {
+		return err
+	}
+	ctx.SetStatusCode(fasthttp.StatusNoContent)
+	return nil
+}
+
+func (s *Service) handleListOrders(ctx *fasthttp.RequestCtx) error {
+	acc, err := s.access(ctx)
+	if err != nil {
+		return err
+	}
+	sctx, cancel := storeCtx(0)
+	defer cancel()
+	orders, err := s.listOrders(sctx, acc.UserID)
+	if err != nil {
+		return err
+	}
+	httpapi.WriteJSON(ctx, fasthttp.StatusOK, map[string]any{"orders": orders})
+	return nil
+}
+
+func (s *Service) handleCancelOrder(ctx *fasthttp.RequestCtx) error {
+	acc, err := s.access(ctx)
+	if err != nil {
+		return err
+	}
+	id := httpapi.Param(ctx, "id")
+	if !validUUID(id) {
+		return errOrderNotFound
+	}
+	key, err := idempotencyKey(ctx)
+	if err != nil {
+		return err
+	}
+	// The body is optional; when sent it must be an empty JSON object.
+	if len(bytes.TrimSpace(ctx.PostBody())) > 0 {
+		var body struct{}
+		if err := httpapi.DecodeJSON(ctx, &body); err != nil {
+			return err
+		}
+	}
+	sctx, cancel := storeCtx(0)
+	defer cancel()
+	a, err := s.cancelOrder(sctx, acc.UserID, id, key, httpapi.RequestID(ctx))
+	if err != nil {
+		return err
+	}
+	writeAnswer(ctx, a)
+	return nil
+}

@@ -1,0 +1,155 @@
+package booker
+
+import (
+	"sync/atomic"
+
+	"github.com/VictoriaMetrics/metrics"
+)
+
+// Postgres operations, counted by transaction.
+type pgOp int
+
+const (
+	opLoad pgOp = iota
+	opHoldTx
+	opHoldRead // best-available and fallbacks reading seats without Redis
+	opConfirmTx
+	opReleaseTx
+	opCancelTx
+	opIdempotency
+	opRead
+	opSweep
+	opSnapshot
+	numPGOps
+)
+
+var pgOpNames = [numPGOps]string{"load_event", "hold", "hold_read", "confirm", "release", "cancel", "idempotency", "read", "sweep", "snapshot"}
+
+// The layer that decided a hold.
+type layer int
+
+const (
+	layerBitmap layer = iota
+	layerLock
+	layerPostgres
+	layerIdempotency
+	numLayers
+)
+
+var layerNames = [numLayers]string{"bitmap", "lock", "postgres", "idempotency"}
+
+// The outcome of a hold request.
+type outcome int
+
+const (
+	outcomeCreated outcome = iota
+	outcomeConflict
+	outcomeLimit
+	outcomeReplayed
+	outcomeFailed
+	numOutcomes
+)
+
+var outcomeNames = [numOutcomes]string{"created", "conflict", "limit", "replayed", "failed"}
+
+// holdLatencyBuckets span a bitmap rejection (100 µs) to a stalled store.
+var holdLatencyBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
+
+// counters are the booker's metrics: exported once per process for
+// Prometheus and also kept per Service, so a test reads exactly what its own
+// booker did while other tests run beside it.
+type counters struct {
+	pg      [numPGOps]atomic.Int64
+	decided [numOutcomes][numLayers]atomic.Int64
+	waits   atomic.Int64
+	fallbak atomic.Int64
+	expired atomic.Int64
+	repairs atomic.Int64
+
+	pgTotal      [numPGOps]*metrics.Counter
+	decidedTotal [numOutcomes][numLayers]*metrics.Counter
+}
+
+var (
+	lockWaitsTotal      = metrics.NewCounter("ticketvelo_booker_seat_lock_waits_total")
+	redisFallbacksTotal = metrics.NewCounter("ticketvelo_booker_redis_fallbacks_total")
+	holdsExpiredTotal   = metrics.NewCounter("ticketvelo_booker_holds_expired_total")
+	cancellationsTotal  = metrics.NewCounter("ticketvelo_booker_cancellations_total")
+	bitmapRepairsTotal  = metrics.NewCounter("ticketvelo_booker_bitmap_repairs_total")
+	lastDefenceTotal    = metrics.NewCounter("ticketvelo_booker_ticket_unique_violations_total")
+	snapshotBuildsTotal = metrics.NewCounter("ticketvelo_booker_snapshot_builds_total")
+	holdSeconds         = metrics.NewPrometheusHistogramExt("ticketvelo_booker_hold_duration_seconds", holdLatencyBuckets)
+	confirmSeconds      = metrics.NewPrometheusHistogramExt("ticketvelo_booker_confirm_duration_seconds", holdLatencyBuckets)
+	snapshotSeconds     = metrics.NewPrometheusHistogramExt("ticketvelo_booker_snapshot_build_seconds", holdLatencyBuckets)
+)
+
+func ordersTotal(result string) *metrics.Counter {
+	return metrics.GetOrCreateCounter(`ticketvelo_booker_orders_total{result="` + result + `"}`)
+}
+
+func newCounters() *counters {
+	c := &counters{}
+	for op := range numPGOps {
+		c.pgTotal[op] = metrics.GetOrCreateCounter(`ticketvelo_booker_pg_transactions_total{op="` + pgOpNames[op] + `"}`)
+	}
+	for o := range numOutcomes {
+		for l := range numLayers {
+			c.decidedTotal[o][l] = metrics.GetOrCreateCounter(`ticketvelo_booker_holds_total{outcome="` + outcomeNames[o] + `",layer="` + layerNames[l] + `"}`)
+		}
+	}
+	return c
+}
+
+// pgTx counts one Postgres transaction (or a lone statement, which is one).
+func (c *counters) pgTx(op pgOp) {
+	c.pg[op].Add(1)
+	c.pgTotal[op].Inc()
+}
+
+func (c *counters) decide(o outcome, l layer) {
+	c.decided[o][l].Add(1)
+	c.decidedTotal[o][l].Inc()
+}
+
+func (c *counters) lockWait() {
+	c.waits.Add(1)
+	lockWaitsTotal.Inc()
+}
+
+func (c *counters) redisFallback() {
+	c.fallbak.Add(1)
+	redisFallbacksTotal.Inc()
+}
+
+// Stats is a summary of what one booker did, for tests and benchmarks.
+type Stats struct {
+	// HoldTransactions are Postgres transactions on the hold path.
+	HoldTransactions int64
+	// Transactions are all Postgres transactions by operation.
+	Transactions map[string]int64
+	// Decided counts hold requests by "outcome/layer".
+	Decided        map[string]int64
+	LockWaits      int64
+	RedisFallbacks int64
+	HoldsExpired   int64
+	BitmapRepairs  int64
+}
+
+// Stats returns the booker's counters so far.
+func (s *Service) Stats() Stats {
+	c := s.stats
+	st := Stats{Transactions: map[string]int64{}, Decided: map[string]int64{},
+		LockWaits: c.waits.Load(), RedisFallbacks: c.fallbak.Load(), HoldsExpired: c.expired.Load(), BitmapRepairs: c.repairs.Load()}
+	for op := range numPGOps {
+		st.Transactions[pgOpNames[op]] = c.pg[op].Load()
+	}
+	st.HoldTransactions = c.pg[opHoldTx].Load() + c.pg[opHoldRead].Load()
+	for o := range numOutcomes {
+		for l := range numLayers {
+			if n := c.decided[o][l].Load(); n > 0 {
+				st.Decided[outcomeNames[o]+"/"+layerNames[l]] = n
+			}
+		}
+	}
+	return st
+}

@@ -1,0 +1,520 @@
+package booker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/valyala/fasthttp"
+
+	"github.com/ticketvelo/ticketvelo/internal/apperr"
+	"github.com/ticketvelo/ticketvelo/internal/bookingevent"
+	"github.com/ticketvelo/ticketvelo/internal/kafka"
+)
+
+// Answers about holds and orders.
+var (
+	errHoldNotFound   = apperr.New(apperr.NotFound, "hold_not_found", "no such hold")
+	errNotYourHold    = apperr.New(apperr.Forbidden, "not_your_hold", "this hold belongs to another fan")
+	errHoldNotActive  = apperr.New(apperr.Conflict, "hold_not_active", "the hold is no longer active")
+	errHoldExpired    = apperr.New(apperr.Gone, "hold_expired", "the hold has expired and its seats were released; hold them again")
+	errOrderNotFound  = apperr.New(apperr.NotFound, "order_not_found", "no such order")
+	errPaymentDecline = apperr.New(apperr.PaymentRequired, "payment_declined", "the payment was declined; the hold stays active until it expires")
+	errPaymentTimeout = apperr.New(apperr.Unavailable, "payment_timeout", "the payment provider did not answer; the hold stays active, retry shortly")
+)
+
+// holdRow is a hold as stored.
+type holdRow struct {
+	ID         string
+	EventID    int64
+	UserID     int64
+	Status     string
+	ExpiresAt  time.Time
+	Seats      []int
+	TotalCents int64
+}
+
+func (s *Service) readHold(ctx context.Context, q pgx.Tx, id string) (holdRow, error) {
+	var h holdRow
+	var seats []int32
+	const sql = `SELECT id::text, event_id, user_id, status, expires_at, seat_nos, total_cents FROM holds WHERE id = $1`
+	var row pgx.Row
+	if q != nil {
+		row = q.QueryRow(ctx, sql, id)
+	} else {
+		s.stats.pgTx(opRead)
+		row = s.pool.QueryRow(ctx, sql, id)
+	}
+	err := row.Scan(&h.ID, &h.EventID, &h.UserID, &h.Status, &h.ExpiresAt, &seats, &h.TotalCents)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return h, errHoldNotFound
+	}
+	if err != nil {
+		return h, fmt.Errorf("reading hold: %w", err)
+	}
+	h.Seats = make([]int, len(seats))
+	for i, n := range seats {
+		h.Seats[i] = int(n)
+	}
+	return h, nil
+}
+
+// visibleStatus is the hold's status as a fan sees it: an active hold past
+// its expiry is expired even before the sweeper gets to it.
+func (s *Service) visibleStatus(h holdRow) string {
+	if h.Status == "active" && !s.now().Before(h.ExpiresAt) {
+		return "expired"
+	}
+	return h.Status
+}
+
+// getHold answers GET /holds/{id} for its buyer.
+func (s *Service) getHold(ctx context.Context, userID int64, id string) (holdJSON, error) {
+	h, err := s.readHold(ctx, nil, id)
+	if err != nil {
+		return holdJSON{}, err
+	}
+	if h.UserID != userID {
+		return holdJSON{}, errNotYourHold
+	}
+	ev, err := s.events.get(ctx, h.EventID)
+	if err != nil {
+		return holdJSON{}, err
+	}
+	return ev.holdView(h.ID, s.visibleStatus(h), h.Seats, h.ExpiresAt), nil
+}
+
+// releaseHold frees an active hold's seats. Releasing a hold that is
+// already released or expired succeeds again; a confirmed one is 409.
+func (s *Service) releaseHold(ctx context.Context, userID int64, id string) error {
+	var h holdRow
+	s.stats.pgTx(opReleaseTx)
+	released := false
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var err error
+		h, err = s.readHoldForUpdate(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if h.UserID != userID {
+			return errNotYourHold
+		}
+		switch h.Status {
+		case "released", "expired":
+			return nil
+		case "confirmed":
+			return errHoldNotActive
+		}
+		released = true
+		return freeHold(ctx, tx, h, "released")
+	})
+	if err != nil || !released {
+		return err
+	}
+	if err := s.redis.setBits(ctx, h.EventID, h.Seats, false, nil); err != nil {
+		s.log.Debug().Err(err).Msg("clearing bits of a released hold; the next snapshot repairs them")
+	}
+	s.admissionDone(ctx, h.EventID, h.UserID)
+	return nil
+}
+
+func (s *Service) readHoldForUpdate(ctx context.Context, tx pgx.Tx, id string) (holdRow, error) {
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM holds WHERE id = $1 FOR UPDATE`, id); err != nil {
+		return holdRow{}, fmt.Errorf("locking hold: %w", err)
+	}
+	return s.readHold(ctx, tx, id)
+}
+
+// freeHold ends an active hold (locked by the caller) and makes its seats
+// available, in the lock order every writer follows: hold, fan count, seats.
+func freeHold(ctx context.Context, tx pgx.Tx, h holdRow, status string) error {
+	if _, err := tx.Exec(ctx, `UPDATE holds SET status = $2, updated_at = now() WHERE id = $1`, h.ID, status); err != nil {
+		return fmt.Errorf("ending hold: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `UPDATE fan_tickets SET tickets = tickets - $3 WHERE event_id = $1 AND user_id = $2`,
+		h.EventID, h.UserID, len(h.Seats)); err != nil {
+		return fmt.Errorf("updating fan ticket count: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `UPDATE seats SET status = 'available', hold_id = NULL, version = version + 1
+		WHERE event_id = $1 AND hold_id = $2 AND status = 'held'`, h.EventID, h.ID); err != nil {
+		return fmt.Errorf("releasing seats: %w", err)
+	}
+	return nil
+}
+
+// Payment tokens of the simulated provider.
+const (
+	payOK       = "tok_visa"
+	payDeclined = "tok_declined"
+	payTimeout  = "tok_timeout"
+)
+
+// confirm turns an active hold into an order after the simulated payment.
+// The order, its tickets and the booking.confirmed outbox row are written in
+// one transaction; the unique index on live tickets is the last line of
+// defence against a seat sold twice.
+func (s *Service) confirm(ctx context.Context, userID int64, holdID, key, payment, requestID string) (answer, error) {
+	start := time.Now()
+	defer confirmSeconds.UpdateDuration(start)
+	const scope = "confirm"
+	hash := requestHash("confirm", holdID, payment)
+	prev, err := s.pgClaim(ctx, userID, scope, key, hash, s.cfg.PaymentTimeout+30*time.Second)
+	if err != nil || prev != nil {
+		if prev != nil {
+			return *prev, nil
+		}
+		return answer{}, err
+	}
+	a, err := s.confirmClaimed(ctx, userID, holdID, key, payment, requestID)
+	if err != nil {
+		s.pgAbandon(ctx, userID, scope, key)
+		return answer{}, err
+	}
+	if a.status >= 500 {
+		// A timed-out payment is not an answer to keep: the same key may
+		// try again.
+		s.pgAbandon(ctx, userID, scope, key)
+		return a, nil
+	}
+	if a.status != fasthttp.StatusCreated {
+		s.stats.pgTx(opIdempotency)
+		if err := pgFinish(ctx, s.pool, userID, scope, key, a); err != nil {
+			return answer{}, err
+		}
+	}
+	return a, nil
+}
+
+func (s *Service) confirmClaimed(ctx context.Context, userID int64, holdID, key, payment, requestID string) (answer, error) {
+	h, err := s.readHold(ctx, nil, holdID)
+	if err != nil {
+		return answer{}, err
+	}
+	if h.UserID != userID {
+		return answer{}, errNotYourHold
+	}
+	switch s.visibleStatus(h) {
+	case "active":
+	case "expired":
+		s.expireNow(ctx, h)
+		ordersTotal("expired").Inc()
+		return errorAnswer(errHoldExpired, fasthttp.StatusGone, requestID), nil
+	default:
+		return errorAnswer(errHoldNotActive.Withf("the hold is %s", h.Status), fasthttp.StatusConflict, requestID), nil
+	}
+	ev, err := s.events.get(ctx, h.EventID)
+	if err != nil {
+		return answer{}, err
+	}
+	switch payment {
+	case payDeclined:
+		ordersTotal("declined").Inc()
+		return errorAnswer(errPaymentDecline, fasthttp.StatusPaymentRequired, requestID), nil
+	case payTimeout:
+		select {
+		case <-time.After(s.cfg.PaymentTimeout):
+		case <-ctx.Done():
+		}
+		ordersTotal("payment_timeout").Inc()
+		e := *errPaymentTimeout
+		e.RetryAfter = 1
+		return errorAnswer(&e, fasthttp.StatusServiceUnavailable, requestID), nil
+	}
+	return s.orderTx(ctx, ev, h, key, "pay_"+newOwner()[:24], requestID)
+}
+
+// expireNow releases a hold found past its expiry before the sweeper got to
+// it, so a confirm that fails with 410 leaves the seats free at once.
+func (s *Service) expireNow(ctx context.Context, h holdRow) {
+	s.stats.pgTx(opSweep)
+	var done bool
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		cur, err := s.readHoldForUpdate(ctx, tx, h.ID)
+		if err != nil || cur.Status != "active" {
+			return err
+		}
+		done = true
+		return freeHold(ctx, tx, cur, "expired")
+	})
+	if err != nil {
+		s.log.Warn().Err(err).Str("hold_id", h.ID).Msg("expiring hold on confirm; the sweeper will")
+		return
+	}
+	if done {
+		s.afterExpiry(ctx, []expiredHold{{id: h.ID, eventID: h.EventID, userID: h.UserID, seats: h.Seats}})
+	}
+}
+
+// orderTx is the order's one transaction.
+func (s *Service) orderTx(ctx context.Context, ev *eventInfo, h holdRow, key, paymentRef, requestID string) (answer, error) {
+	now := s.now()
+	orderID := newUUID()
+	order := orderJSON{ID: orderID, EventID: ev.ID, EventName: ev.Name, Status: "confirmed", Currency: ev.Currency,
+		TotalCents: h.TotalCents, CreatedAt: now.UTC(), Tickets: make([]ticketJSON, len(h.Seats))}
+	ticketIDs := make([]string, len(h.Seats))
+	prices := make([]int64, len(h.Seats))
+	for i, no := range h.Seats {
+		ticketIDs[i] = newUUID()
+		order.Tickets[i] = ev.ticketView(ticketIDs[i], no)
+		prices[i] = order.Tickets[i].PriceCents
+	}
+	created := jsonAnswer(fasthttp.StatusCreated, map[string]any{"order": order})
+	var outcome answer
+	s.stats.pgTx(opConfirmTx)
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE holds SET status = 'confirmed', updated_at = now()
+			WHERE id = $1 AND user_id = $2 AND status = 'active' AND expires_at > $3`, h.ID, h.UserID, now)
+		if err != nil {
+			return fmt.Errorf("confirming hold: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			// The sweeper or a parallel request got there first.
+			outcome = errorAnswer(errHoldExpired, fasthttp.StatusGone, requestID)
+			if cur, err := s.readHold(ctx, tx, h.ID); err == nil && cur.Status != "expired" && cur.Status != "active" {
+				outcome = errorAnswer(errHoldNotActive.Withf("the hold is %s", cur.Status), fasthttp.StatusConflict, requestID)
+			}
+			return nil
+		}
+		sold, err := tx.Exec(ctx, `UPDATE seats SET status = 'sold', version = version + 1
+			WHERE event_id = $1 AND hold_id = $2 AND status = 'held'`, ev.ID, h.ID)
+		if err != nil {
+			return fmt.Errorf("selling seats: %w", err)
+		}
+		if int(sold.RowsAffected()) != len(h.Seats) {
+			return fmt.Errorf("hold %s owns %d of its %d seats", h.ID, sold.RowsAffected(), len(h.Seats))
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO orders (id, hold_id, event_id, user_id, idempotency_key, total_cents, payment_ref, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, orderID, h.ID, ev.ID, h.UserID, key, h.TotalCents, paymentRef, now); err != nil {
+			return fmt.Errorf("inserting order: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO tickets (id, order_id, event_id, seat_no, price_cents)
+			SELECT t.id, $1, $2, t.seat_no, t.price FROM unnest($3::uuid[], $4::int[], $5::int[]) AS t(id, seat_no, price)`,
+			orderID, ev.ID, ticketIDs, h.Seats, prices); err != nil {
+			return fmt.Errorf("inserting tickets: %w", err)
+		}
+		if err := s.writeOutbox(ctx, tx, ev, bookingevent.Confirmed, orderID, h.UserID, order.Tickets, h.TotalCents, now); err != nil {
+			return err
+		}
+		outcome = created
+		return pgFinish(ctx, tx, h.UserID, "confirm", key, created)
+	})
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == "tickets_one_per_seat" {
+		// The last line of defence held: something upstream let two holds
+		// own one seat. Refuse the sale; the metric should stay at zero.
+		lastDefenceTotal.Inc()
+		s.log.Error().Str("hold_id", h.ID).Msg("unique ticket index refused a second sale of a seat")
+		return errorAnswer(errSeatTaken.Withf("a seat of this hold was sold to someone else"), fasthttp.StatusConflict, requestID), nil
+	}
+	if err != nil {
+		return answer{}, err
+	}
+	if outcome.status == fasthttp.StatusCreated {
+		ordersTotal("confirmed").Inc()
+		s.admissionDone(ctx, ev.ID, h.UserID)
+	}
+	return outcome, nil
+}
+
+// writeOutbox inserts a self-contained booking event in the caller's
+// transaction; the relay publishes it to booking.events keyed by order.
+func (s *Service) writeOutbox(ctx context.Context, tx pgx.Tx, ev *eventInfo, typ, orderID string, userID int64, tickets []ticketJSON, total int64, at time.Time) error {
+	e := bookingevent.Event{
+		Type: typ, OrderID: orderID, OccurredAt: at.UTC(), TotalCents: total, Currency: ev.Currency,
+		Buyer: bookingevent.Buyer{UserID: userID},
+		Show:  bookingevent.Show{EventID: ev.ID, Name: ev.Name, StartsAt: ev.StartsAt.UTC(), Venue: ev.Venue, City: ev.City, Timezone: ev.Timezone},
+	}
+	if err := tx.QueryRow(ctx, `SELECT email, name FROM users WHERE id = $1`, userID).Scan(&e.Buyer.Email, &e.Buyer.Name); err != nil {
+		return fmt.Errorf("reading buyer: %w", err)
+	}
+	for _, t := range tickets {
+		e.Tickets = append(e.Tickets, bookingevent.Ticket{ID: t.ID, SeatNo: t.SeatID, Section: t.Section, Row: t.Row, Number: t.Number, PriceCents: t.PriceCents})
+	}
+	payload, err := json.Marshal(e)
+	if err != nil {
+		return fmt.Errorf("encoding booking event: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO outbox (topic, key, type, payload) VALUES ($1, $2, $3, $4)`,
+		kafka.BookingEvents, orderID, typ, payload); err != nil {
+		return fmt.Errorf("writing outbox: %w", err)
+	}
+	return nil
+}
+
+// cancelOrder cancels a confirmed order: its tickets are voided, its seats
+// become available and booking.canceled goes to the outbox, in one
+// transaction. Cancelling a canceled order answers it again.
+func (s *Service) cancelOrder(ctx context.Context, userID int64, orderID, key, requestID string) (answer, error) {
+	const scope = "cancel"
+	prev, err := s.pgClaim(ctx, userID, scope, key, requestHash("cancel", orderID), time.Minute)
+	if err != nil || prev != nil {
+		if prev != nil {
+			return *prev, nil
+		}
+		return answer{}, err
+	}
+	var eventID int64
+	s.stats.pgTx(opRead)
+	err = s.pool.QueryRow(ctx, `SELECT event_id FROM orders WHERE id = $1 AND user_id = $2`, orderID, userID).Scan(&eventID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = errOrderNotFound
+	}
+	var ev *eventInfo
+	if err == nil {
+		// Resolved before the transaction, so a cold event cache never
+		// needs a second connection while the transaction holds one.
+		ev, err = s.events.get(ctx, eventID)
+	}
+	if err != nil {
+		s.pgAbandon(ctx, userID, scope, key)
+		return answer{}, err
+	}
+	a, seats, err := s.cancelTx(ctx, ev, userID, orderID, key)
+	if err != nil {
+		s.pgAbandon(ctx, userID, scope, key)
+		return answer{}, err
+	}
+	if len(seats) > 0 {
+		cancellationsTotal.Inc()
+		if err := s.redis.setBits(ctx, eventID, seats, false, nil); err != nil {
+			s.log.Debug().Err(err).Msg("clearing bits of a canceled order; the next snapshot repairs them")
+		}
+	}
+	return a, nil
+}
+
+func (s *Service) cancelTx(ctx context.Context, ev *eventInfo, userID int64, orderID, key string) (answer, []int, error) {
+	var a answer
+	var freed []int
+	eventID := ev.ID
+	s.stats.pgTx(opCancelTx)
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		freed = nil
+		var (
+			holdID, status string
+			owner          int64
+			total          int64
+			createdAt      time.Time
+			canceledAt     *time.Time
+		)
+		err := tx.QueryRow(ctx, `SELECT hold_id::text, user_id, status, total_cents, created_at, canceled_at
+			FROM orders WHERE id = $1 AND event_id = $2 FOR UPDATE`, orderID, eventID).Scan(&holdID, &owner, &status, &total, &createdAt, &canceledAt)
+		if errors.Is(err, pgx.ErrNoRows) || err == nil && owner != userID {
+			return errOrderNotFound
+		}
+		if err != nil {
+			return fmt.Errorf("reading order: %w", err)
+		}
+		order := orderJSON{ID: orderID, EventID: eventID, EventName: ev.Name, Status: status, TotalCents: total,
+			Currency: ev.Currency, CreatedAt: createdAt.UTC(), CanceledAt: canceledAt}
+		now := s.now()
+		if status == "confirmed" {
+			if _, err := tx.Exec(ctx, `UPDATE orders SET status = 'canceled', canceled_at = $2 WHERE id = $1`, orderID, now); err != nil {
+				return fmt.Errorf("canceling order: %w", err)
+			}
+			order.Status, order.CanceledAt = "canceled", &now
+		}
+		rows, err := tx.Query(ctx, `UPDATE tickets SET canceled_at = $2 WHERE order_id = $1 AND canceled_at IS NULL
+			RETURNING id::text, seat_no`, orderID, now)
+		if err != nil {
+			return fmt.Errorf("voiding tickets: %w", err)
+		}
+		var tid string
+		var seat int32
+		if _, err := pgx.ForEachRow(rows, []any{&tid, &seat}, func() error {
+			freed = append(freed, int(seat))
+			return nil
+		}); err != nil {
+			return fmt.Errorf("voiding tickets: %w", err)
+		}
+		tickets, err := orderTickets(ctx, tx, ev, orderID)
+		if err != nil {
+			return err
+		}
+		order.Tickets = tickets
+		if len(freed) > 0 {
+			if _, err := tx.Exec(ctx, `UPDATE fan_tickets SET tickets = tickets - $3 WHERE event_id = $1 AND user_id = $2`,
+				eventID, userID, len(freed)); err != nil {
+				return fmt.Errorf("updating fan ticket count: %w", err)
+			}
+			if _, err := tx.Exec(ctx, `UPDATE seats SET status = 'available', hold_id = NULL, version = version + 1
+				WHERE event_id = $1 AND seat_no = ANY($2) AND hold_id = $3 AND status = 'sold'`, eventID, freed, holdID); err != nil {
+				return fmt.Errorf("releasing seats: %w", err)
+			}
+			if err := s.writeOutbox(ctx, tx, ev, bookingevent.Canceled, orderID, userID, tickets, total, now); err != nil {
+				return err
+			}
+		}
+		a = jsonAnswer(fasthttp.StatusOK, map[string]any{"order": order})
+		return pgFinish(ctx, tx, userID, "cancel", key, a)
+	})
+	return a, freed, err
+}
+
+// orderTickets reads an order's tickets, in seat order.
+func orderTickets(ctx context.Context, q pgx.Tx, ev *eventInfo, orderID string) ([]ticketJSON, error) {
+	rows, err := q.Query(ctx, `SELECT id::text, seat_no FROM tickets WHERE order_id = $1 ORDER BY seat_no`, orderID)
+	if err != nil {
+		return nil, fmt.Errorf("reading tickets: %w", err)
+	}
+	var out []ticketJSON
+	var id string
+	var seat int32
+	_, err = pgx.ForEachRow(rows, []any{&id, &seat}, func() error {
+		out = append(out, ev.ticketView(id, int(seat)))
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading tickets: %w", err)
+	}
+	return out, nil
+}
+
+// listOrders returns the fan's orders, newest first (the latest 100).
+func (s *Service) listOrders(ctx context.Context, userID int64) ([]orderJSON, error) {
+	s.stats.pgTx(opRead)
+	rows, err := s.pool.Query(ctx, `SELECT o.id::text, o.event_id, o.status, o.total_cents, o.created_at, o.canceled_at,
+			coalesce(array_agg(t.id::text ORDER BY t.seat_no) FILTER (WHERE t.id IS NOT NULL), '{}'),
+			coalesce(array_agg(t.seat_no ORDER BY t.seat_no) FILTER (WHERE t.id IS NOT NULL), '{}')
+		FROM orders o LEFT JOIN tickets t ON t.order_id = o.id
+		WHERE o.user_id = $1 GROUP BY o.id ORDER BY o.created_at DESC LIMIT 100`, userID)
+	if err != nil {
+		return nil, fmt.Errorf("listing orders: %w", err)
+	}
+	type listed struct {
+		o     orderJSON
+		ids   []string
+		seats []int32
+	}
+	var all []listed
+	var l listed
+	_, err = pgx.ForEachRow(rows, []any{&l.o.ID, &l.o.EventID, &l.o.Status, &l.o.TotalCents, &l.o.CreatedAt, &l.o.CanceledAt, &l.ids, &l.seats}, func() error {
+		all = append(all, l)
+		l = listed{}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing orders: %w", err)
+	}
+	// Events are looked up once the rows are read, so a cold event cache
+	// never needs a second connection while this one is held.
+	out := make([]orderJSON, 0, len(all))
+	for _, l := range all {
+		o := l.o
+		ev, err := s.events.get(ctx, o.EventID)
+		if err != nil {
+			return nil, err
+		}
+		o.EventName, o.Currency, o.CreatedAt = ev.Name, ev.Currency, o.CreatedAt.UTC()
+		o.Tickets = make([]ticketJSON, len(l.ids))
+		for i := range l.ids {
+			o.Tickets[i] = ev.ticketView(l.ids[i], int(l.seats[i]))
+		}
+		out = append(out, o)
+	}
+	return out, nil
+}

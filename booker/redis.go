@@ -1,0 +1,315 @@
+package booker
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/rueidis"
+)
+
+// errRedisDown means the hold path skips Redis for a moment after it failed,
+// so a dead Redis costs one timeout per second, not one per request.
+var errRedisDown = errors.New("redis is marked down")
+
+// redisStore is the booker's use of Redis: the taken-seat bitmaps, seat
+// locks, idempotency records of holds and the seat-map snapshots.
+//
+// Keys: <prefix>bk:{<event>}:... share the event's cluster slot, so a script
+// may read the bitmap and an idempotency record together; seat locks,
+// <prefix>bk:lock:<event>:<seat>, carry no hash tag and spread across slots.
+type redisStore struct {
+	client    rueidis.Client
+	prefix    string
+	timeout   time.Duration
+	now       func() time.Time
+	stats     *counters
+	downUntil atomic.Int64 // unix nanos
+}
+
+func newRedisStore(client rueidis.Client, prefix string, timeout time.Duration, now func() time.Time, stats *counters) *redisStore {
+	return &redisStore{client: client, prefix: prefix, timeout: timeout, now: now, stats: stats}
+}
+
+func (r *redisStore) eventKey(eventID int64, suffix string) string {
+	return r.prefix + "bk:{" + strconv.FormatInt(eventID, 10) + "}:" + suffix
+}
+
+func (r *redisStore) takenKey(eventID int64) string { return r.eventKey(eventID, "taken") }
+
+func (r *redisStore) idemKey(eventID, userID int64, key string) string {
+	return r.eventKey(eventID, "idem:"+strconv.FormatInt(userID, 10)+":"+key)
+}
+
+func (r *redisStore) lockKey(eventID int64, seat int) string {
+	return r.prefix + "bk:lock:" + strconv.FormatInt(eventID, 10) + ":" + strconv.Itoa(seat)
+}
+
+// ctx bounds one call by the configured timeout; it fails at once while
+// Redis is marked down.
+func (r *redisStore) ctx(parent context.Context) (context.Context, context.CancelFunc, error) {
+	if r.now().UnixNano() < r.downUntil.Load() {
+		return nil, nil, errRedisDown
+	}
+	ctx, cancel := context.WithTimeout(parent, r.timeout)
+	return ctx, cancel, nil
+}
+
+// failed records a Redis failure: for the next second the hold path goes
+// straight to Postgres.
+func (r *redisStore) failed(err error) error {
+	if err == nil || errors.Is(err, errRedisDown) {
+		return err
+	}
+	r.downUntil.Store(r.now().Add(time.Second).UnixNano())
+	return fmt.Errorf("redis: %w", err)
+}
+
+// claimAndCheck takes the request's idempotency record (pending) and reads
+// the taken bits of seats in one round trip.
+var claimAndCheck = rueidis.NewLuaScript(`
+local prev = redis.call('SET', KEYS[1], ARGV[1], 'NX', 'GET', 'PX', ARGV[2])
+if prev then return {1, prev} end
+if redis.call('GETBIT', KEYS[2], ARGV[3]) == 0 then return {2, 0} end
+local taken = {}
+for i = 4, #ARGV do
+  if redis.call('GETBIT', KEYS[2], ARGV[i]) == 1 then taken[#taken + 1] = tonumber(ARGV[i]) end
+end
+return {0, taken}
+`)
+
+// compareAndDelete releases a lock only for the owner that took it.
+var compareAndDelete = rueidis.NewLuaScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`)
+
+// claimResult is what claimAndCheck found.
+type claimResult struct {
+	existing string // the record already under the key, when there is one
+	hasPrev  bool
+	cold     bool  // the bitmap is missing: Redis lost it or never had it
+	taken    []int // requested seats whose bits are set
+}
+
+func (r *redisStore) claim(ctx context.Context, eventID, userID int64, key, pending string, pendingTTL time.Duration, sentinel int, seats []int) (claimResult, error) {
+	cctx, cancel, err := r.ctx(ctx)
+	if err != nil {
+		return claimResult{}, err
+	}
+	defer cancel()
+	args := make([]string, 0, 3+len(seats))
+	args = append(args, pending, strconv.FormatInt(pendingTTL.Milliseconds(), 10), strconv.Itoa(sentinel))
+	for _, s := range seats {
+		args = append(args, strconv.Itoa(s))
+	}
+	res, err := claimAndCheck.Exec(cctx, r.client, []string{r.idemKey(eventID, userID, key), r.takenKey(eventID)}, args).ToArray()
+	if err != nil {
+		return claimResult{}, r.failed(err)
+	}
+	if len(res) != 2 {
+		return claimResult{}, fmt.Errorf("redis: claim script answered %d values", len(res))
+	}
+	kind, _ := res[0].AsInt64()
+	switch kind {
+	case 1:
+		prev, err := res[1].ToString()
+		return claimResult{existing: prev, hasPrev: true}, err
+	case 2:
+		return claimResult{cold: true}, nil
+	}
+	taken, err := res[1].AsIntSlice()
+	if err != nil {
+		return claimResult{}, fmt.Errorf("redis: reading taken seats: %w", err)
+	}
+	out := claimResult{}
+	for _, t := range taken {
+		out.taken = append(out.taken, int(t))
+	}
+	return out, nil
+}
+
+// takenBits reads the bits of seats; cold means the bitmap is missing.
+func (r *redisStore) takenBits(ctx context.Context, eventID int64, sentinel int, seats []int) (taken []int, cold bool, err error) {
+	cctx, cancel, err := r.ctx(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	defer cancel()
+	args := make([]string, 0, 3*(len(seats)+1))
+	args = append(args, "GET", "u1", strconv.Itoa(sentinel))
+	for _, s := range seats {
+		args = append(args, "GET", "u1", strconv.Itoa(s))
+	}
+	bits, err := r.client.Do(cctx, r.client.B().Arbitrary("BITFIELD_RO").Keys(r.takenKey(eventID)).Args(args...).ReadOnly()).AsIntSlice()
+	if err != nil {
+		return nil, false, r.failed(err)
+	}
+	if len(bits) != len(seats)+1 {
+		return nil, false, fmt.Errorf("redis: BITFIELD_RO answered %d bits for %d seats", len(bits), len(seats)+1)
+	}
+	if bits[0] == 0 {
+		return nil, true, nil
+	}
+	for i, b := range bits[1:] {
+		if b == 1 {
+			taken = append(taken, seats[i])
+		}
+	}
+	return taken, false, nil
+}
+
+// bitmapRange reads the bitmap bytes covering seats from..to (inclusive);
+// cold means the bitmap is missing.
+func (r *redisStore) bitmapRange(ctx context.Context, eventID int64, sentinel, from, to int) (bits []byte, cold bool, err error) {
+	cctx, cancel, err := r.ctx(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	defer cancel()
+	key := r.takenKey(eventID)
+	res := r.client.DoMulti(cctx,
+		r.client.B().Getbit().Key(key).Offset(int64(sentinel)).Build(),
+		r.client.B().Getrange().Key(key).Start(int64(from/8)).End(int64(to/8)).Build())
+	s, err := res[0].AsInt64()
+	if err != nil {
+		return nil, false, r.failed(err)
+	}
+	if s == 0 {
+		return nil, true, nil
+	}
+	raw, err := res[1].ToString()
+	if err != nil && !rueidis.IsRedisNil(err) {
+		return nil, false, r.failed(err)
+	}
+	return []byte(raw), false, nil
+}
+
+// setBits sets (taken) or clears the bits of seats, and with record stores
+// an idempotency answer in the same round trip.
+func (r *redisStore) setBits(ctx context.Context, eventID int64, seats []int, taken bool, record *idemWrite) error {
+	cctx, cancel, err := r.ctx(ctx)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	v := "0"
+	if taken {
+		v = "1"
+	}
+	cmds := make(rueidis.Commands, 0, 2)
+	if len(seats) > 0 {
+		args := make([]string, 0, 4*len(seats))
+		for _, s := range seats {
+			args = append(args, "SET", "u1", strconv.Itoa(s), v)
+		}
+		cmds = append(cmds, r.client.B().Arbitrary("BITFIELD").Keys(r.takenKey(eventID)).Args(args...).Build())
+	}
+	if record != nil {
+		cmds = append(cmds, r.client.B().Set().Key(record.key).Value(record.value).PxMilliseconds(record.ttl.Milliseconds()).Build())
+	}
+	for _, res := range r.client.DoMulti(cctx, cmds...) {
+		if err := res.Error(); err != nil {
+			return r.failed(err)
+		}
+	}
+	return nil
+}
+
+// idemWrite is an idempotency record to store.
+type idemWrite struct {
+	key   string
+	value string
+	ttl   time.Duration
+}
+
+func (r *redisStore) storeRecord(ctx context.Context, w idemWrite) error {
+	return r.setBits(ctx, 0, nil, false, &w)
+}
+
+func (r *redisStore) forget(ctx context.Context, key string) error {
+	cctx, cancel, err := r.ctx(ctx)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	return r.failed(r.client.Do(cctx, r.client.B().Del().Key(key).Build()).Error())
+}
+
+// lockSet is the seat locks one request holds, under one random owner token.
+type lockSet struct {
+	r     *redisStore
+	keys  []string
+	owner string
+}
+
+func newOwner() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// tryLock takes the locks of seats (sorted) with SET NX PX, all or nothing:
+// when any is held by someone else, the ones it took are released by
+// compare-and-delete and busy names the seats it could not lock.
+func (r *redisStore) tryLock(ctx context.Context, eventID int64, seats []int, ttl time.Duration, owner string) (locks *lockSet, busy []int, err error) {
+	cctx, cancel, err := r.ctx(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer cancel()
+	ls := &lockSet{r: r, owner: owner, keys: make([]string, len(seats))}
+	cmds := make(rueidis.Commands, len(seats))
+	for i, s := range seats {
+		ls.keys[i] = r.lockKey(eventID, s)
+		cmds[i] = r.client.B().Set().Key(ls.keys[i]).Value(owner).Nx().PxMilliseconds(ttl.Milliseconds()).Build()
+	}
+	var got []string
+	var failure error
+	for i, res := range r.client.DoMulti(cctx, cmds...) {
+		err := res.Error()
+		switch {
+		case err == nil:
+			got = append(got, ls.keys[i])
+		case rueidis.IsRedisNil(err):
+			busy = append(busy, seats[i])
+		default:
+			failure = err
+		}
+	}
+	if failure != nil || len(busy) > 0 {
+		partial := &lockSet{r: r, owner: owner, keys: got}
+		partial.release(ctx)
+		if failure != nil {
+			return nil, nil, r.failed(failure)
+		}
+		return nil, busy, nil
+	}
+	return ls, nil, nil
+}
+
+// release deletes the locks that are still this owner's; a lock that
+// expired and was taken by another request stays with it.
+func (l *lockSet) release(ctx context.Context) {
+	if l == nil || len(l.keys) == 0 {
+		return
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.r.timeout)
+	defer cancel()
+	execs := make([]rueidis.LuaExec, len(l.keys))
+	for i, k := range l.keys {
+		execs[i] = rueidis.LuaExec{Keys: []string{k}, Args: []string{l.owner}}
+	}
+	for _, res := range compareAndDelete.ExecMulti(cctx, l.r.client, execs...) {
+		if err := res.Error(); err != nil {
+			// An unreleased lock expires by its TTL; Postgres decides anyway.
+			_ = l.r.failed(err)
+			return
+		}
+	}
+}

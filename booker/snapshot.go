@@ -1,0 +1,494 @@
+package booker
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/rueidis"
+	"golang.org/x/sync/singleflight"
+)
+
+// snapshots keeps, per event, the seat map and the taken-seat bitmap in
+// Redis, rebuilt from Postgres at most once per interval by one booker (a
+// short lease in Redis decides which). Each booker keeps the encoded map in
+// memory and asks Redis at most every localTTL whether a newer one exists,
+// so thousands of fans watching the map cost neither Postgres nor much Redis.
+type snapshots struct {
+	s     *Service
+	live  sync.Map // event id -> *atomic.Int64: when a request last touched it (unix nanos)
+	local sync.Map // event id -> *mapCopy
+	group singleflight.Group
+
+	mu       sync.Mutex
+	prevDiff map[int64][]byte // bitmap bits that disagreed with Postgres at the last build
+}
+
+// mapCopy is one encoded seat map.
+type mapCopy struct {
+	asOf    string // unix nanos of the Postgres read, as text
+	json    []byte
+	gz      []byte
+	checked atomic.Int64 // when Redis last confirmed it is the newest (unix nanos)
+}
+
+const (
+	localTTL    = 100 * time.Millisecond
+	liveFor     = time.Minute
+	snapshotTTL = 10 * time.Minute
+)
+
+func newSnapshots(s *Service) *snapshots {
+	return &snapshots{s: s, prevDiff: map[int64][]byte{}}
+}
+
+func (sn *snapshots) touch(eventID int64) {
+	now := sn.s.now().UnixNano()
+	if v, ok := sn.live.Load(eventID); ok {
+		v.(*atomic.Int64).Store(now)
+		return
+	}
+	t := &atomic.Int64{}
+	t.Store(now)
+	sn.live.Store(eventID, t)
+}
+
+// Run rebuilds the snapshots of the events this booker served lately, each
+// at most once per interval across all bookers.
+func (sn *snapshots) Run(ctx context.Context) error {
+	t := time.NewTicker(sn.s.cfg.SnapshotInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		cutoff := sn.s.now().Add(-liveFor).UnixNano()
+		sn.live.Range(func(k, v any) bool {
+			id := k.(int64)
+			if v.(*atomic.Int64).Load() < cutoff {
+				sn.live.Delete(id)
+				sn.local.Delete(id)
+				return true
+			}
+			ev, err := sn.s.events.get(ctx, id)
+			if err != nil {
+				return true
+			}
+			if won, err := sn.lease(ctx, id); err == nil && won {
+				if _, err := sn.build(ctx, ev); err != nil && ctx.Err() == nil {
+					sn.s.log.Warn().Err(err).Int64("event_id", id).Msg("rebuilding seat map")
+				}
+			}
+			return true
+		})
+	}
+}
+
+// lease takes the event's build lease for one interval.
+func (sn *snapshots) lease(ctx context.Context, eventID int64) (bool, error) {
+	r := sn.s.redis
+	cctx, cancel, err := r.ctx(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer cancel()
+	err = r.client.Do(cctx, r.client.B().Set().Key(r.eventKey(eventID, "snap:lease")).Value("1").Nx().
+		PxMilliseconds(sn.s.cfg.SnapshotInterval.Milliseconds()).Build()).Error()
+	if rueidis.IsRedisNil(err) {
+		return false, nil
+	}
+	return err == nil, r.failed(err)
+}
+
+// warm builds the event's bitmap when a hold found it missing: one booker
+// builds, the others wait a moment for it.
+func (sn *snapshots) warm(ctx context.Context, ev *eventInfo) {
+	sn.touch(ev.ID)
+	won, err := sn.lease(ctx, ev.ID)
+	if err != nil {
+		return
+	}
+	if won {
+		if _, err := sn.build(ctx, ev); err != nil {
+			sn.s.log.Warn().Err(err).Int64("event_id", ev.ID).Msg("building taken-seat bitmap")
+		}
+		return
+	}
+	for deadline := time.Now().Add(200 * time.Millisecond); time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+		if _, cold, err := sn.s.redis.takenBits(ctx, ev.ID, ev.capacity(), nil); err != nil || !cold {
+			return
+		}
+	}
+}
+
+// Seat statuses as the snapshot reads them.
+const (
+	seatAvailable byte = iota
+	seatHeld
+	seatSold
+)
+
+var statusJSON = [...][]byte{[]byte(`"available"`), []byte(`"held"`), []byte(`"sold"`)}
+
+// build reads the event's seat statuses from Postgres, stores the encoded
+// map in Redis and brings the bitmap in line with Postgres.
+func (sn *snapshots) build(ctx context.Context, ev *eventInfo) (*mapCopy, error) {
+	start := time.Now()
+	asOf := sn.s.now()
+	statuses := make([]byte, ev.capacity())
+	sn.s.stats.pgTx(opSnapshot)
+	rows, err := sn.s.pool.Query(ctx, `SELECT seat_no, status FROM seats WHERE event_id = $1 AND status <> 'available'`, ev.ID)
+	if err != nil {
+		return nil, fmt.Errorf("reading seat statuses: %w", err)
+	}
+	var no int32
+	var status string
+	for rows.Next() {
+		if err := rows.Scan(&no, &status); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("reading seat statuses: %w", err)
+		}
+		if int(no) < len(statuses) {
+			statuses[no] = seatHeld
+			if status == "sold" {
+				statuses[no] = seatSold
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading seat statuses: %w", err)
+	}
+	m := encodeMap(ev, statuses, asOf)
+	snapshotBuildsTotal.Inc()
+	snapshotSeconds.UpdateDuration(start)
+	if err := sn.store(ctx, ev, m); err != nil {
+		return m, err
+	}
+	return m, sn.reconcile(ctx, ev, statuses)
+}
+
+func (sn *snapshots) store(ctx context.Context, ev *eventInfo, m *mapCopy) error {
+	r := sn.s.redis
+	cctx, cancel, err := r.ctx(ctx)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	ttl := snapshotTTL.Milliseconds()
+	for _, res := range r.client.DoMulti(cctx,
+		r.client.B().Set().Key(r.eventKey(ev.ID, "map:json")).Value(rueidis.BinaryString(m.json)).PxMilliseconds(ttl).Build(),
+		r.client.B().Set().Key(r.eventKey(ev.ID, "map:gz")).Value(rueidis.BinaryString(m.gz)).PxMilliseconds(ttl).Build(),
+		// The meta key goes last: a reader that sees it finds the bodies.
+		r.client.B().Set().Key(r.eventKey(ev.ID, "map:meta")).Value(m.asOf).PxMilliseconds(ttl).Build(),
+	) {
+		if err := res.Error(); err != nil {
+			return r.failed(err)
+		}
+	}
+	m.checked.Store(time.Now().UnixNano())
+	sn.local.Store(ev.ID, m)
+	return nil
+}
+
+// reconcile brings the Redis bitmap in line with the statuses read from
+// Postgres. A missing bitmap is written whole (and the event's recent hold
+// answers are put back, so their replays still find them). Otherwise only
+// bits that disagreed at the previous build too are fixed: a bit that
+// disagrees once is most likely a hold or release that committed after the
+// read, and overwriting it would let requests for a just-taken seat through
+// to Postgres.
+func (sn *snapshots) reconcile(ctx context.Context, ev *eventInfo, statuses []byte) error {
+	r := sn.s.redis
+	n := ev.capacity()
+	want := make([]byte, (n+1+7)/8)
+	for i, st := range statuses {
+		if st != seatAvailable {
+			want[i/8] |= 0x80 >> (i % 8)
+		}
+	}
+	want[n/8] |= 0x80 >> (n % 8) // the sentinel: the bitmap is complete
+	cctx, cancel, err := r.ctx(ctx)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	key := r.takenKey(ev.ID)
+	cur, err := r.client.Do(cctx, r.client.B().Get().Key(key).Build()).AsBytes()
+	if err != nil && !rueidis.IsRedisNil(err) {
+		return r.failed(err)
+	}
+	if len(cur) <= n/8 || cur[n/8]&(0x80>>(n%8)) == 0 {
+		if err := r.client.Do(cctx, r.client.B().Set().Key(key).Value(rueidis.BinaryString(want)).Build()).Error(); err != nil {
+			return r.failed(err)
+		}
+		sn.mu.Lock()
+		delete(sn.prevDiff, ev.ID)
+		sn.mu.Unlock()
+		return sn.restoreAnswers(ctx, ev)
+	}
+	diff := make([]byte, len(want))
+	for i := range want {
+		var c byte
+		if i < len(cur) {
+			c = cur[i]
+		}
+		diff[i] = want[i] ^ c
+	}
+	sn.mu.Lock()
+	prev := sn.prevDiff[ev.ID]
+	sn.prevDiff[ev.ID] = diff
+	sn.mu.Unlock()
+	var args []string
+	for i := 0; i < n; i++ {
+		m := byte(0x80 >> (i % 8))
+		if diff[i/8]&m != 0 && i/8 < len(prev) && prev[i/8]&m != 0 {
+			v := "0"
+			if want[i/8]&m != 0 {
+				v = "1"
+			}
+			args = append(args, "SET", "u1", strconv.Itoa(i), v)
+		}
+	}
+	if len(args) == 0 {
+		return nil
+	}
+	sn.s.stats.repairs.Add(int64(len(args) / 4))
+	bitmapRepairsTotal.Add(len(args) / 4)
+	return r.failed(r.client.Do(cctx, r.client.B().Arbitrary("BITFIELD").Keys(key).Args(args...).Build()).Error())
+}
+
+// restoreAnswers puts the event's recent hold answers, which Postgres keeps,
+// back into Redis after Redis lost them.
+func (sn *snapshots) restoreAnswers(ctx context.Context, ev *eventInfo) error {
+	s := sn.s
+	s.stats.pgTx(opSnapshot)
+	rows, err := s.pool.Query(ctx, `SELECT user_id, key, request_hash, status_code, response, created_at FROM idempotency_keys
+		WHERE scope = $1 AND created_at > $2 AND status_code IS NOT NULL`, holdScope(ev.ID), s.now().Add(-s.cfg.IdempotencyTTL))
+	if err != nil {
+		return fmt.Errorf("reading hold answers: %w", err)
+	}
+	var cmds rueidis.Commands
+	var (
+		user      int64
+		key, hash string
+		status    int
+		stored    []byte
+		createdAt time.Time
+	)
+	for rows.Next() {
+		if err := rows.Scan(&user, &key, &hash, &status, &stored, &createdAt); err != nil {
+			rows.Close()
+			return fmt.Errorf("reading hold answers: %w", err)
+		}
+		a, err := decodeStored(status, stored)
+		ttl := s.cfg.IdempotencyTTL - s.now().Sub(createdAt)
+		if err != nil || ttl <= 0 {
+			continue
+		}
+		cmds = append(cmds, s.redis.client.B().Set().Key(s.redis.idemKey(ev.ID, user, key)).Value(doneRecord(hash, a)).Nx().PxMilliseconds(max(1, ttl.Milliseconds())).Build())
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("reading hold answers: %w", err)
+	}
+	for len(cmds) > 0 {
+		n := min(len(cmds), 1000)
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		for _, res := range s.redis.client.DoMulti(cctx, cmds[:n]...) {
+			if err := res.Error(); err != nil && !rueidis.IsRedisNil(err) {
+				cancel()
+				return s.redis.failed(err)
+			}
+		}
+		cancel()
+		cmds = cmds[n:]
+	}
+	return nil
+}
+
+// current returns the newest seat map this booker can serve: its own copy
+// while fresh, else what Redis has, else one built now.
+func (sn *snapshots) current(ctx context.Context, ev *eventInfo) (*mapCopy, error) {
+	sn.touch(ev.ID)
+	var have *mapCopy
+	if v, ok := sn.local.Load(ev.ID); ok {
+		have = v.(*mapCopy)
+		if time.Since(time.Unix(0, have.checked.Load())) < localTTL {
+			return have, nil
+		}
+	}
+	v, err, _ := sn.group.Do(strconv.FormatInt(ev.ID, 10), func() (any, error) {
+		return sn.refresh(context.WithoutCancel(ctx), ev, have)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*mapCopy), nil
+}
+
+func (sn *snapshots) refresh(ctx context.Context, ev *eventInfo, have *mapCopy) (*mapCopy, error) {
+	for wait := time.Now().Add(time.Second); ; {
+		m, err := sn.fetch(ctx, ev, have)
+		if err != nil {
+			// Redis is away: serve this booker's own copy while it is
+			// fresh enough, else build one straight from Postgres.
+			if have != nil && sn.s.now().UnixNano()-asOfNanos(have) < sn.s.cfg.SnapshotInterval.Nanoseconds() {
+				return have, nil
+			}
+			m, err := sn.buildLocal(ctx, ev)
+			return m, err
+		}
+		if m != nil {
+			return m, nil
+		}
+		// No snapshot in Redis yet: one booker builds it.
+		if won, err := sn.lease(ctx, ev.ID); err == nil && won {
+			return sn.build(ctx, ev)
+		}
+		if time.Now().After(wait) {
+			return sn.build(ctx, ev)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// fetch reads the snapshot from Redis: have itself when it is still the
+// newest, a new copy, or nil when Redis has none.
+func (sn *snapshots) fetch(ctx context.Context, ev *eventInfo, have *mapCopy) (*mapCopy, error) {
+	r := sn.s.redis
+	cctx, cancel, err := r.ctx(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
+	meta, err := r.client.Do(cctx, r.client.B().Get().Key(r.eventKey(ev.ID, "map:meta")).Build()).ToString()
+	if rueidis.IsRedisNil(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, r.failed(err)
+	}
+	if have != nil && have.asOf == meta {
+		have.checked.Store(time.Now().UnixNano())
+		return have, nil
+	}
+	res := r.client.DoMulti(cctx,
+		r.client.B().Get().Key(r.eventKey(ev.ID, "map:json")).Build(),
+		r.client.B().Get().Key(r.eventKey(ev.ID, "map:gz")).Build(),
+		r.client.B().Get().Key(r.eventKey(ev.ID, "map:meta")).Build())
+	js, err1 := res[0].AsBytes()
+	gz, err2 := res[1].AsBytes()
+	meta, err3 := res[2].ToString()
+	for _, err := range []error{err1, err2, err3} {
+		if rueidis.IsRedisNil(err) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, r.failed(err)
+		}
+	}
+	m := &mapCopy{asOf: meta, json: js, gz: gz}
+	m.checked.Store(time.Now().UnixNano())
+	sn.local.Store(ev.ID, m)
+	return m, nil
+}
+
+// buildLocal builds a map from Postgres for this booker alone (Redis away).
+func (sn *snapshots) buildLocal(ctx context.Context, ev *eventInfo) (*mapCopy, error) {
+	statuses := make([]byte, ev.capacity())
+	asOf := sn.s.now()
+	sn.s.stats.pgTx(opSnapshot)
+	rows, err := sn.s.pool.Query(ctx, `SELECT seat_no, status FROM seats WHERE event_id = $1 AND status <> 'available'`, ev.ID)
+	if err != nil {
+		return nil, fmt.Errorf("reading seat statuses: %w", err)
+	}
+	var no int32
+	var status string
+	for rows.Next() {
+		if err := rows.Scan(&no, &status); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("reading seat statuses: %w", err)
+		}
+		statuses[no] = seatHeld
+		if status == "sold" {
+			statuses[no] = seatSold
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading seat statuses: %w", err)
+	}
+	m := encodeMap(ev, statuses, asOf)
+	m.checked.Store(time.Now().UnixNano())
+	sn.local.Store(ev.ID, m)
+	return m, nil
+}
+
+func asOfNanos(m *mapCopy) int64 {
+	n, _ := strconv.ParseInt(m.asOf, 10, 64)
+	return n
+}
+
+// encodeMap writes the seat map JSON of docs/API.md by hand (about 80 bytes
+// a seat, 1.6 MB for an arena) and its gzip form.
+func encodeMap(ev *eventInfo, statuses []byte, asOf time.Time) *mapCopy {
+	b := make([]byte, 0, 96*len(ev.seats)+1024)
+	b = append(b, `{"event_id":`...)
+	b = strconv.AppendInt(b, ev.ID, 10)
+	b = append(b, `,"as_of":"`...)
+	b = asOf.UTC().AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","currency":`...)
+	b = append(b, jsonString(ev.Currency)...)
+	b = append(b, `,"sections":[`...)
+	for si := range ev.sections {
+		sec := &ev.sections[si]
+		if si > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"name":`...)
+		b = append(b, sec.nameJSON...)
+		b = append(b, `,"tier":`...)
+		b = append(b, sec.tierJSON...)
+		b = append(b, `,"rows":[`...)
+		for ri := range sec.Rows {
+			row := &sec.Rows[ri]
+			if ri > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"label":`...)
+			b = append(b, row.labelJSON...)
+			b = append(b, `,"seats":[`...)
+			for i, no := range row.Seats {
+				seat := &ev.seats[no]
+				if i > 0 {
+					b = append(b, ',')
+				}
+				b = append(b, `{"id":`...)
+				b = strconv.AppendInt(b, int64(no), 10)
+				b = append(b, `,"number":`...)
+				b = strconv.AppendInt(b, int64(seat.Number), 10)
+				b = append(b, `,"price_cents":`...)
+				b = strconv.AppendInt(b, int64(seat.PriceCents), 10)
+				b = append(b, `,"status":`...)
+				b = append(b, statusJSON[statuses[no]]...)
+				b = append(b, `,"accessible":`...)
+				b = strconv.AppendBool(b, seat.Accessible)
+				b = append(b, '}')
+			}
+			b = append(b, "]}"...)
+		}
+		b = append(b, "]}"...)
+	}
+	b = append(b, "]}\n"...)
+	var gz bytes.Buffer
+	w, _ := gzip.NewWriterLevel(&gz, gzip.BestSpeed)
+	_, _ = w.Write(b)
+	_ = w.Close()
+	return &mapCopy{asOf: strconv.FormatInt(asOf.UnixNano(), 10), json: b, gz: gz.Bytes()}
+}

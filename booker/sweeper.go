@@ -1,0 +1,185 @@
+package booker
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// RunSweeper releases expired holds every sweep interval until ctx ends.
+// Several bookers may sweep at once: each claims its holds with FOR UPDATE
+// SKIP LOCKED, so no hold is released twice and none waits for another
+// sweeper. Expiry is decided by expires_at in Postgres against the
+// booker's clock, never by Redis key expiry.
+func (s *Service) RunSweeper(ctx context.Context) error {
+	t := time.NewTicker(s.cfg.SweepInterval)
+	defer t.Stop()
+	lastPrune := time.Time{}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		if _, err := s.SweepOnce(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn().Err(err).Msg("sweeping expired holds")
+		}
+		if time.Since(lastPrune) > time.Minute {
+			lastPrune = time.Now()
+			if err := s.pruneIdempotency(ctx); err != nil && ctx.Err() == nil {
+				s.log.Warn().Err(err).Msg("pruning idempotency keys")
+			}
+		}
+	}
+}
+
+// expiredHold is a hold the sweeper released.
+type expiredHold struct {
+	id      string
+	eventID int64
+	userID  int64
+	seats   []int
+}
+
+// SweepOnce releases the holds that have expired, in batches, and returns
+// how many it released.
+func (s *Service) SweepOnce(ctx context.Context) (int, error) {
+	total := 0
+	for {
+		holds, err := s.sweepBatch(ctx)
+		if err != nil {
+			return total, err
+		}
+		total += len(holds)
+		s.afterExpiry(ctx, holds)
+		if len(holds) < s.cfg.SweepBatch {
+			return total, nil
+		}
+	}
+}
+
+func (s *Service) sweepBatch(ctx context.Context) ([]expiredHold, error) {
+	var out []expiredHold
+	s.stats.pgTx(opSweep)
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		out = out[:0]
+		rows, err := tx.Query(ctx, `
+			WITH due AS (
+				SELECT id FROM holds WHERE status = 'active' AND expires_at <= $1
+				ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+			UPDATE holds h SET status = 'expired', updated_at = now() FROM due WHERE h.id = due.id
+			RETURNING h.id::text, h.event_id, h.user_id, h.seat_nos`, s.now(), s.cfg.SweepBatch)
+		if err != nil {
+			return fmt.Errorf("expiring holds: %w", err)
+		}
+		var h expiredHold
+		var seats []int32
+		_, err = pgx.ForEachRow(rows, []any{&h.id, &h.eventID, &h.userID, &seats}, func() error {
+			c := h
+			c.seats = make([]int, len(seats))
+			for i, n := range seats {
+				c.seats[i] = int(n)
+			}
+			out = append(out, c)
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("expiring holds: %w", err)
+		}
+		if len(out) == 0 {
+			return nil
+		}
+		if err := releaseFanTickets(ctx, tx, out); err != nil {
+			return err
+		}
+		ids := make([]string, len(out))
+		for i, h := range out {
+			ids[i] = h.id
+		}
+		if _, err := tx.Exec(ctx, `UPDATE seats SET status = 'available', hold_id = NULL, version = version + 1
+			WHERE hold_id = ANY($1::uuid[]) AND status = 'held'`, ids); err != nil {
+			return fmt.Errorf("releasing seats of expired holds: %w", err)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// releaseFanTickets takes the holds' seats off their fans' counts, locking
+// the count rows in one order so concurrent sweepers cannot deadlock.
+func releaseFanTickets(ctx context.Context, tx pgx.Tx, holds []expiredHold) error {
+	type fan struct{ event, user int64 }
+	counts := map[fan]int{}
+	for _, h := range holds {
+		counts[fan{h.eventID, h.userID}] += len(h.seats)
+	}
+	fans := make([]fan, 0, len(counts))
+	for f := range counts {
+		fans = append(fans, f)
+	}
+	slices.SortFunc(fans, func(a, b fan) int {
+		if a.event != b.event {
+			return int(a.event - b.event)
+		}
+		return int(a.user - b.user)
+	})
+	events, users, n := make([]int64, len(fans)), make([]int64, len(fans)), make([]int32, len(fans))
+	for i, f := range fans {
+		events[i], users[i], n[i] = f.event, f.user, int32(counts[f])
+	}
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM fan_tickets f JOIN unnest($1::bigint[], $2::bigint[]) AS d(event_id, user_id)
+		USING (event_id, user_id) ORDER BY event_id, user_id FOR UPDATE OF f`, events, users); err != nil {
+		return fmt.Errorf("locking fan ticket counts: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `UPDATE fan_tickets f SET tickets = f.tickets - d.n
+		FROM unnest($1::bigint[], $2::bigint[], $3::int[]) AS d(event_id, user_id, n)
+		WHERE f.event_id = d.event_id AND f.user_id = d.user_id`, events, users, n); err != nil {
+		return fmt.Errorf("updating fan ticket counts: %w", err)
+	}
+	return nil
+}
+
+// afterExpiry clears the bitmap bits of expired holds and frees their
+// buyers' admission slots.
+func (s *Service) afterExpiry(ctx context.Context, holds []expiredHold) {
+	if len(holds) == 0 {
+		return
+	}
+	s.stats.expired.Add(int64(len(holds)))
+	holdsExpiredTotal.Add(len(holds))
+	byEvent := map[int64][]int{}
+	for _, h := range holds {
+		byEvent[h.eventID] = append(byEvent[h.eventID], h.seats...)
+	}
+	for ev, seats := range byEvent {
+		if err := s.redis.setBits(ctx, ev, seats, false, nil); err != nil {
+			s.log.Debug().Err(err).Int64("event_id", ev).Msg("clearing bits of expired holds; the next snapshot repairs them")
+		}
+	}
+	for _, h := range holds {
+		s.admissionDone(ctx, h.eventID, h.userID)
+	}
+}
+
+// admissionDone tells the waiting room the buyer is done; a failure only
+// delays the slot until the admission expires.
+func (s *Service) admissionDone(ctx context.Context, eventID, userID int64) {
+	if err := s.admissions.Done(context.WithoutCancel(ctx), eventID, userID); err != nil {
+		s.log.Warn().Err(err).Int64("event_id", eventID).Int64("user_id", userID).Msg("freeing admission slot")
+	}
+}
+
+// pruneIdempotency deletes idempotency records older than their TTL, a
+// bounded batch at a time.
+func (s *Service) pruneIdempotency(ctx context.Context) error {
+	s.stats.pgTx(opSweep)
+	_, err := s.pool.Exec(ctx, `DELETE FROM idempotency_keys WHERE ctid = ANY(ARRAY(
+		SELECT ctid FROM idempotency_keys WHERE created_at < $1 LIMIT 5000))`, s.now().Add(-s.cfg.IdempotencyTTL))
+	if err != nil {
+		return fmt.Errorf("pruning idempotency keys: %w", err)
+	}
+	return nil
+}
