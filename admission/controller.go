@@ -1,0 +1,228 @@
+package admission
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+	"github.com/rs/zerolog"
+)
+
+// StepResult is what one admission step did.
+type StepResult struct {
+	DrawDue       bool // the sale opened and the pre-queue is not drawn yet
+	BeforeOpening bool
+	Paused        bool
+	Admitted      int64
+	Skipped       int64 // abandoned places passed over
+	Expired       int64 // admissions whose window ended
+	QueueLength   int64
+	Active        int64
+	Rate          float64 // in force after the step (auto mode may have moved it)
+}
+
+// Step runs one admission step of the event: expired admissions free their
+// slots, and fans at the front are admitted at the event's rate for the
+// time since the previous step (of any gateway), up to max_active, skipping
+// those who stopped polling. It is one Redis script, so steps of many
+// gateways never overlap.
+func (r *Room) Step(ctx context.Context, eventID int64, opensAt time.Time, health Health, now time.Time) (StepResult, error) {
+	k := r.eventKeys(eventID)
+	a := r.opts.Auto
+	reply, err := stepScript.Exec(ctx, r.client,
+		[]string{k.meta, k.settings, k.pre, k.queue, k.active, k.tokens, k.ended},
+		[]string{
+			strconv.FormatInt(now.UnixMilli(), 10), strconv.FormatInt(opensAt.UnixMilli(), 10),
+			strconv.FormatInt(r.opts.AdmissionTTL.Milliseconds(), 10), strconv.FormatInt(r.opts.GracePeriod.Milliseconds(), 10),
+			k.seenPrefix, ftoa(r.opts.DefaultRate), strconv.Itoa(r.opts.DefaultMaxActive),
+			strconv.Itoa(int(health)), ftoa(a.Increase), ftoa(a.DecreaseFactor), ftoa(a.MinRate), ftoa(a.MaxRate),
+		}).AsIntSlice()
+	if err != nil {
+		return StepResult{}, fmt.Errorf("admission step of event %d: %w", eventID, err)
+	}
+	if len(reply) != 7 {
+		return StepResult{}, fmt.Errorf("admission step of event %d answered %d values, want 7", eventID, len(reply))
+	}
+	return StepResult{
+		DrawDue: reply[0] == 1, Paused: reply[0] == 2, BeforeOpening: reply[0] == 3,
+		Admitted: reply[1], Skipped: reply[2], Expired: reply[3], QueueLength: reply[4], Active: reply[5],
+		Rate: float64(reply[6]) / 1000,
+	}, nil
+}
+
+func ftoa(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
+
+// Sale is an event whose waiting room the controller steps.
+type Sale struct {
+	EventID int64
+	OpensAt time.Time
+}
+
+// SaleLister lists the events on sale or opening soon.
+type SaleLister func(ctx context.Context, now time.Time) ([]Sale, error)
+
+// Controller runs the admission steps and draws of every event on sale. Each
+// gateway runs one; the steps' script makes them agree.
+type Controller struct {
+	room     *Room
+	sales    SaleLister
+	interval time.Duration
+	now      func() time.Time
+	log      zerolog.Logger
+
+	mu      sync.Mutex
+	drawing map[int64]bool
+	draws   sync.WaitGroup
+}
+
+// NewController returns a controller that steps each busy event every
+// interval and each idle one every second.
+func NewController(room *Room, sales SaleLister, interval time.Duration, now func() time.Time, log zerolog.Logger) *Controller {
+	return &Controller{room: room, sales: sales, interval: interval, now: now, log: log, drawing: map[int64]bool{}}
+}
+
+const (
+	idleInterval  = time.Second     // events with nobody waiting
+	salesInterval = 2 * time.Second // how often the list of events on sale is read
+	// opensAhead lists events a little before their opening, so the draw
+	// starts on time.
+	opensAhead = time.Minute
+)
+
+var stepDuration = metrics.GetOrCreatePrometheusHistogramExt("ticketvelo_admission_step_duration_seconds",
+	[]float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25})
+
+// Run steps until ctx ends. Store errors are logged and retried; they never
+// stop the gateway, whose other gateways may still reach Redis.
+func (c *Controller) Run(ctx context.Context) error {
+	ticker := time.NewTicker(c.interval)
+	defer ticker.Stop()
+	defer c.draws.Wait()
+	var (
+		sales        []Sale
+		salesAt, hAt time.Time
+		health       = HealthUnknown
+		next         = map[int64]time.Time{}
+		errLog       time.Time
+	)
+	logErr := func(err error) {
+		// One line per 10 s is enough to see Redis or Postgres is down.
+		if now := time.Now(); now.Sub(errLog) > 10*time.Second {
+			c.log.Error().Err(err).Msg("admission controller")
+			errLog = now
+		}
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-ticker.C:
+		}
+		now := c.now()
+		if now.Sub(salesAt) >= salesInterval {
+			if s, err := c.sales(ctx, now); err != nil {
+				logErr(fmt.Errorf("listing events on sale: %w", err))
+			} else {
+				sales, salesAt = s, now
+			}
+		}
+		if now.Sub(hAt) >= time.Second {
+			if h, err := c.room.BookerHealth(ctx, now); err != nil {
+				logErr(err)
+			} else {
+				health, hAt = h, now
+			}
+		}
+		live := make(map[int64]bool, len(sales))
+		for _, s := range sales {
+			live[s.EventID] = true
+			if now.Before(next[s.EventID]) {
+				continue
+			}
+			start := time.Now()
+			res, err := c.room.Step(ctx, s.EventID, s.OpensAt, health, now)
+			stepDuration.UpdateDuration(start)
+			if err != nil {
+				logErr(err)
+				next[s.EventID] = now.Add(idleInterval)
+				continue
+			}
+			c.record(s.EventID, res)
+			switch {
+			case res.DrawDue:
+				c.startDraw(ctx, s, now)
+				next[s.EventID] = now
+			case res.BeforeOpening:
+				next[s.EventID] = minTime(s.OpensAt, now.Add(idleInterval))
+			case res.QueueLength == 0:
+				next[s.EventID] = now.Add(idleInterval)
+			default:
+				next[s.EventID] = now
+			}
+		}
+		for id := range next {
+			if !live[id] {
+				delete(next, id)
+			}
+		}
+	}
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+// startDraw runs the event's draw in the background, once per event at a
+// time in this process, so a big pre-queue does not hold up other events.
+func (c *Controller) startDraw(ctx context.Context, s Sale, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.drawing[s.EventID] {
+		return
+	}
+	c.drawing[s.EventID] = true
+	c.draws.Add(1)
+	go func() {
+		defer c.draws.Done()
+		defer func() {
+			c.mu.Lock()
+			delete(c.drawing, s.EventID)
+			c.mu.Unlock()
+		}()
+		start := time.Now()
+		opened, err := c.room.Draw(ctx, s.EventID, s.OpensAt, now)
+		if err != nil {
+			c.log.Error().Err(err).Int64("event_id", s.EventID).Msg("pre-queue draw failed; another step retries it")
+			return
+		}
+		if opened {
+			metrics.GetOrCreateCounter("ticketvelo_waitingroom_draws_total").Inc()
+			c.log.Info().Int64("event_id", s.EventID).Dur("took", time.Since(start)).Msg("pre-queue drawn, queue open")
+		}
+	}()
+}
+
+// record exports the step's figures per event.
+func (c *Controller) record(eventID int64, res StepResult) {
+	label := `{event="` + strconv.FormatInt(eventID, 10) + `"}`
+	metrics.GetOrCreateGauge("ticketvelo_waitingroom_queue_length"+label, nil).Set(float64(res.QueueLength))
+	metrics.GetOrCreateGauge("ticketvelo_waitingroom_active"+label, nil).Set(float64(res.Active))
+	if !res.DrawDue && !res.BeforeOpening {
+		metrics.GetOrCreateGauge("ticketvelo_admission_rate_per_second"+label, nil).Set(res.Rate)
+	}
+	if res.Admitted > 0 {
+		metrics.GetOrCreateCounter("ticketvelo_admissions_total" + label).AddInt64(res.Admitted)
+	}
+	if res.Skipped > 0 {
+		metrics.GetOrCreateCounter("ticketvelo_waitingroom_abandoned_total" + label).AddInt64(res.Skipped)
+	}
+	if res.Expired > 0 {
+		metrics.GetOrCreateCounter("ticketvelo_admissions_expired_total" + label).AddInt64(res.Expired)
+	}
+}

@@ -1,0 +1,70 @@
+package admission
+
+import (
+	"embed"
+	"strconv"
+
+	"github.com/redis/rueidis"
+)
+
+// The waiting room of event E lives under <prefix>wr:{E}:. The {E} hash tag
+// puts all of an event's keys in one Redis Cluster slot, so the scripts that
+// touch several of them run there; different events spread across slots.
+//
+//	meta      hash: draw state and seed, join counter, step clock, measured rate, totals
+//	settings  hash: rate, max_active, paused, auto (what ops set)
+//	pre       set of fans who joined before the opening, until the draw
+//	queue     sorted set of waiting fans by place: drawn places first, then arrival order
+//	active    sorted set of admitted fans by admission expiry (unix ms)
+//	tokens    hash: admitted fan -> their admission token
+//	ended     hash: fan -> why their last place ended (timeout, done, abandoned)
+//	seen:N    hash per 128 fans: fan id mod 128 -> last poll (unix s); small
+//	          hashes are packed listpacks, ~8 bytes a fan against ~70 in one big hash
+//	draw      the draw's lease
+type eventKeys struct {
+	meta, settings, pre, queue, active, tokens, ended, seenPrefix, lease string
+}
+
+func newEventKeys(prefix string, eventID int64) *eventKeys {
+	base := prefix + "wr:{" + strconv.FormatInt(eventID, 10) + "}:"
+	return &eventKeys{
+		meta: base + "meta", settings: base + "settings", pre: base + "pre", queue: base + "queue",
+		active: base + "active", tokens: base + "tokens", ended: base + "ended", seenPrefix: base + "seen:",
+		lease: base + "draw",
+	}
+}
+
+// seen is the fan's bucket key and field for last-poll times.
+func (k *eventKeys) seen(userID int64) (key, field string) {
+	return k.seenPrefix + strconv.FormatInt(userID>>7, 10), strconv.FormatInt(userID&127, 10)
+}
+
+// healthKey holds the bookers' latest figures, one field per booker process.
+func healthKey(prefix string) string { return prefix + "wr:health" }
+
+//go:embed lua/*.lua
+var luaFiles embed.FS
+
+func mustLua(names ...string) string {
+	var src []byte
+	for _, n := range names {
+		b, err := luaFiles.ReadFile("lua/" + n)
+		if err != nil {
+			panic(err)
+		}
+		src = append(append(src, b...), '\n')
+	}
+	return string(src)
+}
+
+var (
+	joinScript       = rueidis.NewLuaScript(mustLua("place.lua", "join.lua"))
+	statusScript     = rueidis.NewLuaScript(mustLua("place.lua", "status.lua"))
+	leaveScript      = rueidis.NewLuaScript(mustLua("leave.lua"))
+	doneScript       = rueidis.NewLuaScript(mustLua("done.lua"))
+	tokenScript      = rueidis.NewLuaScript(mustLua("token.lua"))
+	stepScript       = rueidis.NewLuaScript(mustLua("step.lua"))
+	drawBeginScript  = rueidis.NewLuaScript(mustLua("draw_begin.lua"))
+	drawMoveScript   = rueidis.NewLuaScript(mustLua("draw_move.lua"))
+	drawFinishScript = rueidis.NewLuaScript(mustLua("draw_finish.lua"))
+)

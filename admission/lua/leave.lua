@@ -1,0 +1,8 @@
+-- leave: the fan gives up whatever place they hold, admitted or not.
+-- KEYS: 1 pre, 2 queue, 3 active, 4 tokens, 5 ended, 6 the fan's seen bucket
+-- ARGV: 1 user id, 2 the fan's field in the seen bucket
+local n = redis.call('SREM', KEYS[1], ARGV[1]) + redis.call('ZREM', KEYS[2], ARGV[1]) + redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('HDEL', KEYS[4], ARGV[1])
+redis.call('HDEL', KEYS[5], ARGV[1])
+redis.call('HDEL', KEYS[6], ARGV[2])
+return n

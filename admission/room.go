@@ -1,0 +1,367 @@
+// Package admission is TicketVelo's waiting room: fans join per event, wait
+// in a fair queue in Redis, and an admission controller lets them through to
+// the booker at the rate ops choose, never more than max_active at once.
+//
+// Fans who join before the sale opens wait in a pre-queue; at the opening a
+// fresh random seed is drawn and published, and they are ordered by
+// HMAC-SHA256(seed, user id), ahead of everyone who joins later, who are
+// served first come, first served (DrawOrder recomputes the order).
+// Admitted fans get an admission token the booker verifies locally.
+package admission
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/ticketvelo/ticketvelo/internal/apperr"
+	"github.com/ticketvelo/ticketvelo/internal/tokens"
+)
+
+// ErrNotInQueue is a fan asking about a place they do not hold.
+var ErrNotInQueue = apperr.New(apperr.NotFound, "not_in_queue", "you are not in this event's waiting room; join it first")
+
+// errUnavailable is Redis failing: the waiting room cannot answer.
+var errUnavailable = apperr.New(apperr.Unavailable, "unavailable", "the waiting room is unavailable; try again shortly")
+
+func unavailable(doing string, err error) error {
+	e := *errUnavailable
+	e.RetryAfter = 2
+	return fmt.Errorf("%s: %w: %w", doing, &e, err)
+}
+
+// Options configure a Room.
+type Options struct {
+	AdmissionTTL     time.Duration // how long an admitted buyer may buy
+	GracePeriod      time.Duration // silent fans lose their place at admission after this
+	DefaultRate      float64       // admissions per second until ops set one
+	DefaultMaxActive int           // admitted buyers at once until ops set one
+	Auto             AutoOptions
+	// Random draws the seeds of the pre-queue draws; crypto/rand when nil.
+	Random io.Reader
+}
+
+// AutoOptions steer auto mode's AIMD on the rate.
+type AutoOptions struct {
+	TargetP99      time.Duration
+	TargetErrors   float64
+	Increase       float64 // added each second while healthy
+	DecreaseFactor float64 // applied each second while not
+	MinRate        float64
+	MaxRate        float64
+}
+
+// Room is the waiting room of every event, shared by all gateways through
+// Redis.
+type Room struct {
+	client rueidis.Client
+	prefix string
+	ring   *tokens.Ring
+	opts   Options
+	keys   sync.Map // event id -> *eventKeys, built once
+}
+
+// NewRoom returns the waiting room stored in client under prefix; ring signs
+// admission tokens.
+func NewRoom(client rueidis.Client, prefix string, ring *tokens.Ring, opts Options) *Room {
+	if opts.Random == nil {
+		opts.Random = rand.Reader
+	}
+	return &Room{client: client, prefix: prefix, ring: ring, opts: opts}
+}
+
+func (r *Room) eventKeys(eventID int64) *eventKeys {
+	if k, ok := r.keys.Load(eventID); ok {
+		return k.(*eventKeys)
+	}
+	k, _ := r.keys.LoadOrStore(eventID, newEventKeys(r.prefix, eventID))
+	return k.(*eventKeys)
+}
+
+// State is where a fan stands in an event's waiting room.
+type State uint8
+
+// The states of a place.
+const (
+	Prequeue State = iota // joined before the opening; the draw has not placed them yet
+	Waiting               // in the queue
+	Admitted              // may buy until the admission expires
+	Expired               // the place ended: admission over, done, or abandoned
+)
+
+var stateNames = [...]string{"prequeue", "waiting", "admitted", "expired"}
+
+func (s State) String() string { return stateNames[s] }
+
+// Reasons a place ends.
+const (
+	EndedTimeout   = "timeout"   // the admission window passed
+	EndedDone      = "done"      // the booker reported the buyer done
+	EndedAbandoned = "abandoned" // the fan stopped polling for longer than the grace period
+)
+
+// Status is a fan's place.
+type Status struct {
+	State State
+	// Ahead counts the fans in front of a waiting fan.
+	Ahead int64
+	// Token and ExpiresAt are the admission token of an admitted fan.
+	Token     string
+	ExpiresAt time.Time
+	// Reason says why an expired place ended.
+	Reason string
+}
+
+func (r *Room) placeArgs(k *eventKeys, userID int64, now time.Time) (keys, args []string) {
+	bucket, field := k.seen(userID)
+	keys = []string{k.meta, k.pre, k.queue, k.active, k.tokens, k.ended, bucket}
+	args = []string{strconv.FormatInt(userID, 10), strconv.FormatInt(now.UnixMilli(), 10), field}
+	return keys, args
+}
+
+// Join gives the fan a place in the event's waiting room, or returns the
+// place they hold: one place per fan and event, however many joins race.
+// created reports whether this call made the place. A fan whose last place
+// ended joins again at the back.
+func (r *Room) Join(ctx context.Context, eventID, userID int64, opensAt, now time.Time) (st Status, created bool, err error) {
+	k := r.eventKeys(eventID)
+	keys, args := r.placeArgs(k, userID, now)
+	args = append(args, strconv.FormatInt(opensAt.UnixMilli(), 10))
+	reply, err := joinScript.Exec(ctx, r.client, keys, args).ToArray()
+	if err != nil {
+		return Status{}, false, unavailable("joining the waiting room", err)
+	}
+	st, err = r.decode(ctx, k, eventID, userID, reply, now)
+	if err != nil {
+		return Status{}, false, err
+	}
+	flag, _ := reply[3].AsInt64()
+	return st, flag == 1, nil
+}
+
+// Status returns the fan's place, or ErrNotInQueue. Asking counts as the
+// fan being there, for the abandonment check.
+func (r *Room) Status(ctx context.Context, eventID, userID int64, now time.Time) (Status, error) {
+	k := r.eventKeys(eventID)
+	keys, args := r.placeArgs(k, userID, now)
+	reply, err := statusScript.Exec(ctx, r.client, keys, args).ToArray()
+	if err != nil {
+		return Status{}, unavailable("reading the waiting room", err)
+	}
+	return r.decode(ctx, k, eventID, userID, reply, now)
+}
+
+// decode reads a place reply {kind, number, text}.
+func (r *Room) decode(ctx context.Context, k *eventKeys, eventID, userID int64, reply []rueidis.RedisMessage, now time.Time) (Status, error) {
+	if len(reply) < 3 {
+		return Status{}, fmt.Errorf("waiting room script answered %d values, want 3", len(reply))
+	}
+	kind, _ := reply[0].AsInt64()
+	n, _ := reply[1].AsInt64()
+	text, _ := reply[2].ToString() // nil for "no token yet"
+	switch kind {
+	case 0:
+		return Status{State: Prequeue}, nil
+	case 1:
+		return Status{State: Waiting, Ahead: n}, nil
+	case 2:
+		st := Status{State: Admitted, Token: text, ExpiresAt: time.UnixMilli(n)}
+		if st.Token == "" {
+			return r.issueToken(ctx, k, eventID, userID, st, now)
+		}
+		return st, nil
+	case 3:
+		return Status{State: Expired, Reason: text}, nil
+	default:
+		return Status{}, ErrNotInQueue
+	}
+}
+
+// issueToken signs the admission token of a fresh admission and keeps it,
+// so every poll, on any gateway, returns the same token. Its expiry is the
+// admission's, which the step made whole seconds.
+func (r *Room) issueToken(ctx context.Context, k *eventKeys, eventID, userID int64, st Status, now time.Time) (Status, error) {
+	ttl := r.opts.AdmissionTTL
+	tok, _, err := r.ring.IssueAdmission(userID, eventID, ttl, st.ExpiresAt.Add(-ttl))
+	if err != nil {
+		return Status{}, fmt.Errorf("signing admission token: %w", err)
+	}
+	uid := strconv.FormatInt(userID, 10)
+	res := tokenScript.Exec(ctx, r.client, []string{k.active, k.tokens}, []string{uid, strconv.FormatInt(st.ExpiresAt.UnixMilli(), 10), tok})
+	kept, err := res.ToString()
+	if rueidis.IsRedisNil(err) {
+		// The admission ended between the two calls (done, or expired).
+		return Status{State: Expired, Reason: EndedDone}, nil
+	}
+	if err != nil {
+		return Status{}, unavailable("keeping the admission token", err)
+	}
+	st.Token = kept
+	return st, nil
+}
+
+// Leave gives up the fan's place, whatever it is; an admitted fan's slot
+// frees at once.
+func (r *Room) Leave(ctx context.Context, eventID, userID int64) error {
+	k := r.eventKeys(eventID)
+	bucket, field := k.seen(userID)
+	err := leaveScript.Exec(ctx, r.client, []string{k.pre, k.queue, k.active, k.tokens, k.ended, bucket},
+		[]string{strconv.FormatInt(userID, 10), field}).Error()
+	if err != nil {
+		return unavailable("leaving the waiting room", err)
+	}
+	return nil
+}
+
+// Settings are the admission settings of an event.
+type Settings struct {
+	RatePerSecond float64
+	MaxActive     int
+	Paused        bool
+	Auto          bool
+}
+
+// Limits on settings.
+const (
+	MaxRatePerSecond = 100_000
+	MaxMaxActive     = 1_000_000
+)
+
+// Validate checks the settings ops send.
+func (s Settings) Validate() error {
+	invalid := func(field, msg string) error {
+		return apperr.New(apperr.Invalid, "invalid_field", "%s", msg).With(map[string]any{"field": field})
+	}
+	if !(s.RatePerSecond > 0 && s.RatePerSecond <= MaxRatePerSecond) {
+		return invalid("rate_per_second", "rate_per_second must be above 0 and at most 100000; use paused to stop admission")
+	}
+	if s.MaxActive < 1 || s.MaxActive > MaxMaxActive {
+		return invalid("max_active", "max_active must be 1 to 1000000")
+	}
+	return nil
+}
+
+// Settings returns the event's settings in force, defaults included.
+func (r *Room) Settings(ctx context.Context, eventID int64) (Settings, error) {
+	vals, err := r.client.Do(ctx, r.client.B().Hmget().Key(r.eventKeys(eventID).settings).Field("rate", "max_active", "paused", "auto").Build()).ToArray()
+	if err != nil {
+		return Settings{}, unavailable("reading admission settings", err)
+	}
+	return r.parseSettings(vals), nil
+}
+
+func (r *Room) parseSettings(vals []rueidis.RedisMessage) Settings {
+	s := Settings{RatePerSecond: r.opts.DefaultRate, MaxActive: r.opts.DefaultMaxActive}
+	if v, err := vals[0].ToString(); err == nil {
+		if f, err := strconv.ParseFloat(v, 64); err == nil {
+			s.RatePerSecond = f
+		}
+	}
+	if v, err := vals[1].ToString(); err == nil {
+		if n, err := strconv.Atoi(v); err == nil {
+			s.MaxActive = n
+		}
+	}
+	p, _ := vals[2].ToString()
+	a, _ := vals[3].ToString()
+	s.Paused, s.Auto = p == "1", a == "1"
+	return s
+}
+
+// SetSettings stores the event's settings; every gateway's next step obeys
+// them, within the admission interval.
+func (r *Room) SetSettings(ctx context.Context, eventID int64, s Settings) error {
+	if err := s.Validate(); err != nil {
+		return err
+	}
+	err := r.client.Do(ctx, r.client.B().Hset().Key(r.eventKeys(eventID).settings).FieldValue().
+		FieldValue("rate", strconv.FormatFloat(s.RatePerSecond, 'f', -1, 64)).
+		FieldValue("max_active", strconv.Itoa(s.MaxActive)).
+		FieldValue("paused", boolFlag(s.Paused)).
+		FieldValue("auto", boolFlag(s.Auto)).Build()).Error()
+	if err != nil {
+		return unavailable("storing admission settings", err)
+	}
+	return nil
+}
+
+func boolFlag(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}
+
+// DrawState is how far an event's pre-queue draw got.
+type DrawState string
+
+// The draw's states.
+const (
+	DrawPending DrawState = "prequeue" // before the opening, or the opening passed and no draw began
+	DrawRunning DrawState = "drawing"
+	DrawDone    DrawState = "open"
+)
+
+// Overview is an event's waiting room at a glance: for event pages, ETAs
+// and ops' stats.
+type Overview struct {
+	Settings       Settings
+	Draw           DrawState
+	Seed           string // hex; published once the draw began
+	QueueLength    int64
+	PrequeueLength int64
+	Active         int64 // admitted buyers whose admission has not expired
+	AdmittedTotal  int64
+	Abandoned      int64
+	MeasuredRate   float64 // admissions per second, decaying over ~5 s
+}
+
+// Overview reads the event's waiting room in one round trip.
+func (r *Room) Overview(ctx context.Context, eventID int64, now time.Time) (Overview, error) {
+	k := r.eventKeys(eventID)
+	c := r.client
+	res := c.DoMulti(ctx,
+		c.B().Hmget().Key(k.meta).Field("state", "seed", "mr", "mr_at", "admitted", "abandoned").Build(),
+		c.B().Hmget().Key(k.settings).Field("rate", "max_active", "paused", "auto").Build(),
+		c.B().Zcard().Key(k.queue).Build(),
+		c.B().Scard().Key(k.pre).Build(),
+		c.B().Zcount().Key(k.active).Min("("+strconv.FormatInt(now.UnixMilli(), 10)).Max("+inf").Build(),
+	)
+	for _, x := range res {
+		if err := x.Error(); err != nil {
+			return Overview{}, unavailable("reading the waiting room", err)
+		}
+	}
+	meta, _ := res[0].ToArray()
+	settings, _ := res[1].ToArray()
+	o := Overview{Settings: r.parseSettings(settings), Draw: DrawPending}
+	if s, err := meta[0].ToString(); err == nil {
+		o.Draw = DrawState(s)
+	}
+	o.Seed, _ = meta[1].ToString()
+	mr := floatOf(meta[2])
+	if at := floatOf(meta[3]); at > 0 {
+		o.MeasuredRate = decayed(mr, now.Sub(time.UnixMilli(int64(at))))
+	}
+	o.AdmittedTotal = int64(floatOf(meta[4]))
+	o.Abandoned = int64(floatOf(meta[5]))
+	o.QueueLength, _ = res[2].AsInt64()
+	o.PrequeueLength, _ = res[3].AsInt64()
+	o.Active, _ = res[4].AsInt64()
+	return o, nil
+}
+
+func floatOf(m rueidis.RedisMessage) float64 {
+	s, err := m.ToString()
+	if err != nil {
+		return 0
+	}
+	f, _ := strconv.ParseFloat(s, 64)
+	return f
+}
