@@ -48,14 +48,20 @@ export function SectionSeats({
 
   return (
     <div className="overflow-x-auto pb-2">
-      <div ref={grid} role="grid" aria-label={`Seats in section ${box.name}`} onKeyDown={move} className="inline-block min-w-full space-y-1" data-version={version}>
+      <div ref={grid} role="grid" aria-label={`Seats in section ${box.name}`} onKeyDown={move} className="mx-auto space-y-1" style={{ maxWidth: `${2.5 + box.width * 2}rem` }} data-version={version}>
         {box.rows.map((r) => (
-          <div role="row" key={r.label} className="flex items-center gap-1">
-            <span role="rowheader" className="w-8 shrink-0 text-right text-xs font-medium text-slate-600">
+          <div
+            role="row"
+            key={r.label}
+            className="grid items-center gap-0.5"
+            // Seats shrink to fit the screen down to 1.1rem, then the grid scrolls.
+            style={{ gridTemplateColumns: `2rem repeat(${box.width}, minmax(1.1rem, 1.75rem))` }}
+          >
+            <span role="rowheader" className="pr-1 text-right text-xs font-medium text-slate-600">
               {r.label}
             </span>
-            {r.seatIds.map((id) => (
-              <span role="gridcell" key={id}>
+            {r.seatIds.map((id, i) => (
+              <span role="gridcell" key={id} style={{ gridColumnStart: 2 + Math.floor((box.width - r.seatIds.length) / 2) + i }}>
                 <SeatButton
                   id={id}
                   row={r.label}
@@ -120,7 +126,7 @@ const SeatButton = memo(function SeatButton({
       title={`Row ${row} · Seat ${number} · ${price}`}
       onClick={() => (free || selected) && onToggle(id)}
       onFocus={() => onFocus(id)}
-      className={`flex size-7 items-center justify-center rounded-t-md text-[10px] font-semibold tabular-nums focus-visible:outline-2 focus-visible:outline-offset-1 focus-visible:outline-slate-900 ${cls} ${!free && !selected ? 'cursor-not-allowed' : ''}`}
+      className={`flex aspect-square w-full items-center justify-center rounded-t-md text-[9px] sm:text-[10px] font-semibold tabular-nums focus-visible:outline-2 focus-visible:outline-offset-1 focus-visible:outline-slate-900 ${cls} ${!free && !selected ? 'cursor-not-allowed' : ''}`}
     >
       {accessible ? '♿' : number}
     </button>

@@ -43,7 +43,9 @@ export function useLoad<T>(load: (signal: AbortSignal) => Promise<T>, deps: unkn
   const [state, setState] = useState<Loadable<T>>({ state: 'loading' })
   const [generation, setGeneration] = useState(0)
   const loadRef = useRef(load)
-  loadRef.current = load
+  useEffect(() => {
+    loadRef.current = load
+  })
   const depsKey = JSON.stringify(deps)
   const lastDeps = useRef(depsKey)
   useEffect(() => {

@@ -103,7 +103,10 @@ function SeatPicker({
   eventName?: string
   onExpired: () => void
 }) {
+  // The venue's typed arrays are refreshed in place (no copy of 20,000
+  // seats per poll); version tells React and the canvas that they changed.
   const venueRef = useRef<Venue | null>(null)
+  const [v, setVenue] = useState<Venue | null>(null)
   const [version, setVersion] = useState(0)
   const [mapError, setMapError] = useState<unknown>(null)
   const [selected, setSelected] = useState<ReadonlySet<number>>(new Set())
@@ -116,7 +119,9 @@ function SeatPicker({
   const hidden = usePageHidden()
   const left = useSecondsLeft(admission.expiresAt)
   const selectedRef = useRef(selected)
-  selectedRef.current = selected
+  useEffect(() => {
+    selectedRef.current = selected
+  }, [selected])
 
   const load = useCallback(
     async (signal?: AbortSignal) => {
@@ -124,8 +129,10 @@ function SeatPicker({
         const m = await api.seats(eventId, signal)
         const v = venueRef.current
         let changed: number[] = []
-        if (!v || !sameShape(v, m)) venueRef.current = layout(m)
-        else changed = refresh(v, m)
+        if (!v || !sameShape(v, m)) {
+          venueRef.current = layout(m)
+          setVenue(venueRef.current)
+        } else changed = refresh(v, m)
         setMapError(null)
         setVersion((x) => x + 1)
         // A chosen seat someone else just took leaves the selection, visibly.
@@ -188,10 +195,11 @@ function SeatPicker({
       setHoldError(err)
       if (err instanceof ApiError) {
         if (err.code === 'seat_taken') {
-          const v = venueRef.current
           const ids = err.seatIds
-          if (v) {
-            for (const id of ids) if (id < v.status.length) v.status[id] = Status.held
+          const cur = venueRef.current
+          if (cur) {
+            for (const id of ids) if (id < cur.status.length) cur.status[id] = Status.held
+            setVersion((x) => x + 1)
           }
           setSelected((s) => new Set([...s].filter((id) => !ids.includes(id))))
           void load()
@@ -204,7 +212,6 @@ function SeatPicker({
     }
   }
 
-  const v = venueRef.current
   const box = v && focus !== null ? v.sections[focus] : null
   const total = useMemo(() => (v ? [...selected].reduce((t, id) => t + v.price[id], 0) : 0), [selected, v])
 
@@ -216,8 +223,8 @@ function SeatPicker({
           Your turn ends in <span className="tabular-nums" data-testid="admission-left">{clock(left ?? 0)}</span>
         </p>
       </div>
-      <div className="grid gap-6 lg:grid-cols-[1fr_20rem]">
-        <div className="min-w-0 space-y-4">
+      <div className={`grid gap-6 lg:grid-cols-[1fr_20rem] ${selected.size > 0 ? 'pb-20 lg:pb-0' : ''}`}>
+        <div className="min-w-0 space-y-4 lg:col-start-1 lg:row-start-1">
           {mapError !== null && (v ? <Notice tone="warning" title="Live seat updates paused" live>We will keep trying; seats shown may be a few seconds old.</Notice> : <ErrorNotice error={mapError} title="We could not load the seat map" />)}
           {!v && mapError === null && <Loading what="the seat map" />}
           {v && !box && (
@@ -244,33 +251,8 @@ function SeatPicker({
               <Legend />
             </Card>
           )}
-          {v && (
-            <Card>
-              <h2 className="text-lg font-semibold">Sections</h2>
-              <ul className="mt-3 grid grid-cols-2 gap-2 sm:grid-cols-3 xl:grid-cols-4">
-                {v.sections.map((s) => {
-                  const free = availableIn(v, s)
-                  return (
-                    <li key={s.name}>
-                      <button
-                        type="button"
-                        onClick={() => setFocus(s.index)}
-                        aria-current={focus === s.index ? 'true' : undefined}
-                        className={`w-full rounded-lg border px-3 py-2 text-left text-sm focus-visible:outline-2 focus-visible:outline-indigo-600 ${focus === s.index ? 'border-indigo-600 bg-indigo-50' : 'border-slate-200 hover:border-indigo-300'}`}
-                      >
-                        <span className="block font-semibold">{s.name}</span>
-                        <span className={`block text-xs ${free === 0 ? 'text-red-700' : 'text-slate-600'}`}>
-                          {free === 0 ? 'Sold out' : `${count(free)} free`} · from {money(s.minPrice, v.currency)}
-                        </span>
-                      </button>
-                    </li>
-                  )
-                })}
-              </ul>
-            </Card>
-          )}
         </div>
-        <aside className="space-y-4 lg:sticky lg:top-4 lg:self-start" aria-label="Your selection">
+        <aside className="space-y-4 lg:sticky lg:top-4 lg:col-start-2 lg:row-span-2 lg:row-start-1 lg:self-start" aria-label="Your selection">
           <Card>
             <h2 className="text-lg font-semibold">Your seats</h2>
             <div className="mt-2 space-y-3">
@@ -311,6 +293,45 @@ function SeatPicker({
           </Card>
           {v && <BestAvailable venue={v} version={version} maxTickets={maxTickets} busy={busy} onHold={hold} defaultSection={box?.name} />}
         </aside>
+        {selected.size > 0 && v && (
+          // On phones the selection panel is far below the map: keep the
+          // total and the hold button in reach.
+          <div className="fixed inset-x-0 bottom-0 z-20 flex items-center justify-between gap-3 border-t border-slate-200 bg-white px-4 py-3 shadow-[0_-4px_12px_rgba(0,0,0,0.08)] lg:hidden">
+            <span className="text-sm">
+              {selected.size} seat{selected.size === 1 ? '' : 's'} · <span className="font-semibold tabular-nums">{money(total, v.currency)}</span>
+            </span>
+            <Button busy={busy} onClick={() => hold({ seat_ids: [...selected].sort((a, b) => a - b) })}>
+              Hold
+            </Button>
+          </div>
+        )}
+        {v && (
+          <div className="min-w-0 lg:col-start-1 lg:row-start-2">
+            <Card>
+              <h2 className="text-lg font-semibold">Sections</h2>
+              <ul className="mt-3 grid grid-cols-2 gap-2 sm:grid-cols-3 xl:grid-cols-4">
+                {v.sections.map((s) => {
+                  const free = availableIn(v, s)
+                  return (
+                    <li key={s.name}>
+                      <button
+                        type="button"
+                        onClick={() => setFocus(s.index)}
+                        aria-current={focus === s.index ? 'true' : undefined}
+                        className={`w-full rounded-lg border px-3 py-2 text-left text-sm focus-visible:outline-2 focus-visible:outline-indigo-600 ${focus === s.index ? 'border-indigo-600 bg-indigo-50' : 'border-slate-200 hover:border-indigo-300'}`}
+                      >
+                        <span className="block font-semibold">{s.name}</span>
+                        <span className={`block text-xs ${free === 0 ? 'text-red-700' : 'text-slate-600'}`}>
+                          {free === 0 ? 'Sold out' : `${count(free)} free`} · from {money(s.minPrice, v.currency)}
+                        </span>
+                      </button>
+                    </li>
+                  )
+                })}
+              </ul>
+            </Card>
+          </div>
+        )}
       </div>
     </>
   )
@@ -382,6 +403,8 @@ function BestAvailable({
   useEffect(() => {
     if (defaultSection) setSection(defaultSection)
   }, [defaultSection])
+  // version is a dependency on purpose: the venue's statuses change in place.
+  // eslint-disable-next-line react-hooks/exhaustive-deps
   const free = useMemo(() => new Map(venue.sections.map((s) => [s.name, availableIn(venue, s)])), [venue, version])
 
   function submit(e: FormEvent) {

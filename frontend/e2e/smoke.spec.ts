@@ -1,0 +1,45 @@
+import { expect, test } from '@playwright/test'
+
+// The binary serves the embedded UI: pages by path with a fallback to
+// index.html for client-side routes, hashed assets cached for good.
+
+test('the home page is the embedded UI', async ({ page }) => {
+  const res = await page.goto('/')
+  expect(res?.status()).toBe(200)
+  await expect(page).toHaveTitle(/TicketVelo/)
+  await expect(page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'TicketVelo' })).toBeVisible()
+  await expect(page.getByRole('heading', { level: 1, name: 'Events' })).toBeVisible()
+})
+
+test('a deep link reloads into the app, and a missing page says so', async ({ page }) => {
+  await page.goto('/signin')
+  await expect(page.getByRole('heading', { level: 1, name: 'Sign in' })).toBeVisible()
+  await expect(page.getByLabel('Email')).toBeVisible()
+  await page.goto('/no/such/page')
+  await expect(page.getByRole('heading', { level: 1, name: 'Page not found' })).toBeVisible()
+})
+
+test('hashed assets are cached as immutable; a missing asset is a 404', async ({ page, request }) => {
+  const assets: string[] = []
+  page.on('response', (r) => {
+    if (new URL(r.url()).pathname.startsWith('/assets/')) assets.push(r.url())
+  })
+  await page.goto('/')
+  await expect(page.getByRole('heading', { level: 1 })).toBeVisible()
+  expect(assets.length).toBeGreaterThan(0)
+  const res = await request.get(assets[0])
+  expect(res.status()).toBe(200)
+  expect(res.headers()['cache-control']).toContain('immutable')
+  expect((await request.get('/assets/missing-0000.js')).status()).toBe(404)
+})
+
+test('the app stays small for drop-day connections', async ({ page }) => {
+  let bytes = 0
+  page.on('response', async (r) => {
+    if (new URL(r.url()).pathname.startsWith('/assets/')) bytes += (await r.body()).length
+  })
+  await page.goto('/')
+  await page.waitForLoadState('networkidle')
+  // Uncompressed JS + CSS of the first page; gzip cuts it to about a third.
+  expect(bytes).toBeLessThan(400_000)
+})

@@ -1,0 +1,121 @@
+// @vitest-environment node
+// The client against a real HTTP server on loopback: the same bytes the
+// gateway sends (error shape, Retry-After, 204) go through fetch.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ApiError, Client, NetworkError, outcomeUnknown } from './api'
+
+type Handler = (req: IncomingMessage, body: string, res: ServerResponse) => void
+
+let server: Server
+let base: string
+const routes = new Map<string, Handler>()
+const seen: { method: string; url: string; headers: IncomingMessage['headers']; body: string }[] = []
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    let body = ''
+    req.on('data', (c) => (body += c))
+    req.on('end', () => {
+      seen.push({ method: req.method!, url: req.url!, headers: req.headers, body })
+      const h = routes.get(`${req.method} ${req.url}`)
+      if (h) h(req, body, res)
+      else {
+        res.writeHead(404, { 'Content-Type': 'application/json', 'X-Request-Id': 'rid-404' })
+        res.end(JSON.stringify({ error: { code: 'not_found', message: 'no such route' } }))
+      }
+    })
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+})
+
+afterAll(() => new Promise<void>((r) => server.close(() => r())))
+
+function json(status: number, v: unknown, headers: Record<string, string> = {}): Handler {
+  return (_req, _body, res) => {
+    res.writeHead(status, { 'Content-Type': 'application/json', 'X-Request-Id': 'rid-1', ...headers })
+    res.end(JSON.stringify(v))
+  }
+}
+
+describe('Client', () => {
+  it('sends the hold with the admission token, the idempotency key and a JSON body', async () => {
+    const hold = { id: 'h1', event_id: 3, status: 'active', seats: [], total_cents: 0, currency: 'GBP', expires_at: '2030-01-01T00:00:00Z' }
+    routes.set('POST /api/v1/events/3/holds', json(201, { hold }))
+    const got = await new Client(base).hold(3, 'adm-token', 'key-1', { seat_ids: [12, 13] })
+    expect(got).toEqual(hold)
+    const req = seen.at(-1)!
+    expect(req.headers.authorization).toBe('Bearer adm-token')
+    expect(req.headers['idempotency-key']).toBe('key-1')
+    expect(req.headers['content-type']).toBe('application/json')
+    expect(JSON.parse(req.body)).toEqual({ seat_ids: [12, 13] })
+  })
+
+  it('turns the error shape into an ApiError with code, details and request id', async () => {
+    routes.set(
+      'POST /api/v1/events/4/holds',
+      json(409, { error: { code: 'seat_taken', message: 'seats 12, 13 are taken', details: { seat_ids: [12, 13] }, request_id: 'rid-9' } }),
+    )
+    const err = await new Client(base).hold(4, 't', 'k', { seat_ids: [12, 13] }).catch((e) => e)
+    expect(err).toBeInstanceOf(ApiError)
+    expect(err.status).toBe(409)
+    expect(err.code).toBe('seat_taken')
+    expect(err.message).toBe('seats 12, 13 are taken')
+    expect(err.seatIds).toEqual([12, 13])
+    expect(err.requestId).toBe('rid-9')
+    expect(outcomeUnknown(err)).toBe(false)
+  })
+
+  it('reads Retry-After on 429 and 503 and treats them as unknown outcomes', async () => {
+    routes.set('POST /api/v1/events/5/queue', json(429, { error: { code: 'rate_limited', message: 'slow down' } }, { 'Retry-After': '7' }))
+    const err = await new Client(base).joinQueue(5, 't').catch((e) => e)
+    expect(err.code).toBe('rate_limited')
+    expect(err.retryAfter).toBe(7)
+    expect(outcomeUnknown(err)).toBe(true)
+  })
+
+  it('names a status without our error shape', async () => {
+    routes.set('GET /api/v1/events', (_q, _b, res) => {
+      res.writeHead(502, { 'Content-Type': 'text/html' })
+      res.end('<h1>Bad gateway</h1>')
+    })
+    const err = await new Client(base).events().catch((e) => e)
+    expect(err).toBeInstanceOf(ApiError)
+    expect(err.code).toBe('http_502')
+    expect(outcomeUnknown(err)).toBe(true)
+  })
+
+  it('answers undefined for 204', async () => {
+    routes.set('DELETE /api/v1/events/6/queue', (_q, _b, res) => {
+      res.writeHead(204)
+      res.end()
+    })
+    await expect(new Client(base).leaveQueue(6, 't')).resolves.toBeUndefined()
+    expect(seen.at(-1)!.method).toBe('DELETE')
+  })
+
+  it('encodes hold ids in paths', async () => {
+    await new Client(base).getHold('a/b?c', 't').catch(() => undefined)
+    expect(seen.at(-1)!.url).toBe('/api/v1/holds/a%2Fb%3Fc')
+  })
+
+  it('reports a refused connection as a NetworkError, an unknown outcome', async () => {
+    const closed = createServer()
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r))
+    const port = (closed.address() as AddressInfo).port
+    await new Promise<void>((r) => closed.close(() => r()))
+    const err = await new Client(`http://127.0.0.1:${port}`).events().catch((e) => e)
+    expect(err).toBeInstanceOf(NetworkError)
+    expect(outcomeUnknown(err)).toBe(true)
+  })
+
+  it('unwraps the envelopes of list and single answers', async () => {
+    routes.set('GET /api/v1/orders', json(200, { orders: [{ id: 'o1' }] }))
+    routes.set('GET /api/v1/me', json(200, { user: { id: 7, email: 'a@b.c', name: 'A', role: 'fan' } }))
+    const c = new Client(base)
+    expect(await c.orders('t')).toEqual([{ id: 'o1' }])
+    expect((await c.me('t')).id).toBe(7)
+  })
+})
