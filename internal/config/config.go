@@ -56,6 +56,7 @@ const (
 	Gateway
 	Booker
 	Notifier
+	Keys // only the signing key file, for tools that sign tokens
 )
 
 // Default returns the settings for a local run against PostgreSQL and Redis on
@@ -107,7 +108,7 @@ func (c *Config) Bind(fs *flag.FlagSet, groups int, getenv func(string) string) 
 		b.str(&c.LogLevel, "log-level", "TICKETVELO_LOG_LEVEL", "log level: debug, info, warn or error")
 		b.str(&c.LogFormat, "log-format", "TICKETVELO_LOG_FORMAT", "log format: json or console")
 	}
-	if groups&(Gateway|Booker|Notifier) != 0 {
+	if groups&(Gateway|Booker|Notifier|Keys) != 0 {
 		b.str(&c.KeyFile, "key-file", "TICKETVELO_KEY_FILE", "Ed25519 signing key file (PEM, several keys allowed; the last signs); default <data-dir>/keys.pem, created when missing")
 	}
 	if groups&Gateway != 0 {

@@ -1,0 +1,172 @@
+package dropsim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+)
+
+// journey is one fan's drop day: arrive, queue, get in, pick, hold, pay.
+type journey struct {
+	sim      *Simulation
+	fan      *fan
+	rec      *recorder
+	want     int
+	declines bool
+	rng      *rand.Rand
+}
+
+type queueStatus struct {
+	State              string    `json:"state"`
+	Position           int       `json:"position"`
+	PollAfterMS        int       `json:"poll_after_ms"`
+	AdmissionToken     string    `json:"admission_token"`
+	AdmissionExpiresAt time.Time `json:"admission_expires_at"`
+}
+
+type holdResponse struct {
+	Hold struct {
+		ID    string `json:"id"`
+		Seats []struct {
+			ID int `json:"id"`
+		} `json:"seats"`
+	} `json:"hold"`
+}
+
+// run plays the journey and records how it ended.
+func (j *journey) run(ctx context.Context, arrive time.Time) {
+	if !sleepUntil(ctx, arrive) {
+		j.rec.outcome("timed_out")
+		return
+	}
+	admission, err := j.queue(ctx)
+	if err != nil {
+		j.rec.outcome(outcomeOf(err, "left_queue"))
+		return
+	}
+	j.rec.outcome(j.buy(ctx, admission))
+}
+
+var errTimedOut = errors.New("timed out")
+
+func outcomeOf(err error, otherwise string) string {
+	if errors.Is(err, errTimedOut) || errors.Is(err, context.DeadlineExceeded) {
+		return "timed_out"
+	}
+	return otherwise
+}
+
+// queue joins the waiting room and polls as told until admitted.
+func (j *journey) queue(ctx context.Context) (string, error) {
+	path := fmt.Sprintf("/api/v1/events/%d/queue", j.sim.eventID)
+	var st queueStatus
+	for {
+		res, err := j.sim.api.call(ctx, "POST", path, j.fan.token, "", nil, &st)
+		j.rec.request("join", res, err)
+		if err != nil {
+			return "", err
+		}
+		if res.status == 429 {
+			if !sleepFor(ctx, res.retryAfter) {
+				return "", errTimedOut
+			}
+			continue
+		}
+		if res.status != 200 && res.status != 201 {
+			return "", fmt.Errorf("join: status %d", res.status)
+		}
+		break
+	}
+	joined := time.Now()
+	for st.State != "admitted" {
+		if st.State == "expired" {
+			return "", errors.New("expired in the queue")
+		}
+		wait := time.Duration(st.PollAfterMS) * time.Millisecond
+		wait = min(max(wait, 50*time.Millisecond), j.sim.opts.MaxPoll)
+		if !sleepFor(ctx, wait) {
+			return "", errTimedOut
+		}
+		res, err := j.sim.api.call(ctx, "GET", path, j.fan.token, "", nil, &st)
+		j.rec.request("poll", res, err)
+		if err != nil {
+			return "", err
+		}
+		if res.status != 200 && res.status != 429 && res.status != 503 {
+			return "", fmt.Errorf("poll: status %d", res.status)
+		}
+	}
+	j.rec.admitted(joined, j.sim.opensAt, st.AdmissionExpiresAt)
+	return st.AdmissionToken, nil
+}
+
+// buy holds seats (best available in a random section, or seats picked off
+// the map), then pays; a declined card releases the hold.
+func (j *journey) buy(ctx context.Context, admission string) string {
+	sections, err := j.sim.api.sections(ctx, j.sim.eventID)
+	if err != nil || len(sections) == 0 {
+		return "no_seats"
+	}
+	for attempt := 0; attempt < 6; attempt++ {
+		body := map[string]any{"section": sections[j.rng.IntN(len(sections))], "quantity": j.want, "together": true}
+		var hold holdResponse
+		res, err := j.sim.api.call(ctx, "POST", fmt.Sprintf("/api/v1/events/%d/holds", j.sim.eventID), admission, newKey(), body, &hold)
+		j.rec.request("hold", res, err)
+		if err != nil {
+			return outcomeOf(err, "error")
+		}
+		switch {
+		case res.status == 201:
+			return j.pay(ctx, hold.Hold.ID)
+		case res.status == 409 || res.status == 422:
+			continue // taken, or this section cannot seat the party together: try another
+		case res.status == 429 || res.status == 503:
+			if !sleepFor(ctx, max(res.retryAfter, 100*time.Millisecond)) {
+				return "timed_out"
+			}
+		default:
+			return fmt.Sprintf("hold_status_%d", res.status)
+		}
+	}
+	return "no_seats"
+}
+
+func (j *journey) pay(ctx context.Context, holdID string) string {
+	token := "tok_visa"
+	if j.declines {
+		token = "tok_declined"
+	}
+	res, err := j.sim.api.call(ctx, "POST", "/api/v1/holds/"+holdID+"/confirm", j.fan.token, newKey(), map[string]string{"payment_token": token}, nil)
+	j.rec.request("confirm", res, err)
+	switch {
+	case err != nil:
+		return outcomeOf(err, "error")
+	case res.status == 201:
+		j.rec.sold()
+		return "bought"
+	case res.status == 402:
+		res, err := j.sim.api.call(ctx, "DELETE", "/api/v1/holds/"+holdID, j.fan.token, "", nil, nil)
+		j.rec.request("release", res, err)
+		return "declined"
+	default:
+		return fmt.Sprintf("confirm_status_%d", res.status)
+	}
+}
+
+func sleepUntil(ctx context.Context, t time.Time) bool { return sleepFor(ctx, time.Until(t)) }
+
+func sleepFor(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}

@@ -1,0 +1,144 @@
+package dropsim
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"sync"
+	"time"
+)
+
+// recorder collects what the fans saw; every method is safe for concurrent use.
+type recorder struct {
+	mu        sync.Mutex
+	took      map[string][]time.Duration
+	statuses  map[string]map[int]int
+	outcomes  map[string]int
+	fivexx    int
+	lastSold  time.Time
+	admission []admittedFan
+}
+
+type admittedFan struct {
+	joined, admitted time.Time
+}
+
+func newRecorder() *recorder {
+	return &recorder{took: map[string][]time.Duration{}, statuses: map[string]map[int]int{}, outcomes: map[string]int{}}
+}
+
+func (r *recorder) request(kind string, res result, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.statuses[kind] == nil {
+		r.statuses[kind] = map[int]int{}
+	}
+	if err != nil {
+		r.statuses[kind][0]++ // transport failure
+		return
+	}
+	r.statuses[kind][res.status]++
+	r.took[kind] = append(r.took[kind], res.took)
+	if res.status >= 500 && res.status != 503 {
+		r.fivexx++
+	}
+}
+
+func (r *recorder) outcome(o string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.outcomes[o]++
+}
+
+func (r *recorder) sold() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.lastSold = time.Now()
+}
+
+// admitted notes a fan who joined after the opening, for the fairness
+// figure; the admission token's expiry stands for the admission time, since
+// every admission lasts as long.
+func (r *recorder) admitted(joined, opensAt, admissionExpires time.Time) {
+	if joined.Before(opensAt) || admissionExpires.IsZero() {
+		return // the pre-queue is shuffled on purpose
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.admission = append(r.admission, admittedFan{joined: joined, admitted: admissionExpires})
+}
+
+// report sums up the run; SoldOutIn is the time from the opening to the
+// last sale, which the caller keeps only when the event did sell out.
+func (r *recorder) report(took time.Duration, opensAt time.Time) *Report {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rep := &Report{Took: took, Outcomes: r.outcomes, Statuses: r.statuses, Status5xx: r.fivexx, Latency: map[string]Percentiles{}}
+	if !r.lastSold.IsZero() {
+		rep.SoldOutIn = r.lastSold.Sub(opensAt)
+	}
+	for kind, d := range r.took {
+		rep.Latency[kind] = percentiles(d)
+	}
+	rep.FairnessInversions = inversions(r.admission, 50*time.Millisecond)
+	return rep
+}
+
+// inversions is the share of pairs of fans who joined at least gap apart and
+// were admitted in the other order (ties in admission count as in order).
+func inversions(fans []admittedFan, gap time.Duration) float64 {
+	sort.Slice(fans, func(i, j int) bool { return fans[i].joined.Before(fans[j].joined) })
+	pairs, inverted := 0, 0
+	for i := range fans {
+		for j := i + 1; j < len(fans); j++ {
+			if fans[j].joined.Sub(fans[i].joined) < gap {
+				continue
+			}
+			pairs++
+			if fans[j].admitted.Before(fans[i].admitted) {
+				inverted++
+			}
+		}
+	}
+	if pairs == 0 {
+		return 0
+	}
+	return float64(inverted) / float64(pairs)
+}
+
+// Print writes the report for people.
+func (r *Report) Print(w io.Writer) {
+	fmt.Fprintf(w, "drop on event %d: %d fans for %d seats, took %s\n", r.EventID, r.Fans, r.Capacity, r.Took.Round(time.Millisecond))
+	fmt.Fprintf(w, "seats sold: %d (%d orders)", r.SeatsSold, r.OrdersInDB)
+	if r.SoldOutIn > 0 {
+		fmt.Fprintf(w, ", sold out %s after the opening", r.SoldOutIn.Round(time.Millisecond))
+	}
+	fmt.Fprintln(w)
+	var names []string
+	for o := range r.Outcomes {
+		names = append(names, o)
+	}
+	sort.Strings(names)
+	fmt.Fprint(w, "fans:")
+	for _, o := range names {
+		fmt.Fprintf(w, " %s=%d", o, r.Outcomes[o])
+	}
+	fmt.Fprintln(w)
+	var kinds []string
+	for k := range r.Latency {
+		kinds = append(kinds, k)
+	}
+	sort.Strings(kinds)
+	for _, k := range kinds {
+		p := r.Latency[k]
+		fmt.Fprintf(w, "  %-8s n=%-7d p50=%-9s p99=%-9s max=%-9s statuses=%v\n", k, p.Count,
+			p.P50.Round(10*time.Microsecond), p.P99.Round(10*time.Microsecond), p.Max.Round(10*time.Microsecond), r.Statuses[k])
+	}
+	fmt.Fprintf(w, "fairness: %.3f%% of post-opening pairs admitted out of join order\n", 100*r.FairnessInversions)
+	fmt.Fprintf(w, "server errors (5xx other than 503): %d\n", r.Status5xx)
+	if len(r.Problems) == 0 {
+		fmt.Fprintln(w, "invariants: OK (no seat sold twice, sold = valid tickets <= capacity, orders = fans who bought)")
+	} else {
+		fmt.Fprintf(w, "invariants: BROKEN: %v\n", r.Problems)
+	}
+}
