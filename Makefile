@@ -23,7 +23,7 @@ test-go:
 	$(GO) test -count=1 -timeout 30m $(PKGS)
 
 test-frontend:
-	@if [ -f frontend/package.json ]; then $(MAKE) frontend && cd frontend && npm test; fi
+	@if [ -f frontend/package.json ]; then $(MAKE) frontend && cd frontend && TV_E2E_SKIP_UI_BUILD=1 npm test; fi
 
 ## bench: the benchmarks written up in docs/BENCHMARKS.md
 bench:
@@ -38,7 +38,7 @@ lint:
 ## frontend: build the web UI into frontend/dist (skipped without npm)
 frontend:
 	@if [ -f frontend/package.json ] && command -v npm >/dev/null; then \
-		cd frontend && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && npm run build && touch dist/.keep; \
+		cd frontend && { [ node_modules/.package-lock.json -nt package-lock.json ] || PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund; } && npm run build && touch dist/.keep; \
 	elif [ -f frontend/package.json ]; then echo "npm not found: building without the web UI"; fi
 
 clean:

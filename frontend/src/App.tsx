@@ -1,14 +1,18 @@
-import { useEffect, useRef } from 'react'
+import { lazy, Suspense, useEffect, useRef } from 'react'
 import { Link, match, navigate, useLocation } from './lib/router'
 import { session, useSession } from './lib/session'
 import { EventsPage } from './pages/EventsPage'
 import { EventPage } from './pages/EventPage'
 import { AuthPage } from './pages/AuthPage'
-import { SeatsPage } from './pages/SeatsPage'
-import { CheckoutPage } from './pages/CheckoutPage'
 import { OrdersPage } from './pages/OrdersPage'
-import { OpsPage } from './pages/OpsPage'
-import { OpsEventPage } from './pages/OpsEventPage'
+import { Loading } from './components/ui'
+
+// The seat map, checkout and ops console load on demand: a fan's first
+// page (events, waiting room) is what drop-day traffic fetches.
+const SeatsPage = lazy(() => import('./pages/SeatsPage').then((m) => ({ default: m.SeatsPage })))
+const CheckoutPage = lazy(() => import('./pages/CheckoutPage').then((m) => ({ default: m.CheckoutPage })))
+const OpsPage = lazy(() => import('./pages/OpsPage').then((m) => ({ default: m.OpsPage })))
+const OpsEventPage = lazy(() => import('./pages/OpsEventPage').then((m) => ({ default: m.OpsEventPage })))
 
 function Page({ pathname }: { pathname: string }) {
   let p: Record<string, string> | null
@@ -115,7 +119,9 @@ export default function App() {
         </nav>
       </header>
       <main id="main" className="mx-auto w-full max-w-6xl flex-1 px-4 py-6 sm:py-8">
-        <Page pathname={pathname} />
+        <Suspense fallback={<Loading what="the page" />}>
+          <Page pathname={pathname} />
+        </Suspense>
       </main>
       <footer className="border-t border-slate-200 py-4 text-center text-xs text-slate-600">
         TicketVelo · fair queues, no double sales

@@ -313,10 +313,12 @@ function Waiting({ status, progress, paused }: { status: QueueStatus; progress: 
           The organisers paused admission briefly. Your place is kept; stay on this page.
         </Notice>
       )}
-      <dl className="grid grid-cols-2 gap-3 sm:grid-cols-3">
+      <dl className="grid grid-cols-2 gap-3">
         <Stat label="Your place" value={status.position !== undefined ? count(status.position) : '—'} />
         <Stat label="People ahead" value={status.ahead !== undefined ? count(status.ahead) : '—'} />
-        <Stat label="Estimated wait" value={eta(status.eta_seconds)} />
+        <div className="col-span-2">
+          <Stat label="Estimated wait" value={eta(status.eta_seconds)} />
+        </div>
       </dl>
       <div>
         <div className="flex justify-between text-xs text-slate-600">

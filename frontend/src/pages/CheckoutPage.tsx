@@ -85,7 +85,7 @@ function Checkout({ hold, token, onOrder, onChanged }: { hold: Hold; token: stri
   return (
     <>
       <PageTitle sub="Your seats are held for you while you pay.">Checkout</PageTitle>
-      <div className="grid gap-6 lg:grid-cols-[1fr_22rem]">
+      <div className="grid items-start gap-6 lg:grid-cols-[1fr_22rem]">
         <Card>
           <h2 className="text-lg font-semibold">Your seats</h2>
           <ul className="mt-3 divide-y divide-slate-100" data-testid="held-seats">

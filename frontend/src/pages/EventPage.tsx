@@ -47,7 +47,7 @@ export function EventPage({ eventId }: { eventId: number }) {
       >
         {e.name}
       </PageTitle>
-      <div className="grid gap-6 lg:grid-cols-[1fr_24rem]">
+      <div className="grid items-start gap-6 lg:grid-cols-[1fr_24rem]">
         <div className="space-y-6">
           <Card>
             <div className="flex flex-wrap items-center gap-2">

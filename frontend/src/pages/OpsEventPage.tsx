@@ -30,7 +30,7 @@ function EventConsole({ eventId, auth }: { eventId: number; auth: Session }) {
         {ev.data?.name ?? `Event ${eventId}`}
       </PageTitle>
       {ev.state === 'error' && <ErrorNotice error={ev.error} />}
-      <div className="grid gap-6 lg:grid-cols-[1fr_22rem]">
+      <div className="grid items-start gap-6 lg:grid-cols-[1fr_22rem]">
         <LiveStats eventId={eventId} token={auth.token} />
         <AdmissionForm eventId={eventId} token={auth.token} />
       </div>

@@ -18,7 +18,7 @@ function Console({ auth }: { auth: Session }) {
   return (
     <>
       <PageTitle sub="Events, admission control and live queue figures.">Ops console</PageTitle>
-      <div className="grid gap-6 lg:grid-cols-[1fr_24rem]">
+      <div className="grid items-start gap-6 lg:grid-cols-[1fr_24rem]">
         <Card>
           <h2 className="text-lg font-semibold">Events</h2>
           {events.state === 'error' && <ErrorNotice error={events.error} />}
