@@ -63,6 +63,9 @@ type Service struct {
 }
 
 type testHooks struct {
+	// beforeHoldTx runs before the hold transaction begins, with the
+	// seat locks (if any) held.
+	beforeHoldTx func(seats []int)
 	// afterSeatUpdate runs inside the hold transaction once the seats are
 	// updated and before the commit.
 	afterSeatUpdate func(seats []int)

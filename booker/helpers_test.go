@@ -97,6 +97,7 @@ type harnessOptions struct {
 	cfg       func(*config.BookerConfig)
 	redis     rueidis.Client // instead of the shared Redis (e.g. through a proxy)
 	layout    *catalog.Layout
+	realClock bool // the wall clock instead of one the test moves
 }
 
 func newHarness(t testing.TB, o harnessOptions) *harness {
@@ -156,9 +157,13 @@ func newHarness(t testing.TB, o harnessOptions) *harness {
 		o.cfg(&cfg)
 	}
 	clk := &clock{t: time.Now()}
+	now := clk.now
+	if o.realClock {
+		now = time.Now
+	}
 	adm := &recordingAdmissions{}
 	svc, err := New(Options{Pool: pool, Redis: rc, Prefix: prefix, Tokens: ring, Admissions: adm, Config: cfg,
-		Log: zerolog.Nop(), Now: clk.now})
+		Log: zerolog.Nop(), Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -365,4 +370,19 @@ func jsonBody(v any) string {
 	var b bytes.Buffer
 	_ = json.NewEncoder(&b).Encode(v)
 	return b.String()
+}
+
+func testenvEventually(t testing.TB, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := cond()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

@@ -262,6 +262,9 @@ func (s *Service) holdTx(ctx context.Context, req *holdRequest, seats []int) (ho
 }
 
 func (s *Service) holdTxOnce(ctx context.Context, req *holdRequest, seats []int) (holdOutcome, error) {
+	if h := s.hooks.beforeHoldTx; h != nil {
+		h(seats)
+	}
 	ev := req.ev
 	holdID := newUUID()
 	expires := s.now().Add(s.cfg.HoldTTL)

@@ -116,6 +116,11 @@ func (c *counters) lockWait() {
 	lockWaitsTotal.Inc()
 }
 
+var redisTripsTotal = metrics.NewCounter("ticketvelo_booker_redis_trips_total")
+
+// redisDown counts the times the hold path stopped using Redis for a while.
+func (c *counters) redisDown() { redisTripsTotal.Inc() }
+
 func (c *counters) redisFallback() {
 	c.fallbak.Add(1)
 	redisFallbacksTotal.Inc()

@@ -30,7 +30,12 @@ type redisStore struct {
 	now       func() time.Time
 	stats     *counters
 	downUntil atomic.Int64 // unix nanos
+	failures  atomic.Int64 // in a row
 }
+
+// tripAfter is how many Redis failures in a row mark it down: one slow
+// answer on a busy machine is not an outage.
+const tripAfter = 3
 
 func newRedisStore(client rueidis.Client, prefix string, timeout time.Duration, now func() time.Time, stats *counters) *redisStore {
 	return &redisStore{client: client, prefix: prefix, timeout: timeout, now: now, stats: stats}
@@ -60,14 +65,28 @@ func (r *redisStore) ctx(parent context.Context) (context.Context, context.Cance
 	return ctx, cancel, nil
 }
 
-// failed records a Redis failure: for the next second the hold path goes
-// straight to Postgres.
+// failed records the result of a Redis call: after tripAfter failures in a
+// row, the hold path goes straight to Postgres for a second.
 func (r *redisStore) failed(err error) error {
-	if err == nil || errors.Is(err, errRedisDown) {
+	if err == nil {
+		r.failures.Store(0)
+		return nil
+	}
+	if errors.Is(err, errRedisDown) {
 		return err
 	}
-	r.downUntil.Store(r.now().Add(time.Second).UnixNano())
+	if r.failures.Add(1) >= tripAfter {
+		r.stats.redisDown()
+		r.downUntil.Store(r.now().Add(time.Second).UnixNano())
+	}
 	return fmt.Errorf("redis: %w", err)
+}
+
+// succeeded ends a run of failures.
+func (r *redisStore) succeeded() {
+	if r.failures.Load() != 0 {
+		r.failures.Store(0)
+	}
 }
 
 // claimAndCheck takes the request's idempotency record (pending) and reads
@@ -112,6 +131,7 @@ func (r *redisStore) claim(ctx context.Context, eventID, userID int64, key, pend
 	if err != nil {
 		return claimResult{}, r.failed(err)
 	}
+	r.succeeded()
 	if len(res) != 2 {
 		return claimResult{}, fmt.Errorf("redis: claim script answered %d values", len(res))
 	}
@@ -150,6 +170,7 @@ func (r *redisStore) takenBits(ctx context.Context, eventID int64, sentinel int,
 	if err != nil {
 		return nil, false, r.failed(err)
 	}
+	r.succeeded()
 	if len(bits) != len(seats)+1 {
 		return nil, false, fmt.Errorf("redis: BITFIELD_RO answered %d bits for %d seats", len(bits), len(seats)+1)
 	}

@@ -45,7 +45,7 @@ func defaultBooker() BookerConfig {
 		SnapshotInterval: 500 * time.Millisecond,
 		SeatLockTTL:      5 * time.Second,
 		SeatLockWait:     50 * time.Millisecond,
-		RedisTimeout:     250 * time.Millisecond,
+		RedisTimeout:     500 * time.Millisecond,
 		IdempotencyTTL:   24 * time.Hour,
 		HealthInterval:   time.Second,
 	}
