@@ -3,7 +3,7 @@ import { sectionAt, stageUnits, Status, availableIn, type SectionBox, type Venue
 
 /** Seat colours, shared with the legend (AA contrast against white). */
 export const seatColors = {
-  available: '#059669', // emerald-600
+  available: '#047857', // emerald-700: white seat numbers keep 5.5:1
   held: '#d97706', // amber-600
   sold: '#cbd5e1', // slate-300
   selected: '#4338ca', // indigo-700

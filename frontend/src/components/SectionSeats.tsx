@@ -110,7 +110,7 @@ const SeatButton = memo(function SeatButton({
   const cls = selected
     ? 'bg-indigo-700 text-white ring-2 ring-indigo-300'
     : free
-      ? 'bg-emerald-600 text-white hover:bg-emerald-700'
+      ? 'bg-emerald-700 text-white hover:bg-emerald-800'
       : status === Status.held
         ? 'bg-amber-200 text-amber-900'
         : 'bg-slate-200 text-slate-500'

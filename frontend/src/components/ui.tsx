@@ -82,6 +82,13 @@ export function ErrorNotice({ error, title, action }: { error: unknown; title?: 
           {requestId && <> · Request {requestId}</>}
         </p>
       )}
+      {error instanceof ApiError && error.status === 401 && error.code !== 'bad_credentials' && !action && (
+        <p className="mt-2">
+          <a href={`/signin?next=${encodeURIComponent(location.pathname)}`} className="font-medium underline">
+            Sign in again
+          </a>
+        </p>
+      )}
       {action && <div className="mt-2">{action}</div>}
     </Notice>
   )

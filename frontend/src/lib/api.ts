@@ -83,6 +83,8 @@ export interface QueueStatus {
   sale_opens_at: string
   admission_token?: string
   admission_expires_at?: string
+  /** Why the place expired (the gateway adds it; not in the contract). */
+  reason?: string
 }
 
 export interface AdmissionSettings {

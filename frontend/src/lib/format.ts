@@ -78,3 +78,9 @@ export function eta(seconds: number | undefined): string {
 export function count(n: number): string {
   return n.toLocaleString('en-GB')
 }
+
+/** toLocalInput formats a time for an <input type="datetime-local">. */
+export function toLocalInput(d: Date): string {
+  const two = (n: number) => String(n).padStart(2, '0')
+  return `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())}T${two(d.getHours())}:${two(d.getMinutes())}`
+}

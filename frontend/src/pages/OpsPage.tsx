@@ -1,6 +1,6 @@
 import { useEffect, useState, type FormEvent } from 'react'
 import { api, type AdminVenue } from '../lib/api'
-import { count, dateTime } from '../lib/format'
+import { count, dateTime, toLocalInput } from '../lib/format'
 import { useDocumentTitle, useLoad } from '../lib/hooks'
 import { Link, navigate } from '../lib/router'
 import type { Session } from '../lib/session'
@@ -59,12 +59,6 @@ function Console({ auth }: { auth: Session }) {
       </div>
     </>
   )
-}
-
-/** toLocalInput formats a time for an <input type="datetime-local">. */
-export function toLocalInput(d: Date): string {
-  const two = (n: number) => String(n).padStart(2, '0')
-  return `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())}T${two(d.getHours())}:${two(d.getMinutes())}`
 }
 
 function CreateEvent({ auth, onCreated }: { auth: Session; onCreated: () => void }) {
