@@ -100,3 +100,20 @@ describe('refresh', () => {
     expect(sameShape(v, { ...arena(), event_id: 2 })).toBe(false)
   })
 })
+
+describe('speed', () => {
+  // Generous bounds: they catch an accidental O(n²), not a slow machine.
+  it('lays out 19,920 seats and refreshes them in a few milliseconds', () => {
+    const m = arena()
+    let t = performance.now()
+    const v = layout(m)
+    const layoutMs = performance.now() - t
+    const next = arena((id) => (id % 7 === 0 ? 'sold' : 'available'))
+    t = performance.now()
+    const changed = refresh(v, next)
+    const refreshMs = performance.now() - t
+    expect(changed.length).toBe(Math.ceil(19920 / 7))
+    expect(layoutMs).toBeLessThan(500)
+    expect(refreshMs).toBeLessThan(100)
+  })
+})
