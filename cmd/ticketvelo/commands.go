@@ -39,6 +39,7 @@ func init() {
 		{name: "notifier", summary: "run the notifier: consume booking events and send confirmation mail", groups: config.Stores | config.Serving | config.Notifier, bind: noFlags(runNotifier)},
 		{name: "broker", summary: "run the embedded Kafka-protocol broker alone", groups: config.Files, bind: brokerCommand},
 		{name: "drop", summary: "simulate a drop against a running TicketVelo (fans queue, hold and buy over HTTP) and check that no seat sold twice", groups: config.Stores | config.Keys, bind: dropCommand},
+		{name: "user create", summary: "create an account, e.g. an ops account with --role ops, and exit", groups: config.Stores, bind: userCreateCommand},
 		{name: "migrate", summary: "apply database migrations and exit", groups: config.Stores, bind: noFlags(runMigrate)},
 		{name: "seed", summary: "seed the demo venues, or with --seats N a venue of N seats, and exit", groups: config.Stores, bind: seedCommand},
 		{name: "healthcheck", summary: "probe a running process's /healthz (or -url) and exit 0 only on 200, for container healthchecks", bind: healthcheckCommand},

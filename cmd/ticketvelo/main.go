@@ -53,6 +53,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		usage(stdout)
 		return nil
 	}
+	// A command with a verb, such as "user create", is named by two words.
+	if len(rest) > 0 {
+		if c, ok := findCommand(name + " " + rest[0]); ok {
+			return c.run(ctx, e, rest[1:])
+		}
+	}
 	c, ok := findCommand(name)
 	if !ok {
 		fmt.Fprintf(stderr, "ticketvelo: unknown command %q\n\n", name)

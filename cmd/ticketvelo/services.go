@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/ticketvelo/ticketvelo/catalog"
-	"github.com/ticketvelo/ticketvelo/gateway"
 	"github.com/ticketvelo/ticketvelo/internal/config"
 )
 
@@ -27,8 +26,11 @@ func runAll(ctx context.Context, e env, cfg config.Config) error {
 		}
 	}
 	srv := d.server()
-	gateway.New().Routes(srv.Router)
-	return d.serve(ctx, srv)
+	admit, err := mountGateway(d, srv)
+	if err != nil {
+		return err
+	}
+	return d.serve(ctx, srv, admit)
 }
 
 // runGateway runs the public edge alone.
@@ -39,8 +41,11 @@ func runGateway(ctx context.Context, e env, cfg config.Config) error {
 		return err
 	}
 	srv := d.server()
-	gateway.New().Routes(srv.Router)
-	return d.serve(ctx, srv)
+	admit, err := mountGateway(d, srv)
+	if err != nil {
+		return err
+	}
+	return d.serve(ctx, srv, admit)
 }
 
 // runBooker runs the booker alone.

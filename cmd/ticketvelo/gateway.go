@@ -1,0 +1,55 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/ticketvelo/ticketvelo/admission"
+	"github.com/ticketvelo/ticketvelo/catalog"
+	"github.com/ticketvelo/ticketvelo/gateway"
+	"github.com/ticketvelo/ticketvelo/identity"
+	"github.com/ticketvelo/ticketvelo/internal/httpapi"
+	"github.com/ticketvelo/ticketvelo/internal/tokens"
+)
+
+// mountGateway mounts the gateway's routes on srv and returns the admission
+// controller's loop, which the caller runs beside the server.
+func mountGateway(d *deps, srv *httpapi.Server) (func(context.Context) error, error) {
+	cfg, g := d.cfg, d.cfg.Gateway
+	ring, err := tokens.LoadOrCreate(cfg.KeyPath())
+	if err != nil {
+		return nil, err
+	}
+	users, err := identity.NewStore(d.pool, identity.DefaultParams)
+	if err != nil {
+		return nil, err
+	}
+	store := catalog.NewStore(d.pool)
+	room := admission.NewRoom(d.redis, cfg.RedisPrefix, ring, admission.Options{
+		AdmissionTTL: g.AdmissionTTL, GracePeriod: g.GracePeriod,
+		DefaultRate: g.DefaultRate, DefaultMaxActive: g.DefaultMaxActive,
+		Auto: admission.AutoOptions{
+			TargetP99: g.AutoTargetP99, TargetErrors: g.AutoTargetErrors, Increase: g.AutoIncrease,
+			DecreaseFactor: g.AutoDecreaseFactor, MinRate: g.AutoMinRate, MaxRate: g.AutoMaxRate,
+		},
+	})
+	gw, err := gateway.New(gateway.Deps{
+		Users: users, Catalog: store, Events: catalog.NewCache(store, time.Second, time.Now), Room: room, Ring: ring,
+		Redis: d.redis, Prefix: cfg.RedisPrefix, Config: g, TrustedProxies: cfg.TrustedProxies, Now: time.Now,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("starting the gateway: %w", err)
+	}
+	gw.Routes(srv.Router)
+	sales := func(ctx context.Context, now time.Time) ([]admission.Sale, error) {
+		list, err := store.Sales(ctx, now, time.Minute)
+		out := make([]admission.Sale, len(list))
+		for i, s := range list {
+			out[i] = admission.Sale{EventID: s.EventID, OpensAt: s.SaleOpensAt}
+		}
+		return out, err
+	}
+	ctl := admission.NewController(room, sales, g.AdmissionInterval, time.Now, d.log.With().Str("component", "admission").Logger())
+	return ctl.Run, nil
+}

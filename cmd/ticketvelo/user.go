@@ -1,0 +1,48 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+
+	"github.com/ticketvelo/ticketvelo/identity"
+	"github.com/ticketvelo/ticketvelo/internal/config"
+	"github.com/ticketvelo/ticketvelo/internal/tokens"
+)
+
+// userCreateCommand makes an account from the command line, the only way to
+// make an ops account.
+func userCreateCommand(fs *flag.FlagSet) mainFunc {
+	email := fs.String("email", "", "the account's email address")
+	name := fs.String("name", "", "the account's display name")
+	password := fs.String("password", "", "the account's password (or env TICKETVELO_USER_PASSWORD, which stays out of the process list)")
+	role := fs.String("role", tokens.RoleFan, "fan or ops")
+	return func(ctx context.Context, e env, cfg config.Config) error {
+		pw := *password
+		if pw == "" {
+			pw = e.getenv("TICKETVELO_USER_PASSWORD")
+		}
+		if *email == "" || pw == "" {
+			return errors.New("--email and --password (or TICKETVELO_USER_PASSWORD) are required")
+		}
+		if *name == "" {
+			*name = *email
+		}
+		d := newDeps(e, cfg)
+		defer d.close()
+		if err := d.open(ctx, needs{postgres: true}); err != nil {
+			return err
+		}
+		users, err := identity.NewStore(d.pool, identity.DefaultParams)
+		if err != nil {
+			return err
+		}
+		u, err := users.Create(ctx, identity.Registration{Email: *email, Password: pw, Name: *name}, *role)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "created %s account %d for %s\n", u.Role, u.ID, u.Email)
+		return nil
+	}
+}

@@ -1,0 +1,108 @@
+package gateway
+
+import (
+	"strings"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/ticketvelo/ticketvelo/identity"
+	"github.com/ticketvelo/ticketvelo/internal/httpapi"
+)
+
+type userJSON struct {
+	ID    int64  `json:"id"`
+	Email string `json:"email"`
+	Name  string `json:"name"`
+	Role  string `json:"role"`
+}
+
+func userOf(u identity.User) userJSON {
+	return userJSON{ID: u.ID, Email: u.Email, Name: u.Name, Role: u.Role}
+}
+
+type sessionJSON struct {
+	User        userJSON  `json:"user"`
+	AccessToken string    `json:"access_token"`
+	TokenType   string    `json:"token_type"`
+	ExpiresAt   time.Time `json:"expires_at"`
+}
+
+type registerBody struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+	Name     string `json:"name"`
+}
+
+type loginBody struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+}
+
+// clientIP is the caller's address as the abuse limits see it.
+func (g *Gateway) clientIP(ctx *fasthttp.RequestCtx) string {
+	return httpapi.ClientIP(ctx, g.d.TrustedProxies).String()
+}
+
+// emailKey is the account an auth request is about, for its limit: the
+// normalised email, or what was typed when it does not parse.
+func emailKey(raw string) string {
+	if email, err := identity.NormaliseEmail(raw); err == nil {
+		return accountKey(email)
+	}
+	return accountKey(strings.ToLower(strings.TrimSpace(raw)))
+}
+
+func (g *Gateway) register(ctx *fasthttp.RequestCtx) error {
+	var b registerBody
+	if err := httpapi.DecodeJSON(ctx, &b); err != nil {
+		return err
+	}
+	cfg := g.d.Config
+	if err := g.limits.check(ctx, limit{"register-ip", g.clientIP(ctx), cfg.RegisterPerIP}, limit{"register-account", emailKey(b.Email), cfg.RegisterPerAccount}); err != nil {
+		return err
+	}
+	u, err := g.d.Users.Register(ctx, identity.Registration{Email: b.Email, Password: b.Password, Name: b.Name})
+	if err != nil {
+		return err
+	}
+	return g.writeSession(ctx, fasthttp.StatusCreated, u)
+}
+
+func (g *Gateway) login(ctx *fasthttp.RequestCtx) error {
+	var b loginBody
+	if err := httpapi.DecodeJSON(ctx, &b); err != nil {
+		return err
+	}
+	cfg := g.d.Config
+	if err := g.limits.check(ctx, limit{"login-ip", g.clientIP(ctx), cfg.LoginPerIP}, limit{"login-account", emailKey(b.Email), cfg.LoginPerAccount}); err != nil {
+		return err
+	}
+	u, err := g.d.Users.Login(ctx, b.Email, b.Password)
+	if err != nil {
+		return err
+	}
+	return g.writeSession(ctx, fasthttp.StatusOK, u)
+}
+
+func (g *Gateway) writeSession(ctx *fasthttp.RequestCtx, status int, u identity.User) error {
+	tok, exp, err := g.d.Ring.IssueAccess(u.ID, u.Role, g.d.Config.AccessTokenTTL, g.d.Now())
+	if err != nil {
+		return err
+	}
+	httpapi.WriteJSON(ctx, status, sessionJSON{User: userOf(u), AccessToken: tok, TokenType: "Bearer", ExpiresAt: exp.UTC()})
+	return nil
+}
+
+func (g *Gateway) me(ctx *fasthttp.RequestCtx) error {
+	a, err := g.fan(ctx)
+	if err != nil {
+		return err
+	}
+	u, err := g.d.Users.ByID(ctx, a.UserID)
+	if err != nil {
+		return err
+	}
+	httpapi.WriteJSON(ctx, fasthttp.StatusOK, map[string]userJSON{"user": userOf(u)})
+	return nil
+}

@@ -1,0 +1,136 @@
+package gateway
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/ticketvelo/ticketvelo/admission"
+	"github.com/ticketvelo/ticketvelo/catalog"
+)
+
+// The queue routes are the drop's hot path: every waiting fan polls every
+// few seconds. A poll verifies the access token from a cache, reads the
+// event and its waiting-room overview from memory, makes one Redis round
+// trip (a script) and writes its JSON by hand, without reflection.
+
+func (g *Gateway) joinQueue(ctx *fasthttp.RequestCtx) error {
+	a, err := g.fan(ctx)
+	if err != nil {
+		return err
+	}
+	ev, err := g.event(ctx)
+	if err != nil {
+		return err
+	}
+	cfg := g.d.Config
+	if err := g.limits.check(ctx,
+		limit{"join-ip", g.clientIP(ctx), cfg.JoinPerIP},
+		limit{"join-account", strconv.FormatInt(a.UserID, 10), cfg.JoinPerAccount}); err != nil {
+		return err
+	}
+	now := g.d.Now()
+	st, created, err := g.d.Room.Join(ctx, ev.ID, a.UserID, ev.SaleOpensAt, now)
+	if err != nil {
+		return err
+	}
+	status := fasthttp.StatusOK
+	if created {
+		status = fasthttp.StatusCreated
+	}
+	return g.writeStatus(ctx, status, ev, a.UserID, st, now)
+}
+
+func (g *Gateway) queueStatus(ctx *fasthttp.RequestCtx) error {
+	a, err := g.fan(ctx)
+	if err != nil {
+		return err
+	}
+	ev, err := g.event(ctx)
+	if err != nil {
+		return err
+	}
+	now := g.d.Now()
+	st, err := g.d.Room.Status(ctx, ev.ID, a.UserID, now)
+	if err != nil {
+		return err
+	}
+	return g.writeStatus(ctx, fasthttp.StatusOK, ev, a.UserID, st, now)
+}
+
+func (g *Gateway) leaveQueue(ctx *fasthttp.RequestCtx) error {
+	a, err := g.fan(ctx)
+	if err != nil {
+		return err
+	}
+	ev, err := g.event(ctx)
+	if err != nil {
+		return err
+	}
+	if err := g.d.Room.Leave(ctx, ev.ID, a.UserID); err != nil {
+		return err
+	}
+	ctx.SetStatusCode(fasthttp.StatusNoContent)
+	return nil
+}
+
+// writeStatus answers a QueueStatus (docs/API.md).
+func (g *Gateway) writeStatus(ctx *fasthttp.RequestCtx, status int, ev catalog.EventDetail, userID int64, st admission.Status, now time.Time) error {
+	var eta time.Duration
+	etaKnown := false
+	if st.State == admission.Waiting {
+		o, err := g.overviews.get(ctx, ev.ID, now)
+		if err != nil {
+			return err
+		}
+		eta, etaKnown = o.ETA(st.Ahead)
+	}
+	poll := admission.PollAfter(st, eta, etaKnown, ev.SaleOpensAt.Sub(now), g.d.Config.GracePeriod, userID)
+
+	ctx.Response.Header.SetContentType("application/json")
+	ctx.Response.Header.Set(fasthttp.HeaderCacheControl, "no-store")
+	ctx.SetStatusCode(status)
+	body := ctx.Response.SwapBody(nil)
+	body = appendStatus(body[:0], ev.ID, ev.SaleOpensAt, st, eta, etaKnown, poll)
+	ctx.Response.SwapBody(body)
+	return nil
+}
+
+// appendStatus appends the QueueStatus JSON. Every string it writes is
+// JSON-safe without escaping: state and reason names, RFC 3339 times and
+// the admission token, which is base64url and dots.
+func appendStatus(b []byte, eventID int64, opensAt time.Time, st admission.Status, eta time.Duration, etaKnown bool, poll time.Duration) []byte {
+	b = append(b, `{"state":"`...)
+	b = append(b, st.State.String()...)
+	b = append(b, `","event_id":`...)
+	b = strconv.AppendInt(b, eventID, 10)
+	if st.State == admission.Waiting {
+		b = append(b, `,"position":`...)
+		b = strconv.AppendInt(b, st.Ahead+1, 10)
+		b = append(b, `,"ahead":`...)
+		b = strconv.AppendInt(b, st.Ahead, 10)
+		if etaKnown {
+			b = append(b, `,"eta_seconds":`...)
+			b = strconv.AppendInt(b, int64(eta/time.Second), 10)
+		}
+	}
+	b = append(b, `,"poll_after_ms":`...)
+	b = strconv.AppendInt(b, poll.Milliseconds(), 10)
+	b = append(b, `,"sale_opens_at":"`...)
+	b = opensAt.UTC().AppendFormat(b, time.RFC3339)
+	b = append(b, '"')
+	switch st.State {
+	case admission.Admitted:
+		b = append(b, `,"admission_token":"`...)
+		b = append(b, st.Token...)
+		b = append(b, `","admission_expires_at":"`...)
+		b = st.ExpiresAt.UTC().AppendFormat(b, time.RFC3339)
+		b = append(b, '"')
+	case admission.Expired:
+		b = append(b, `,"reason":"`...)
+		b = append(b, st.Reason...)
+		b = append(b, '"')
+	}
+	return append(b, '}')
+}
