@@ -1,10 +1,11 @@
 import { useEffect } from 'react'
 import { api, ApiError } from '../lib/api'
-import { count, dateTime, priceRange } from '../lib/format'
+import { count, dateTime } from '../lib/format'
 import { useDocumentTitle, useLoad, usePageHidden } from '../lib/hooks'
 import { Link } from '../lib/router'
 import { useSession } from '../lib/session'
 import { SaleBadge, SaleCountdown, WaitingRoomBadge } from '../components/EventBits'
+import { PriceTable } from '../components/PriceTable'
 import { WaitingRoom } from '../components/WaitingRoom'
 import { Button, Card, ErrorNotice, Loading, PageTitle } from '../components/ui'
 
@@ -74,7 +75,7 @@ export function EventPage({ eventId }: { eventId: number }) {
                 <dt className="text-slate-600">Tickets per fan</dt>
                 <dd className="font-medium">Up to {e.max_tickets_per_fan}</dd>
               </div>
-              {e.waiting_room && (
+              {e.waiting_room && e.waiting_room.state !== 'prequeue' && (
                 <div>
                   <dt className="text-slate-600">In the queue</dt>
                   <dd className="font-medium">{count(e.waiting_room.queue_length)} fans</dd>
@@ -85,31 +86,7 @@ export function EventPage({ eventId }: { eventId: number }) {
           {e.sections && e.sections.length > 0 && (
             <Card>
               <h2 className="text-lg font-semibold">Prices by section</h2>
-              <div className="mt-3 overflow-x-auto">
-                <table className="w-full text-left text-sm">
-                  <caption className="sr-only">Price range and seats left in each section</caption>
-                  <thead className="border-b border-slate-200 text-slate-600">
-                    <tr>
-                      <th scope="col" className="py-2 pr-3 font-medium">Section</th>
-                      <th scope="col" className="py-2 pr-3 font-medium">Tier</th>
-                      <th scope="col" className="py-2 pr-3 font-medium">Price</th>
-                      <th scope="col" className="py-2 text-right font-medium">Seats left</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {e.sections.map((s) => (
-                      <tr key={s.name} className="border-b border-slate-100 last:border-0">
-                        <th scope="row" className="py-2 pr-3 font-medium">{s.name}</th>
-                        <td className="py-2 pr-3 text-slate-700">{s.tier}</td>
-                        <td className="py-2 pr-3 tabular-nums">{priceRange(s.min_price_cents, s.max_price_cents, e.currency)}</td>
-                        <td className="py-2 text-right tabular-nums">
-                          {s.seats_left === 0 ? <span className="text-red-700">Sold out</span> : `${count(s.seats_left)} / ${count(s.capacity)}`}
-                        </td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
-              </div>
+              <PriceTable sections={e.sections} currency={e.currency} />
             </Card>
           )}
         </div>
