@@ -49,7 +49,14 @@ export function buildBinary(outDir: string): string {
     execFileSync('npm', ['run', 'build'], { cwd: frontendDir, stdio: ['ignore', 'ignore', 'inherit'] })
   }
   const bin = join(outDir, 'ticketvelo')
-  execFileSync('go', ['build', '-o', bin, './cmd/ticketvelo'], { cwd: repoDir, stdio: 'inherit' })
+  // TV_E2E_REPO builds the backend from another tree (say, an export of the
+  // committed main) while the UI comes from this one.
+  const repo = process.env.TV_E2E_REPO ?? repoDir
+  if (repo !== repoDir) {
+    execFileSync('rm', ['-rf', join(repo, 'frontend', 'dist')])
+    execFileSync('cp', ['-r', join(frontendDir, 'dist'), join(repo, 'frontend', 'dist')])
+  }
+  execFileSync('go', ['build', '-o', bin, './cmd/ticketvelo'], { cwd: repo, stdio: 'inherit' })
   return bin
 }
 

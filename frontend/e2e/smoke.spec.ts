@@ -43,3 +43,23 @@ test('the app stays small for drop-day connections', async ({ page }) => {
   // Uncompressed JS + CSS of the first page; gzip cuts it to about a third.
   expect(bytes).toBeLessThan(400_000)
 })
+
+test('the events page lists the seeded events with their venue and seats left', async ({ page }) => {
+  await page.goto('/')
+  const events = page.getByRole('list', { name: 'Events' })
+  const arena = events.getByRole('article').filter({ hasText: 'Aurora Skies — World Tour' })
+  await expect(arena).toBeVisible()
+  await expect(arena).toContainText('Northgate Arena, Manchester')
+  await expect(arena).toContainText('of 19,920 seats left')
+  await expect(events.getByRole('article').filter({ hasText: 'Midnight Strings — Live at the Lyceum' })).toContainText('Royal Lyceum Theatre, Edinburgh')
+
+  // The event page: prices by section and the waiting room's pre-queue.
+  await arena.getByRole('link').click()
+  await expect(page.getByRole('heading', { level: 1, name: 'Aurora Skies — World Tour' })).toBeVisible()
+  const prices = page.getByRole('table')
+  await expect(prices).toContainText('£149.00 – £189.00')
+  await expect(prices).not.toContainText('Section 101')
+  await prices.getByRole('button', { name: /Lower bowl/ }).click()
+  await expect(prices.getByRole('rowheader', { name: 'Section 101' })).toBeVisible()
+  await expect(page.getByRole('button', { name: 'Sign in to join' })).toBeVisible()
+})
