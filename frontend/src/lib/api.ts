@@ -239,7 +239,9 @@ export class NetworkError extends Error {
 export function outcomeUnknown(err: unknown): boolean {
   if (err instanceof NetworkError) return true
   if (err instanceof ApiError) {
-    return err.status >= 500 || err.code === 'request_in_flight' || err.status === 429
+    // A 429 ticket_limit is a definite no; rate_limited was never processed
+    // but retrying it with the same key is harmless and honours Retry-After.
+    return err.status >= 500 || err.code === 'request_in_flight' || err.code === 'rate_limited'
   }
   return false
 }

@@ -39,6 +39,17 @@ describe('withRetries', () => {
     expect(keys).toEqual(['k1', 'k1', 'k1'])
   })
 
+  it('does not retry the ticket limit, a definite 429', async () => {
+    let calls = 0
+    await expect(
+      withRetries(new Attempt(counter()), {}, async () => {
+        calls++
+        throw new ApiError(429, 'ticket_limit', 'over the limit')
+      }, { sleep: noSleep }),
+    ).rejects.toMatchObject({ code: 'ticket_limit' })
+    expect(calls).toBe(1)
+  })
+
   it('does not retry a definite failure', async () => {
     let calls = 0
     await expect(
