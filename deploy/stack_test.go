@@ -1,0 +1,433 @@
+package deploy
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/emersion/go-smtp"
+
+	"github.com/ticketvelo/ticketvelo/internal/testenv"
+)
+
+// TestStackRunsAsProcesses is `docker compose up` without Docker: every
+// TicketVelo service of docker-compose.yml runs as the real binary, with
+// its command and its environment, containers' addresses swapped for this
+// machine's Postgres and Redis, an embedded Kafka-protocol broker, an SMTP
+// server standing in for Mailpit, and (where nginx is installed) the proxy
+// config in front. Services start in depends_on order and each waits for
+// its dependencies the way Compose does: one-shots must exit 0, healthy
+// ones must pass their own healthcheck command. Then the stack is used
+// through the proxy and stopped the way `docker compose stop` does it.
+func TestStackRunsAsProcesses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: skipping the stack of processes")
+	}
+	t.Parallel()
+	bin, err := ticketveloBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stores := localStores{
+		databaseURL: testenv.DatabaseURL(t),
+		redisURL:    testenv.RedisURL(),
+		brokers:     strings.Join(testenv.Kafka(t), ","),
+		smtp:        startSMTP(t),
+		keys:        t.TempDir(),
+	}
+	_, stores.redisPrefix = testenv.Redis(t)
+
+	procs := map[string]*process{}
+	start := time.Now()
+	for _, s := range startOrder(t) {
+		if !s.ticketvelo {
+			continue // Postgres, Redis, Kafka and Mailpit have their stand-ins already
+		}
+		for name, dep := range s.DependsOn {
+			if p := procs[name]; p != nil {
+				p.await(t, dep.Condition)
+			}
+		}
+		procs[s.Name] = startProcess(t, bin, s, stores)
+		t.Logf("%s: started `ticketvelo %s` after %s", s.Name, strings.Join(s.Command, " "), time.Since(start).Round(time.Millisecond))
+	}
+	// Up: every one-shot done (seed too, which nothing waits for), every
+	// other service healthy.
+	for _, p := range procs {
+		if p.oneShot {
+			p.await(t, types.ServiceConditionCompletedSuccessfully)
+		} else {
+			p.await(t, types.ServiceConditionHealthy)
+		}
+	}
+
+	t.Logf("the stack is up after %s", time.Since(start).Round(time.Millisecond))
+
+	t.Run("the services share one signing key", func(t *testing.T) {
+		var first []byte
+		for _, p := range procs {
+			if p.role != "gateway" {
+				continue
+			}
+			body := get(t, p.url("/.well-known/jwks.json"))
+			if first == nil {
+				first = body
+			} else if !bytes.Equal(body, first) {
+				t.Errorf("%s publishes other keys than the first gateway:\n%s\n%s", p.name, body, first)
+			}
+		}
+		if files, _ := filepath.Glob(filepath.Join(stores.keys, "*")); len(files) != 1 {
+			t.Errorf("the signing-keys volume holds %v, want the one key file", files)
+		}
+	})
+
+	nginx, err := exec.LookPath("nginx")
+	if err != nil {
+		t.Log("nginx is not installed: the stack ran without its proxy")
+		stopAll(t, procs)
+		return
+	}
+	servers := map[string]string{}
+	for _, p := range procs {
+		servers[p.name+":"+p.port] = p.addr
+	}
+	base := startNginx(t, nginx, servers)
+
+	t.Run("the seeded events come through the proxy from a gateway", func(t *testing.T) {
+		before := requestCounts(t, procs)
+		var list struct {
+			Events []struct{ ID int64 } `json:"events"`
+		}
+		if err := json.Unmarshal(get(t, base+"/api/v1/events"), &list); err != nil || len(list.Events) == 0 {
+			t.Fatalf("GET /api/v1/events through the proxy: %v, %d events; want the seeded ones", err, len(list.Events))
+		}
+		checkServedBy(t, procs, before, "gateway")
+	})
+
+	t.Run("booker paths reach a booker", func(t *testing.T) {
+		before := requestCounts(t, procs)
+		resp, err := http.Get(base + "/api/v1/events/1/seats")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+			t.Errorf("answer of %s, want JSON", ct)
+		}
+		checkServedBy(t, procs, before, "booker")
+	})
+
+	stopAll(t, procs)
+}
+
+// localStores are the stand-ins for the stack's stores and volumes.
+type localStores struct {
+	databaseURL, redisURL, redisPrefix, brokers, smtp string
+	keys                                              string // the signing-keys volume
+}
+
+// startOrder is the stack's services, each after those it depends on.
+func startOrder(t *testing.T) []service {
+	t.Helper()
+	all := services(t)
+	byName := map[string]service{}
+	for _, s := range all {
+		byName[s.Name] = s
+	}
+	var order []service
+	state := map[string]int{} // 1 visiting, 2 done
+	var visit func(s service)
+	visit = func(s service) {
+		switch state[s.Name] {
+		case 1:
+			t.Fatalf("depends_on cycle through %s", s.Name)
+		case 2:
+			return
+		}
+		state[s.Name] = 1
+		for name := range s.DependsOn {
+			visit(byName[name])
+		}
+		state[s.Name] = 2
+		order = append(order, s)
+	}
+	for _, s := range all {
+		visit(s)
+	}
+	return order
+}
+
+// process is one TicketVelo service running as a child process.
+type process struct {
+	name, role, port, addr string
+	oneShot                bool
+	healthcheck            []string
+	cmd                    *exec.Cmd
+	logs                   *syncBuffer
+	done                   chan struct{}
+	err                    error // set when done closes
+}
+
+func (p *process) url(path string) string { return "http://" + p.addr + path }
+
+// startProcess runs s's command with s's environment, rewritten from the
+// containers' network to this machine.
+func startProcess(t *testing.T, bin string, s service, st localStores) *process {
+	t.Helper()
+	p := &process{name: s.Name, role: s.role, oneShot: s.oneShot, logs: &syncBuffer{}, done: make(chan struct{})}
+	env := []string{"TICKETVELO_REDIS_PREFIX=" + st.redisPrefix, "TICKETVELO_LOG_LEVEL=warn"}
+	for name, value := range s.Environment {
+		v := ""
+		if value != nil {
+			v = *value
+		}
+		switch name {
+		case "DATABASE_URL":
+			v = st.databaseURL
+		case "REDIS_URL":
+			v = st.redisURL
+		case "KAFKA_BROKERS":
+			v = st.brokers
+		case "SMTP_URL":
+			v = "smtp://" + st.smtp
+		case "TICKETVELO_ADDR":
+			_, p.port, _ = net.SplitHostPort(v)
+			p.addr = testenv.FreeAddr(t)
+			v = p.addr
+		case "TICKETVELO_DATA_DIR":
+			v = t.TempDir()
+		case "TICKETVELO_KEY_FILE":
+			v = filepath.Join(st.keys, filepath.Base(v))
+		case "TICKETVELO_TRUSTED_PROXIES":
+			v = "127.0.0.1/32" // the proxy runs on loopback here
+		}
+		env = append(env, name+"="+v)
+	}
+	if hc := s.HealthCheck; hc != nil && !hc.Disable {
+		for _, arg := range hc.Test[2:] { // past CMD /ticketvelo
+			p.healthcheck = append(p.healthcheck, strings.Replace(arg, "127.0.0.1:"+p.port, p.addr, 1))
+		}
+	}
+	p.cmd = exec.Command(bin, s.Command...)
+	p.cmd.Env = env
+	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("starting %s: %v", s.Name, err)
+	}
+	go func() { p.err = p.cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() {
+		select {
+		case <-p.done:
+		default:
+			_ = p.cmd.Process.Kill()
+			<-p.done
+		}
+		if t.Failed() {
+			t.Logf("%s output:\n%s", p.name, p.logs.tail(4096))
+		}
+	})
+	return p
+}
+
+// await blocks until p meets a depends_on condition, as Compose would wait:
+// completed means exited 0; healthy means its healthcheck command passed.
+func (p *process) await(t *testing.T, condition string) {
+	t.Helper()
+	switch condition {
+	case types.ServiceConditionCompletedSuccessfully:
+		select {
+		case <-p.done:
+			if p.err != nil {
+				t.Fatalf("%s (`ticketvelo %s`) failed: %v\n%s", p.name, strings.Join(p.cmd.Args[1:], " "), p.err, p.logs.tail(4096))
+			}
+		case <-time.After(2 * time.Minute):
+			t.Fatalf("%s did not complete within 2 minutes", p.name)
+		}
+	case types.ServiceConditionHealthy:
+		deadline := time.Now().Add(60 * time.Second) // the services' start_period
+		for {
+			out, err := exec.Command(p.cmd.Path, p.healthcheck...).CombinedOutput()
+			if err == nil {
+				return
+			}
+			select {
+			case <-p.done:
+				t.Fatalf("%s exited before it was healthy: %v\n%s", p.name, p.err, p.logs.tail(4096))
+			default:
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s not healthy after 60 s: %s", p.name, out)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	default:
+		t.Fatalf("%s: cannot wait for condition %q", p.name, condition)
+	}
+}
+
+// stopAll stops the long-running services as `docker compose stop` does,
+// with SIGTERM, and checks each drains the way the compose file promises:
+// /readyz fails at once, the process exits 0 after its shutdown delay and
+// well before Docker's SIGKILL at stop_grace_period.
+func stopAll(t *testing.T, procs map[string]*process) {
+	t.Helper()
+	t.Run("SIGTERM drains every service within its grace period", func(t *testing.T) {
+		var wg sync.WaitGroup
+		for _, p := range procs {
+			if p.oneShot {
+				continue
+			}
+			s := mustService(t, p.name)
+			delay, _ := time.ParseDuration(env(s, "TICKETVELO_SHUTDOWN_DELAY"))
+			grace := time.Duration(*s.StopGracePeriod)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				start := time.Now()
+				if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+					t.Errorf("%s: %v", p.name, err)
+					return
+				}
+				if delay > 0 {
+					// A proxy asking now must be told to go elsewhere.
+					time.Sleep(delay / 5)
+					if resp, err := http.Get(p.url("/readyz")); err != nil || resp.StatusCode != http.StatusServiceUnavailable {
+						t.Errorf("%s: /readyz during the shutdown delay: %v %v, want 503", p.name, err, resp)
+					} else {
+						resp.Body.Close()
+					}
+				}
+				select {
+				case <-p.done:
+				case <-time.After(grace):
+					t.Errorf("%s still running %s after SIGTERM: Docker would SIGKILL it", p.name, grace)
+					return
+				}
+				if took := time.Since(start); p.err != nil || took < delay {
+					t.Errorf("%s exited after %s with %v; want exit 0 after its %s shutdown delay", p.name, took, p.err, delay)
+				}
+			}()
+		}
+		wg.Wait()
+	})
+}
+
+// requestCounts is each process's count of API requests (health, readiness
+// and metrics left out), read from its own /metrics.
+func requestCounts(t *testing.T, procs map[string]*process) map[string]float64 {
+	t.Helper()
+	line := regexp.MustCompile(`^ticketvelo_http_requests_total\{(.*)\} (\S+)$`)
+	route := regexp.MustCompile(`route="([^"]*)"`)
+	counts := map[string]float64{}
+	for _, p := range procs {
+		if p.oneShot {
+			continue
+		}
+		sc := bufio.NewScanner(bytes.NewReader(get(t, p.url("/metrics"))))
+		for sc.Scan() {
+			m := line.FindStringSubmatch(sc.Text())
+			if m == nil {
+				continue
+			}
+			if r := route.FindStringSubmatch(m[1]); r != nil && (r[1] == "/metrics" || r[1] == "/healthz" || r[1] == "/readyz") {
+				continue
+			}
+			n, _ := strconv.ParseFloat(m[2], 64)
+			counts[p.name] += n
+		}
+	}
+	return counts
+}
+
+// checkServedBy fails unless exactly one process answered an API request
+// since before, and it runs role.
+func checkServedBy(t *testing.T, procs map[string]*process, before map[string]float64, role string) {
+	t.Helper()
+	var served []string
+	for name, n := range requestCounts(t, procs) {
+		if n != before[name] {
+			served = append(served, fmt.Sprintf("%s (+%g)", name, n-before[name]))
+			if procs[name].role != role {
+				t.Errorf("%s, a %s, answered; want a %s", name, procs[name].role, role)
+			}
+		}
+	}
+	if len(served) != 1 {
+		t.Errorf("answered by %v, want exactly one %s", served, role)
+	}
+}
+
+func get(t *testing.T, url string) []byte {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %v\n%s", url, resp.StatusCode, err, body)
+	}
+	return body
+}
+
+// startSMTP runs an SMTP server on loopback that accepts any mail without
+// auth, as Mailpit does in the stack, and returns its address.
+func startSMTP(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return acceptAll{}, nil }))
+	srv.Domain = "mailpit.test"
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, smtp.ErrServerClosed) {
+			t.Errorf("SMTP server: %v", err)
+		}
+	}()
+	t.Cleanup(func() { _ = srv.Close() })
+	return ln.Addr().String()
+}
+
+type acceptAll struct{}
+
+func (acceptAll) Reset()                               {}
+func (acceptAll) Logout() error                        { return nil }
+func (acceptAll) Mail(string, *smtp.MailOptions) error { return nil }
+func (acceptAll) Rcpt(string, *smtp.RcptOptions) error { return nil }
+func (acceptAll) Data(r io.Reader) error               { _, err := io.Copy(io.Discard, r); return err }
+
+// syncBuffer is a bytes.Buffer a child process and the test share.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) tail(n int) string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	s := b.buf.String()
+	return s[max(0, len(s)-n):]
+}
