@@ -194,7 +194,7 @@ func (h *harness) users(n int) []int64 {
 
 func (h *harness) admission(userID int64) string {
 	h.t.Helper()
-	tok, _, err := h.ring.IssueAdmission(userID, h.eventID, 10*time.Minute, time.Now())
+	tok, _, err := h.ring.IssueAdmission(userID, h.eventID, 10*time.Minute, h.svc.now())
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -203,7 +203,7 @@ func (h *harness) admission(userID int64) string {
 
 func (h *harness) access(userID int64) string {
 	h.t.Helper()
-	tok, _, err := h.ring.IssueAccess(userID, tokens.RoleFan, time.Hour, time.Now())
+	tok, _, err := h.ring.IssueAccess(userID, tokens.RoleFan, time.Hour, h.svc.now())
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -213,7 +213,9 @@ func (h *harness) access(userID int64) string {
 // serve starts the booker's routes on a loopback listener.
 func (h *harness) serve() string {
 	h.t.Helper()
-	srv := httpapi.NewServer(httpapi.Options{MaxBodyBytes: 64 << 10, ShutdownTimeout: 5 * time.Second}, zerolog.Nop())
+	// A short shutdown: the shared client keeps idle connections open,
+	// which a graceful shutdown would otherwise wait for.
+	srv := httpapi.NewServer(httpapi.Options{MaxBodyBytes: 64 << 10, ShutdownTimeout: 100 * time.Millisecond}, zerolog.Nop())
 	h.svc.Routes(srv.Router)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -385,4 +387,32 @@ func testenvEventually(t testing.TB, cond func() error) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+func mustEvent(t testing.TB, h *harness) *eventInfo {
+	t.Helper()
+	ev, err := h.svc.events.get(context.Background(), h.eventID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ev
+}
+
+func itoa(i int) string { return fmt.Sprint(i) }
+
+func (h *harness) rawPost(path, token, key, contentType, body string) (reply, error) {
+	req, err := http.NewRequest("POST", h.url+path, strings.NewReader(body))
+	if err != nil {
+		return reply{}, err
+	}
+	req.Header.Set("Content-Type", contentType)
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Idempotency-Key", key)
+	resp, err := testClient.Do(req)
+	if err != nil {
+		return reply{}, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return reply{status: resp.StatusCode, header: resp.Header, body: b}, err
 }

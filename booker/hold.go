@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -77,15 +78,16 @@ func (s *Service) createHold(ctx context.Context, req *holdRequest) (answer, err
 		return s.holdWithoutRedis(ctx, req)
 	}
 	if cl.hasPrev {
-		a, err := replayRecord(cl.existing, req.hash)
-		if err == nil {
-			s.stats.decide(outcomeReplayed, layerIdempotency)
-		}
-		return a, err
+		return s.replayHold(cl.existing, req)
 	}
 	idemKey := s.redis.idemKey(ev.ID, req.userID, req.key)
 	if cl.cold {
+		// Redis lost the bitmap, and perhaps this key's answer with it:
+		// rebuilding puts both back, so look at the key again.
 		s.snapshots.warm(ctx, ev)
+		if rec, err := s.redis.get(ctx, idemKey); err == nil && strings.HasPrefix(rec, "D") {
+			return s.replayHold(rec, req)
+		}
 	} else if len(cl.taken) > 0 {
 		return s.settle(ctx, req, nil, holdOutcome{taken: cl.taken, decidedBy: layerBitmap}, idemKey)
 	}
@@ -116,6 +118,14 @@ func (s *Service) createHold(ctx context.Context, req *holdRequest) (answer, err
 		}
 		return s.settle(ctx, req, locks, out, idemKey)
 	}
+}
+
+func (s *Service) replayHold(record string, req *holdRequest) (answer, error) {
+	a, err := replayRecord(record, req.hash)
+	if err == nil {
+		s.stats.decide(outcomeReplayed, layerIdempotency)
+	}
+	return a, err
 }
 
 // settle turns an outcome into the answer, and then, in this order, marks

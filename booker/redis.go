@@ -253,6 +253,19 @@ func (r *redisStore) storeRecord(ctx context.Context, w idemWrite) error {
 	return r.setBits(ctx, 0, nil, false, &w)
 }
 
+func (r *redisStore) get(ctx context.Context, key string) (string, error) {
+	cctx, cancel, err := r.ctx(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer cancel()
+	v, err := r.client.Do(cctx, r.client.B().Get().Key(key).Build()).ToString()
+	if rueidis.IsRedisNil(err) {
+		return "", nil
+	}
+	return v, r.failed(err)
+}
+
 func (r *redisStore) forget(ctx context.Context, key string) error {
 	cctx, cancel, err := r.ctx(ctx)
 	if err != nil {

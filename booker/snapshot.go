@@ -14,6 +14,9 @@ import (
 	"golang.org/x/sync/singleflight"
 )
 
+// Snapshots follow the wall clock, not the booker's injected one: how
+// stale a map is is a fact about the machine, not about hold expiry.
+//
 // snapshots keeps, per event, the seat map and the taken-seat bitmap in
 // Redis, rebuilt from Postgres at most once per interval by one booker (a
 // short lease in Redis decides which). Each booker keeps the encoded map in
@@ -48,7 +51,7 @@ func newSnapshots(s *Service) *snapshots {
 }
 
 func (sn *snapshots) touch(eventID int64) {
-	now := sn.s.now().UnixNano()
+	now := time.Now().UnixNano()
 	if v, ok := sn.live.Load(eventID); ok {
 		v.(*atomic.Int64).Store(now)
 		return
@@ -69,7 +72,7 @@ func (sn *snapshots) Run(ctx context.Context) error {
 			return nil
 		case <-t.C:
 		}
-		cutoff := sn.s.now().Add(-liveFor).UnixNano()
+		cutoff := time.Now().Add(-liveFor).UnixNano()
 		sn.live.Range(func(k, v any) bool {
 			id := k.(int64)
 			if v.(*atomic.Int64).Load() < cutoff {
@@ -142,7 +145,7 @@ var statusJSON = [...][]byte{[]byte(`"available"`), []byte(`"held"`), []byte(`"s
 // map in Redis and brings the bitmap in line with Postgres.
 func (sn *snapshots) build(ctx context.Context, ev *eventInfo) (*mapCopy, error) {
 	start := time.Now()
-	asOf := sn.s.now()
+	asOf := time.Now()
 	statuses := make([]byte, ev.capacity())
 	sn.s.stats.pgTx(opSnapshot)
 	rows, err := sn.s.pool.Query(ctx, `SELECT seat_no, status FROM seats WHERE event_id = $1 AND status <> 'available'`, ev.ID)
@@ -275,7 +278,7 @@ func (sn *snapshots) restoreAnswers(ctx context.Context, ev *eventInfo) error {
 	if err != nil {
 		return fmt.Errorf("reading hold answers: %w", err)
 	}
-	var cmds rueidis.Commands
+	var execs []rueidis.LuaExec
 	var (
 		user      int64
 		key, hash string
@@ -293,25 +296,36 @@ func (sn *snapshots) restoreAnswers(ctx context.Context, ev *eventInfo) error {
 		if err != nil || ttl <= 0 {
 			continue
 		}
-		cmds = append(cmds, s.redis.client.B().Set().Key(s.redis.idemKey(ev.ID, user, key)).Value(doneRecord(hash, a)).Nx().PxMilliseconds(max(1, ttl.Milliseconds())).Build())
+		execs = append(execs, rueidis.LuaExec{Keys: []string{s.redis.idemKey(ev.ID, user, key)},
+			Args: []string{doneRecord(hash, a), strconv.FormatInt(max(1, ttl.Milliseconds()), 10)}})
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("reading hold answers: %w", err)
 	}
-	for len(cmds) > 0 {
-		n := min(len(cmds), 1000)
+	for len(execs) > 0 {
+		n := min(len(execs), 1000)
 		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		for _, res := range s.redis.client.DoMulti(cctx, cmds[:n]...) {
-			if err := res.Error(); err != nil && !rueidis.IsRedisNil(err) {
+		for _, res := range restoreRecord.ExecMulti(cctx, s.redis.client, execs[:n]...) {
+			if err := res.Error(); err != nil {
 				cancel()
 				return s.redis.failed(err)
 			}
 		}
 		cancel()
-		cmds = cmds[n:]
+		execs = execs[n:]
 	}
 	return nil
 }
+
+// restoreRecord puts back an answer unless the key already has one; a
+// pending claim there is a retry of that very request (or a reuse of its
+// key), which must now find the answer.
+var restoreRecord = rueidis.NewLuaScript(`
+local cur = redis.call('GET', KEYS[1])
+if cur and string.sub(cur, 1, 1) == 'D' then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+`)
 
 // current returns the newest seat map this booker can serve: its own copy
 // while fresh, else what Redis has, else one built now.
@@ -339,7 +353,7 @@ func (sn *snapshots) refresh(ctx context.Context, ev *eventInfo, have *mapCopy) 
 		if err != nil {
 			// Redis is away: serve this booker's own copy while it is
 			// fresh enough, else build one straight from Postgres.
-			if have != nil && sn.s.now().UnixNano()-asOfNanos(have) < sn.s.cfg.SnapshotInterval.Nanoseconds() {
+			if have != nil && time.Now().UnixNano()-asOfNanos(have) < sn.s.cfg.SnapshotInterval.Nanoseconds() {
 				return have, nil
 			}
 			m, err := sn.buildLocal(ctx, ev)
@@ -403,7 +417,7 @@ func (sn *snapshots) fetch(ctx context.Context, ev *eventInfo, have *mapCopy) (*
 // buildLocal builds a map from Postgres for this booker alone (Redis away).
 func (sn *snapshots) buildLocal(ctx context.Context, ev *eventInfo) (*mapCopy, error) {
 	statuses := make([]byte, ev.capacity())
-	asOf := sn.s.now()
+	asOf := time.Now()
 	sn.s.stats.pgTx(opSnapshot)
 	rows, err := sn.s.pool.Query(ctx, `SELECT seat_no, status FROM seats WHERE event_id = $1 AND status <> 'available'`, ev.ID)
 	if err != nil {

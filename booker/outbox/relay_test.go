@@ -41,7 +41,8 @@ func insertEvent(tb testing.TB, ctx context.Context, pool *pgxpool.Pool, orderID
 	return id
 }
 
-func newProducer(tb testing.TB, brokers []string) *kgo.Client {
+// createTopics creates the topics of an install, as start-up does.
+func createTopics(tb testing.TB, brokers []string) {
 	tb.Helper()
 	client, err := kafka.NewClient(brokers)
 	if err != nil {
@@ -53,7 +54,6 @@ func newProducer(tb testing.TB, brokers []string) *kgo.Client {
 	if err := kafka.EnsureTopics(ctx, client, kafka.DefaultTopics); err != nil {
 		tb.Fatal(err)
 	}
-	return client
 }
 
 // consumed is what a plain consumer read from booking.events.
@@ -144,11 +144,12 @@ func TestRelaysPublishEveryRowOnceInKeyOrder(t *testing.T) {
 	var got consumed
 	consume(t, ctx, brokers, &got)
 
+	createTopics(t, brokers)
 	relayCtx, stopRelays := context.WithCancel(ctx)
 	defer stopRelays()
 	for range 3 {
 		// Small batches so the relays interleave on the same keys.
-		runRelay(t, relayCtx, outbox.NewRelay(pool, newProducer(t, brokers), outbox.Options{BatchSize: 20, PollInterval: 5 * time.Millisecond}, quietLog()))
+		runRelay(t, relayCtx, outbox.NewRelay(pool, brokers, outbox.Options{BatchSize: 20, PollInterval: 5 * time.Millisecond}, quietLog()))
 	}
 
 	const writers, ordersPerWriter = 40, 50
@@ -248,8 +249,9 @@ func TestRelayWaitsOutABrokerOutage(t *testing.T) {
 	brokers := broker.Addrs()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
+	createTopics(t, brokers)
 
-	relay := outbox.NewRelay(pool, newProducer(t, brokers), outbox.Options{
+	relay := outbox.NewRelay(pool, brokers, outbox.Options{
 		PollInterval: 10 * time.Millisecond, PublishTimeout: 500 * time.Millisecond,
 		MinBackoff: 50 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
 	}, quietLog())
