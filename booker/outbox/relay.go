@@ -19,8 +19,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kgo"
-
-	"github.com/ticketvelo/ticketvelo/internal/kafka"
 )
 
 // Headers the relay puts on every record, besides its key (the row's key,
@@ -42,9 +40,7 @@ type Options struct {
 	// full: the bound on the delay a quiet outbox adds to an event.
 	PollInterval time.Duration
 	// PublishTimeout bounds how long a batch waits for Kafka while its rows
-	// stay locked; after it (plus up to a second of the client's own retry
-	// backoff) the batch is rolled back and retried. Locked rows block no
-	// booker: they only wait, as every row does while Kafka is away.
+	// stay locked; after it the batch is rolled back and retried.
 	PublishTimeout time.Duration
 	// MinBackoff and MaxBackoff bound the wait after a failed batch, which
 	// doubles per consecutive failure.
@@ -81,32 +77,28 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
+// producer is what the relay needs from a Kafka client: *kgo.Client, whose
+// idempotent producer (franz-go's default) keeps a partition's records in
+// order and free of duplicates across its own retries.
+type producer interface {
+	ProduceSync(ctx context.Context, rs ...*kgo.Record) kgo.ProduceResults
+}
+
 // Relay publishes outbox rows. Any number of relays may run against one
 // database: each batch is taken with FOR UPDATE SKIP LOCKED, so no row is
 // published by two of them at once, and a row becomes eligible only once
 // every older row of its key is published, so a key's events keep their
 // order across relays.
 type Relay struct {
-	pool    *pgxpool.Pool
-	brokers []string
-	opts    Options
-	log     zerolog.Logger
+	pool     *pgxpool.Pool
+	producer producer
+	opts     Options
+	log      zerolog.Logger
 }
 
-// NewRelay returns a relay publishing the rows of pool's outbox to brokers.
-func NewRelay(pool *pgxpool.Pool, brokers []string, opts Options, log zerolog.Logger) *Relay {
-	return &Relay{pool: pool, brokers: brokers, opts: opts.withDefaults(), log: log.With().Str("component", "outbox-relay").Logger()}
-}
-
-// newProducer makes the relay's own Kafka client. Its producer is idempotent
-// (franz-go's default), which keeps a partition's records in order and free
-// of duplicates across the client's own retries. By default franz-go also
-// refuses to give up on a record it may have sent, so a dead broker would
-// hold a batch (and its row locks) forever; the relay allows that
-// cancellation instead: the batch is rolled back and published again later,
-// and the rare duplicate this can make is absorbed by the consumers.
-func newProducer(brokers []string) (*kgo.Client, error) {
-	return kafka.NewClient(brokers, append(kafka.QuickRecovery(), kgo.AllowIdempotentProduceCancellation())...)
+// NewRelay returns a relay publishing the rows of pool's outbox with client.
+func NewRelay(pool *pgxpool.Pool, client producer, opts Options, log zerolog.Logger) *Relay {
+	return &Relay{pool: pool, producer: client, opts: opts.withDefaults(), log: log.With().Str("component", "outbox-relay").Logger()}
 }
 
 var (
@@ -122,18 +114,13 @@ var (
 // are retried with a growing backoff; the rows simply wait, and the lag
 // gauges show how long the oldest has waited.
 func (r *Relay) Run(ctx context.Context) error {
-	client, err := newProducer(r.brokers)
-	if err != nil {
-		return err
-	}
-	defer client.Close()
 	var wg sync.WaitGroup
 	wg.Go(func() { r.watchLag(ctx) })
 	defer wg.Wait()
 
 	failures := 0
 	for {
-		n, err := r.publishBatch(ctx, client)
+		n, err := r.PublishBatch(ctx)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -188,11 +175,11 @@ ORDER BY o.id
 LIMIT $1
 FOR UPDATE OF o SKIP LOCKED`
 
-// publishBatch publishes one batch of rows and returns how many it
+// PublishBatch publishes one batch of rows and returns how many it
 // published. The rows stay locked while Kafka acknowledges them and are
 // stamped in the same transaction, so a crash at any point leaves them
 // unpublished (to be published again) rather than lost.
-func (r *Relay) publishBatch(ctx context.Context, client *kgo.Client) (int, error) {
+func (r *Relay) PublishBatch(ctx context.Context) (int, error) {
 	tx, err := r.pool.Begin(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("beginning outbox transaction: %w", err)
@@ -206,7 +193,7 @@ func (r *Relay) publishBatch(ctx context.Context, client *kgo.Client) (int, erro
 
 	start := time.Now()
 	pctx, cancel := context.WithTimeout(ctx, r.opts.PublishTimeout)
-	results := client.ProduceSync(pctx, records...)
+	results := r.producer.ProduceSync(pctx, records...)
 	cancel()
 	publishDuration.UpdateDuration(start)
 

@@ -41,8 +41,7 @@ func insertEvent(tb testing.TB, ctx context.Context, pool *pgxpool.Pool, orderID
 	return id
 }
 
-// createTopics creates the topics of an install, as start-up does.
-func createTopics(tb testing.TB, brokers []string) {
+func newProducer(tb testing.TB, brokers []string) *kgo.Client {
 	tb.Helper()
 	client, err := kafka.NewClient(brokers)
 	if err != nil {
@@ -54,6 +53,7 @@ func createTopics(tb testing.TB, brokers []string) {
 	if err := kafka.EnsureTopics(ctx, client, kafka.DefaultTopics); err != nil {
 		tb.Fatal(err)
 	}
+	return client
 }
 
 // consumed is what a plain consumer read from booking.events.
@@ -144,12 +144,11 @@ func TestRelaysPublishEveryRowOnceInKeyOrder(t *testing.T) {
 	var got consumed
 	consume(t, ctx, brokers, &got)
 
-	createTopics(t, brokers)
 	relayCtx, stopRelays := context.WithCancel(ctx)
 	defer stopRelays()
 	for range 3 {
 		// Small batches so the relays interleave on the same keys.
-		runRelay(t, relayCtx, outbox.NewRelay(pool, brokers, outbox.Options{BatchSize: 20, PollInterval: 5 * time.Millisecond}, quietLog()))
+		runRelay(t, relayCtx, outbox.NewRelay(pool, newProducer(t, brokers), outbox.Options{BatchSize: 20, PollInterval: 5 * time.Millisecond}, quietLog()))
 	}
 
 	const writers, ordersPerWriter = 40, 50
@@ -249,9 +248,8 @@ func TestRelayWaitsOutABrokerOutage(t *testing.T) {
 	brokers := broker.Addrs()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	createTopics(t, brokers)
 
-	relay := outbox.NewRelay(pool, brokers, outbox.Options{
+	relay := outbox.NewRelay(pool, newProducer(t, brokers), outbox.Options{
 		PollInterval: 10 * time.Millisecond, PublishTimeout: 500 * time.Millisecond,
 		MinBackoff: 50 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
 	}, quietLog())
