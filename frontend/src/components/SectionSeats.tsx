@@ -54,8 +54,8 @@ export function SectionSeats({
             role="row"
             key={r.label}
             className="grid items-center gap-0.5"
-            // Seats shrink to fit the screen down to 1.1rem, then the grid scrolls.
-            style={{ gridTemplateColumns: `2rem repeat(${box.width}, minmax(1.1rem, 1.75rem))` }}
+            // Seats shrink to fit the screen down to 24 px (the WCAG 2.2 target size), then the grid scrolls.
+            style={{ gridTemplateColumns: `2rem repeat(${box.width}, minmax(1.5rem, 1.75rem))` }}
           >
             <span role="rowheader" className="pr-1 text-right text-xs font-medium text-slate-600">
               {r.label}
