@@ -82,6 +82,11 @@ export function EventPage({ eventId }: { eventId: number }) {
                 </div>
               )}
             </dl>
+            {e.waiting_room?.draw_seed && (
+              <p className="mt-4 break-all border-t border-slate-100 pt-3 text-sm text-slate-700" data-testid="draw-seed">
+                The pre-queue was shuffled at the opening with the published seed <code className="rounded bg-slate-100 px-1">{e.waiting_room.draw_seed}</code>: anyone can recompute the order from it.
+              </p>
+            )}
           </Card>
           {e.sections && e.sections.length > 0 && (
             <Card>
