@@ -1,23 +1,78 @@
 package config
 
-// NotifierConfig holds the settings of the notifier: where mail goes.
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// NotifierConfig holds the settings of the notifier: where mail goes, how
+// often a failing mail is retried, and how long a claim on a mail lasts.
 type NotifierConfig struct {
 	SMTPURL  string
 	MailFrom string
+	// SMTPTimeout bounds one delivery: connecting, the SMTP dialogue and
+	// the message.
+	SMTPTimeout time.Duration
+	// MaxAttempts is how many deliveries a mail gets before it goes to the
+	// dead-letter topic.
+	MaxAttempts int
+	// RetryBackoff is the wait after the first failed delivery; it doubles
+	// per attempt up to RetryBackoffMax.
+	RetryBackoff    time.Duration
+	RetryBackoffMax time.Duration
+	// ClaimLease is how long a claimed but unsent mail belongs to the
+	// notifier that claimed it; after that (the notifier died mid-mail)
+	// whichever notifier meets the event again takes the claim over.
+	ClaimLease time.Duration
+	// ConsumerGroup is the Kafka consumer group the notifiers share.
+	ConsumerGroup string
 }
 
 func defaultNotifier() NotifierConfig {
-	return NotifierConfig{MailFrom: "TicketVelo <tickets@ticketvelo.local>"}
+	return NotifierConfig{
+		MailFrom:        "TicketVelo <tickets@ticketvelo.local>",
+		SMTPTimeout:     30 * time.Second,
+		MaxAttempts:     5,
+		RetryBackoff:    time.Second,
+		RetryBackoffMax: 30 * time.Second,
+		ClaimLease:      2 * time.Minute,
+		ConsumerGroup:   "ticketvelo-notifier",
+	}
 }
 
 func (n *NotifierConfig) bind(b *binder) {
 	b.str(&n.SMTPURL, "smtp-url", "SMTP_URL", "SMTP server (smtp://user:pass@host:587 with STARTTLS, smtps:// for TLS); empty writes .eml files under <data-dir>/mail")
 	b.str(&n.MailFrom, "mail-from", "TICKETVELO_MAIL_FROM", "sender of confirmation mail")
+	b.duration(&n.SMTPTimeout, "smtp-timeout", "TICKETVELO_SMTP_TIMEOUT", "how long one delivery to the SMTP server may take")
+	b.int(&n.MaxAttempts, "mail-attempts", "TICKETVELO_MAIL_ATTEMPTS", "deliveries a mail gets before it goes to booking.events.dlq")
+	b.duration(&n.RetryBackoff, "mail-retry-backoff", "TICKETVELO_MAIL_RETRY_BACKOFF", "wait after a failed delivery; doubles per attempt")
+	b.duration(&n.RetryBackoffMax, "mail-retry-backoff-max", "TICKETVELO_MAIL_RETRY_BACKOFF_MAX", "longest wait between deliveries")
+	b.duration(&n.ClaimLease, "mail-claim-lease", "TICKETVELO_MAIL_CLAIM_LEASE", "how long a claimed, unsent mail waits for its notifier before another takes it over")
+	b.str(&n.ConsumerGroup, "notifier-group", "TICKETVELO_NOTIFIER_GROUP", "Kafka consumer group of the notifiers")
 }
 
 func (n *NotifierConfig) validate() error {
-	if n.SMTPURL == "" {
-		return nil
+	if n.SMTPURL != "" {
+		if err := checkURL("SMTP_URL", n.SMTPURL, "smtp", "smtps"); err != nil {
+			return err
+		}
 	}
-	return checkURL("SMTP_URL", n.SMTPURL, "smtp", "smtps")
+	switch {
+	case n.MailFrom == "":
+		return errors.New("TICKETVELO_MAIL_FROM: expected a sender address, got an empty value")
+	case n.SMTPTimeout <= 0:
+		return fmt.Errorf("TICKETVELO_SMTP_TIMEOUT: expected a positive duration, got %s", n.SMTPTimeout)
+	case n.MaxAttempts < 1:
+		return fmt.Errorf("TICKETVELO_MAIL_ATTEMPTS: expected at least 1, got %d", n.MaxAttempts)
+	case n.RetryBackoff <= 0 || n.RetryBackoffMax < n.RetryBackoff:
+		return fmt.Errorf("TICKETVELO_MAIL_RETRY_BACKOFF / TICKETVELO_MAIL_RETRY_BACKOFF_MAX: expected 0 < backoff <= max, got %s and %s", n.RetryBackoff, n.RetryBackoffMax)
+	case n.ClaimLease <= n.SMTPTimeout:
+		// A lease shorter than a delivery would let a second notifier take
+		// over a mail that is still being sent.
+		return fmt.Errorf("TICKETVELO_MAIL_CLAIM_LEASE: expected longer than TICKETVELO_SMTP_TIMEOUT (%s), got %s", n.SMTPTimeout, n.ClaimLease)
+	case n.ConsumerGroup == "":
+		return errors.New("TICKETVELO_NOTIFIER_GROUP: expected a group name, got an empty value")
+	}
+	return nil
 }
