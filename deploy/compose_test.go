@@ -38,7 +38,7 @@ var loadCompose = sync.OnceValues(func() (*types.Project, error) {
 	return opts.LoadProject(context.Background())
 })
 
-func project(t *testing.T) *types.Project {
+func project(t testing.TB) *types.Project {
 	t.Helper()
 	p, err := loadCompose()
 	if err != nil {
@@ -55,7 +55,7 @@ type service struct {
 	oneShot    bool   // it runs to completion (migrate, seed)
 }
 
-func services(t *testing.T) []service {
+func services(t testing.TB) []service {
 	t.Helper()
 	p := project(t)
 	var out []service
@@ -71,7 +71,7 @@ func services(t *testing.T) []service {
 	return out
 }
 
-func ticketveloServices(t *testing.T, long bool) []service {
+func ticketveloServices(t testing.TB, long bool) []service {
 	t.Helper()
 	var out []service
 	for _, s := range services(t) {
@@ -89,7 +89,7 @@ func env(s service, name string) string {
 	return ""
 }
 
-func mustService(t *testing.T, name string) service {
+func mustService(t testing.TB, name string) service {
 	t.Helper()
 	for _, s := range services(t) {
 		if s.Name == name {

@@ -117,7 +117,7 @@ func find(ds []directive, name string) []directive {
 }
 
 // nginxHTTP is the http block of deploy/nginx.conf.
-func nginxHTTP(t *testing.T) []directive {
+func nginxHTTP(t testing.TB) []directive {
 	t.Helper()
 	conf, err := parseNginx(string(readFile(t, "deploy", "nginx.conf")))
 	if err != nil {
@@ -131,7 +131,7 @@ func nginxHTTP(t *testing.T) []directive {
 }
 
 // nginxUpstreams maps each upstream of deploy/nginx.conf to its servers.
-func nginxUpstreams(t *testing.T) map[string][]string {
+func nginxUpstreams(t testing.TB) map[string][]string {
 	t.Helper()
 	out := map[string][]string{}
 	for _, u := range find(nginxHTTP(t), "upstream") {
@@ -403,7 +403,7 @@ func TestProxyWithRealNginx(t *testing.T) {
 // port, with each upstream server (a container's name:port) replaced by the
 // loopback address servers gives for it, and returns its base URL. nginx
 // stops when the test ends; its output is logged if the test failed.
-func startNginx(t *testing.T, nginx string, servers map[string]string) string {
+func startNginx(t testing.TB, nginx string, servers map[string]string) string {
 	t.Helper()
 	// Not t.TempDir: nginx's workers drop root and must reach the
 	// temporary files under it, so every directory on the path is 0755.
@@ -528,7 +528,7 @@ func startBackend(t *testing.T, name string) *httpBackend {
 	return &httpBackend{addr: ln.Addr().String(), srv: srv}
 }
 
-func freePort(t *testing.T) string {
+func freePort(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -538,7 +538,7 @@ func freePort(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-func waitFor(t *testing.T, url string) {
+func waitFor(t testing.TB, url string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {

@@ -39,44 +39,8 @@ func TestStackRunsAsProcesses(t *testing.T) {
 		t.Skip("-short: skipping the stack of processes")
 	}
 	t.Parallel()
-	bin, err := ticketveloBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stores := localStores{
-		databaseURL: testenv.DatabaseURL(t),
-		redisURL:    testenv.RedisURL(),
-		brokers:     strings.Join(testenv.Kafka(t), ","),
-		smtp:        startSMTP(t),
-		keys:        t.TempDir(),
-	}
-	_, stores.redisPrefix = testenv.Redis(t)
-
-	procs := map[string]*process{}
-	start := time.Now()
-	for _, s := range startOrder(t) {
-		if !s.ticketvelo {
-			continue // Postgres, Redis, Kafka and Mailpit have their stand-ins already
-		}
-		for name, dep := range s.DependsOn {
-			if p := procs[name]; p != nil {
-				p.await(t, dep.Condition)
-			}
-		}
-		procs[s.Name] = startProcess(t, bin, s, stores)
-		t.Logf("%s: started `ticketvelo %s` after %s", s.Name, strings.Join(s.Command, " "), time.Since(start).Round(time.Millisecond))
-	}
-	// Up: every one-shot done (seed too, which nothing waits for), every
-	// other service healthy.
-	for _, p := range procs {
-		if p.oneShot {
-			p.await(t, types.ServiceConditionCompletedSuccessfully)
-		} else {
-			p.await(t, types.ServiceConditionHealthy)
-		}
-	}
-
-	t.Logf("the stack is up after %s", time.Since(start).Round(time.Millisecond))
+	stores := newLocalStores(t)
+	procs := startStack(t, stores, func(service) bool { return true })
 
 	t.Run("the services share one signing key", func(t *testing.T) {
 		var first []byte
@@ -141,8 +105,57 @@ type localStores struct {
 	keys                                              string // the signing-keys volume
 }
 
+func newLocalStores(t testing.TB) localStores {
+	t.Helper()
+	st := localStores{
+		databaseURL: testenv.DatabaseURL(t),
+		redisURL:    testenv.RedisURL(),
+		brokers:     strings.Join(testenv.Kafka(t), ","),
+		smtp:        startSMTP(t),
+		keys:        t.TempDir(),
+	}
+	_, st.redisPrefix = testenv.Redis(t)
+	return st
+}
+
+// startStack starts the TicketVelo services of docker-compose.yml that
+// want picks, in depends_on order, waiting as Compose does, and returns
+// once each one-shot has exited 0 and every other service is healthy.
+func startStack(t testing.TB, stores localStores, want func(service) bool) map[string]*process {
+	t.Helper()
+	bin, err := ticketveloBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	procs := map[string]*process{}
+	start := time.Now()
+	for _, s := range startOrder(t) {
+		if !s.ticketvelo || !want(s) {
+			continue // Postgres, Redis, Kafka and Mailpit have their stand-ins already
+		}
+		for name, dep := range s.DependsOn {
+			if p := procs[name]; p != nil {
+				p.await(t, dep.Condition)
+			}
+		}
+		procs[s.Name] = startProcess(t, bin, s, stores)
+		t.Logf("%s: started `ticketvelo %s` after %s", s.Name, strings.Join(s.Command, " "), time.Since(start).Round(time.Millisecond))
+	}
+	// Up: every one-shot done (seed too, which nothing waits for), every
+	// other service healthy.
+	for _, p := range procs {
+		if p.oneShot {
+			p.await(t, types.ServiceConditionCompletedSuccessfully)
+		} else {
+			p.await(t, types.ServiceConditionHealthy)
+		}
+	}
+	t.Logf("the stack is up after %s", time.Since(start).Round(time.Millisecond))
+	return procs
+}
+
 // startOrder is the stack's services, each after those it depends on.
-func startOrder(t *testing.T) []service {
+func startOrder(t testing.TB) []service {
 	t.Helper()
 	all := services(t)
 	byName := map[string]service{}
@@ -187,7 +200,7 @@ func (p *process) url(path string) string { return "http://" + p.addr + path }
 
 // startProcess runs s's command with s's environment, rewritten from the
 // containers' network to this machine.
-func startProcess(t *testing.T, bin string, s service, st localStores) *process {
+func startProcess(t testing.TB, bin string, s service, st localStores) *process {
 	t.Helper()
 	p := &process{name: s.Name, role: s.role, oneShot: s.oneShot, logs: &syncBuffer{}, done: make(chan struct{})}
 	env := []string{"TICKETVELO_REDIS_PREFIX=" + st.redisPrefix, "TICKETVELO_LOG_LEVEL=warn"}
@@ -246,7 +259,7 @@ func startProcess(t *testing.T, bin string, s service, st localStores) *process 
 
 // await blocks until p meets a depends_on condition, as Compose would wait:
 // completed means exited 0; healthy means its healthcheck command passed.
-func (p *process) await(t *testing.T, condition string) {
+func (p *process) await(t testing.TB, condition string) {
 	t.Helper()
 	switch condition {
 	case types.ServiceConditionCompletedSuccessfully:
@@ -372,7 +385,7 @@ func checkServedBy(t *testing.T, procs map[string]*process, before map[string]fl
 	}
 }
 
-func get(t *testing.T, url string) []byte {
+func get(t testing.TB, url string) []byte {
 	t.Helper()
 	resp, err := http.Get(url)
 	if err != nil {
@@ -388,7 +401,7 @@ func get(t *testing.T, url string) []byte {
 
 // startSMTP runs an SMTP server on loopback that accepts any mail without
 // auth, as Mailpit does in the stack, and returns its address.
-func startSMTP(t *testing.T) string {
+func startSMTP(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
