@@ -45,10 +45,11 @@ export async function registerFan(request: APIRequestContext, name = 'Fan'): Pro
 const bearer = (token: string) => ({ Authorization: `Bearer ${token}` })
 
 /**
- * openEvent creates an event whose sale opened a minute ago at the first
- * venue and lets fans in quickly, so a test is not kept waiting.
+ * openEvent creates an event at the first venue whose sale opened a minute
+ * ago (or opens in opensInMs) and lets fans in quickly, so a test is not
+ * kept waiting.
  */
-export async function openEvent(request: APIRequestContext, ops: Auth, name: string): Promise<{ id: number; name: string }> {
+export async function openEvent(request: APIRequestContext, ops: Auth, name: string, opensInMs = -60_000): Promise<{ id: number; name: string }> {
   const venues = await request.get('/api/v1/admin/venues', { headers: bearer(ops.token) })
   expect(venues.status(), await venues.text()).toBe(200)
   const venue = (await venues.json()).venues[0]
@@ -58,7 +59,7 @@ export async function openEvent(request: APIRequestContext, ops: Auth, name: str
       venue_id: venue.id,
       name,
       starts_at: new Date(Date.now() + 30 * 86400_000).toISOString(),
-      sale_opens_at: new Date(Date.now() - 60_000).toISOString(),
+      sale_opens_at: new Date(Date.now() + opensInMs).toISOString(),
       max_tickets_per_fan: 6,
     },
   })
