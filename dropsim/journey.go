@@ -49,11 +49,17 @@ func (j *journey) run(ctx context.Context, arrive time.Time) {
 	j.rec.outcome(j.buy(ctx, admission))
 }
 
-var errTimedOut = errors.New("timed out")
+var (
+	errTimedOut = errors.New("timed out")
+	errSoldOut  = errors.New("sold out while waiting")
+)
 
 func outcomeOf(err error, otherwise string) string {
-	if errors.Is(err, errTimedOut) || errors.Is(err, context.DeadlineExceeded) {
+	switch {
+	case errors.Is(err, errTimedOut), errors.Is(err, context.DeadlineExceeded):
 		return "timed_out"
+	case errors.Is(err, errSoldOut):
+		return "sold_out"
 	}
 	return otherwise
 }
@@ -84,6 +90,11 @@ func (j *journey) queue(ctx context.Context) (string, error) {
 		if st.State == "expired" {
 			return "", errors.New("expired in the queue")
 		}
+		// Like a fan watching the event page beside the queue: once nothing
+		// is left, stop waiting.
+		if open, err := j.sim.api.sections(ctx, j.sim.eventID); err == nil && len(open) == 0 {
+			return "", errSoldOut
+		}
 		wait := time.Duration(st.PollAfterMS) * time.Millisecond
 		wait = min(max(wait, 50*time.Millisecond), j.sim.opts.MaxPoll)
 		if !sleepFor(ctx, wait) {
@@ -105,11 +116,11 @@ func (j *journey) queue(ctx context.Context) (string, error) {
 // buy holds seats (best available in a random section, or seats picked off
 // the map), then pays; a declined card releases the hold.
 func (j *journey) buy(ctx context.Context, admission string) string {
-	sections, err := j.sim.api.sections(ctx, j.sim.eventID)
-	if err != nil || len(sections) == 0 {
-		return "no_seats"
-	}
 	for attempt := 0; attempt < 6; attempt++ {
+		sections, err := j.sim.api.sections(ctx, j.sim.eventID)
+		if err != nil || len(sections) == 0 {
+			return "sold_out"
+		}
 		body := map[string]any{"section": sections[j.rng.IntN(len(sections))], "quantity": j.want, "together": true}
 		var hold holdResponse
 		res, err := j.sim.api.call(ctx, "POST", fmt.Sprintf("/api/v1/events/%d/holds", j.sim.eventID), admission, newKey(), body, &hold)
