@@ -198,8 +198,8 @@ export function WaitingRoom({ event, auth }: { event: Event; auth: Session | nul
         {status?.state === 'waiting' && <Waiting status={status} progress={queueProgress(firstAhead, status.ahead)} paused={event.waiting_room?.state === 'paused'} />}
         {status?.state === 'admitted' && <Admitted event={event} status={status} />}
         {status?.state === 'expired' && (
-          <Notice tone="warning" title="Your turn has passed">
-            <p>Your admission expired before you finished. You can join the queue again at the back.</p>
+          <Notice tone={status.reason === 'done' ? 'info' : 'warning'} title={ended[status.reason ?? '']?.[0] ?? 'Your turn has passed'}>
+            <p>{ended[status.reason ?? '']?.[1] ?? 'Your place in the queue has ended.'} You can join the queue again at the back.</p>
             <div className="mt-2">
               <Button onClick={join} busy={busy === 'join'}>
                 Join again
@@ -215,6 +215,13 @@ export function WaitingRoom({ event, auth }: { event: Event; auth: Session | nul
       </div>
     </section>
   )
+}
+
+/** ended explains each reason the gateway gives for an expired place. */
+const ended: Record<string, [string, string]> = {
+  timeout: ['Your turn has passed', 'Your admission expired before you finished.'],
+  done: ['Your turn is complete', 'You finished your turn: your order or released seats are settled.'],
+  abandoned: ['We gave your place away', 'This page stopped checking in for over a minute, so your place went to the next fan.'],
 }
 
 const announce: Record<QueueStatus['state'], string> = {
