@@ -129,6 +129,12 @@ func (s *Server) parseError(ctx *fasthttp.RequestCtx, err error) {
 		ctx.SetContentType("application/json")
 		return
 	}
+	var netErr net.Error
+	if errors.As(err, &netErr) && netErr.Timeout() {
+		ctx.Error(`{"error":{"code":"request_timeout","message":"the request was not received in time"}}`, fasthttp.StatusRequestTimeout)
+		ctx.SetContentType("application/json")
+		return
+	}
 	WriteError(ctx, apperr.New(apperr.Malformed, "malformed_request", "cannot parse the request"))
 }
 
