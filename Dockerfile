@@ -9,7 +9,7 @@
 # Without frontend/package.json (a Go-only checkout) it leaves only the
 # marker file that the Go embed needs, and the gateway then serves its
 # "UI not built" page.
-FROM node:22-bookworm-slim AS ui
+FROM node:22-slim AS ui
 WORKDIR /src/frontend
 ENV PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 NPM_CONFIG_UPDATE_NOTIFIER=false
 COPY frontend/ ./
@@ -20,7 +20,7 @@ RUN --mount=type=cache,target=/root/.npm \
 # 2. The binary: static (CGO_ENABLED=0, so distroless/static runs it) and
 # reproducible (-trimpath drops this machine's paths). go.mod and go.sum are
 # copied first so the module download stays cached while code changes.
-FROM golang:1.26.8-bookworm AS build
+FROM golang:1.26.8 AS build
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN --mount=type=cache,target=/go/pkg/mod go mod download
