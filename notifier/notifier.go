@@ -1,0 +1,390 @@
+// Package notifier is the process that turns booking events into mail: a
+// Kafka consumer group on booking.events that sends each confirmation and
+// cancellation exactly once per order and kind, whatever restarts, crashes
+// and redeliveries happen. A claim in Postgres is taken before sending, the
+// offset is committed only after the mail is sent or dead-lettered, failures
+// are retried with backoff, and what cannot be sent goes to
+// booking.events.dlq with the reason.
+package notifier
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/rs/zerolog"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/ticketvelo/ticketvelo/internal/bookingevent"
+	"github.com/ticketvelo/ticketvelo/internal/config"
+	"github.com/ticketvelo/ticketvelo/internal/kafka"
+	"github.com/ticketvelo/ticketvelo/internal/tokens"
+)
+
+// Options tune a notifier; zero fields take the defaults of
+// config.NotifierConfig.
+type Options struct {
+	// From is the sender, as "Name <address>".
+	From string
+	// Group is the consumer group the notifiers share.
+	Group string
+	// MaxAttempts is how many deliveries a mail gets before it is
+	// dead-lettered.
+	MaxAttempts int
+	// RetryBackoff is the wait after the first failed delivery; it doubles
+	// per attempt up to RetryBackoffMax.
+	RetryBackoff, RetryBackoffMax time.Duration
+	// ClaimLease is how long a claim protects an unsent mail.
+	ClaimLease time.Duration
+	// MaxPollRecords bounds the records handled between two commits.
+	MaxPollRecords int
+	// Now and Jitter are the clock and the random source ([0, 1)).
+	Now    func() time.Time
+	Jitter func() float64
+}
+
+// OptionsFrom takes the options of the settings.
+func OptionsFrom(c config.NotifierConfig) Options {
+	return Options{
+		From: c.MailFrom, Group: c.ConsumerGroup, MaxAttempts: c.MaxAttempts,
+		RetryBackoff: c.RetryBackoff, RetryBackoffMax: c.RetryBackoffMax, ClaimLease: c.ClaimLease,
+	}
+}
+
+func (o Options) withDefaults() Options {
+	d := config.Default().Notifier
+	if o.From == "" {
+		o.From = d.MailFrom
+	}
+	if o.Group == "" {
+		o.Group = d.ConsumerGroup
+	}
+	if o.MaxAttempts <= 0 {
+		o.MaxAttempts = d.MaxAttempts
+	}
+	if o.RetryBackoff <= 0 {
+		o.RetryBackoff = d.RetryBackoff
+	}
+	if o.RetryBackoffMax < o.RetryBackoff {
+		o.RetryBackoffMax = max(d.RetryBackoffMax, o.RetryBackoff)
+	}
+	if o.ClaimLease <= 0 {
+		o.ClaimLease = d.ClaimLease
+	}
+	if o.MaxPollRecords <= 0 {
+		o.MaxPollRecords = 256
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Jitter == nil {
+		o.Jitter = rand.Float64
+	}
+	return o
+}
+
+// Notifier consumes booking events and mails the buyers.
+type Notifier struct {
+	pool    *pgxpool.Pool
+	brokers []string
+	mailer  Mailer
+	render  *renderer
+	claims  claims
+	opts    Options
+	log     zerolog.Logger
+}
+
+// New returns a notifier that consumes from brokers, claims in pool, signs
+// ticket codes with ring and delivers with mailer.
+func New(pool *pgxpool.Pool, brokers []string, ring *tokens.Ring, mailer Mailer, opts Options, log zerolog.Logger) (*Notifier, error) {
+	opts = opts.withDefaults()
+	r, err := newRenderer(ring, opts.From)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := ring.Signer(); err != nil {
+		return nil, fmt.Errorf("notifier: ticket codes need a signing key: %w", err)
+	}
+	return &Notifier{
+		pool: pool, brokers: brokers, mailer: mailer, render: r,
+		claims: claims{pool: pool, lease: opts.ClaimLease},
+		opts:   opts, log: log.With().Str("component", "notifier").Logger(),
+	}, nil
+}
+
+// Run consumes until ctx ends, then shuts down gracefully: it starts no new
+// mail, finishes the deliveries in progress, gives back the claims of mails
+// waiting for a retry, commits what is done and leaves the group, so the
+// partitions move to the other notifiers at once.
+func (n *Notifier) Run(ctx context.Context) error { return n.run(ctx, graceful) }
+
+// stopMode is how a notifier stops when its context ends.
+type stopMode bool
+
+const (
+	graceful stopMode = false
+	// crash stops like a killed process: claimed mails are abandoned
+	// unsent and the batch in hand is not committed. Only tests use it, to
+	// prove that a notifier dying at any point loses and doubles no mail.
+	crash stopMode = true
+)
+
+func (n *Notifier) run(ctx context.Context, mode stopMode) error {
+	lag := newLagTracker()
+	defer lag.close()
+	client, err := kafka.NewClient(n.brokers, append(kafka.QuickRecovery(),
+		kgo.ConsumerGroup(n.opts.Group),
+		kgo.ConsumeTopics(kafka.BookingEvents),
+		// A new group starts at the oldest event: no confirmed order goes
+		// unmailed because the notifier was deployed after it.
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.DisableAutoCommit(),
+		// Rebalances wait until the records of a poll are handled and
+		// committed, so no partition changes hands with work in flight.
+		kgo.BlockRebalanceOnPoll(),
+		kgo.OnPartitionsRevoked(lag.forget),
+		kgo.OnPartitionsLost(lag.forget),
+		// Dead letters are produced by this client too; see the outbox
+		// relay for why cancellation is allowed.
+		kgo.AllowIdempotentProduceCancellation(),
+	)...)
+	if err != nil {
+		return err
+	}
+	defer client.CloseAllowingRebalance()
+
+	for {
+		fetches := client.PollRecords(ctx, n.opts.MaxPollRecords)
+		if fetches.IsClientClosed() {
+			return nil
+		}
+		fetches.EachError(func(topic string, p int32, err error) {
+			if ctx.Err() == nil {
+				n.log.Warn().Err(err).Str("topic", topic).Int32("partition", p).Msg("fetching booking events")
+			}
+		})
+		done := n.handleFetches(ctx, client, fetches, mode, lag)
+		if len(done) > 0 && !(mode == crash && ctx.Err() != nil) {
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			if err := client.CommitRecords(cctx, done...); err != nil {
+				// The events come back to this or another notifier, whose
+				// claims find the mails sent and skip them.
+				n.log.Warn().Err(err).Msg("committing offsets; the events will be redelivered and skipped")
+			}
+			cancel()
+		}
+		client.AllowRebalance()
+		if ctx.Err() != nil {
+			return nil
+		}
+	}
+}
+
+// handleFetches handles each partition's records in order, the partitions
+// side by side, and returns the last record handled to its end in each
+// partition: the offsets to commit.
+func (n *Notifier) handleFetches(ctx context.Context, client *kgo.Client, fetches kgo.Fetches, mode stopMode, lag *lagTracker) []*kgo.Record {
+	var (
+		mu   sync.Mutex
+		done []*kgo.Record
+		wg   sync.WaitGroup
+	)
+	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
+		if len(p.Records) == 0 {
+			return
+		}
+		wg.Go(func() {
+			var last *kgo.Record
+			for _, r := range p.Records {
+				if ctx.Err() != nil || !n.handle(ctx, client, r, mode) {
+					break
+				}
+				last = r
+			}
+			if last == nil {
+				return
+			}
+			lag.observe(p.Partition, p.HighWatermark-last.Offset-1)
+			mu.Lock()
+			done = append(done, last)
+			mu.Unlock()
+		})
+	})
+	wg.Wait()
+	return done
+}
+
+// handle takes one event to its end: mailed, skipped as already mailed, or
+// dead-lettered. It returns false only when ctx ended first; the event is
+// then not committed and comes back.
+func (n *Notifier) handle(ctx context.Context, client *kgo.Client, r *kgo.Record, mode stopMode) bool {
+	consumedTotal.Inc()
+	ev, err := bookingevent.Decode(r.Value)
+	if err == nil && !isUUID(ev.OrderID) {
+		err = fmt.Errorf("booking event: order_id %q is not a UUID", ev.OrderID)
+	}
+	if err != nil {
+		return n.deadLetter(ctx, client, r, reasonMalformed, err, 0, mode)
+	}
+	msg, err := n.render.render(ev, n.opts.Now())
+	if err != nil {
+		return n.deadLetter(ctx, client, r, reasonMalformed, err, 0, mode)
+	}
+	log := n.log.With().Str("order_id", ev.OrderID).Str("kind", ev.Type).Logger()
+
+	// Claim first: a redelivered or duplicated event finds the mail sent.
+	for failures := 0; ; {
+		state, err := n.claims.claim(ctx, ev.OrderID, ev.Type, msg.To, msg.ID)
+		var wait time.Duration
+		switch {
+		case err != nil:
+			failures++
+			wait = n.backoff(failures)
+			log.Warn().Err(err).Dur("retry_in", wait).Msg("claiming a mail")
+		case state == claimDone:
+			skippedTotal.Inc()
+			return true
+		case state == claimBusy:
+			// Another notifier held it when this one got the partition:
+			// wait for it to finish, or for its lease to run out.
+			wait = min(n.opts.ClaimLease/4, time.Second)
+		}
+		if err == nil && state == claimTaken {
+			break
+		}
+		if !sleep(ctx, wait) {
+			return false
+		}
+	}
+
+	var lastErr error
+	for {
+		attempt, err := n.claims.startAttempt(ctx, ev.OrderID, ev.Type)
+		if err != nil {
+			log.Warn().Err(err).Msg("starting a delivery")
+			if !sleep(ctx, n.opts.RetryBackoff) {
+				return n.giveBack(ctx, ev, mode)
+			}
+			continue
+		}
+		if attempt > n.opts.MaxAttempts {
+			// Taken over from a notifier that died at its last attempt.
+			cause := fmt.Errorf("gave up after %d attempts: %w", attempt-1, errors.Join(lastErr, errors.New("attempts exhausted")))
+			return n.giveUp(ctx, client, r, ev, reasonExhausted, cause, attempt-1, mode)
+		}
+		if mode == crash && ctx.Err() != nil {
+			return false // killed between the claim and the send
+		}
+		start := n.opts.Now()
+		// The delivery runs to its end even if ctx ends now: the mail in
+		// hand is finished, never cut in half.
+		err = n.mailer.Send(context.WithoutCancel(ctx), msg)
+		sendDuration.UpdateDuration(start)
+		if err == nil {
+			n.finish(ctx, ev, "sent", "")
+			sentTotal(ev.Type).Inc()
+			deliveryDelay.Update(n.opts.Now().Sub(ev.OccurredAt).Seconds())
+			return true
+		}
+		lastErr = err
+		if ferr := n.claims.failed(context.WithoutCancel(ctx), ev.OrderID, ev.Type, err); ferr != nil {
+			log.Warn().Err(ferr).Msg("recording a failed delivery")
+		}
+		if errors.Is(err, errPermanent) {
+			return n.giveUp(ctx, client, r, ev, reasonRefused, err, attempt, mode)
+		}
+		if attempt >= n.opts.MaxAttempts {
+			return n.giveUp(ctx, client, r, ev, reasonExhausted, fmt.Errorf("gave up after %d attempts: %w", attempt, err), attempt, mode)
+		}
+		retriedTotal.Inc()
+		wait := n.backoff(attempt)
+		log.Warn().Err(err).Int("attempt", attempt).Dur("retry_in", wait).Msg("mail not delivered; retrying")
+		if !sleep(ctx, wait) {
+			return n.giveBack(ctx, ev, mode)
+		}
+	}
+}
+
+// giveBack releases the claim of a mail this notifier stops working on
+// between attempts; after a crash the claim stays until its lease ends.
+func (n *Notifier) giveBack(ctx context.Context, ev bookingevent.Event, mode stopMode) bool {
+	if mode == graceful {
+		if err := n.claims.release(context.WithoutCancel(ctx), ev.OrderID, ev.Type); err != nil {
+			n.log.Warn().Err(err).Msg("releasing a claim on shutdown; it frees itself when its lease ends")
+		}
+	}
+	return false
+}
+
+// giveUp dead-letters the event of a mail that cannot be sent and closes its
+// claim.
+func (n *Notifier) giveUp(ctx context.Context, client *kgo.Client, r *kgo.Record, ev bookingevent.Event, reason string, cause error, attempts int, mode stopMode) bool {
+	if !n.deadLetter(ctx, client, r, reason, cause, attempts, mode) {
+		return n.giveBack(ctx, ev, mode)
+	}
+	n.finish(ctx, ev, "dead", cause.Error())
+	n.log.Error().Err(cause).Str("order_id", ev.OrderID).Str("kind", ev.Type).Str("reason", reason).Msg("mail dead-lettered")
+	return true
+}
+
+// finish stamps the claim. It runs whatever ctx says, a few times if
+// Postgres is away: a sent mail whose row stays "claimed" would be sent again
+// after a redelivery.
+func (n *Notifier) finish(ctx context.Context, ev bookingevent.Event, status, reason string) {
+	ctx = context.WithoutCancel(ctx)
+	var err error
+	for try := 1; try <= 5; try++ {
+		if err = n.claims.finish(ctx, ev.OrderID, ev.Type, status, reason); err == nil {
+			return
+		}
+		time.Sleep(n.backoff(try))
+	}
+	n.log.Error().Err(err).Str("order_id", ev.OrderID).Msg("could not record a finished mail; its offset is committed anyway, so it is not sent again unless the event is redelivered")
+}
+
+// backoff is the wait after the n-th failure: RetryBackoff doubled per
+// failure up to RetryBackoffMax, the upper half at random.
+func (n *Notifier) backoff(failures int) time.Duration {
+	d := n.opts.RetryBackoff << min(failures-1, 30)
+	if d <= 0 || d > n.opts.RetryBackoffMax {
+		d = n.opts.RetryBackoffMax
+	}
+	return d/2 + time.Duration(n.opts.Jitter()*float64(d/2))
+}
+
+// sleep waits d, or less when ctx ends first, and says whether ctx is
+// still live.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// isUUID checks the textual form the notifications table stores.
+func isUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i, c := range []byte(s) {
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
+}
