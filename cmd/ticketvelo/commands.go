@@ -74,16 +74,20 @@ func (c command) run(ctx context.Context, e env, args []string) error {
 	var cfg config.Config
 	check := cfg.Bind(fs, c.groups, e.getenv)
 	main := c.bind(fs)
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: ticketvelo %s [flags]\n\n%s.\n\nFlags:\n", c.name, capitalise(c.summary))
+	// -h prints the usage to stdout; a wrong flag prints its error and the
+	// usage to stderr.
+	usage := func(w io.Writer) {
+		fmt.Fprintf(w, "Usage: ticketvelo %s [flags]\n\n%s.\n\nFlags:\n", c.name, capitalise(c.summary))
+		fs.SetOutput(w)
 		fs.PrintDefaults()
 	}
+	fs.Usage = func() {}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(e.stdout)
-			fs.Usage()
+			usage(e.stdout)
 			return flag.ErrHelp
 		}
+		usage(e.stderr)
 		return errUsage
 	}
 	if fs.NArg() > 0 {
