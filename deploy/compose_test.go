@@ -217,7 +217,7 @@ func TestComposeCommandsExist(t *testing.T) {
 			accepted[m[1]] = true
 		}
 		for name := range s.Environment {
-			if !accepted[name] {
+			if !accepted[name] && !goRuntimeEnv[name] {
 				t.Errorf("service %s sets %s, which `ticketvelo %s` does not read", s.Name, name, s.role)
 			}
 		}
@@ -232,6 +232,27 @@ func TestComposeCommandsExist(t *testing.T) {
 			checkFlags(t, s.Name+" healthcheck", binaryHelp(t, "healthcheck", "-h"), hc.Test[3:])
 		}
 	}
+}
+
+// goRuntimeEnv are variables Go's runtime and standard library read in any
+// program, so the binary's help does not list them.
+var goRuntimeEnv = map[string]bool{"SSL_CERT_FILE": true, "SSL_CERT_DIR": true, "GODEBUG": true, "GOMAXPROCS": true, "GOMEMLIMIT": true, "TZ": true}
+
+// hostPath is the file of the repository that a service sees at path
+// through one of its bind mounts.
+func hostPath(s service, path string) (string, bool) {
+	for _, v := range s.Volumes {
+		if v.Type != types.VolumeTypeBind {
+			continue
+		}
+		if path == v.Target {
+			return v.Source, true
+		}
+		if rest, ok := strings.CutPrefix(path, strings.TrimSuffix(v.Target, "/")+"/"); ok {
+			return filepath.Join(v.Source, rest), true
+		}
+	}
+	return "", false
 }
 
 // checkFlags fails for every -flag in args that help does not list.
@@ -307,9 +328,7 @@ func TestComposeEnvironmentIsComplete(t *testing.T) {
 			t.Errorf("service %s: KAFKA_BROKERS = %q, want the broker's advertised listener %q", s.Name, got, want)
 		}
 		if s.role == "notifier" {
-			if u, err := url.Parse(env(s, "SMTP_URL")); err != nil || u.Scheme != "smtp" || u.Hostname() != "mailpit" || u.Port() != "1025" {
-				t.Errorf("service %s: SMTP_URL = %q, want smtp://mailpit:1025 (Mailpit's SMTP port, no auth)", s.Name, env(s, "SMTP_URL"))
-			}
+			checkMailpitTLS(t, s, mustService(t, "mailpit"))
 		}
 		for dep := range s.DependsOn {
 			if dep == pg.Name && !s.oneShot {
@@ -544,5 +563,34 @@ func TestComposeKafka(t *testing.T) {
 	}
 	if !logsOnVolume {
 		t.Errorf("KAFKA_LOG_DIRS %q is not on a named volume: the outbox's events would not survive a restart", env(k, "KAFKA_LOG_DIRS"))
+	}
+}
+
+// checkMailpitTLS checks the notifier can deliver to Mailpit: it speaks
+// STARTTLS to any SMTP server off loopback (notifier/smtp.go), so Mailpit
+// must offer it, with a certificate the notifier trusts, for the name in
+// SMTP_URL.
+func checkMailpitTLS(t *testing.T, notifier, mailpit service) {
+	t.Helper()
+	u, err := url.Parse(env(notifier, "SMTP_URL"))
+	if err != nil || u.Scheme != "smtp" || u.Hostname() != mailpit.Name || u.Port() != "1025" || u.User != nil {
+		t.Errorf("service %s: SMTP_URL = %q, want smtp://mailpit:1025 (Mailpit's SMTP port, no credentials)", notifier.Name, env(notifier, "SMTP_URL"))
+	}
+	serverCert, ok1 := hostPath(mailpit, env(mailpit, "MP_SMTP_TLS_CERT"))
+	serverKey, ok2 := hostPath(mailpit, env(mailpit, "MP_SMTP_TLS_KEY"))
+	trusted, ok3 := hostPath(notifier, env(notifier, "SSL_CERT_FILE"))
+	if !ok1 || !ok2 {
+		t.Errorf("mailpit: MP_SMTP_TLS_CERT %q and MP_SMTP_TLS_KEY %q must be files mounted from the repository: the notifier requires STARTTLS",
+			env(mailpit, "MP_SMTP_TLS_CERT"), env(mailpit, "MP_SMTP_TLS_KEY"))
+		return
+	}
+	if env(mailpit, "MP_SMTP_REQUIRE_STARTTLS") != "true" {
+		t.Error("mailpit should require STARTTLS, so a client that would send in clear fails at once")
+	}
+	if !ok3 || trusted != serverCert {
+		t.Errorf("notifier trusts %q (SSL_CERT_FILE %q), want Mailpit's certificate %s", trusted, env(notifier, "SSL_CERT_FILE"), serverCert)
+	}
+	if serverCert != repoPath("deploy", "mailpit", "tls.crt") || serverKey != repoPath("deploy", "mailpit", "tls.key") {
+		t.Errorf("Mailpit serves %s and %s; TestMailpitCertificate checks deploy/mailpit/tls.{crt,key}", serverCert, serverKey)
 	}
 }

@@ -228,6 +228,10 @@ func startProcess(t testing.TB, bin string, s service, st localStores) *process 
 			v = filepath.Join(st.keys, filepath.Base(v))
 		case "TICKETVELO_TRUSTED_PROXIES":
 			v = "127.0.0.1/32" // the proxy runs on loopback here
+		default:
+			if file, ok := hostPath(s, v); ok {
+				v = file // a file the container sees through a bind mount
+			}
 		}
 		env = append(env, name+"="+v)
 	}
