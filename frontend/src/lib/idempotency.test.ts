@@ -67,6 +67,20 @@ describe('withRetries', () => {
     expect(a.key({ p: 1 })).toBe('k1')
   })
 
+  it('leaves some unknown outcomes to the person, keeping the key', async () => {
+    const a = new Attempt(counter())
+    let calls = 0
+    const timeout = new ApiError(503, 'payment_timeout', 'no answer')
+    await expect(
+      withRetries(a, { p: 1 }, async () => {
+        calls++
+        throw timeout
+      }, { sleep: noSleep, retry: (e) => e !== timeout }),
+    ).rejects.toBe(timeout)
+    expect(calls).toBe(1)
+    expect(a.key({ p: 1 })).toBe('k1')
+  })
+
   it('waits at least Retry-After', async () => {
     const waits: number[] = []
     let calls = 0

@@ -57,9 +57,16 @@ export async function withRetries<T>(
   attempt: Attempt,
   body: unknown,
   call: (key: string) => Promise<T>,
-  opts: { tries?: number; sleep?: (ms: number) => Promise<void>; backoff?: (i: number) => number } = {},
+  opts: {
+    tries?: number
+    sleep?: (ms: number) => Promise<void>
+    backoff?: (i: number) => number
+    /** retry picks which unknown outcomes to retry by itself (default: all). */
+    retry?: (err: unknown) => boolean
+  } = {},
 ): Promise<T> {
   const tries = opts.tries ?? 3
+  const retry = opts.retry ?? (() => true)
   const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)))
   const backoff = opts.backoff ?? ((i: number) => 400 * 2 ** i)
   for (let i = 0; ; i++) {
@@ -70,7 +77,7 @@ export async function withRetries<T>(
       return out
     } catch (err) {
       attempt.settle(err)
-      if (!outcomeUnknown(err) || i + 1 >= tries) throw err
+      if (!outcomeUnknown(err) || !retry(err) || i + 1 >= tries) throw err
       const retryAfter = (err as { retryAfter?: number }).retryAfter
       await sleep(Math.max(backoff(i), (retryAfter ?? 0) * 1000))
     }

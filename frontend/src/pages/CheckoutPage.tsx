@@ -59,7 +59,11 @@ function Checkout({ hold, token, onOrder, onChanged }: { hold: Hold; token: stri
     setError(null)
     try {
       const body = { payment_token: payment }
-      const o = await withRetries(attempt.current, body, (key) => api.confirmHold(hold.id, token, key, payment))
+      // A bank that did not answer is left to the fan: paying again (same
+      // card, same key) is safe, but waiting it out three times is not kind.
+      const o = await withRetries(attempt.current, body, (key) => api.confirmHold(hold.id, token, key, payment), {
+        retry: (err) => !(err instanceof ApiError && err.code === 'payment_timeout'),
+      })
       session.forgetAdmission(hold.event_id)
       onOrder(o)
     } catch (err) {
