@@ -594,3 +594,46 @@ func checkMailpitTLS(t *testing.T, notifier, mailpit service) {
 		t.Errorf("Mailpit serves %s and %s; TestMailpitCertificate checks deploy/mailpit/tls.{crt,key}", serverCert, serverKey)
 	}
 }
+
+// TestReadmeStoresMatchCompose checks the README's way of running only the
+// stores with Docker (`docker compose up -d postgres redis`, then
+// DATABASE_URL and REDIS_URL) points at the ports this file publishes, with
+// its user, password and database.
+func TestReadmeStoresMatchCompose(t *testing.T) {
+	t.Parallel()
+	readme := string(readFile(t, "README.md"))
+	if !strings.Contains(readme, "docker compose up -d postgres redis") {
+		t.Skip("README.md no longer runs the stores alone with Docker")
+	}
+	published := func(s service, target uint32) string {
+		for _, p := range s.Ports {
+			if p.Target == target {
+				return p.Published
+			}
+		}
+		t.Errorf("service %s publishes no port for %d", s.Name, target)
+		return ""
+	}
+	pg, redis := mustService(t, "postgres"), mustService(t, "redis")
+	m := regexp.MustCompile("DATABASE_URL=(postgres://[^`\\s]+)").FindStringSubmatch(readme)
+	if m == nil {
+		t.Fatal("README.md gives no DATABASE_URL for the compose stores")
+	}
+	db, err := url.Parse(m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	password, _ := db.User.Password()
+	if db.Hostname() != "127.0.0.1" || db.Port() != published(pg, 5432) || db.User.Username() != env(pg, "POSTGRES_USER") ||
+		password != env(pg, "POSTGRES_PASSWORD") || strings.TrimPrefix(db.Path, "/") != env(pg, "POSTGRES_DB") {
+		t.Errorf("README.md's DATABASE_URL %s does not reach the postgres service (127.0.0.1:%s, user %s, database %s)",
+			db.Redacted(), published(pg, 5432), env(pg, "POSTGRES_USER"), env(pg, "POSTGRES_DB"))
+	}
+	m = regexp.MustCompile("REDIS_URL=(redis://[^`\\s]+)").FindStringSubmatch(readme)
+	if m == nil {
+		t.Fatal("README.md gives no REDIS_URL for the compose stores")
+	}
+	if r, err := url.Parse(m[1]); err != nil || r.Hostname() != "127.0.0.1" || r.Port() != published(redis, 6379) {
+		t.Errorf("README.md's REDIS_URL %s does not reach the redis service on 127.0.0.1:%s", m[1], published(redis, 6379))
+	}
+}
