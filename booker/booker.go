@@ -57,6 +57,8 @@ type Service struct {
 	snapshots *snapshots
 	health    *healthWindow
 	stats     *counters
+	// holdSlots bounds the holds in progress (cfg.HoldConcurrency).
+	holdSlots chan struct{}
 
 	// hooks lets tests stall a hold inside its transaction.
 	hooks testHooks
@@ -90,8 +92,9 @@ func New(o Options) (*Service, error) {
 	s := &Service{
 		pool: o.Pool, tokens: o.Tokens, admissions: o.Admissions,
 		cfg: o.Config, log: o.Log, now: now,
-		stats:  newCounters(),
-		health: newHealthWindow(),
+		stats:     newCounters(),
+		health:    newHealthWindow(),
+		holdSlots: make(chan struct{}, max(1, o.Config.HoldConcurrency)),
 	}
 	s.redis = newRedisStore(o.Redis, o.Prefix, o.Config.RedisTimeout, now, s.stats)
 	s.events = newEventCache(s)

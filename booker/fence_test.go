@@ -118,12 +118,12 @@ func TestLockReleaseIsCompareAndDelete(t *testing.T) {
 	h := newHarness(t, harnessOptions{})
 	ctx := context.Background()
 	r := h.svc.redis
-	x, busy, err := r.tryLock(ctx, h.eventID, []int{5, 6}, 50*time.Millisecond, "owner-x")
+	x, busy, _, err := r.tryLock(ctx, h.eventID, []int{5, 6}, 50*time.Millisecond, "owner-x", -1)
 	if err != nil || x == nil || busy != nil {
 		t.Fatalf("x: got %v %v %v", x, busy, err)
 	}
 	time.Sleep(80 * time.Millisecond)
-	y, _, err := r.tryLock(ctx, h.eventID, []int{6}, time.Minute, "owner-y")
+	y, _, _, err := r.tryLock(ctx, h.eventID, []int{6}, time.Minute, "owner-y", -1)
 	if err != nil || y == nil {
 		t.Fatalf("y: got %v %v", y, err)
 	}
@@ -132,7 +132,7 @@ func TestLockReleaseIsCompareAndDelete(t *testing.T) {
 		t.Fatalf("lock of seat 6 after x's release: got %q %v, want owner-y", v, err)
 	}
 	// z wants 4, 5, 6, 7: 6 is y's, so z takes none of them.
-	z, busy, err := r.tryLock(ctx, h.eventID, []int{4, 5, 6, 7}, time.Minute, "owner-z")
+	z, busy, _, err := r.tryLock(ctx, h.eventID, []int{4, 5, 6, 7}, time.Minute, "owner-z", -1)
 	if err != nil || z != nil || !slices.Equal(busy, []int{6}) {
 		t.Fatalf("z: got %v busy %v %v, want nothing and busy [6]", z, busy, err)
 	}

@@ -333,8 +333,10 @@ func checkInvariants(t testing.TB, pool *pgxpool.Pool, eventID int64) {
 			AND k.canceled_at IS NULL AND o.hold_id = s.hold_id)`},
 		{"a live ticket on a seat that is not sold", `SELECT count(*) FROM tickets k JOIN seats s USING (event_id, seat_no)
 			WHERE k.event_id = $1 AND k.canceled_at IS NULL AND s.status <> 'sold'`},
-		{"a fan count that does not match live seats", `SELECT count(*) FROM fan_tickets f WHERE f.event_id = $1 AND f.tickets <> (
-			SELECT count(*) FROM seats s JOIN holds h ON h.id = s.hold_id WHERE s.event_id = f.event_id AND h.user_id = f.user_id)`},
+		{"a fan count that does not match live seats", `WITH live AS (
+				SELECT h.user_id, count(*) AS n FROM seats s JOIN holds h ON h.id = s.hold_id WHERE s.event_id = $1 GROUP BY h.user_id),
+			fans AS (SELECT user_id, tickets FROM fan_tickets WHERE event_id = $1)
+			SELECT count(*) FROM fans FULL JOIN live USING (user_id) WHERE coalesce(fans.tickets, 0) <> coalesce(live.n, 0)`},
 		{"a fan over the limit", `SELECT count(*) FROM fan_tickets f JOIN events e ON e.id = f.event_id
 			WHERE f.event_id = $1 AND f.tickets > e.max_tickets_per_fan`},
 	}

@@ -22,6 +22,7 @@ var (
 	errNotEnoughSeats = apperr.New(apperr.Conflict, "not_enough_seats", "not enough free seats in the section")
 	errTicketLimit    = apperr.New(apperr.RateLimited, "ticket_limit", "this would take you over the event's ticket limit")
 	errSaleNotOpen    = apperr.New(apperr.Invalid, "sale_not_open", "the sale has not opened yet")
+	errBusy           = &apperr.Error{Kind: apperr.Unavailable, Code: "unavailable", Message: "the booker is too busy; retry shortly", RetryAfter: 1}
 )
 
 // holdRequest is a validated request for a hold.
@@ -67,12 +68,18 @@ const pendingTTL = 30 * time.Second
 func (s *Service) createHold(ctx context.Context, req *holdRequest) (answer, error) {
 	start := time.Now()
 	defer holdSeconds.UpdateDuration(start)
+	select {
+	case s.holdSlots <- struct{}{}:
+		defer func() { <-s.holdSlots }()
+	case <-ctx.Done():
+		return answer{}, errBusy
+	}
 	ev := req.ev
 	var seats []int
 	if !req.best {
 		seats = req.seats
 	}
-	cl, err := s.redis.claim(ctx, ev.ID, req.userID, req.key, pendingRecord(req.hash), pendingTTL, ev.capacity(), seats)
+	cl, err := s.redis.claim(ctx, ev.ID, req.userID, req.key, req.hash, req.requestID, s.cfg.IdempotencyTTL, ev.capacity(), seats)
 	if err != nil {
 		s.stats.redisFallback()
 		return s.holdWithoutRedis(ctx, req)
@@ -89,7 +96,8 @@ func (s *Service) createHold(ctx context.Context, req *holdRequest) (answer, err
 			return s.replayHold(rec, req)
 		}
 	} else if len(cl.taken) > 0 {
-		return s.settle(ctx, req, nil, holdOutcome{taken: cl.taken, decidedBy: layerBitmap}, idemKey)
+		// The script stored this answer already.
+		return s.holdAnswer(req, holdOutcome{taken: cl.taken, decidedBy: layerBitmap}), nil
 	}
 	var exclude []int
 	for try := 0; ; try++ {
@@ -132,16 +140,15 @@ func (s *Service) replayHold(record string, req *holdRequest) (answer, error) {
 // the seats taken in the bitmap and stores the answer (one round trip), and
 // releases the locks.
 func (s *Service) settle(ctx context.Context, req *holdRequest, locks *lockSet, out holdOutcome, idemKey string) (answer, error) {
-	defer locks.release(ctx)
 	a := s.holdAnswer(req, out)
-	record := &idemWrite{key: idemKey, value: doneRecord(req.hash, a), ttl: s.cfg.IdempotencyTTL}
+	record := idemWrite{key: idemKey, value: doneRecord(req.hash, a), ttl: s.cfg.IdempotencyTTL}
 	var seats []int
 	if out.created != nil {
 		for _, l := range out.created.Seats {
 			seats = append(seats, l.ID)
 		}
 	}
-	if err := s.redis.setBits(ctx, req.ev.ID, seats, true, record); err != nil {
+	if err := s.redis.settle(ctx, req.ev.ID, seats, record, locks); err != nil {
 		// The answer stands: Postgres has it. The bitmap catches up at the
 		// next snapshot; a replay of a created hold finds it in Postgres.
 		s.log.Debug().Err(err).Msg("recording a hold in Redis")
@@ -171,11 +178,17 @@ func (s *Service) holdAnswer(req *holdRequest, out holdOutcome) answer {
 		return errorAnswer(e, fasthttp.StatusConflict, req.requestID)
 	default:
 		s.stats.decide(outcomeConflict, out.decidedBy)
-		taken := slices.Clone(out.taken)
-		slices.Sort(taken)
-		e := errSeatTaken.Withf("seats %s are taken", seatList(taken)).With(map[string]any{"seat_ids": taken})
-		return errorAnswer(e, fasthttp.StatusConflict, req.requestID)
+		return seatTakenAnswer(out.taken, req.requestID)
 	}
+}
+
+// seatTakenAnswer is the 409 naming the taken seats; a replay rebuilds it
+// from the seats and the first request's id, byte for byte.
+func seatTakenAnswer(seats []int, requestID string) answer {
+	taken := slices.Clone(seats)
+	slices.Sort(taken)
+	e := errSeatTaken.Withf("seats %s are taken", seatList(taken)).With(map[string]any{"seat_ids": taken})
+	return errorAnswer(e, fasthttp.StatusConflict, requestID)
 }
 
 // lockAndHold takes the seats' locks (waiting a little for locks held by
@@ -188,14 +201,15 @@ func (s *Service) lockAndHold(ctx context.Context, req *holdRequest, seats []int
 	owner := newOwner()
 	deadline := time.Now().Add(s.cfg.SeatLockWait)
 	var locks *lockSet
+	var taken []int
 	for {
-		ls, busy, err := s.redis.tryLock(ctx, ev.ID, seats, s.cfg.SeatLockTTL, owner)
+		ls, busy, tk, err := s.redis.tryLock(ctx, ev.ID, seats, s.cfg.SeatLockTTL, owner, ev.capacity())
 		if err != nil {
 			s.stats.redisFallback()
 			break
 		}
 		if ls != nil {
-			locks = ls
+			locks, taken = ls, tk
 			break
 		}
 		s.stats.lockWait()
@@ -209,13 +223,10 @@ func (s *Service) lockAndHold(ctx context.Context, req *holdRequest, seats []int
 			return holdOutcome{taken: taken, decidedBy: layerLock}, nil, nil
 		}
 	}
-	if locks != nil {
+	if len(taken) > 0 {
 		// Under the locks the bitmap is exact for these seats, unless it is
 		// missing (cold), when Postgres decides.
-		taken, _, err := s.redis.takenBits(ctx, ev.ID, ev.capacity(), seats)
-		if err == nil && len(taken) > 0 {
-			return holdOutcome{taken: taken, decidedBy: layerLock}, locks, nil
-		}
+		return holdOutcome{taken: taken, decidedBy: layerLock}, locks, nil
 	}
 	out, err := s.holdTx(ctx, req, seats)
 	return out, locks, err

@@ -66,6 +66,10 @@ func doneRecord(hash string, a answer) string {
 	return "D" + hash + strconv.Itoa(a.status) + strconv.Itoa(a.retryAfter) + ":" + string(a.body)
 }
 
+// conflictPrefix starts the record the claim script stores when it finds
+// seats taken: "C<hash><request id>|" and then the seats.
+func conflictPrefix(hash, requestID string) string { return "C" + hash + requestID + "|" }
+
 // replayRecord turns a stored record into the answer for a request with
 // hash: the first answer, 409 while it runs, 422 for another request.
 func replayRecord(record, hash string) (answer, error) {
@@ -74,6 +78,23 @@ func replayRecord(record, hash string) (answer, error) {
 	}
 	if record[0] == 'P' {
 		return answer{}, errInFlight
+	}
+	if record[0] == 'C' {
+		requestID, list, ok := strings.Cut(record[1+len(hash):], "|")
+		var seats []int
+		for _, f := range strings.Split(list, ",") {
+			n, err := strconv.Atoi(f)
+			if err != nil {
+				ok = false
+			}
+			seats = append(seats, n)
+		}
+		if !ok {
+			return answer{}, fmt.Errorf("idempotency record is corrupt")
+		}
+		a := seatTakenAnswer(seats, requestID)
+		a.replayed = true
+		return a, nil
 	}
 	rest := record[1+len(hash):]
 	head, body, ok := strings.Cut(rest, ":")

@@ -3,10 +3,12 @@ package booker
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha1"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -90,23 +92,36 @@ func (r *redisStore) succeeded() {
 }
 
 // claimAndCheck takes the request's idempotency record (pending) and reads
-// the taken bits of seats in one round trip.
+// the taken bits of seats in one round trip. When seats are taken the
+// request is answered (409) there and then, so the script also stores that
+// answer, as "C<hash><request id>|<taken seats>" (see conflictRecord).
 var claimAndCheck = rueidis.NewLuaScript(`
 local prev = redis.call('SET', KEYS[1], ARGV[1], 'NX', 'GET', 'PX', ARGV[2])
 if prev then return {1, prev} end
 if redis.call('GETBIT', KEYS[2], ARGV[3]) == 0 then return {2, 0} end
 local taken = {}
-for i = 4, #ARGV do
-  if redis.call('GETBIT', KEYS[2], ARGV[i]) == 1 then taken[#taken + 1] = tonumber(ARGV[i]) end
+for i = 6, #ARGV do
+  if redis.call('GETBIT', KEYS[2], ARGV[i]) == 1 then taken[#taken + 1] = ARGV[i] end
+end
+if #taken > 0 then
+  redis.call('SET', KEYS[1], ARGV[4] .. table.concat(taken, ','), 'PX', ARGV[5])
 end
 return {0, taken}
 `)
 
 // compareAndDelete releases a lock only for the owner that took it.
-var compareAndDelete = rueidis.NewLuaScript(`
+const compareAndDeleteScript = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
-`)
+`
+
+var (
+	compareAndDelete    = rueidis.NewLuaScript(compareAndDeleteScript)
+	compareAndDeleteSHA = func() string {
+		sum := sha1.Sum([]byte(compareAndDeleteScript))
+		return hex.EncodeToString(sum[:])
+	}()
+)
 
 // claimResult is what claimAndCheck found.
 type claimResult struct {
@@ -116,14 +131,15 @@ type claimResult struct {
 	taken    []int // requested seats whose bits are set
 }
 
-func (r *redisStore) claim(ctx context.Context, eventID, userID int64, key, pending string, pendingTTL time.Duration, sentinel int, seats []int) (claimResult, error) {
+func (r *redisStore) claim(ctx context.Context, eventID, userID int64, key, hash, requestID string, doneTTL time.Duration, sentinel int, seats []int) (claimResult, error) {
 	cctx, cancel, err := r.ctx(ctx)
 	if err != nil {
 		return claimResult{}, err
 	}
 	defer cancel()
-	args := make([]string, 0, 3+len(seats))
-	args = append(args, pending, strconv.FormatInt(pendingTTL.Milliseconds(), 10), strconv.Itoa(sentinel))
+	args := make([]string, 0, 5+len(seats))
+	args = append(args, pendingRecord(hash), strconv.FormatInt(pendingTTL.Milliseconds(), 10), strconv.Itoa(sentinel),
+		conflictPrefix(hash, requestID), strconv.FormatInt(doneTTL.Milliseconds(), 10))
 	for _, s := range seats {
 		args = append(args, strconv.Itoa(s))
 	}
@@ -143,13 +159,17 @@ func (r *redisStore) claim(ctx context.Context, eventID, userID int64, key, pend
 	case 2:
 		return claimResult{cold: true}, nil
 	}
-	taken, err := res[1].AsIntSlice()
+	taken, err := res[1].AsStrSlice()
 	if err != nil {
 		return claimResult{}, fmt.Errorf("redis: reading taken seats: %w", err)
 	}
 	out := claimResult{}
 	for _, t := range taken {
-		out.taken = append(out.taken, int(t))
+		n, err := strconv.Atoi(t)
+		if err != nil {
+			return claimResult{}, fmt.Errorf("redis: reading taken seats: %w", err)
+		}
+		out.taken = append(out.taken, n)
 	}
 	return out, nil
 }
@@ -161,16 +181,31 @@ func (r *redisStore) takenBits(ctx context.Context, eventID int64, sentinel int,
 		return nil, false, err
 	}
 	defer cancel()
+	taken, cold, err = parseBits(r.client.Do(cctx, r.bitsCommand(eventID, sentinel, seats)), seats)
+	if err != nil {
+		return nil, false, r.failed(err)
+	}
+	r.succeeded()
+	return taken, cold, nil
+}
+
+// bitsCommand reads the sentinel bit and the bits of seats.
+func (r *redisStore) bitsCommand(eventID int64, sentinel int, seats []int) rueidis.Completed {
 	args := make([]string, 0, 3*(len(seats)+1))
 	args = append(args, "GET", "u1", strconv.Itoa(sentinel))
 	for _, s := range seats {
 		args = append(args, "GET", "u1", strconv.Itoa(s))
 	}
-	bits, err := r.client.Do(cctx, r.client.B().Arbitrary("BITFIELD_RO").Keys(r.takenKey(eventID)).Args(args...).ReadOnly()).AsIntSlice()
+	return r.client.B().Arbitrary("BITFIELD_RO").Keys(r.takenKey(eventID)).Args(args...).ReadOnly()
+}
+
+// parseBits reads bitsCommand's answer: the taken seats, or cold when the
+// bitmap is missing.
+func parseBits(res rueidis.RedisResult, seats []int) (taken []int, cold bool, err error) {
+	bits, err := res.AsIntSlice()
 	if err != nil {
-		return nil, false, r.failed(err)
+		return nil, false, err
 	}
-	r.succeeded()
 	if len(bits) != len(seats)+1 {
 		return nil, false, fmt.Errorf("redis: BITFIELD_RO answered %d bits for %d seats", len(bits), len(seats)+1)
 	}
@@ -242,6 +277,44 @@ func (r *redisStore) setBits(ctx context.Context, eventID int64, seats []int, ta
 	return nil
 }
 
+// settle records a hold's outcome in one round trip, in this order: the
+// seats' bits (when taken), the idempotency answer, then the release of the
+// locks. Ordered so a request that gets a lock next finds the bits set.
+func (r *redisStore) settle(ctx context.Context, eventID int64, seats []int, record idemWrite, locks *lockSet) error {
+	if locks == nil || len(locks.keys) == 0 {
+		return r.setBits(ctx, eventID, seats, true, &record)
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.timeout)
+	defer cancel()
+	cmds := make(rueidis.Commands, 0, 2+len(locks.keys))
+	if len(seats) > 0 {
+		args := make([]string, 0, 4*len(seats))
+		for _, s := range seats {
+			args = append(args, "SET", "u1", strconv.Itoa(s), "1")
+		}
+		cmds = append(cmds, r.client.B().Arbitrary("BITFIELD").Keys(r.takenKey(eventID)).Args(args...).Build())
+	}
+	cmds = append(cmds, r.client.B().Set().Key(record.key).Value(record.value).PxMilliseconds(record.ttl.Milliseconds()).Build())
+	for _, k := range locks.keys {
+		cmds = append(cmds, r.client.B().Evalsha().Sha1(compareAndDeleteSHA).Numkeys(1).Key(k).Arg(locks.owner).Build())
+	}
+	var failure error
+	noScript := false
+	for _, res := range r.client.DoMulti(cctx, cmds...) {
+		if err := res.Error(); err != nil {
+			if strings.HasPrefix(err.Error(), "NOSCRIPT") {
+				noScript = true
+				continue
+			}
+			failure = err
+		}
+	}
+	if noScript {
+		locks.release(ctx) // loads the script
+	}
+	return r.failed(failure)
+}
+
 // idemWrite is an idempotency record to store.
 type idemWrite struct {
 	key   string
@@ -290,22 +363,30 @@ func newOwner() string {
 
 // tryLock takes the locks of seats (sorted) with SET NX PX, all or nothing:
 // when any is held by someone else, the ones it took are released by
-// compare-and-delete and busy names the seats it could not lock.
-func (r *redisStore) tryLock(ctx context.Context, eventID int64, seats []int, ttl time.Duration, owner string) (locks *lockSet, busy []int, err error) {
+// compare-and-delete and busy names the seats it could not lock. With
+// sentinel >= 0 it also reads the seats' bits, after the locks in the same
+// pipeline, and returns the taken ones: under the locks the bitmap is exact
+// for these seats. (On a cluster the read may run beside the locks instead
+// of after them; a read that early only lets a request on to Postgres.)
+func (r *redisStore) tryLock(ctx context.Context, eventID int64, seats []int, ttl time.Duration, owner string, sentinel int) (locks *lockSet, busy, taken []int, err error) {
 	cctx, cancel, err := r.ctx(ctx)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	defer cancel()
 	ls := &lockSet{r: r, owner: owner, keys: make([]string, len(seats))}
-	cmds := make(rueidis.Commands, len(seats))
+	cmds := make(rueidis.Commands, len(seats), len(seats)+1)
 	for i, s := range seats {
 		ls.keys[i] = r.lockKey(eventID, s)
 		cmds[i] = r.client.B().Set().Key(ls.keys[i]).Value(owner).Nx().PxMilliseconds(ttl.Milliseconds()).Build()
 	}
+	if sentinel >= 0 {
+		cmds = append(cmds, r.bitsCommand(eventID, sentinel, seats))
+	}
+	results := r.client.DoMulti(cctx, cmds...)
 	var got []string
 	var failure error
-	for i, res := range r.client.DoMulti(cctx, cmds...) {
+	for i, res := range results[:len(seats)] {
 		err := res.Error()
 		switch {
 		case err == nil:
@@ -320,11 +401,16 @@ func (r *redisStore) tryLock(ctx context.Context, eventID int64, seats []int, tt
 		partial := &lockSet{r: r, owner: owner, keys: got}
 		partial.release(ctx)
 		if failure != nil {
-			return nil, nil, r.failed(failure)
+			return nil, nil, nil, r.failed(failure)
 		}
-		return nil, busy, nil
+		return nil, busy, nil, nil
 	}
-	return ls, nil, nil
+	r.succeeded()
+	if sentinel >= 0 {
+		// A failed read only means Postgres decides.
+		taken, _, _ = parseBits(results[len(seats)], seats)
+	}
+	return ls, nil, taken, nil
 }
 
 // release deletes the locks that are still this owner's; a lock that

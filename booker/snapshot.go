@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/redis/rueidis"
 	"golang.org/x/sync/singleflight"
 )
@@ -110,26 +111,34 @@ func (sn *snapshots) lease(ctx context.Context, eventID int64) (bool, error) {
 	return err == nil, r.failed(err)
 }
 
-// warm builds the event's bitmap when a hold found it missing: one booker
-// builds, the others wait a moment for it.
+// warm builds the event's bitmap when a hold found it missing: one
+// request per booker (and one booker, by the lease) reads the taken seats
+// from Postgres; the others wait for it rather than ask Redis again and again.
 func (sn *snapshots) warm(ctx context.Context, ev *eventInfo) {
 	sn.touch(ev.ID)
-	won, err := sn.lease(ctx, ev.ID)
-	if err != nil {
-		return
-	}
-	if won {
-		if _, err := sn.build(ctx, ev); err != nil {
-			sn.s.log.Warn().Err(err).Int64("event_id", ev.ID).Msg("building taken-seat bitmap")
+	_, _, _ = sn.group.Do("warm:"+strconv.FormatInt(ev.ID, 10), func() (any, error) {
+		won, err := sn.lease(ctx, ev.ID)
+		if err != nil {
+			return nil, err
 		}
-		return
-	}
-	for deadline := time.Now().Add(200 * time.Millisecond); time.Now().Before(deadline); {
-		time.Sleep(5 * time.Millisecond)
-		if _, cold, err := sn.s.redis.takenBits(ctx, ev.ID, ev.capacity(), nil); err != nil || !cold {
-			return
+		if won {
+			statuses, _, err := sn.readStatuses(ctx, ev)
+			if err == nil {
+				err = sn.reconcile(ctx, ev, statuses)
+			}
+			if err != nil {
+				sn.s.log.Warn().Err(err).Int64("event_id", ev.ID).Msg("building taken-seat bitmap")
+			}
+			return nil, err
 		}
-	}
+		for deadline := time.Now().Add(200 * time.Millisecond); time.Now().Before(deadline); {
+			time.Sleep(20 * time.Millisecond)
+			if _, cold, err := sn.s.redis.takenBits(ctx, ev.ID, ev.capacity(), nil); err != nil || !cold {
+				return nil, err
+			}
+		}
+		return nil, nil
+	})
 }
 
 // Seat statuses as the snapshot reads them.
@@ -145,29 +154,9 @@ var statusJSON = [...][]byte{[]byte(`"available"`), []byte(`"held"`), []byte(`"s
 // map in Redis and brings the bitmap in line with Postgres.
 func (sn *snapshots) build(ctx context.Context, ev *eventInfo) (*mapCopy, error) {
 	start := time.Now()
-	asOf := time.Now()
-	statuses := make([]byte, ev.capacity())
-	sn.s.stats.pgTx(opSnapshot)
-	rows, err := sn.s.pool.Query(ctx, `SELECT seat_no, status FROM seats WHERE event_id = $1 AND status <> 'available'`, ev.ID)
+	statuses, asOf, err := sn.readStatuses(ctx, ev)
 	if err != nil {
-		return nil, fmt.Errorf("reading seat statuses: %w", err)
-	}
-	var no int32
-	var status string
-	for rows.Next() {
-		if err := rows.Scan(&no, &status); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("reading seat statuses: %w", err)
-		}
-		if int(no) < len(statuses) {
-			statuses[no] = seatHeld
-			if status == "sold" {
-				statuses[no] = seatSold
-			}
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("reading seat statuses: %w", err)
+		return nil, err
 	}
 	m := encodeMap(ev, statuses, asOf)
 	snapshotBuildsTotal.Inc()
@@ -176,6 +165,32 @@ func (sn *snapshots) build(ctx context.Context, ev *eventInfo) (*mapCopy, error)
 		return m, err
 	}
 	return m, sn.reconcile(ctx, ev, statuses)
+}
+
+// readStatuses reads which seats are held or sold.
+func (sn *snapshots) readStatuses(ctx context.Context, ev *eventInfo) ([]byte, time.Time, error) {
+	asOf := time.Now()
+	statuses := make([]byte, ev.capacity())
+	sn.s.stats.pgTx(opSnapshot)
+	rows, err := sn.s.pool.Query(ctx, `SELECT seat_no, status FROM seats WHERE event_id = $1 AND status <> 'available'`, ev.ID)
+	if err != nil {
+		return nil, asOf, fmt.Errorf("reading seat statuses: %w", err)
+	}
+	var no int32
+	var status string
+	_, err = pgx.ForEachRow(rows, []any{&no, &status}, func() error {
+		if int(no) < len(statuses) {
+			statuses[no] = seatHeld
+			if status == "sold" {
+				statuses[no] = seatSold
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, asOf, fmt.Errorf("reading seat statuses: %w", err)
+	}
+	return statuses, asOf, nil
 }
 
 func (sn *snapshots) store(ctx context.Context, ev *eventInfo, m *mapCopy) error {
@@ -416,27 +431,9 @@ func (sn *snapshots) fetch(ctx context.Context, ev *eventInfo, have *mapCopy) (*
 
 // buildLocal builds a map from Postgres for this booker alone (Redis away).
 func (sn *snapshots) buildLocal(ctx context.Context, ev *eventInfo) (*mapCopy, error) {
-	statuses := make([]byte, ev.capacity())
-	asOf := time.Now()
-	sn.s.stats.pgTx(opSnapshot)
-	rows, err := sn.s.pool.Query(ctx, `SELECT seat_no, status FROM seats WHERE event_id = $1 AND status <> 'available'`, ev.ID)
+	statuses, asOf, err := sn.readStatuses(ctx, ev)
 	if err != nil {
-		return nil, fmt.Errorf("reading seat statuses: %w", err)
-	}
-	var no int32
-	var status string
-	for rows.Next() {
-		if err := rows.Scan(&no, &status); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("reading seat statuses: %w", err)
-		}
-		statuses[no] = seatHeld
-		if status == "sold" {
-			statuses[no] = seatSold
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("reading seat statuses: %w", err)
+		return nil, err
 	}
 	m := encodeMap(ev, statuses, asOf)
 	m.checked.Store(time.Now().UnixNano())

@@ -30,7 +30,11 @@ func runAll(ctx context.Context, e env, cfg config.Config) error {
 	if err != nil {
 		return err
 	}
-	return d.serve(ctx, srv, admit)
+	bookerLoops, err := mountBooker(d, srv)
+	if err != nil {
+		return err
+	}
+	return d.serve(ctx, srv, append(bookerLoops, admit)...)
 }
 
 // runGateway runs the public edge alone.
@@ -55,7 +59,12 @@ func runBooker(ctx context.Context, e env, cfg config.Config) error {
 	if err := d.open(ctx, needs{postgres: true, redis: true, kafka: true}); err != nil {
 		return err
 	}
-	return d.serve(ctx, d.server())
+	srv := d.server()
+	loops, err := mountBooker(d, srv)
+	if err != nil {
+		return err
+	}
+	return d.serve(ctx, srv, loops...)
 }
 
 // runNotifier runs the notifier alone; its listener serves health and metrics.

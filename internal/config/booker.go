@@ -31,6 +31,10 @@ type BookerConfig struct {
 	RedisTimeout time.Duration
 	// IdempotencyTTL is how long an Idempotency-Key replays its first answer.
 	IdempotencyTTL time.Duration
+	// HoldConcurrency caps the holds one booker works on at once; the rest
+	// queue in memory, so a burst cannot pile thousands of calls onto Redis
+	// and Postgres at the same moment.
+	HoldConcurrency int
 	// HealthInterval is how often the booker reports its p99 latency and
 	// error ratio to the admission controller.
 	HealthInterval time.Duration
@@ -48,6 +52,7 @@ func defaultBooker() BookerConfig {
 		RedisTimeout:     500 * time.Millisecond,
 		IdempotencyTTL:   24 * time.Hour,
 		HealthInterval:   time.Second,
+		HoldConcurrency:  128,
 	}
 }
 
@@ -65,6 +70,7 @@ func (k *BookerConfig) bind(b *binder) {
 	b.duration(&k.SeatLockWait, "seat-lock-wait", "TICKETVELO_SEAT_LOCK_WAIT", "how long a hold waits for seat locks held by another request before answering 409")
 	b.duration(&k.RedisTimeout, "booker-redis-timeout", "TICKETVELO_BOOKER_REDIS_TIMEOUT", "timeout of each Redis call on the hold path; past it holds fall back to Postgres alone")
 	b.duration(&k.IdempotencyTTL, "idempotency-ttl", "TICKETVELO_IDEMPOTENCY_TTL", "how long an Idempotency-Key replays its first answer")
+	b.int(&k.HoldConcurrency, "hold-concurrency", "TICKETVELO_HOLD_CONCURRENCY", "most holds one booker works on at once; the rest wait their turn")
 	b.duration(&k.HealthInterval, "health-interval", "TICKETVELO_HEALTH_INTERVAL", "how often the booker reports its latency and error ratio to the admission controller")
 }
 
@@ -92,6 +98,9 @@ func (k *BookerConfig) validate() error {
 	}
 	if k.SnapshotInterval > time.Second {
 		return fmt.Errorf("TICKETVELO_SNAPSHOT_INTERVAL: the seat map may be at most 1s stale, got %s", k.SnapshotInterval)
+	}
+	if k.HoldConcurrency < 1 || k.HoldConcurrency > 100000 {
+		return fmt.Errorf("TICKETVELO_HOLD_CONCURRENCY: expected 1 to 100000, got %d", k.HoldConcurrency)
 	}
 	if k.SweepBatch < 1 || k.SweepBatch > 10000 {
 		return fmt.Errorf("TICKETVELO_SWEEP_BATCH: expected 1 to 10000, got %d", k.SweepBatch)
