@@ -3,6 +3,7 @@
 // backend.
 import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import AxeBuilder from '@axe-core/playwright'
 import { expect, type APIRequestContext, type Page } from '@playwright/test'
 
 export const password = 'correct horse battery staple 42'
@@ -112,4 +113,16 @@ export async function registerInBrowser(page: Page, next: string, name = 'Robin 
 export async function joinAndWaitForTurn(page: Page) {
   await page.getByRole('button', { name: /^Join the (pre-)?queue$/ }).click()
   await expect(page.getByText("It's your turn!")).toBeVisible({ timeout: 45_000 })
+}
+
+/**
+ * axeViolations lists the WCAG 2.1 AA violations axe-core finds on the page,
+ * or only within the elements include selects (a section of several hundred
+ * seat buttons takes axe a minute on this machine; a few rows say as much).
+ */
+export async function axeViolations(page: Page, include?: string): Promise<string[]> {
+  let axe = new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'])
+  if (include) axe = axe.include(include)
+  const res = await axe.analyze()
+  return res.violations.map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join(', ')}`)
 }
