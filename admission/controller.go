@@ -46,6 +46,9 @@ func (r *Room) Step(ctx context.Context, eventID int64, opensAt time.Time, healt
 	if len(reply) != 7 {
 		return StepResult{}, fmt.Errorf("admission step of event %d answered %d values, want 7", eventID, len(reply))
 	}
+	if reply[0] == 0 || reply[0] == 2 {
+		r.markOpen(eventID)
+	}
 	return StepResult{
 		DrawDue: reply[0] == 1, Paused: reply[0] == 2, BeforeOpening: reply[0] == 3,
 		Admitted: reply[1], Skipped: reply[2], Expired: reply[3], QueueLength: reply[4], Active: reply[5],

@@ -76,7 +76,6 @@ func newSeed(random io.Reader) (string, error) {
 // whether this call opened the queue.
 func (r *Room) Draw(ctx context.Context, eventID int64, opensAt, now time.Time) (bool, error) {
 	k := r.eventKeys(eventID)
-	start := time.Now()
 	fresh, err := newSeed(r.opts.Random)
 	if err != nil {
 		return false, err
@@ -129,9 +128,12 @@ func (r *Room) Draw(ctx context.Context, eventID int64, opensAt, now time.Time) 
 		}
 	}
 	opened, err := drawFinishScript.Exec(ctx, r.client, []string{k.meta, k.pre, k.lease},
-		[]string{strconv.FormatInt(now.Add(time.Since(start)).UnixMilli(), 10), owner}).AsInt64()
+		[]string{strconv.FormatInt(now.UnixMilli(), 10), owner}).AsInt64()
 	if err != nil {
 		return false, fmt.Errorf("opening the queue of event %d: %w", eventID, err)
+	}
+	if opened == 1 {
+		r.markOpen(eventID)
 	}
 	return opened == 1, nil
 }

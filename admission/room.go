@@ -65,6 +65,10 @@ type Room struct {
 	ring   *tokens.Ring
 	opts   Options
 	keys   sync.Map // event id -> *eventKeys, built once
+	// opened holds the events this process has seen with the draw done.
+	// That never goes back, so joins and polls of those events take the
+	// scripts' fast path.
+	opened sync.Map
 }
 
 // NewRoom returns the waiting room stored in client under prefix; ring signs
@@ -118,10 +122,18 @@ type Status struct {
 	Reason string
 }
 
-func (r *Room) placeArgs(k *eventKeys, userID int64, now time.Time) (keys, args []string) {
+// markOpen records that the event's queue is open (its draw is done).
+func (r *Room) markOpen(eventID int64) { r.opened.Store(eventID, true) }
+
+func (r *Room) isOpen(eventID int64) bool {
+	_, ok := r.opened.Load(eventID)
+	return ok
+}
+
+func (r *Room) placeArgs(k *eventKeys, eventID, userID int64, now time.Time) (keys, args []string) {
 	bucket, field := k.seen(userID)
 	keys = []string{k.meta, k.pre, k.queue, k.active, k.tokens, k.ended, bucket}
-	args = []string{strconv.FormatInt(userID, 10), strconv.FormatInt(now.UnixMilli(), 10), field}
+	args = []string{strconv.FormatInt(userID, 10), strconv.FormatInt(now.UnixMilli(), 10), field, boolFlag(r.isOpen(eventID))}
 	return keys, args
 }
 
@@ -131,7 +143,7 @@ func (r *Room) placeArgs(k *eventKeys, userID int64, now time.Time) (keys, args 
 // ended joins again at the back.
 func (r *Room) Join(ctx context.Context, eventID, userID int64, opensAt, now time.Time) (st Status, created bool, err error) {
 	k := r.eventKeys(eventID)
-	keys, args := r.placeArgs(k, userID, now)
+	keys, args := r.placeArgs(k, eventID, userID, now)
 	args = append(args, strconv.FormatInt(opensAt.UnixMilli(), 10))
 	reply, err := joinScript.Exec(ctx, r.client, keys, args).ToArray()
 	if err != nil {
@@ -149,7 +161,7 @@ func (r *Room) Join(ctx context.Context, eventID, userID int64, opensAt, now tim
 // fan being there, for the abandonment check.
 func (r *Room) Status(ctx context.Context, eventID, userID int64, now time.Time) (Status, error) {
 	k := r.eventKeys(eventID)
-	keys, args := r.placeArgs(k, userID, now)
+	keys, args := r.placeArgs(k, eventID, userID, now)
 	reply, err := statusScript.Exec(ctx, r.client, keys, args).ToArray()
 	if err != nil {
 		return Status{}, unavailable("reading the waiting room", err)
@@ -343,6 +355,9 @@ func (r *Room) Overview(ctx context.Context, eventID int64, now time.Time) (Over
 	o := Overview{Settings: r.parseSettings(settings), Draw: DrawPending}
 	if s, err := meta[0].ToString(); err == nil {
 		o.Draw = DrawState(s)
+	}
+	if o.Draw == DrawDone {
+		r.markOpen(eventID)
 	}
 	o.Seed, _ = meta[1].ToString()
 	mr := floatOf(meta[2])

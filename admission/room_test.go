@@ -218,6 +218,15 @@ func TestFirstComeFirstServedAfterTheOpening(t *testing.T) {
 	if got := w.queue(t, event); !equal(got, arrivals) {
 		t.Fatalf("queue: got %v, want arrival order %v", got, arrivals)
 	}
+	// A gateway that has not seen the queue open yet takes the scripts'
+	// slow path and must answer the same.
+	fresh := admission.NewRoom(w.client, w.prefix, w.ring, w.opts)
+	for i, u := range arrivals {
+		slow, err := fresh.Status(ctx, event, u, now)
+		if fast := w.status(t, event, u, now); err != nil || slow != fast || slow.Ahead != int64(i) {
+			t.Fatalf("user %d: slow path %+v (%v), fast path %+v", u, slow, err, fast)
+		}
+	}
 	// Joining again keeps the place.
 	st, created, err := w.room.Join(ctx, event, 77, opens, now)
 	if err != nil || created || st.Ahead != 2 {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/ticketvelo/ticketvelo/identity"
 	"github.com/ticketvelo/ticketvelo/internal/httpapi"
+	"github.com/ticketvelo/ticketvelo/internal/tokens"
 )
 
 type userJSON struct {
@@ -59,7 +60,7 @@ func (g *Gateway) register(ctx *fasthttp.RequestCtx) error {
 		return err
 	}
 	cfg := g.d.Config
-	if err := g.limits.check(ctx, limit{"register-ip", g.clientIP(ctx), cfg.RegisterPerIP}, limit{"register-account", emailKey(b.Email), cfg.RegisterPerAccount}); err != nil {
+	if err := g.limits.check(ctx, limit{scope: "register-ip", who: g.clientIP(ctx), rule: cfg.RegisterPerIP}, limit{scope: "register-account", who: emailKey(b.Email), rule: cfg.RegisterPerAccount}); err != nil {
 		return err
 	}
 	u, err := g.d.Users.Register(ctx, identity.Registration{Email: b.Email, Password: b.Password, Name: b.Name})
@@ -75,7 +76,7 @@ func (g *Gateway) login(ctx *fasthttp.RequestCtx) error {
 		return err
 	}
 	cfg := g.d.Config
-	if err := g.limits.check(ctx, limit{"login-ip", g.clientIP(ctx), cfg.LoginPerIP}, limit{"login-account", emailKey(b.Email), cfg.LoginPerAccount}); err != nil {
+	if err := g.limits.check(ctx, limit{scope: "login-ip", who: g.clientIP(ctx), rule: cfg.LoginPerIP}, limit{scope: "login-account", who: emailKey(b.Email), rule: cfg.LoginPerAccount}); err != nil {
 		return err
 	}
 	u, err := g.d.Users.Login(ctx, b.Email, b.Password)
@@ -90,6 +91,7 @@ func (g *Gateway) writeSession(ctx *fasthttp.RequestCtx, status int, u identity.
 	if err != nil {
 		return err
 	}
+	g.access.remember(tok, tokens.Access{UserID: u.ID, Role: u.Role, ExpiresAt: exp})
 	httpapi.WriteJSON(ctx, status, sessionJSON{User: userOf(u), AccessToken: tok, TokenType: "Bearer", ExpiresAt: exp.UTC()})
 	return nil
 }

@@ -62,12 +62,28 @@ func (c *accessCache) verify(token []byte, now time.Time) (tokens.Access, error)
 	}
 	accessMisses.Inc()
 	a, err := c.ring.VerifyAccess(string(token), now)
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	if err != nil {
+		s.mu.Lock()
 		delete(s.m, string(token)) // an entry that just expired
+		s.mu.Unlock()
 		return a, err
 	}
+	c.store(s, string(token), a)
+	return a, nil
+}
+
+// remember caches a token this gateway just signed, so the fan's first
+// request after login or registration costs no verification.
+func (c *accessCache) remember(token string, a tokens.Access) {
+	if c.perShard == 0 {
+		return
+	}
+	c.store(&c.shards[maphash.String(c.seed, token)%uint64(len(c.shards))], token, a)
+}
+
+func (c *accessCache) store(s *accessShard, token string, a tokens.Access) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if len(s.m) >= c.perShard {
 		// Full: drop an eighth, whichever the map yields first. Fans who
 		// lose their entry pay one verification on their next poll.
@@ -79,8 +95,7 @@ func (c *accessCache) verify(token []byte, now time.Time) (tokens.Access, error)
 			}
 		}
 	}
-	s.m[string(token)] = a
-	return a, nil
+	s.m[token] = a
 }
 
 // bearer is the token of an "Authorization: Bearer ..." header, without

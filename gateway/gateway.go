@@ -59,7 +59,7 @@ func New(d Deps) (*Gateway, error) {
 		d:         d,
 		ui:        newUIHandler(frontend.Files()),
 		access:    newAccessCache(d.Ring, d.Config.TokenCacheSize),
-		limits:    &limiter{client: d.Redis, prefix: d.Prefix},
+		limits:    &limiter{client: d.Redis, prefix: d.Prefix, now: d.Now},
 		overviews: newOverviewCache(d.Room, overviewTTL),
 		jwks:      jwks,
 	}, nil

@@ -45,6 +45,7 @@ type edgeOptions struct {
 	cfg     func(*config.GatewayConfig)
 	trusted []*net.IPNet
 	ring    *tokens.Ring
+	now     func() time.Time // the gateway's clock; time.Now when nil
 }
 
 func newRing(t testing.TB) *tokens.Ring {
@@ -74,6 +75,10 @@ func newEdge(t testing.TB, o edgeOptions) *edge {
 	if ring == nil {
 		ring = newRing(t)
 	}
+	now := o.now
+	if now == nil {
+		now = time.Now
+	}
 	cfg := config.Default().Gateway
 	if o.cfg != nil {
 		o.cfg(&cfg)
@@ -90,7 +95,7 @@ func newEdge(t testing.TB, o edgeOptions) *edge {
 	})
 	gw, err := gateway.New(gateway.Deps{
 		Users: users, Catalog: store, Events: catalog.NewCache(store, time.Second, time.Now), Room: room, Ring: ring,
-		Redis: client, Prefix: prefix, Config: cfg, TrustedProxies: o.trusted, Now: time.Now,
+		Redis: client, Prefix: prefix, Config: cfg, TrustedProxies: o.trusted, Now: now,
 	})
 	if err != nil {
 		t.Fatal(err)

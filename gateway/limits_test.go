@@ -18,6 +18,14 @@ func tight(c *config.GatewayConfig) {
 	c.JoinPerIP = config.RateLimit{N: 5, Per: time.Minute}
 }
 
+// frozen stops the gateway's clock half an hour ahead, so the limits'
+// windows, aligned on the clock, neither roll over in the middle of a test
+// nor expire in Redis, whose clock is the real one.
+func frozen() func() time.Time {
+	at := time.Now().Add(30 * time.Minute)
+	return func() time.Time { return at }
+}
+
 func retryAfter(t *testing.T, r reply) int {
 	t.Helper()
 	n, err := strconv.Atoi(r.header.Get("Retry-After"))
@@ -29,7 +37,7 @@ func retryAfter(t *testing.T, r reply) int {
 
 func TestAbuseLimitsAnswer429WithRetryAfter(t *testing.T) {
 	t.Parallel()
-	e := newEdge(t, edgeOptions{cfg: tight})
+	e := newEdge(t, edgeOptions{cfg: tight, now: frozen()})
 
 	// Registrations per address.
 	for i := range 3 {
@@ -103,7 +111,7 @@ func TestForwardedForIsBelievedOnlyFromTrustedProxies(t *testing.T) {
 			"X-Forwarded-For", forwarded)
 	}
 
-	proxied := newEdge(t, edgeOptions{cfg: tight, trusted: []*net.IPNet{loopback}})
+	proxied := newEdge(t, edgeOptions{cfg: tight, trusted: []*net.IPNet{loopback}, now: frozen()})
 	for i := range 3 {
 		if r := register(proxied, i, "203.0.113.7"); r.status != 201 {
 			t.Fatalf("behind the proxy, registration %d: %d %s", i, r.status, r.raw)
@@ -116,7 +124,7 @@ func TestForwardedForIsBelievedOnlyFromTrustedProxies(t *testing.T) {
 		t.Fatalf("another client behind the proxy: %d %s", r.status, r.raw)
 	}
 
-	direct := newEdge(t, edgeOptions{cfg: tight})
+	direct := newEdge(t, edgeOptions{cfg: tight, now: frozen()})
 	for i := range 3 {
 		if r := register(direct, i, fmt.Sprintf("203.0.113.%d", i)); r.status != 201 {
 			t.Fatalf("direct registration %d: %d %s", i, r.status, r.raw)

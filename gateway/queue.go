@@ -26,8 +26,8 @@ func (g *Gateway) joinQueue(ctx *fasthttp.RequestCtx) error {
 	}
 	cfg := g.d.Config
 	if err := g.limits.check(ctx,
-		limit{"join-ip", g.clientIP(ctx), cfg.JoinPerIP},
-		limit{"join-account", strconv.FormatInt(a.UserID, 10), cfg.JoinPerAccount}); err != nil {
+		limit{scope: "join-ip", who: g.clientIP(ctx), rule: cfg.JoinPerIP},
+		limit{scope: "join-account", account: a.UserID, rule: cfg.JoinPerAccount}); err != nil {
 		return err
 	}
 	now := g.d.Now()

@@ -6,7 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strconv"
-	"sync"
+	"time"
 
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/redis/rueidis"
@@ -15,96 +15,87 @@ import (
 	"github.com/ticketvelo/ticketvelo/internal/config"
 )
 
-// fixedWindow counts a request in the caller's window and answers 0 when it
-// is allowed, or the milliseconds until the window ends when it is not.
-// KEYS: 1 counter; ARGV: 1 limit, 2 window (ms)
-var fixedWindow = rueidis.NewLuaScript(`
-local n = redis.call('INCR', KEYS[1])
-if n == 1 then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-end
-if n <= tonumber(ARGV[1]) then
-  return 0
-end
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl < 0 then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  ttl = tonumber(ARGV[2])
-end
-return ttl
-`)
-
 var errRateLimited = apperr.New(apperr.RateLimited, "rate_limited", "too many requests")
 
 // limiter enforces the abuse limits in Redis, so they hold across gateways.
-// Counters are fixed windows: cheap, and at worst twice the limit across a
-// window's edge, which is fine against floods.
+// Counters are fixed windows aligned on the clock: cheap, and at worst
+// twice the limit across a window's edge, which is fine against floods.
+// Counters of numbered accounts share a hash per 128 accounts and window,
+// a few bytes each, so a drop's million joiners do not leave a million
+// keys behind for a minute.
 type limiter struct {
 	client rueidis.Client
 	prefix string
+	now    func() time.Time
 }
 
-// limit is one counter to check: a scope ("join-ip"), whose it is, and the
+// limit is one counter to check: a scope ("join-ip"), whose it is (an
+// address or a hashed email, or a numbered account in account), and the
 // allowance.
 type limit struct {
-	scope string
-	who   string
-	rule  config.RateLimit
+	scope   string
+	who     string
+	account int64
+	rule    config.RateLimit
+}
+
+// key is the counter's hash and field for the window that holds now.
+func (l *limiter) key(lim limit, now time.Time) (key, field string, end time.Time) {
+	per := lim.rule.Per.Milliseconds()
+	window := now.UnixMilli() / per
+	end = time.UnixMilli((window + 1) * per)
+	base := l.prefix + "rl:" + lim.scope + ":" + strconv.FormatInt(window, 36) + ":"
+	if lim.who == "" {
+		return base + strconv.FormatInt(lim.account>>7, 10), strconv.FormatInt(lim.account&127, 10), end
+	}
+	return base + lim.who, "n", end
 }
 
 // check counts the request against every limit at once and refuses it with
-// 429 and Retry-After when any is exhausted.
+// 429 and Retry-After when any is exhausted. It is one pipelined round trip
+// of plain commands: a counter increment and the window's expiry for each
+// limit, cheaper for Redis than a script.
 func (l *limiter) check(ctx context.Context, limits ...limit) error {
-	var (
-		wg      sync.WaitGroup
-		results = make([]rueidis.RedisResult, len(limits))
-	)
-	// Concurrent calls share one pipelined round trip to Redis; the last
-	// runs on this goroutine.
-	run := func(i int) {
-		lim := limits[i]
-		results[i] = fixedWindow.Exec(ctx, l.client, []string{l.prefix + "rl:" + lim.scope + ":" + lim.who},
-			[]string{strconv.Itoa(lim.rule.N), strconv.FormatInt(lim.rule.Per.Milliseconds(), 10)})
-	}
-	last := -1
-	for i, lim := range limits {
+	now := l.now()
+	cmds := make(rueidis.Commands, 0, 2*len(limits))
+	ends := make([]time.Time, 0, len(limits))
+	active := make([]limit, 0, len(limits))
+	for _, lim := range limits {
 		if lim.rule.N <= 0 {
 			continue
 		}
-		if prev := last; prev >= 0 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				run(prev)
-			}()
-		}
-		last = i
+		key, field, end := l.key(lim, now)
+		cmds = append(cmds,
+			l.client.B().Hincrby().Key(key).Field(field).Increment(1).Build(),
+			l.client.B().Pexpireat().Key(key).MillisecondsTimestamp(end.UnixMilli()).Build())
+		ends = append(ends, end)
+		active = append(active, lim)
 	}
-	if last >= 0 {
-		run(last)
+	if len(cmds) == 0 {
+		return nil
 	}
-	wg.Wait()
-	var wait int64
-	for i, lim := range limits {
-		if lim.rule.N <= 0 {
-			continue
+	results := l.client.DoMulti(ctx, cmds...)
+	var wait time.Duration
+	for i, lim := range active {
+		n, err := results[2*i].AsInt64()
+		if err == nil {
+			err = results[2*i+1].Error()
 		}
-		ms, err := results[i].AsInt64()
 		if err != nil {
 			e := *apperr.New(apperr.Unavailable, "unavailable", "cannot check request limits; try again shortly")
 			e.RetryAfter = 2
 			return fmt.Errorf("checking the %s limit: %w: %w", lim.scope, &e, err)
 		}
-		if ms > 0 {
+		if n > int64(lim.rule.N) {
 			metrics.GetOrCreateCounter(`ticketvelo_rate_limited_total{scope="` + lim.scope + `"}`).Inc()
-			wait = max(wait, ms)
+			wait = max(wait, ends[i].Sub(now))
 		}
 	}
 	if wait == 0 {
 		return nil
 	}
 	e := *errRateLimited
-	e.RetryAfter = int((wait + 999) / 1000)
+	e.RetryAfter = max(1, int((wait+time.Second-1)/time.Second))
 	e.Message = fmt.Sprintf("too many requests; try again in %d s", e.RetryAfter)
 	return &e
 }

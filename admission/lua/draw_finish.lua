@@ -6,7 +6,8 @@ if redis.call('SCARD', KEYS[2]) > 0 then
   return 0
 end
 if redis.call('HGET', KEYS[1], 'state') == 'drawing' then
-  redis.call('HSET', KEYS[1], 'state', 'open', 'opened_at', ARGV[1], 'last', ARGV[1], 'carry', 0)
+  -- The first step after this one starts the admission clock.
+  redis.call('HSET', KEYS[1], 'state', 'open', 'opened_at', ARGV[1])
 end
 if redis.call('GET', KEYS[3]) == ARGV[2] then
   redis.call('DEL', KEYS[3])

@@ -1,6 +1,6 @@
 -- status: the fan's state; also {3, 0, reason} when the last place ended,
 -- {-1, 0, false} when the fan never joined or left.
-local p = place()
+local p, expired = place()
 if p then
   return p
 end
@@ -8,7 +8,7 @@ local why = redis.call('HGET', KEYS[6], user)
 if why then
   return {3, 0, why}
 end
-if redis.call('ZSCORE', KEYS[4], user) then
-  return {3, 0, 'timeout'} -- expired, not swept by the controller yet
+if expired then
+  return {3, 0, 'timeout'} -- not swept by the controller yet
 end
 return {-1, 0, false}

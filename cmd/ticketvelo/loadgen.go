@@ -1,0 +1,445 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/redis/rueidis"
+	"github.com/valyala/fasthttp"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/ticketvelo/ticketvelo/admission"
+	"github.com/ticketvelo/ticketvelo/catalog"
+	"github.com/ticketvelo/ticketvelo/gateway/loadgen"
+	"github.com/ticketvelo/ticketvelo/internal/config"
+	"github.com/ticketvelo/ticketvelo/internal/tokens"
+)
+
+// loadgenCommand measures the waiting room against a bare fasthttp handler
+// in one run on this machine: it starts both on loopback, drives each with
+// the same closed-loop load, and then fills a queue with fans to weigh them
+// in Redis. It works in a scratch database and Redis prefix, removed after.
+func loadgenCommand(fs *flag.FlagSet) mainFunc {
+	duration := fs.Duration("duration", 10*time.Second, "measured time of each phase")
+	warmup := fs.Duration("warmup", 2*time.Second, "unmeasured time before each phase")
+	conns := fs.Int("conns", 64, "connections (each one request at a time)")
+	fans := fs.Int("fans", 200_000, "fans with an access token for the join and poll phases")
+	memoryFans := fs.Int("memory-fans", 1_000_000, "fans queued to weigh the waiting room in Redis (0 skips)")
+	only := fs.String("phases", "", "comma-separated phases to run of bare, join, cold, poll (default all; poll needs join)")
+	profile := fs.String("cpuprofile", "", "write a CPU profile of the phases (load generator and servers) to this file")
+	return func(ctx context.Context, e env, cfg config.Config) error {
+		return runLoadgen(ctx, e, cfg, loadgenOptions{*duration, *warmup, *conns, *fans, *memoryFans, *only, *profile})
+	}
+}
+
+type loadgenOptions struct {
+	duration, warmup        time.Duration
+	conns, fans, memoryFans int
+	only, cpuprofile        string
+}
+
+func runLoadgen(ctx context.Context, e env, cfg config.Config, o loadgenOptions) error {
+	suffix := randomHex(4)
+	scratchURL, dbName, err := withDatabaseName(cfg.DatabaseURL, func(name string) string { return name + "_loadgen_" + suffix })
+	if err != nil {
+		return err
+	}
+	cfg.DatabaseURL = scratchURL
+	cfg.RedisPrefix += "loadgen-" + suffix + ":"
+	dir, err := os.MkdirTemp("", "ticketvelo-loadgen")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	cfg.KeyFile = filepath.Join(dir, "keys.pem")
+	cfg.LogLevel = "warn"
+	// The join limit per address stays on, so its cost is measured, but
+	// every request comes from 127.0.0.1.
+	cfg.Gateway.JoinPerIP = config.RateLimit{N: 1 << 30, Per: time.Minute}
+	// An hour's window keeps all the run's per-account counters in one
+	// window, so their memory can be read at the end.
+	cfg.Gateway.JoinPerAccount = config.RateLimit{N: cfg.Gateway.JoinPerAccount.N, Per: time.Hour}
+
+	d := newDeps(e, cfg)
+	defer dropDatabase(cfg.DatabaseURL, dbName)
+	defer d.close()
+	if err := d.open(ctx, needs{postgres: true, redis: true}); err != nil {
+		return err
+	}
+	defer deleteKeys(d.redis, cfg.RedisPrefix)
+
+	srv := d.server()
+	admit, err := mountGateway(d, srv)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	var g errgroup.Group
+	g.Go(func() error { return srv.Serve(runCtx, ln) })
+	g.Go(func() error { return admit(runCtx) })
+	defer g.Wait()
+	defer stop()
+	gatewayAddr := ln.Addr().String()
+	bareAddr, stopBare, err := loadgen.ServeBare()
+	if err != nil {
+		return err
+	}
+	defer stopBare()
+
+	ring, err := tokens.LoadOrCreate(cfg.KeyPath())
+	if err != nil {
+		return err
+	}
+	ev, err := catalog.NewStore(d.pool).SeedGrid(ctx, "loadgen", 100, time.Now().Add(-time.Minute))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "signing %d access tokens...\n", o.fans)
+	toks, err := signTokens(ring, o.fans)
+	if err != nil {
+		return err
+	}
+	// Admission paused: the fans stay in the queue and every poll is a
+	// waiting fan's.
+	opsTok, _, err := ring.IssueAccess(1<<40, tokens.RoleOps, time.Hour, time.Now())
+	if err != nil {
+		return err
+	}
+	if err := putPaused(gatewayAddr, ev.EventID, opsTok); err != nil {
+		return err
+	}
+
+	queuePath := []byte("/api/v1/events/" + strconv.FormatInt(ev.EventID, 10) + "/queue")
+	header := []byte("Authorization")
+	// Fans 0..warm-1 have been seen by the gateway before they join, as
+	// after logging in on it: their first poll below is not measured. The
+	// cold fans, from the top down, bring a token it never saw.
+	warm := o.fans * 3 / 4
+	fmt.Fprintf(e.stdout, "showing the gateway %d of the tokens (unmeasured)...\n", warm)
+	if bad := loadgen.Each(ctx, gatewayAddr, o.conns, warm, 404, func(n uint64, req *fasthttp.Request) {
+		req.SetRequestURIBytes(queuePath)
+		req.Header.SetBytesKV(header, toks[n])
+	}); bad > 0 {
+		return fmt.Errorf("%d of the first polls did not answer 404 not_in_queue", bad)
+	}
+	redisCPU := func() time.Duration {
+		cpu, _ := redisCPUTime(ctx, d.redis)
+		return cpu
+	}
+	if o.cpuprofile != "" {
+		f, err := os.Create(o.cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	var results []loadgen.Result
+	phase := func(key, name, addr string, build loadgen.Request) loadgen.Result {
+		if o.only != "" && !strings.Contains(","+o.only+",", ","+key+",") {
+			return loadgen.Result{Name: name}
+		}
+		fmt.Fprintf(e.stdout, "measuring %s for %s...\n", name, o.duration)
+		runtime.GC()
+		r := loadgen.Run(ctx, name, addr, o.conns, o.warmup, o.duration, build, redisCPU)
+		results = append(results, r)
+		return r
+	}
+	join := func(fan func(n uint64) int) loadgen.Request {
+		return func(n uint64, req *fasthttp.Request) {
+			req.Header.SetMethod(fasthttp.MethodPost)
+			req.SetRequestURIBytes(queuePath)
+			req.Header.SetBytesKV(header, toks[fan(n)])
+		}
+	}
+	bare := func(_ uint64, req *fasthttp.Request) { req.SetRequestURI("/queue") }
+	first := phase("bare", "bare fasthttp, fixed JSON", bareAddr, bare)
+	// Each join is a new fan, as on drop day (until the warm tokens run out).
+	warmJoins := phase("join", "join, token seen before: POST /api/v1/events/{id}/queue", gatewayAddr, join(func(n uint64) int { return int(n % uint64(warm)) }))
+	coldJoins := phase("cold", "join, token never seen: POST /api/v1/events/{id}/queue", gatewayAddr, join(func(n uint64) int { return len(toks) - 1 - int(n%uint64(len(toks)-warm)) }))
+	counters, err := sumMemory(ctx, d.redis, cfg.RedisPrefix+"rl:join-account:*")
+	if err != nil {
+		return err
+	}
+	// Each poll is a fan who joined, in turn.
+	polled := max(1, min(warmJoins.Requests, warm))
+	phase("poll", "poll: GET /api/v1/events/{id}/queue", gatewayAddr, func(n uint64, req *fasthttp.Request) {
+		req.SetRequestURIBytes(queuePath)
+		req.Header.SetBytesKV(header, toks[n%uint64(polled)])
+	})
+	last := phase("bare", "bare fasthttp, fixed JSON (again)", bareAddr, bare)
+	stop()
+	if err := g.Wait(); err != nil {
+		return err
+	}
+
+	base := (first.RPS() + last.RPS()) / 2
+	bareOwn, _ := first.CPUPerRequest()
+	if lastOwn, _ := last.CPUPerRequest(); lastOwn > 0 {
+		bareOwn = (bareOwn + lastOwn) / 2
+	}
+	w := e.stdout
+	fmt.Fprintf(w, "\n%d connections, %s per phase after %s of warm-up, GOMAXPROCS %d; %d joins with a seen token (%d fans new to the queue), polls over those %d fans\n\n",
+		o.conns, o.duration, o.warmup, runtime.GOMAXPROCS(0), warmJoins.Requests, min(warmJoins.Requests, warm), polled)
+	fmt.Fprintln(w, "| phase | requests/s | of bare | p50 | p99 | CPU µs/request: load generator + server, Redis | CPU of bare | answers |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---|")
+	for _, r := range results {
+		own, extra := r.CPUPerRequest()
+		fmt.Fprintf(w, "| %s | %.0f | %.0f%% | %s | %s | %.1f + %.1f | %.0f%% | %s |\n", r.Name, r.RPS(), 100*r.RPS()/base,
+			r.P50.Round(10*time.Microsecond), r.P99.Round(10*time.Microsecond), micros(own), micros(extra),
+			100*float64(bareOwn)/float64(own+extra), statuses(r.Statuses))
+	}
+	fmt.Fprintln(w, "\n(CPU of bare: the bare phases' CPU per request over this phase's, Redis included: the share of bare's throughput this phase reaches on a machine it has to itself.)")
+	joins := warmJoins.Requests + coldJoins.Requests
+	fmt.Fprintf(w, "\nper-account join counters: %d bytes for %d joining fans, %.1f bytes each\n", counters, joins, float64(counters)/float64(max(1, joins)))
+	for _, r := range results {
+		if r.FirstError != nil {
+			fmt.Fprintf(w, "\n%s: first transport error: %v\n", r.Name, r.FirstError)
+		}
+	}
+
+	if o.memoryFans > 0 {
+		if err := weighQueue(ctx, w, d.redis, cfg, ring, ev.EventID+1_000_000, o.memoryFans); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func statuses(m map[int]int) string {
+	var parts []string
+	for _, s := range []int{200, 201, 204, 404, 429, 0} {
+		if m[s] > 0 {
+			parts = append(parts, fmt.Sprintf("%d×%d", m[s], s))
+			delete(m, s)
+		}
+	}
+	for s, n := range m {
+		parts = append(parts, fmt.Sprintf("%d×%d", n, s))
+	}
+	return strings.Join(parts, " ")
+}
+
+// signTokens makes one "Bearer <token>" header value per fan, fans 1..n.
+func signTokens(ring *tokens.Ring, n int) ([][]byte, error) {
+	out := make([][]byte, n)
+	var g errgroup.Group
+	workers := runtime.GOMAXPROCS(0)
+	for w := range workers {
+		g.Go(func() error {
+			for i := w; i < n; i += workers {
+				tok, _, err := ring.IssueAccess(int64(i+1), tokens.RoleFan, 2*time.Hour, time.Now())
+				if err != nil {
+					return err
+				}
+				out[i] = []byte("Bearer " + tok)
+			}
+			return nil
+		})
+	}
+	return out, g.Wait()
+}
+
+func putPaused(addr string, eventID int64, opsToken string) error {
+	req, res := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(res)
+	req.Header.SetMethod(fasthttp.MethodPut)
+	req.SetRequestURI("http://" + addr + "/api/v1/admin/events/" + strconv.FormatInt(eventID, 10) + "/admission")
+	req.Header.SetContentType("application/json")
+	req.Header.Set("Authorization", "Bearer "+opsToken)
+	req.SetBodyString(`{"rate_per_second":50,"max_active":500,"paused":true,"auto":false}`)
+	if err := fasthttp.Do(req, res); err != nil {
+		return fmt.Errorf("pausing admission: %w", err)
+	}
+	if res.StatusCode() != 200 {
+		return fmt.Errorf("pausing admission: %d %s", res.StatusCode(), res.Body())
+	}
+	return nil
+}
+
+// weighQueue queues n fans for an event and reports what they take in
+// Redis: the sum of MEMORY USAGE of the event's keys, and the growth of
+// used_memory (which other clients of a shared Redis also move).
+func weighQueue(ctx context.Context, w io.Writer, client rueidis.Client, cfg config.Config, ring *tokens.Ring, eventID int64, n int) error {
+	g := cfg.Gateway
+	room := admission.NewRoom(client, cfg.RedisPrefix, ring, admission.Options{AdmissionTTL: g.AdmissionTTL, GracePeriod: g.GracePeriod, DefaultRate: g.DefaultRate, DefaultMaxActive: g.DefaultMaxActive})
+	before, err := usedMemory(ctx, client)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\nqueueing %d fans for event %d...\n", n, eventID)
+	start := time.Now()
+	opens := time.Now().Add(-time.Minute)
+	var eg errgroup.Group
+	eg.SetLimit(256)
+	for u := 1; u <= n; u++ {
+		eg.Go(func() error {
+			_, _, err := room.Join(ctx, eventID, int64(u), opens, time.Now())
+			return err
+		})
+	}
+	if err := eg.Wait(); err != nil {
+		return err
+	}
+	took := time.Since(start)
+	after, err := usedMemory(ctx, client)
+	if err != nil {
+		return err
+	}
+	o, err := room.Overview(ctx, eventID, time.Now())
+	if err != nil {
+		return err
+	}
+	if o.QueueLength != int64(n) {
+		return fmt.Errorf("queued %d fans, the queue holds %d", n, o.QueueLength)
+	}
+	base := cfg.RedisPrefix + "wr:{" + strconv.FormatInt(eventID, 10) + "}:"
+	total, err := sumMemory(ctx, client, base+"*")
+	if err != nil {
+		return err
+	}
+	queue, err := sumMemory(ctx, client, base+"queue")
+	if err != nil {
+		return err
+	}
+	seen, err := sumMemory(ctx, client, base+"seen:*")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "queued %d fans in %s (%.0f joins/s through the join script)\n", n, took.Round(time.Millisecond), float64(n)/took.Seconds())
+	fmt.Fprintf(w, "MEMORY USAGE of the event's keys: %d bytes, %.1f bytes per queued fan (queue %.1f, last-poll buckets %.1f)\n",
+		total, float64(total)/float64(n), float64(queue)/float64(n), float64(seen)/float64(n))
+	fmt.Fprintf(w, "INFO used_memory grew by %d bytes: %.1f bytes per queued fan\n", after-before, float64(after-before)/float64(n))
+	return nil
+}
+
+// sumMemory adds up MEMORY USAGE of the keys matching pattern.
+func sumMemory(ctx context.Context, client rueidis.Client, pattern string) (int64, error) {
+	var total int64
+	var cursor uint64
+	for {
+		page, err := client.Do(ctx, client.B().Scan().Cursor(cursor).Match(pattern).Count(1000).Build()).AsScanEntry()
+		if err != nil {
+			return 0, err
+		}
+		for _, k := range page.Elements {
+			size, err := client.Do(ctx, client.B().MemoryUsage().Key(k).Samples(0).Build()).AsInt64()
+			if err != nil {
+				return 0, err
+			}
+			total += size
+		}
+		if cursor = page.Cursor; cursor == 0 {
+			return total, nil
+		}
+	}
+}
+
+func micros(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
+
+// redisCPUTime is the Redis server's user and system CPU time so far.
+func redisCPUTime(ctx context.Context, client rueidis.Client) (time.Duration, error) {
+	info, err := client.Do(ctx, client.B().Info().Section("cpu").Build()).ToString()
+	if err != nil {
+		return 0, err
+	}
+	var total float64
+	for _, line := range strings.Split(info, "\n") {
+		for _, field := range []string{"used_cpu_sys:", "used_cpu_user:"} {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(line), field); ok {
+				f, _ := strconv.ParseFloat(v, 64)
+				total += f
+			}
+		}
+	}
+	return time.Duration(total * float64(time.Second)), nil
+}
+
+func usedMemory(ctx context.Context, client rueidis.Client) (int64, error) {
+	info, err := client.Do(ctx, client.B().Info().Section("memory").Build()).ToString()
+	if err != nil {
+		return 0, fmt.Errorf("reading Redis memory: %w", err)
+	}
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "used_memory:"); ok {
+			return strconv.ParseInt(v, 10, 64)
+		}
+	}
+	return 0, errors.New("INFO memory has no used_memory")
+}
+
+// deleteKeys removes every key under prefix.
+func deleteKeys(client rueidis.Client, prefix string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var cursor uint64
+	for {
+		page, err := client.Do(ctx, client.B().Scan().Cursor(cursor).Match(prefix+"*").Count(5000).Build()).AsScanEntry()
+		if err != nil {
+			return
+		}
+		if len(page.Elements) > 0 {
+			client.Do(ctx, client.B().Unlink().Key(page.Elements...).Build())
+		}
+		if cursor = page.Cursor; cursor == 0 {
+			return
+		}
+	}
+}
+
+// withDatabaseName rewrites the database name of a postgres URL.
+func withDatabaseName(raw string, rename func(string) string) (string, string, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", "", fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	name := rename(strings.TrimPrefix(u.Path, "/"))
+	u.Path = "/" + name
+	return u.String(), name, nil
+}
+
+// dropDatabase drops the scratch database through the maintenance one.
+func dropDatabase(dbURL, name string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	admin, _, err := withDatabaseName(dbURL, func(string) string { return "postgres" })
+	if err != nil {
+		return
+	}
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		return
+	}
+	defer conn.Close(ctx)
+	conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
