@@ -42,14 +42,19 @@ type claims struct {
 
 // claim takes the mail of kind about orderID, or reports who has it.
 func (c claims) claim(ctx context.Context, orderID, kind, recipient, messageID string) (claimState, error) {
-	var taken bool
+	var inserted bool
 	err := c.pool.QueryRow(ctx, `
 		INSERT INTO notifications AS n (order_id, kind, recipient, message_id)
 		VALUES ($1, $2, $3, $4)
 		ON CONFLICT (order_id, kind) DO UPDATE SET claimed_at = now()
 		WHERE n.status = 'claimed' AND n.claimed_at < now() - $5 * interval '1 millisecond'
-		RETURNING true`, orderID, kind, recipient, messageID, c.lease.Milliseconds()).Scan(&taken)
+		RETURNING xmax = 0`, orderID, kind, recipient, messageID, c.lease.Milliseconds()).Scan(&inserted)
 	if err == nil {
+		if !inserted {
+			// xmax is set on a row the upsert updated: a claim taken over
+			// from a notifier that died or stopped mid-mail.
+			takeoversTotal.Inc()
+		}
 		return claimTaken, nil
 	}
 	if !errors.Is(err, pgx.ErrNoRows) {

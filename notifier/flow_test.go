@@ -10,8 +10,11 @@ import (
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
+	"github.com/emersion/go-smtp"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/rs/zerolog"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/ticketvelo/ticketvelo/booker/outbox"
 	"github.com/ticketvelo/ticketvelo/internal/bookingevent"
@@ -30,6 +33,11 @@ type flow struct {
 	sink    *smtpSink
 	signer  *tokens.Ring
 	scanner *tokens.Ring
+
+	// The embedded broker, which a test may stop and start again on the
+	// same address and log directory.
+	broker    *kafka.Embedded
+	brokerDir string
 }
 
 func newFlow(t *testing.T, sink sinkOptions) *flow {
@@ -37,10 +45,26 @@ func newFlow(t *testing.T, sink sinkOptions) *flow {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	t.Cleanup(cancel)
 	_, pool := testenv.Postgres(t)
-	f := &flow{ctx: ctx, pool: pool, brokers: testenv.Kafka(t), sink: startSMTP(t, sink)}
+	f := &flow{ctx: ctx, pool: pool, sink: startSMTP(t, sink), brokerDir: t.TempDir()}
 	f.signer, f.scanner = testRing(t)
+	broker, err := kafka.StartEmbedded("127.0.0.1:0", f.brokerDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.broker, f.brokers = broker, broker.Addrs()
+	t.Cleanup(func() { f.broker.Close() })
 	createTopics(t, f.brokers)
 	return f
+}
+
+// restartBroker starts a broker again where the stopped one was.
+func (f *flow) restartBroker(t *testing.T) {
+	t.Helper()
+	b, err := kafka.StartEmbedded(f.brokers[0], f.brokerDir)
+	if err != nil {
+		t.Fatalf("restarting the broker on %s: %v", f.brokers[0], err)
+	}
+	f.broker = b
 }
 
 func createTopics(tb testing.TB, brokers []string) {
@@ -147,13 +171,32 @@ func (f *flow) insertOutbox(tb testing.TB, ev bookingevent.Event) {
 	}
 }
 
-// confirm writes the confirmation of a new order and returns it.
+// confirm writes the confirmation of a new order of two seats and returns
+// it.
 func (f *flow) confirm(tb testing.TB, email string) bookingevent.Event {
 	tb.Helper()
 	ev := sampleEvent(newOrderID(tb), email)
 	ev.OccurredAt = time.Now()
 	f.insertOutbox(tb, ev)
 	return ev
+}
+
+// confirmMany writes n one-seat confirmations, a few at a time like a drop's
+// traffic, and returns their order ids.
+func (f *flow) confirmMany(tb testing.TB, n int) []string {
+	tb.Helper()
+	orders := make([]string, 0, n)
+	for i := range n {
+		ev := sampleEvent(newOrderID(tb), fmt.Sprintf("fan%d@example.com", i))
+		ev.Tickets = ev.Tickets[:1]
+		ev.OccurredAt = time.Now()
+		f.insertOutbox(tb, ev)
+		orders = append(orders, ev.OrderID)
+		if i%25 == 24 {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	return orders
 }
 
 // waitForMails waits until the sink accepted n messages.
@@ -248,15 +291,14 @@ func TestConfirmedOrderIsMailedWithVerifiableQRCodes(t *testing.T) {
 
 	// The relay may publish a row twice (a crash before its commit); the
 	// claim makes the second copy a no-op.
-	skipped := counter("ticketvelo_notifier_duplicates_skipped_total")
 	f.insertOutbox(t, ev)
 	canceled := ev
 	canceled.Type = bookingevent.Canceled
 	f.insertOutbox(t, canceled)
 	f.waitForMails(t, 2, 30*time.Second)
-	testenv.Eventually(t, 10*time.Second, func() error {
-		if counter("ticketvelo_notifier_duplicates_skipped_total") == skipped {
-			return fmt.Errorf("the duplicate event was not consumed yet")
+	testenv.Eventually(t, 30*time.Second, func() error {
+		if n := f.uncommitted(t, testOptions().Group); n != 0 {
+			return fmt.Errorf("%d events not handled yet", n)
 		}
 		return nil
 	})
@@ -269,4 +311,267 @@ func TestConfirmedOrderIsMailedWithVerifiableQRCodes(t *testing.T) {
 	if st := f.notificationStatus(t); st["sent"] != 2 || len(st) != 1 {
 		t.Errorf("notifications by status = %v, want 2 sent", st)
 	}
+}
+
+// A notifier killed while 1,000 orders flow (its context canceled with no
+// clean shutdown: claimed mails abandoned unsent, the batch in hand not
+// committed) is replaced by another: every order is mailed exactly once.
+func TestKilledNotifierLosesAndDoublesNoMail(t *testing.T) {
+	t.Parallel()
+	f := newFlow(t, sinkOptions{})
+	f.startRelay(t)
+	opts := testOptions()
+	opts.ClaimLease = time.Second
+	killed := f.start(t, f.smtpMailer(t, "", ""), opts, crash)
+
+	const total = 1000
+	ordersCh := make(chan []string, 1)
+	go func() { ordersCh <- f.confirmMany(t, total) }()
+	f.waitForMails(t, 150, time.Minute)
+	takeovers := counter("ticketvelo_notifier_claim_takeovers_total")
+	killed.stop()
+	atKill := f.sink.count()
+
+	f.start(t, f.smtpMailer(t, "", ""), opts, graceful)
+	orders := <-ordersCh
+	f.waitForMails(t, total, 2*time.Minute)
+	testenv.Eventually(t, 30*time.Second, func() error {
+		if st := f.notificationStatus(t); st["sent"] != total {
+			return fmt.Errorf("notifications %v, want %d sent", st, total)
+		}
+		return nil
+	})
+	f.assertEachOnce(t, orders, bookingevent.Confirmed)
+	t.Logf("killed after %d of %d mails; claims taken over from the killed notifier: %d",
+		atKill, total, counter("ticketvelo_notifier_claim_takeovers_total")-takeovers)
+}
+
+// The broker goes away while orders are confirmed: the confirmations still
+// commit (they only write the outbox), and once a broker is back on the same
+// address and log, every mail is delivered, once.
+func TestBrokerOutageDelaysButLosesNoMail(t *testing.T) {
+	t.Parallel()
+	f := newFlow(t, sinkOptions{})
+	f.startRelay(t)
+	f.start(t, f.smtpMailer(t, "", ""), testOptions(), graceful)
+
+	before := f.confirmMany(t, 50)
+	f.waitForMails(t, 50, time.Minute)
+
+	f.broker.Close()
+	during := f.confirmMany(t, 100)
+	time.Sleep(time.Second) // relay and consumer fail and back off meanwhile
+	if n := f.sink.count(); n != 50 {
+		t.Errorf("%d mails with the broker down, want only the 50 from before", n)
+	}
+	f.restartBroker(t)
+	f.waitForMails(t, 150, time.Minute)
+	testenv.Eventually(t, 30*time.Second, func() error {
+		if st := f.notificationStatus(t); st["sent"] != 150 {
+			return fmt.Errorf("notifications %v, want 150 sent", st)
+		}
+		return nil
+	})
+	f.assertEachOnce(t, append(before, during...), bookingevent.Confirmed)
+}
+
+// deadLetters reads booking.events.dlq from the start.
+func (f *flow) deadLetters(t *testing.T, want int) []*kgo.Record {
+	t.Helper()
+	client, err := kafka.NewClient(f.brokers, kgo.ConsumeTopics(kafka.BookingDeadLetters), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	var out []*kgo.Record
+	ctx, cancel := context.WithTimeout(f.ctx, 30*time.Second)
+	defer cancel()
+	for len(out) < want && ctx.Err() == nil {
+		out = append(out, client.PollFetches(ctx).Records()...)
+	}
+	if len(out) != want {
+		t.Fatalf("%d dead letters, want %d", len(out), want)
+	}
+	return out
+}
+
+// A mail the server keeps deferring (451) is retried, then dead-lettered
+// with the reason; one it refuses for good (550) is dead-lettered at once; a
+// malformed event goes to the dead-letter topic at once, and the valid
+// event behind it in the same partition is still mailed.
+func TestFailingMailIsRetriedThenDeadLettered(t *testing.T) {
+	t.Parallel()
+	f := newFlow(t, sinkOptions{})
+	f.sink.refuse = func(to string) error {
+		switch to {
+		case "busy@example.com":
+			return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 2, 1}, Message: "mailbox busy, try later"}
+		case "gone@example.com":
+			return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"}
+		}
+		return nil
+	}
+	f.startRelay(t)
+	f.start(t, f.smtpMailer(t, "", ""), testOptions(), graceful)
+
+	busy := f.confirm(t, "busy@example.com")
+	gone := f.confirm(t, "gone@example.com")
+	// The poison record and a valid event share a key, so a partition.
+	producer, err := kafka.NewClient(f.brokers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer producer.Close()
+	after := sampleEvent(newOrderID(t), "ana@example.com")
+	if err := producer.ProduceSync(f.ctx, &kgo.Record{Topic: kafka.BookingEvents, Key: []byte(after.OrderID), Value: []byte(`{"type":"booking.confirmed","order_id":`)}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	f.insertOutbox(t, after)
+
+	f.waitForMails(t, 1, 30*time.Second)
+	byReason := map[string]*kgo.Record{}
+	for _, r := range f.deadLetters(t, 3) {
+		byReason[header(r, HeaderDLQReason)] = r
+	}
+	cases := []struct {
+		reason, key, attempts, errorHas string
+	}{
+		{reasonExhausted, busy.OrderID, "3", "451"},
+		{reasonRefused, gone.OrderID, "1", "550"},
+		{reasonMalformed, after.OrderID, "0", "decoding booking event"},
+	}
+	for _, c := range cases {
+		r := byReason[c.reason]
+		if r == nil {
+			t.Errorf("no dead letter with reason %s; got %v", c.reason, byReason)
+			continue
+		}
+		if string(r.Key) != c.key || header(r, HeaderDLQAttempts) != c.attempts || !strings.Contains(header(r, HeaderDLQError), c.errorHas) {
+			t.Errorf("%s dead letter: key %s attempts %s error %q; want key %s attempts %s error with %q",
+				c.reason, r.Key, header(r, HeaderDLQAttempts), header(r, HeaderDLQError), c.key, c.attempts, c.errorHas)
+		}
+		if !strings.HasPrefix(header(r, HeaderDLQSource), kafka.BookingEvents+"/") {
+			t.Errorf("%s dead letter source %q, want the booking.events partition and offset", c.reason, header(r, HeaderDLQSource))
+		}
+	}
+	if n := f.sink.rcptAttempts("busy@example.com"); n != 3 {
+		t.Errorf("busy@ was tried %d times, want 3 (MaxAttempts)", n)
+	}
+	if n := f.sink.rcptAttempts("gone@example.com"); n != 1 {
+		t.Errorf("gone@ was tried %d times, want once: a 550 is final", n)
+	}
+	if got := f.sink.received(); len(got) != 1 || got[0].To != "ana@example.com" {
+		t.Errorf("received %d mails, want only the one behind the poison record", len(got))
+	}
+	testenv.Eventually(t, 10*time.Second, func() error {
+		if st := f.notificationStatus(t); st["dead"] != 2 || st["sent"] != 1 {
+			return fmt.Errorf("notifications %v, want 2 dead and 1 sent", st)
+		}
+		return nil
+	})
+}
+
+func header(r *kgo.Record, key string) string {
+	for _, h := range r.Headers {
+		if h.Key == key {
+			return string(h.Value)
+		}
+	}
+	return ""
+}
+
+// Two notifiers in one group split the partitions between them, and each
+// order is still mailed once.
+func TestTwoNotifiersShareThePartitions(t *testing.T) {
+	t.Parallel()
+	f := newFlow(t, sinkOptions{tls: true, users: map[string]string{"a": "pa", "b": "pb"}})
+	f.startRelay(t)
+	f.start(t, f.smtpMailer(t, "a", "pa"), testOptions(), graceful)
+	f.start(t, f.smtpMailer(t, "b", "pb"), testOptions(), graceful)
+
+	const total = 600
+	orders := f.confirmMany(t, total)
+	f.waitForMails(t, total, 2*time.Minute)
+	testenv.Eventually(t, 30*time.Second, func() error {
+		if st := f.notificationStatus(t); st["sent"] != total {
+			return fmt.Errorf("notifications %v, want %d sent", st, total)
+		}
+		return nil
+	})
+	f.assertEachOnce(t, orders, bookingevent.Confirmed)
+	byUser := map[string]int{}
+	for _, m := range f.sink.received() {
+		byUser[m.User]++
+	}
+	if byUser["a"] == 0 || byUser["b"] == 0 {
+		t.Errorf("mails by notifier = %v, want both to have sent some", byUser)
+	}
+	t.Logf("mails by notifier: %v", byUser)
+}
+
+// A graceful stop finishes the mail in hand, commits it and leaves the
+// group: the next notifier does not see that event again and gets the
+// partitions without waiting for a session timeout.
+func TestGracefulStopFinishesTheMailInHand(t *testing.T) {
+	t.Parallel()
+	f := newFlow(t, sinkOptions{})
+	f.sink.delay = 500 * time.Millisecond
+	f.startRelay(t)
+	first := f.start(t, f.smtpMailer(t, "", ""), testOptions(), graceful)
+
+	ev := f.confirm(t, "ana@example.com")
+	testenv.Eventually(t, 30*time.Second, func() error {
+		if f.sink.rcptAttempts("ana@example.com") == 0 {
+			return fmt.Errorf("delivery not started")
+		}
+		return nil
+	})
+	first.stop() // while the server holds the DATA
+	if n := f.sink.count(); n != 1 {
+		t.Fatalf("%d mails after the graceful stop, want the one in hand delivered", n)
+	}
+
+	if lag := f.uncommitted(t, testOptions().Group); lag != 0 {
+		t.Errorf("%d events uncommitted after the graceful stop, want the mailed one committed", lag)
+	}
+
+	f.sink.delay = 0
+	f.start(t, f.smtpMailer(t, "", ""), testOptions(), graceful)
+	next := f.confirm(t, "bea@example.com")
+	start := time.Now()
+	f.waitForMails(t, 2, 30*time.Second)
+	if d := time.Since(start); d > 15*time.Second {
+		t.Errorf("the next notifier took %v to take over: the first did not leave the group", d)
+	}
+	f.assertEachOnce(t, []string{ev.OrderID, next.OrderID}, bookingevent.Confirmed)
+}
+
+// uncommitted is how many events of booking.events the group has not
+// committed: zero once the notifiers caught up.
+func (f *flow) uncommitted(t *testing.T, group string) int64 {
+	t.Helper()
+	client, err := kafka.NewClient(f.brokers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	adm := kadm.NewClient(client)
+	ends, err := adm.ListEndOffsets(f.ctx, kafka.BookingEvents)
+	if err != nil {
+		t.Fatal(err)
+	}
+	committed, err := adm.FetchOffsets(f.ctx, group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lag int64
+	ends.Each(func(o kadm.ListedOffset) {
+		c, ok := committed.Lookup(o.Topic, o.Partition)
+		if !ok {
+			lag += o.Offset
+			return
+		}
+		lag += o.Offset - c.At
+	})
+	return lag
 }

@@ -14,7 +14,10 @@ var (
 	consumedTotal = metrics.NewCounter("ticketvelo_notifier_consumed_total")
 	skippedTotal  = metrics.NewCounter("ticketvelo_notifier_duplicates_skipped_total")
 	retriedTotal  = metrics.NewCounter("ticketvelo_notifier_retries_total")
-	sendDuration  = metrics.NewPrometheusHistogramExt("ticketvelo_notifier_send_duration_seconds",
+	// takeoversTotal counts claims taken over after their lease: each is a
+	// notifier that died (or stopped) between claiming a mail and sending it.
+	takeoversTotal = metrics.NewCounter("ticketvelo_notifier_claim_takeovers_total")
+	sendDuration   = metrics.NewPrometheusHistogramExt("ticketvelo_notifier_send_duration_seconds",
 		[]float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30})
 	// deliveryDelay runs from the order change (the event's occurred_at)
 	// to the mail accepted by the server: the delay a buyer sees.
