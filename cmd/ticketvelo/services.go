@@ -34,7 +34,11 @@ func runAll(ctx context.Context, e env, cfg config.Config) error {
 	if err != nil {
 		return err
 	}
-	return d.serve(ctx, srv, append(bookerLoops, admit)...)
+	notify, err := notifierLoop(d)
+	if err != nil {
+		return err
+	}
+	return d.serve(ctx, srv, append(bookerLoops, admit, relayLoop(d), notify)...)
 }
 
 // runGateway runs the public edge alone.
@@ -64,7 +68,7 @@ func runBooker(ctx context.Context, e env, cfg config.Config) error {
 	if err != nil {
 		return err
 	}
-	return d.serve(ctx, srv, loops...)
+	return d.serve(ctx, srv, append(loops, relayLoop(d))...)
 }
 
 // runNotifier runs the notifier alone; its listener serves health and metrics.
@@ -74,5 +78,9 @@ func runNotifier(ctx context.Context, e env, cfg config.Config) error {
 	if err := d.open(ctx, needs{postgres: true, kafka: true}); err != nil {
 		return err
 	}
-	return d.serve(ctx, d.server())
+	notify, err := notifierLoop(d)
+	if err != nil {
+		return err
+	}
+	return d.serve(ctx, d.server(), notify)
 }
