@@ -37,14 +37,17 @@ type benchResult struct {
 	transactions                 int64
 	wall                         time.Duration
 	latencies                    []time.Duration
+	conflictLatencies            []time.Duration // of the 409s alone
 }
 
-func (r *benchResult) quantile(q float64) time.Duration {
-	if len(r.latencies) == 0 {
+func (r *benchResult) quantile(q float64) time.Duration { return quantile(r.latencies, q) }
+
+func quantile(l []time.Duration, q float64) time.Duration {
+	if len(l) == 0 {
 		return 0
 	}
-	sort.Slice(r.latencies, func(i, j int) bool { return r.latencies[i] < r.latencies[j] })
-	return r.latencies[min(len(r.latencies)-1, int(math.Ceil(q*float64(len(r.latencies))))-1)]
+	sort.Slice(l, func(i, j int) bool { return l[i] < l[j] })
+	return l[min(len(l)-1, int(math.Ceil(q*float64(len(l))))-1)]
 }
 
 func (r *benchResult) holdsPerSecond() float64 { return float64(r.created) / r.wall.Seconds() }
@@ -58,7 +61,8 @@ func (r *benchResult) sharedBeforePostgres() float64 {
 func (r *benchResult) String() string {
 	return fmt.Sprintf("%6d requests in %8s: %5d holds (%7.0f holds/s), %6d conflicts (%5.1f%% before Postgres), %6d Postgres transactions (%.3f per hold), p50 %s p99 %s",
 		r.requests, r.wall.Round(time.Millisecond), r.created, r.holdsPerSecond(), r.conflicts, 100*r.sharedBeforePostgres(),
-		r.transactions, r.txPerHold(), r.quantile(0.5).Round(10*time.Microsecond), r.quantile(0.99).Round(10*time.Microsecond))
+		r.transactions, r.txPerHold(), r.quantile(0.5).Round(10*time.Microsecond), r.quantile(0.99).Round(10*time.Microsecond)) +
+		fmt.Sprintf(", 409s alone p99 %s", quantile(r.conflictLatencies, 0.99).Round(10*time.Microsecond))
 }
 
 // benchRequest is one fan's hold attempt.
@@ -74,6 +78,8 @@ type holdPath func(ctx context.Context, r benchRequest, key string) (created boo
 func runBench(b *testing.B, path holdPath, requests []benchRequest, workers int) *benchResult {
 	b.Helper()
 	res := &benchResult{requests: len(requests), latencies: make([]time.Duration, len(requests))}
+	conflicted := make([]bool, len(requests))
+	defer markConflicts(res, conflicted)
 	var created, conflicts atomic.Int64
 	var next atomic.Int64
 	var firstErr error
@@ -100,6 +106,7 @@ func runBench(b *testing.B, path holdPath, requests []benchRequest, workers int)
 					created.Add(1)
 				case conflict:
 					conflicts.Add(1)
+					conflicted[i] = true
 				}
 			}
 		}()
@@ -111,6 +118,15 @@ func runBench(b *testing.B, path holdPath, requests []benchRequest, workers int)
 	}
 	res.created, res.conflicts = int(created.Load()), int(conflicts.Load())
 	return res
+}
+
+// markConflicts keeps the latencies of the requests that got 409.
+func markConflicts(res *benchResult, conflicted []bool) {
+	for i, c := range conflicted {
+		if c {
+			res.conflictLatencies = append(res.conflictLatencies, res.latencies[i])
+		}
+	}
 }
 
 // bookerPath holds through the booker's hold path.
