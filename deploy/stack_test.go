@@ -3,6 +3,7 @@ package deploy
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,12 +16,14 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/emersion/go-smtp"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/ticketvelo/ticketvelo/internal/testenv"
 )
@@ -33,7 +36,11 @@ import (
 // config in front. Services start in depends_on order and each waits for
 // its dependencies the way Compose does: one-shots must exit 0, healthy
 // ones must pass their own healthcheck command. Then the stack is used
-// through the proxy and stopped the way `docker compose stop` does it.
+// through the proxy: `ticketvelo drop` sells an event to 300 fans across
+// both gateways and both bookers and checks no seat sold twice; every
+// booking event must reach Kafka and, once the binary runs the notifier,
+// make exactly one mail. Last, it is stopped the way `docker compose stop`
+// does it.
 func TestStackRunsAsProcesses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: skipping the stack of processes")
@@ -96,13 +103,87 @@ func TestStackRunsAsProcesses(t *testing.T) {
 		checkServedBy(t, procs, before, "booker")
 	})
 
+	t.Run("a drop through the proxy sells no seat twice", func(t *testing.T) {
+		before := requestCounts(t, procs)
+		bin, _ := ticketveloBinary()
+		// ticketvelo drop checks the invariants itself and fails without them.
+		cmd := exec.Command(bin, "drop", "-target", base, "-fans", "300", "-seats", "120",
+			"-prequeue", "2s", "-arrivals", "3s", "-rate", "300", "-max-active", "200", "-timeout", "90s")
+		cmd.Env = []string{"DATABASE_URL=" + stores.databaseURL, "TICKETVELO_KEY_FILE=" + filepath.Join(stores.keys, "keys.pem"),
+			"TICKETVELO_DATA_DIR=" + t.TempDir(), "TICKETVELO_LOG_LEVEL=warn"}
+		out, err := cmd.CombinedOutput()
+		t.Logf("ticketvelo drop:\n%s", out)
+		if err != nil {
+			t.Fatalf("ticketvelo drop through the proxy: %v", err)
+		}
+		// Every copy took its share: the fans' admission tokens, signed by
+		// either gateway, were accepted by both bookers.
+		after := requestCounts(t, procs)
+		for _, p := range procs {
+			if !p.oneShot && p.role != "notifier" && after[p.name] == before[p.name] {
+				t.Errorf("%s answered none of the drop's requests", p.name)
+			}
+		}
+	})
+
+	t.Run("every booking event reaches Kafka, every order one mail", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		db, err := pgx.Connect(ctx, stores.databaseURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close(ctx)
+		// Each order makes a booking.confirmed event and mail, and a
+		// canceled one a booking.canceled as well.
+		var orders, events int64
+		if err := db.QueryRow(ctx, "SELECT count(*), count(*) + count(*) FILTER (WHERE status = 'canceled') FROM orders").Scan(&orders, &events); err != nil {
+			t.Fatal(err)
+		}
+		if orders == 0 {
+			t.Fatal("the drop confirmed no order")
+		}
+		// The bookers' outbox relays mark a row published once Kafka
+		// acknowledged it.
+		if !bytes.Contains(get(t, procs["booker-1"].url("/metrics")), []byte("ticketvelo_outbox_published_total")) {
+			t.Log("`ticketvelo booker` does not run the outbox relay yet: no booking event to follow")
+			return
+		}
+		testenv.Eventually(t, 30*time.Second, func() error {
+			var pending, total int64
+			if err := db.QueryRow(ctx, "SELECT count(*) FILTER (WHERE published_at IS NULL), count(*) FROM outbox").Scan(&pending, &total); err != nil {
+				return err
+			}
+			if pending > 0 || total < events {
+				return fmt.Errorf("%d of %d outbox rows unpublished, for %d booking events", pending, total, events)
+			}
+			return nil
+		})
+		notifier := procs["notifier"]
+		if !bytes.Contains(get(t, notifier.url("/metrics")), []byte("ticketvelo_notifier_consumed_total")) {
+			t.Log("`ticketvelo notifier` does not run the notifier yet: no mail to count")
+			return
+		}
+		testenv.Eventually(t, 30*time.Second, func() error {
+			if n := stores.mail.mails.Load(); n != events {
+				return fmt.Errorf("%d mails for %d booking events", n, events)
+			}
+			return nil
+		})
+		time.Sleep(2 * time.Second) // and no second mail for any of them
+		if n := stores.mail.mails.Load(); n != events {
+			t.Errorf("%d mails for %d booking events, want exactly one each", n, events)
+		}
+	})
+
 	stopAll(t, procs)
 }
 
 // localStores are the stand-ins for the stack's stores and volumes.
 type localStores struct {
-	databaseURL, redisURL, redisPrefix, brokers, smtp string
-	keys                                              string // the signing-keys volume
+	databaseURL, redisURL, redisPrefix, brokers string
+	mail                                        *mailSink // Mailpit's stand-in
+	keys                                        string    // the signing-keys volume
 }
 
 func newLocalStores(t testing.TB) localStores {
@@ -111,7 +192,7 @@ func newLocalStores(t testing.TB) localStores {
 		databaseURL: testenv.DatabaseURL(t),
 		redisURL:    testenv.RedisURL(),
 		brokers:     strings.Join(testenv.Kafka(t), ","),
-		smtp:        startSMTP(t),
+		mail:        startSMTP(t),
 		keys:        t.TempDir(),
 	}
 	_, st.redisPrefix = testenv.Redis(t)
@@ -217,7 +298,7 @@ func startProcess(t testing.TB, bin string, s service, st localStores) *process 
 		case "KAFKA_BROKERS":
 			v = st.brokers
 		case "SMTP_URL":
-			v = "smtp://" + st.smtp
+			v = "smtp://" + st.mail.addr
 		case "TICKETVELO_ADDR":
 			_, p.port, _ = net.SplitHostPort(v)
 			p.addr = testenv.FreeAddr(t)
@@ -403,15 +484,21 @@ func get(t testing.TB, url string) []byte {
 	return body
 }
 
-// startSMTP runs an SMTP server on loopback that accepts any mail without
-// auth, as Mailpit does in the stack, and returns its address.
-func startSMTP(t testing.TB) string {
+// mailSink is an SMTP server on loopback that accepts any mail without
+// auth, as Mailpit does in the stack, and counts what it was given.
+type mailSink struct {
+	addr  string
+	mails atomic.Int64
+}
+
+func startSMTP(t testing.TB) *mailSink {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return acceptAll{}, nil }))
+	sink := &mailSink{addr: ln.Addr().String()}
+	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return acceptAll{sink}, nil }))
 	srv.Domain = "mailpit.test"
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, smtp.ErrServerClosed) {
@@ -419,16 +506,25 @@ func startSMTP(t testing.TB) string {
 		}
 	}()
 	t.Cleanup(func() { _ = srv.Close() })
-	return ln.Addr().String()
+	return sink
 }
 
-type acceptAll struct{}
+// acceptAll takes every message, counting it in its sink when it has one.
+type acceptAll struct{ sink *mailSink }
 
 func (acceptAll) Reset()                               {}
 func (acceptAll) Logout() error                        { return nil }
 func (acceptAll) Mail(string, *smtp.MailOptions) error { return nil }
 func (acceptAll) Rcpt(string, *smtp.RcptOptions) error { return nil }
-func (acceptAll) Data(r io.Reader) error               { _, err := io.Copy(io.Discard, r); return err }
+func (a acceptAll) Data(r io.Reader) error {
+	if _, err := io.Copy(io.Discard, r); err != nil {
+		return err
+	}
+	if a.sink != nil {
+		a.sink.mails.Add(1)
+	}
+	return nil
+}
 
 // syncBuffer is a bytes.Buffer a child process and the test share.
 type syncBuffer struct {
