@@ -29,7 +29,7 @@ func NewFileMailer(dir string) (*FileMailer, error) {
 func (f *FileMailer) Path(m *Message) string {
 	name := strings.Map(func(r rune) rune {
 		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '.':
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '.', r == '@':
 			return r
 		}
 		return '_'
