@@ -77,6 +77,8 @@ export async function startBackend(): Promise<Backend> {
     TICKETVELO_DATA_DIR: join(tmp, 'data'),
     TICKETVELO_LOG_FORMAT: 'json',
     TICKETVELO_SHUTDOWN_DELAY: '100ms',
+    // tok_timeout's bank takes this long to not answer; 5 s by default.
+    TICKETVELO_PAYMENT_TIMEOUT: '1s',
   }
   const logFile = join(tmp, 'ticketvelo.log')
   const log = openSync(logFile, 'a')
