@@ -298,13 +298,23 @@ func (s *Service) holdTxOnce(ctx context.Context, req *holdRequest, seats []int)
 	scope := holdScope(ev.ID)
 
 	s.stats.pgTx(opHoldTx)
-	tx, err := s.pool.Begin(ctx)
+	tx, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return holdOutcome{}, fmt.Errorf("beginning hold: %w", err)
 	}
-	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	defer tx.Release()
+	// BEGIN travels with the first statements, a round trip fewer than
+	// pool.Begin; every way out ends the transaction before the connection
+	// goes back to the pool.
+	ended := false
+	defer func() {
+		if !ended {
+			_, _ = tx.Exec(context.WithoutCancel(ctx), "ROLLBACK")
+		}
+	}()
 
 	batch := &pgx.Batch{}
+	batch.Queue("BEGIN")
 	// The answer goes in first: a duplicate of this request waits here for
 	// this transaction, then replays its answer.
 	batch.Queue(`INSERT INTO idempotency_keys (user_id, key, scope, request_hash, status_code, response)
@@ -317,6 +327,10 @@ func (s *Service) holdTxOnce(ctx context.Context, req *holdRequest, seats []int)
 		RETURNING tickets`, ev.ID, req.userID, len(seats), ev.MaxPerFan)
 	batch.Queue(updateSeatsSQL, ev.ID, holdID, seats, expected)
 	br := tx.SendBatch(ctx, batch)
+	if _, err := br.Exec(); err != nil {
+		br.Close()
+		return holdOutcome{}, fmt.Errorf("beginning hold: %w", err)
+	}
 	tag, err := br.Exec()
 	if err != nil {
 		br.Close()
@@ -324,7 +338,8 @@ func (s *Service) holdTxOnce(ctx context.Context, req *holdRequest, seats []int)
 	}
 	if tag.RowsAffected() == 0 {
 		br.Close()
-		_ = tx.Rollback(ctx)
+		_, _ = tx.Exec(ctx, "ROLLBACK")
+		ended = true
 		return s.replayFromPostgres(ctx, req, scope)
 	}
 	if _, err := br.Exec(); err != nil {
@@ -376,7 +391,12 @@ func (s *Service) holdTxOnce(ctx context.Context, req *holdRequest, seats []int)
 	if h := s.hooks.afterSeatUpdate; h != nil {
 		h(seats)
 	}
-	if err := tx.Commit(ctx); err != nil {
+	tag, err = tx.Exec(ctx, "COMMIT")
+	ended = true
+	if err == nil && tag.String() != "COMMIT" {
+		err = pgx.ErrTxCommitRollback
+	}
+	if err != nil {
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) {
 			return holdOutcome{}, err
@@ -420,7 +440,7 @@ func missingSeats(seats []int, changed map[int]bool) []int {
 
 // seatStates reads seats the update missed: the taken ones, and the current
 // versions of the others (remembered for next time).
-func (s *Service) seatStates(ctx context.Context, tx pgx.Tx, ev *eventInfo, seats []int) (taken []int, versions []int64, err error) {
+func (s *Service) seatStates(ctx context.Context, tx queryer, ev *eventInfo, seats []int) (taken []int, versions []int64, err error) {
 	rows, err := tx.Query(ctx, `SELECT seat_no, status, version FROM seats WHERE event_id = $1 AND seat_no = ANY($2) ORDER BY seat_no`, ev.ID, seats)
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading seats: %w", err)
@@ -445,6 +465,11 @@ func (s *Service) seatStates(ctx context.Context, tx pgx.Tx, ev *eventInfo, seat
 		versions[i] = byNo[no]
 	}
 	return taken, versions, nil
+}
+
+// queryer runs a query: a transaction, or a connection inside one.
+type queryer interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 }
 
 // replayFromPostgres answers a request whose key already has a record in
