@@ -149,7 +149,7 @@ type location struct {
 	upstream          string // from proxy_pass http://NAME
 }
 
-func nginxLocations(t *testing.T) []location {
+func nginxLocations(t testing.TB) []location {
 	t.Helper()
 	servers := find(nginxHTTP(t), "server")
 	if len(servers) != 1 {
