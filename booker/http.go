@@ -87,7 +87,7 @@ func (s *Service) handleSeatMap(ctx *fasthttp.RequestCtx) {
 		httpapi.WriteError(ctx, err)
 		return
 	}
-	etag := `"` + strconv.FormatInt(eventID, 10) + "-" + m.asOf + `"`
+	etag := `"` + m.etag + `"`
 	ctx.Response.Header.Set("ETag", etag)
 	ctx.Response.Header.Set("Cache-Control", "public, max-age=1")
 	ctx.Response.Header.Set("Vary", "Accept-Encoding")

@@ -5,7 +5,9 @@ import (
 	"compress/gzip"
 	"context"
 	"fmt"
+	"hash/fnv"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,7 +37,9 @@ type snapshots struct {
 
 // mapCopy is one encoded seat map.
 type mapCopy struct {
-	asOf    string // unix nanos of the Postgres read, as text
+	meta    string // "<unix nanos of the Postgres read>/<etag>": what Redis says is newest
+	asOf    int64  // unix nanos of the Postgres read
+	etag    string // of the statuses: unchanged seats keep their ETag across builds
 	json    []byte
 	gz      []byte
 	checked atomic.Int64 // when Redis last confirmed it is the newest (unix nanos)
@@ -205,7 +209,7 @@ func (sn *snapshots) store(ctx context.Context, ev *eventInfo, m *mapCopy) error
 		r.client.B().Set().Key(r.eventKey(ev.ID, "map:json")).Value(rueidis.BinaryString(m.json)).PxMilliseconds(ttl).Build(),
 		r.client.B().Set().Key(r.eventKey(ev.ID, "map:gz")).Value(rueidis.BinaryString(m.gz)).PxMilliseconds(ttl).Build(),
 		// The meta key goes last: a reader that sees it finds the bodies.
-		r.client.B().Set().Key(r.eventKey(ev.ID, "map:meta")).Value(m.asOf).PxMilliseconds(ttl).Build(),
+		r.client.B().Set().Key(r.eventKey(ev.ID, "map:meta")).Value(m.meta).PxMilliseconds(ttl).Build(),
 	) {
 		if err := res.Error(); err != nil {
 			return r.failed(err)
@@ -368,7 +372,7 @@ func (sn *snapshots) refresh(ctx context.Context, ev *eventInfo, have *mapCopy) 
 		if err != nil {
 			// Redis is away: serve this booker's own copy while it is
 			// fresh enough, else build one straight from Postgres.
-			if have != nil && time.Now().UnixNano()-asOfNanos(have) < sn.s.cfg.SnapshotInterval.Nanoseconds() {
+			if have != nil && time.Now().UnixNano()-have.asOf < sn.s.cfg.SnapshotInterval.Nanoseconds() {
 				return have, nil
 			}
 			m, err := sn.buildLocal(ctx, ev)
@@ -404,7 +408,7 @@ func (sn *snapshots) fetch(ctx context.Context, ev *eventInfo, have *mapCopy) (*
 	if err != nil {
 		return nil, r.failed(err)
 	}
-	if have != nil && have.asOf == meta {
+	if have != nil && have.meta == meta {
 		have.checked.Store(time.Now().UnixNano())
 		return have, nil
 	}
@@ -423,7 +427,12 @@ func (sn *snapshots) fetch(ctx context.Context, ev *eventInfo, have *mapCopy) (*
 			return nil, r.failed(err)
 		}
 	}
-	m := &mapCopy{asOf: meta, json: js, gz: gz}
+	asOf, etag, ok := strings.Cut(meta, "/")
+	nanos, err := strconv.ParseInt(asOf, 10, 64)
+	if !ok || err != nil {
+		return nil, nil // not ours to read: rebuild
+	}
+	m := &mapCopy{meta: meta, asOf: nanos, etag: etag, json: js, gz: gz}
 	m.checked.Store(time.Now().UnixNano())
 	sn.local.Store(ev.ID, m)
 	return m, nil
@@ -439,11 +448,6 @@ func (sn *snapshots) buildLocal(ctx context.Context, ev *eventInfo) (*mapCopy, e
 	m.checked.Store(time.Now().UnixNano())
 	sn.local.Store(ev.ID, m)
 	return m, nil
-}
-
-func asOfNanos(m *mapCopy) int64 {
-	n, _ := strconv.ParseInt(m.asOf, 10, 64)
-	return n
 }
 
 // encodeMap writes the seat map JSON of docs/API.md by hand (about 80 bytes
@@ -501,5 +505,8 @@ func encodeMap(ev *eventInfo, statuses []byte, asOf time.Time) *mapCopy {
 	w, _ := gzip.NewWriterLevel(&gz, gzip.BestSpeed)
 	_, _ = w.Write(b)
 	_ = w.Close()
-	return &mapCopy{asOf: strconv.FormatInt(asOf.UnixNano(), 10), json: b, gz: gz.Bytes()}
+	h := fnv.New64a()
+	h.Write(statuses)
+	etag := strconv.FormatInt(ev.ID, 10) + "-" + strconv.FormatUint(h.Sum64(), 36)
+	return &mapCopy{meta: strconv.FormatInt(asOf.UnixNano(), 10) + "/" + etag, asOf: asOf.UnixNano(), etag: etag, json: b, gz: gz.Bytes()}
 }
