@@ -274,6 +274,7 @@ func BenchmarkBooker(b *testing.B) {
 			before := h.svc.Stats()
 			p.booker = runBench(b, bookerPath(b, h, evB.ID), dropRequests(evB, users, 42), workers)
 			fill(p.booker, before, h.svc.Stats())
+			b.Logf("drop, %3d in flight, booker decided %v", workers, sub(before.Decided, h.svc.Stats().Decided))
 			evN, _ := h.svc.events.get(ctx, benchEvent(b, h, fmt.Sprintf("drop-naive-%d", workers)))
 			naiveTx.Store(0)
 			p.naive = runBench(b, naivePath(h.pool, evN, 10*time.Minute, &naiveTx), dropRequests(evN, users, 42), workers)
