@@ -40,38 +40,41 @@ type claims struct {
 	lease time.Duration
 }
 
-// claim takes the mail of kind about orderID, or reports who has it.
-func (c claims) claim(ctx context.Context, orderID, kind, recipient, messageID string) (claimState, error) {
+// claim takes the mail of kind about orderID, or reports who has it. A
+// taken claim counts the delivery about to start (one statement, one commit:
+// the claim is on the path of every mail) and returns its number.
+func (c claims) claim(ctx context.Context, orderID, kind, recipient, messageID string) (claimState, int, error) {
 	var inserted bool
+	var attempt int
 	err := c.pool.QueryRow(ctx, `
-		INSERT INTO notifications AS n (order_id, kind, recipient, message_id)
-		VALUES ($1, $2, $3, $4)
-		ON CONFLICT (order_id, kind) DO UPDATE SET claimed_at = now()
+		INSERT INTO notifications AS n (order_id, kind, recipient, message_id, attempts)
+		VALUES ($1, $2, $3, $4, 1)
+		ON CONFLICT (order_id, kind) DO UPDATE SET claimed_at = now(), attempts = n.attempts + 1
 		WHERE n.status = 'claimed' AND n.claimed_at < now() - $5 * interval '1 millisecond'
-		RETURNING xmax = 0`, orderID, kind, recipient, messageID, c.lease.Milliseconds()).Scan(&inserted)
+		RETURNING xmax = 0, attempts`, orderID, kind, recipient, messageID, c.lease.Milliseconds()).Scan(&inserted, &attempt)
 	if err == nil {
 		if !inserted {
 			// xmax is set on a row the upsert updated: a claim taken over
 			// from a notifier that died or stopped mid-mail.
 			takeoversTotal.Inc()
 		}
-		return claimTaken, nil
+		return claimTaken, attempt, nil
 	}
 	if !errors.Is(err, pgx.ErrNoRows) {
-		return 0, fmt.Errorf("claiming the %s mail of order %s: %w", kind, orderID, err)
+		return 0, 0, fmt.Errorf("claiming the %s mail of order %s: %w", kind, orderID, err)
 	}
 	var status string
 	err = c.pool.QueryRow(ctx, `SELECT status FROM notifications WHERE order_id = $1 AND kind = $2`, orderID, kind).Scan(&status)
 	if err != nil {
-		return 0, fmt.Errorf("reading the %s claim of order %s: %w", kind, orderID, err)
+		return 0, 0, fmt.Errorf("reading the %s claim of order %s: %w", kind, orderID, err)
 	}
 	if status == "claimed" {
-		return claimBusy, nil
+		return claimBusy, 0, nil
 	}
-	return claimDone, nil
+	return claimDone, 0, nil
 }
 
-// startAttempt counts a delivery about to start and renews the lease; it
+// startAttempt counts a retry about to start and renews the lease; it
 // returns the attempt's number, counted across notifiers and restarts.
 func (c claims) startAttempt(ctx context.Context, orderID, kind string) (int, error) {
 	var n int

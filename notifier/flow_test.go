@@ -40,7 +40,9 @@ type flow struct {
 	brokerDir string
 }
 
-func newFlow(t *testing.T, sink sinkOptions) *flow {
+func newFlow(t *testing.T, sink sinkOptions) *flow { return newFlowTB(t, sink) }
+
+func newFlowTB(t testing.TB, sink sinkOptions) *flow {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	t.Cleanup(cancel)
@@ -82,7 +84,7 @@ func createTopics(tb testing.TB, brokers []string) {
 }
 
 // startRelay runs an outbox relay until the test ends.
-func (f *flow) startRelay(t *testing.T) {
+func (f *flow) startRelay(t testing.TB) {
 	t.Helper()
 	relay := outbox.NewRelay(f.pool, f.brokers, outbox.Options{PollInterval: 10 * time.Millisecond, MinBackoff: 50 * time.Millisecond, MaxBackoff: 250 * time.Millisecond}, zerolog.Nop())
 	ctx, cancel := context.WithCancel(f.ctx)
@@ -112,7 +114,7 @@ type runningNotifier struct {
 
 // start runs a notifier delivering with mailer; it stops when the test ends
 // at the latest.
-func (f *flow) start(t *testing.T, mailer Mailer, opts Options, mode stopMode) *runningNotifier {
+func (f *flow) start(t testing.TB, mailer Mailer, opts Options, mode stopMode) *runningNotifier {
 	t.Helper()
 	n, err := New(f.pool, f.brokers, f.signer, mailer, opts, zerolog.Nop())
 	if err != nil {
@@ -137,7 +139,7 @@ func (f *flow) start(t *testing.T, mailer Mailer, opts Options, mode stopMode) *
 	return &runningNotifier{stop: stop}
 }
 
-func (f *flow) smtpMailer(t *testing.T, user, pass string) Mailer {
+func (f *flow) smtpMailer(t testing.TB, user, pass string) Mailer {
 	t.Helper()
 	m, err := NewSMTPMailer(f.sink.URL(user, pass), f.sink.ClientTLS, 5*time.Second)
 	if err != nil {

@@ -140,6 +140,7 @@ type received struct {
 	TLS      bool
 	From, To string
 	Data     []byte
+	At       time.Time // when the server accepted it
 }
 
 // smtpSink is an SMTP server started inside the test: go-smtp speaking the
@@ -292,7 +293,7 @@ func (s *sinkSession) Data(r io.Reader) error {
 	s.sink.mu.Unlock()
 	time.Sleep(delay)
 	s.sink.mu.Lock()
-	s.sink.mails = append(s.sink.mails, received{User: s.user, TLS: isTLS, From: s.from, To: s.to, Data: b})
+	s.sink.mails = append(s.sink.mails, received{User: s.user, TLS: isTLS, From: s.from, To: s.to, Data: b, At: time.Now()})
 	s.sink.mu.Unlock()
 	return nil
 }

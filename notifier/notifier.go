@@ -237,8 +237,9 @@ func (n *Notifier) handle(ctx context.Context, client *kgo.Client, r *kgo.Record
 	log := n.log.With().Str("order_id", ev.OrderID).Str("kind", ev.Type).Logger()
 
 	// Claim first: a redelivered or duplicated event finds the mail sent.
+	var attempt int
 	for failures := 0; ; {
-		state, err := n.claims.claim(ctx, ev.OrderID, ev.Type, msg.To, msg.ID)
+		state, a, err := n.claims.claim(ctx, ev.OrderID, ev.Type, msg.To, msg.ID)
 		var wait time.Duration
 		switch {
 		case err != nil:
@@ -254,6 +255,7 @@ func (n *Notifier) handle(ctx context.Context, client *kgo.Client, r *kgo.Record
 			wait = min(n.opts.ClaimLease/4, time.Second)
 		}
 		if err == nil && state == claimTaken {
+			attempt = a
 			break
 		}
 		if !sleep(ctx, wait) {
@@ -263,14 +265,6 @@ func (n *Notifier) handle(ctx context.Context, client *kgo.Client, r *kgo.Record
 
 	var lastErr error
 	for {
-		attempt, err := n.claims.startAttempt(ctx, ev.OrderID, ev.Type)
-		if err != nil {
-			log.Warn().Err(err).Msg("starting a delivery")
-			if !sleep(ctx, n.opts.RetryBackoff) {
-				return n.giveBack(ctx, ev, mode)
-			}
-			continue
-		}
 		if attempt > n.opts.MaxAttempts {
 			// Taken over from a notifier that died at its last attempt.
 			cause := fmt.Errorf("gave up after %d attempts: %w", attempt-1, errors.Join(lastErr, errors.New("attempts exhausted")))
@@ -303,8 +297,15 @@ func (n *Notifier) handle(ctx context.Context, client *kgo.Client, r *kgo.Record
 		retriedTotal.Inc()
 		wait := n.backoff(attempt)
 		log.Warn().Err(err).Int("attempt", attempt).Dur("retry_in", wait).Msg("mail not delivered; retrying")
-		if !sleep(ctx, wait) {
-			return n.giveBack(ctx, ev, mode)
+		for {
+			if !sleep(ctx, wait) {
+				return n.giveBack(ctx, ev, mode)
+			}
+			if attempt, err = n.claims.startAttempt(ctx, ev.OrderID, ev.Type); err == nil {
+				break
+			}
+			log.Warn().Err(err).Msg("starting a delivery")
+			wait = n.opts.RetryBackoff
 		}
 	}
 }
