@@ -21,7 +21,11 @@ import (
 
 func BenchmarkPoll(b *testing.B) {
 	e := newEdge(b, edgeOptions{cfg: noLimits})
-	id := e.event(b, 10, time.Now().Add(-time.Minute))
+	opens := time.Now().Add(-time.Minute)
+	id := e.event(b, 10, opens)
+	if _, err := e.room.Draw(b.Context(), id, opens, time.Now()); err != nil {
+		b.Fatal(err)
+	}
 	path := fmt.Sprintf("/api/v1/events/%d/queue", id)
 	const fans = 10000
 	toks := make([]string, fans)
@@ -41,7 +45,11 @@ func BenchmarkPoll(b *testing.B) {
 
 func BenchmarkJoin(b *testing.B) {
 	e := newEdge(b, edgeOptions{cfg: func(c *config.GatewayConfig) { c.JoinPerIP = config.RateLimit{N: 1 << 30, Per: time.Minute} }})
-	id := e.event(b, 10, time.Now().Add(-time.Minute))
+	opens := time.Now().Add(-time.Minute)
+	id := e.event(b, 10, opens)
+	if _, err := e.room.Draw(b.Context(), id, opens, time.Now()); err != nil {
+		b.Fatal(err)
+	}
 	path := fmt.Sprintf("/api/v1/events/%d/queue", id)
 	// Each join is a new fan whose token the gateway has seen (as after
 	// login on it), so the figure is the join's own cost.
