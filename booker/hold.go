@@ -49,12 +49,15 @@ func (r *holdRequest) want() int {
 
 // holdOutcome is what one attempt at a hold decided.
 type holdOutcome struct {
-	created   *holdJSON
-	body      []byte // the 201 answer of created
-	taken     []int  // the seats that were taken, on a conflict
-	noSeats   bool   // best available found no seats
-	limit     bool   // over the per-fan ticket limit
-	replay    *answer
+	created *holdJSON
+	body    []byte // the 201 answer of created
+	taken   []int  // the seats that were taken, on a conflict
+	noSeats bool   // best available found no seats
+	limit   bool   // over the per-fan ticket limit
+	replay  *answer
+	// record is the Redis record of a replay: the first request's own, so
+	// a key reused with another body does not overwrite it.
+	record    string
 	decidedBy layer
 }
 
@@ -142,6 +145,9 @@ func (s *Service) replayHold(record string, req *holdRequest) (answer, error) {
 func (s *Service) settle(ctx context.Context, req *holdRequest, locks *lockSet, out holdOutcome, idemKey string) (answer, error) {
 	a := s.holdAnswer(req, out)
 	record := idemWrite{key: idemKey, value: doneRecord(req.hash, a), ttl: s.cfg.IdempotencyTTL}
+	if out.record != "" {
+		record.value = out.record
+	}
 	var seats []int
 	if out.created != nil {
 		for _, l := range out.created.Seats {
@@ -485,13 +491,14 @@ func (s *Service) replayFromPostgres(ctx context.Context, req *holdRequest, scop
 	if err != nil {
 		return holdOutcome{}, fmt.Errorf("reading idempotency key: %w", err)
 	}
-	if hash != req.hash {
-		a := errorAnswer(errKeyReused, fasthttp.StatusUnprocessableEntity, req.requestID)
-		return holdOutcome{replay: &a}, nil
-	}
-	a, err := decodeStored(status, stored)
+	first, err := decodeStored(status, stored)
 	if err != nil {
 		return holdOutcome{}, err
 	}
-	return holdOutcome{replay: &a}, nil
+	record := doneRecord(hash, first)
+	if hash != req.hash {
+		a := errorAnswer(errKeyReused, fasthttp.StatusUnprocessableEntity, req.requestID)
+		return holdOutcome{replay: &a, record: record}, nil
+	}
+	return holdOutcome{replay: &first, record: record}, nil
 }

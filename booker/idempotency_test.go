@@ -56,6 +56,19 @@ func TestHoldIdempotency(t *testing.T) {
 	if bobHold.status != 201 || bobHold.header.Get("Idempotent-Replayed") != "true" {
 		t.Fatalf("replay after Redis loss: got %d %s, want the 201 replayed", bobHold.status, bobHold.body)
 	}
+	// Redis loses only the key's record: the key reused with other seats
+	// reaches Postgres, which still knows the first request; the 422 must
+	// not overwrite the record of the first, whose replay still works.
+	if err := h.redis.Do(context.Background(), h.redis.B().Del().Key(h.svc.redis.idemKey(h.eventID, bob, "b-new")).Build()).Error(); err != nil {
+		t.Fatal(err)
+	}
+	if r := h.holdSeats(bob, "b-new", 6); r.status != 422 || r.code() != "idempotency_key_reused" {
+		t.Fatalf("key reused after its record was lost: got %d %s, want 422", r.status, r.body)
+	}
+	if r := h.holdSeats(bob, "b-new", 5); r.status != 201 || string(r.body) != string(bobHold.body) {
+		t.Fatalf("first request again: got %d %s, want its 201 replayed", r.status, r.body)
+	}
+
 	var n int
 	if err := h.pool.QueryRow(context.Background(), `SELECT count(*) FROM holds WHERE user_id = $1`, bob).Scan(&n); err != nil || n != 1 {
 		t.Errorf("bob's holds: got %d (%v), want 1", n, err)

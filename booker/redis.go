@@ -322,10 +322,6 @@ type idemWrite struct {
 	ttl   time.Duration
 }
 
-func (r *redisStore) storeRecord(ctx context.Context, w idemWrite) error {
-	return r.setBits(ctx, 0, nil, false, &w)
-}
-
 func (r *redisStore) get(ctx context.Context, key string) (string, error) {
 	cctx, cancel, err := r.ctx(ctx)
 	if err != nil {
