@@ -8,6 +8,7 @@ import (
 	"net/mail"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -65,20 +66,36 @@ func BenchmarkNotifierDelay(b *testing.B) {
 		f.startRelay(b)
 		f.startBench(b)
 
+		// A ticker paces the confirmations; sixteen writers insert them, as
+		// many booker requests would, so one slow commit does not hold back
+		// the rest.
+		var mu sync.Mutex
 		occurred := map[string]time.Time{}
-		tick := time.NewTicker(20 * time.Millisecond) // rate/50 orders per tick
-		i := 0
-		for range rate * seconds / (rate / 50) {
+		work := make(chan int, rate)
+		var writers sync.WaitGroup
+		for range 16 {
+			writers.Go(func() {
+				for i := range work {
+					ev := oneTicketEvent(b, i)
+					ev.OccurredAt = time.Now()
+					f.insertOutbox(b, ev)
+					mu.Lock()
+					occurred[ev.OrderID] = ev.OccurredAt
+					mu.Unlock()
+				}
+			})
+		}
+		start := time.Now()
+		tick := time.NewTicker(time.Second / rate)
+		for i := range rate * seconds {
 			<-tick.C
-			for range rate / 50 {
-				ev := oneTicketEvent(b, i)
-				ev.OccurredAt = time.Now()
-				f.insertOutbox(b, ev)
-				occurred[ev.OrderID] = ev.OccurredAt
-				i++
-			}
+			work <- i
 		}
 		tick.Stop()
+		close(work)
+		writers.Wait()
+		achieved := float64(len(occurred)) / time.Since(start).Seconds()
+		b.ReportMetric(achieved, "orders/s")
 		waitForCount(b, f.sink, len(occurred), 5*time.Minute)
 
 		var delays []time.Duration
@@ -95,7 +112,7 @@ func BenchmarkNotifierDelay(b *testing.B) {
 		p50, p99 := delays[len(delays)/2], delays[len(delays)*99/100]
 		b.ReportMetric(float64(p50.Microseconds())/1000, "p50-ms")
 		b.ReportMetric(float64(p99.Microseconds())/1000, "p99-ms")
-		b.Logf("%d orders at %d/s: order-to-mail p50 %s, p99 %s, max %s", len(delays), rate, p50.Round(time.Millisecond), p99.Round(time.Millisecond), delays[len(delays)-1].Round(time.Millisecond))
+		b.Logf("%d orders at %.0f/s (target %d/s): order-to-mail p50 %s, p99 %s, max %s", len(delays), achieved, rate, p50.Round(time.Millisecond), p99.Round(time.Millisecond), delays[len(delays)-1].Round(time.Millisecond))
 	}
 }
 
