@@ -16,6 +16,10 @@ test('the seat map of a 19,920-seat arena draws fast and stays responsive throug
       for (const e of list.getEntries()) w.longTasks.push(e.duration)
     }).observe({ type: 'longtask', buffered: true })
   })
+  const statuses: number[] = []
+  page.on('response', (r) => {
+    if (/\/api\/v1\/events\/\d+\/seats$/.test(new URL(r.url()).pathname)) statuses.push(r.status())
+  })
   const seatsAnswer = page.waitForResponse((r) => /\/api\/v1\/events\/\d+\/seats$/.test(new URL(r.url()).pathname))
   const start = Date.now()
   await page.goto(`/events/${ev.id}/seats`)
@@ -38,8 +42,12 @@ test('the seat map of a 19,920-seat arena draws fast and stays responsive throug
   const worst = Math.max(0, ...longTasks)
   console.log(`seat map: ${seatCount} seats, first draw ${firstDrawMs} ms, zoom ${zoomMs} ms, worst long task ${Math.round(worst)} ms over ${longTasks.length} long tasks`)
   expect(seatCount).toBeGreaterThan(0)
+  // Nobody touched this event's seats: after the first answer the polls are
+  // 304s (If-None-Match), not another 1.6 MB each.
+  expect(statuses[0]).toBe(200)
+  expect(statuses.slice(1)).toContain(304)
   expect(zoomMs).toBeLessThan(1500)
-  // Software rendering on a shared 2-core box: a frame-budget breach is
-  // tolerated, a frozen page is not.
-  expect(worst).toBeLessThan(600)
+  // Software rendering on a shared 2-core box, where other processes stretch
+  // wall-clock tasks: a frame-budget breach is tolerated, a frozen page is not.
+  expect(worst).toBeLessThan(1000)
 })

@@ -101,6 +101,26 @@ describe('Client', () => {
     expect(seen.at(-1)!.url).toBe('/api/v1/holds/a%2Fb%3Fc')
   })
 
+  it('asks for the seat map only when it changed', async () => {
+    const map = { event_id: 9, as_of: '2030-01-01T00:00:00Z', currency: 'GBP', sections: [] }
+    routes.set('GET /api/v1/events/9/seats', (req, _b, res) => {
+      if (req.headers['if-none-match'] === '"v1"') {
+        res.writeHead(304, { ETag: '"v1"' })
+        res.end()
+        return
+      }
+      res.writeHead(200, { 'Content-Type': 'application/json', ETag: '"v1"' })
+      res.end(JSON.stringify(map))
+    })
+    const c = new Client(base)
+    const first = await c.seatsIfChanged(9, null)
+    expect(first).toEqual({ map, etag: '"v1"' })
+    expect(seen.at(-1)!.headers['if-none-match']).toBeUndefined()
+    expect(await c.seatsIfChanged(9, '"v1"')).toBeNull()
+    expect(seen.at(-1)!.headers['if-none-match']).toBe('"v1"')
+    expect(await c.seatsIfChanged(9, '"v0"')).toEqual({ map, etag: '"v1"' })
+  })
+
   it('reports a refused connection as a NetworkError, an unknown outcome', async () => {
     const closed = createServer()
     await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r))

@@ -298,6 +298,11 @@ export class Client {
       if (err instanceof DOMException && err.name === 'AbortError') throw err
       throw new NetworkError(err)
     }
+    return this.parse<T>(res)
+  }
+
+  /** parse reads an answer: its JSON, or the ApiError its status and body say. */
+  private async parse<T>(res: Response): Promise<T> {
     if (res.status === 204) return undefined as T
     const text = await res.text().catch(() => '')
     let data: unknown
@@ -370,6 +375,28 @@ export class Client {
 
   seats(eventId: number, signal?: AbortSignal): Promise<SeatMap> {
     return this.request(`/api/v1/events/${eventId}/seats`, { signal })
+  }
+
+  /**
+   * seatsIfChanged asks for the seat map only if it changed since etag: an
+   * unchanged arena answers 304 with no body instead of 1.6 MB of JSON to
+   * download and parse on every poll of every fan.
+   */
+  async seatsIfChanged(eventId: number, etag: string | null, signal?: AbortSignal): Promise<{ map: SeatMap; etag: string | null } | null> {
+    let res: Response
+    try {
+      res = await this.fetchImpl(`${this.baseURL}/api/v1/events/${eventId}/seats`, {
+        headers: etag ? { Accept: 'application/json', 'If-None-Match': etag } : { Accept: 'application/json' },
+        signal,
+        // The cache would answer the 304 itself; we want to see it.
+        cache: 'no-store',
+      })
+    } catch (err) {
+      if (err instanceof DOMException && err.name === 'AbortError') throw err
+      throw new NetworkError(err)
+    }
+    if (res.status === 304) return null
+    return { map: await this.parse<SeatMap>(res), etag: res.headers.get('ETag') }
   }
 
   /** hold takes the ADMISSION token, not the access token. */

@@ -123,10 +123,17 @@ function SeatPicker({
     selectedRef.current = selected
   }, [selected])
 
+  const etagRef = useRef<string | null>(null)
   const load = useCallback(
     async (signal?: AbortSignal) => {
       try {
-        const m = await api.seats(eventId, signal)
+        const got = await api.seatsIfChanged(eventId, venueRef.current ? etagRef.current : null, signal)
+        if (got === null) {
+          setMapError(null) // 304: nothing moved since the last answer
+          return
+        }
+        const m = got.map
+        etagRef.current = got.etag
         const v = venueRef.current
         let changed: number[] = []
         if (!v || !sameShape(v, m)) {
