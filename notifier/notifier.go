@@ -42,6 +42,8 @@ type Options struct {
 	ClaimLease time.Duration
 	// MaxPollRecords bounds the records handled between two commits.
 	MaxPollRecords int
+	// Concurrency bounds the mails in progress at once.
+	Concurrency int
 	// Now and Jitter are the clock and the random source ([0, 1)).
 	Now    func() time.Time
 	Jitter func() float64
@@ -76,7 +78,12 @@ func (o Options) withDefaults() Options {
 		o.ClaimLease = d.ClaimLease
 	}
 	if o.MaxPollRecords <= 0 {
-		o.MaxPollRecords = 256
+		o.MaxPollRecords = 512
+	}
+	if o.Concurrency <= 0 {
+		// Mostly waiting on Postgres commits and the SMTP server: many
+		// in flight keep two cores busy.
+		o.Concurrency = 32
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -184,38 +191,78 @@ func (n *Notifier) run(ctx context.Context, mode stopMode) error {
 	}
 }
 
-// handleFetches handles each partition's records in order, the partitions
-// side by side, and returns the last record handled to its end in each
-// partition: the offsets to commit.
+// handleFetches handles the records of a poll and returns, per partition,
+// the last record of the prefix handled to its end: the offset to commit.
+// One order's events share a key and so a partition; they are handled in
+// order, while different orders, even of one partition, are mailed side by
+// side, up to Concurrency at a time, so a few partitions do not limit a
+// notifier to a few mails at once.
 func (n *Notifier) handleFetches(ctx context.Context, client *kgo.Client, fetches kgo.Fetches, mode stopMode, lag *lagTracker) []*kgo.Record {
 	var (
-		mu   sync.Mutex
-		done []*kgo.Record
-		wg   sync.WaitGroup
+		mu    sync.Mutex
+		done  []*kgo.Record
+		wg    sync.WaitGroup
+		slots = make(chan struct{}, n.opts.Concurrency)
 	)
 	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
 		if len(p.Records) == 0 {
 			return
 		}
 		wg.Go(func() {
-			var last *kgo.Record
-			for _, r := range p.Records {
-				if ctx.Err() != nil || !n.handle(ctx, client, r, mode) {
+			handled := make([]bool, len(p.Records))
+			var orders sync.WaitGroup
+			for _, idx := range byKey(p.Records) {
+				select {
+				case slots <- struct{}{}:
+				case <-ctx.Done():
+				}
+				if ctx.Err() != nil {
 					break
 				}
-				last = r
+				orders.Go(func() {
+					defer func() { <-slots }()
+					for _, i := range idx {
+						if ctx.Err() != nil || !n.handle(ctx, client, p.Records[i], mode) {
+							return
+						}
+						handled[i] = true
+					}
+				})
 			}
-			if last == nil {
+			orders.Wait()
+			last := -1
+			for last+1 < len(handled) && handled[last+1] {
+				last++
+			}
+			if last < 0 {
 				return
 			}
-			lag.observe(p.Partition, p.HighWatermark-last.Offset-1)
+			r := p.Records[last]
+			lag.observe(p.Partition, p.HighWatermark-r.Offset-1)
 			mu.Lock()
-			done = append(done, last)
+			done = append(done, r)
 			mu.Unlock()
 		})
 	})
 	wg.Wait()
 	return done
+}
+
+// byKey groups the indexes of records by key, in order of first appearance
+// and, within a key, in offset order.
+func byKey(records []*kgo.Record) [][]int {
+	at := make(map[string]int, len(records))
+	var groups [][]int
+	for i, r := range records {
+		g, ok := at[string(r.Key)]
+		if !ok {
+			g = len(groups)
+			at[string(r.Key)] = g
+			groups = append(groups, nil)
+		}
+		groups[g] = append(groups[g], i)
+	}
+	return groups
 }
 
 // handle takes one event to its end: mailed, skipped as already mailed, or
