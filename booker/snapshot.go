@@ -107,8 +107,12 @@ func (sn *snapshots) lease(ctx context.Context, eventID int64) (bool, error) {
 		return false, err
 	}
 	defer cancel()
+	// A lease a little shorter than the interval: one exactly as long
+	// outlives the next tick by the time the build took to start, and the
+	// map would be rebuilt every other interval.
+	ttl := max(1, sn.s.cfg.SnapshotInterval.Milliseconds()*9/10)
 	err = r.client.Do(cctx, r.client.B().Set().Key(r.eventKey(eventID, "snap:lease")).Value("1").Nx().
-		PxMilliseconds(sn.s.cfg.SnapshotInterval.Milliseconds()).Build()).Error()
+		PxMilliseconds(ttl).Build()).Error()
 	if rueidis.IsRedisNil(err) {
 		return false, nil
 	}
