@@ -27,6 +27,13 @@ func qrPNG(text string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The data and check bytes do not depend on the mask: encode them once
+	// and lay them out under each mask (what coding.Plan.Encode does, minus
+	// redoing the Reed-Solomon code eight times).
+	var b coding.Bits
+	enc.Encode(&b, v)
+	b.AddCheckBytes(v, qrLevel)
+	data := b.Bytes()
 	var best *coding.Code
 	bestScore := -1
 	for m := range coding.Mask(8) {
@@ -34,16 +41,33 @@ func qrPNG(text string) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		c, err := p.Encode(enc)
-		if err != nil {
-			return nil, err
-		}
+		c := layout(p, data)
 		if s := penalty(c); bestScore < 0 || s < bestScore {
 			best, bestScore = c, s
 		}
 	}
 	code := qr.Code{Bitmap: best.Bitmap, Size: best.Size, Stride: best.Stride, Scale: 4}
 	return code.PNG(), nil
+}
+
+// layout places data (data and check bytes) on the modules of plan p.
+func layout(p *coding.Plan, data []byte) *coding.Code {
+	c := &coding.Code{Size: len(p.Pixel), Stride: (len(p.Pixel) + 7) &^ 7}
+	c.Bitmap = make([]byte, c.Stride*c.Size)
+	for y, row := range p.Pixel {
+		out := c.Bitmap[y*c.Stride:]
+		for x, pix := range row {
+			if role := pix.Role(); role == coding.Data || role == coding.Check {
+				if o := pix.Offset(); data[o/8]&(1<<(7-o&7)) != 0 {
+					pix ^= coding.Black
+				}
+			}
+			if pix&coding.Black != 0 {
+				out[x/8] |= 1 << (7 - x&7)
+			}
+		}
+	}
+	return c
 }
 
 // qrVersion is the smallest version that holds enc.

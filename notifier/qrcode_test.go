@@ -1,6 +1,7 @@
 package notifier
 
 import (
+	"bytes"
 	"fmt"
 	"testing"
 
@@ -92,4 +93,30 @@ func plainPenalty(c *coding.Code) int {
 		dev = -dev
 	}
 	return score + dev/5*10
+}
+
+// layout must place the modules exactly as rsc.io/qr's own Plan.Encode.
+func TestLayoutMatchesPlanEncode(t *testing.T) {
+	t.Parallel()
+	enc := coding.String(benchCode)
+	v, err := qrVersion(enc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b coding.Bits
+	enc.Encode(&b, v)
+	b.AddCheckBytes(v, qrLevel)
+	for m := range coding.Mask(8) {
+		p, err := qrPlan(v, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := p.Encode(enc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := layout(p, b.Bytes()); !bytes.Equal(got.Bitmap, want.Bitmap) || got.Size != want.Size {
+			t.Errorf("mask %d: layout differs from Plan.Encode", m)
+		}
+	}
 }
