@@ -1,19 +1,38 @@
 // Small React hooks shared by the pages.
-import { useEffect, useRef, useState } from 'react'
+import { useEffect, useRef, useState, useSyncExternalStore } from 'react'
 
-/** useNow is the current time, updated every intervalMs (for countdowns). */
-export function useNow(intervalMs = 1000): number {
-  const [now, setNow] = useState(() => Date.now())
-  useEffect(() => {
-    const t = setInterval(() => setNow(Date.now()), intervalMs)
-    return () => clearInterval(t)
-  }, [intervalMs])
-  return now
+// One ticker for the whole page, so every countdown on it turns over on the
+// same tick instead of each at its own phase.
+const tickListeners = new Set<() => void>()
+let tickTimer: ReturnType<typeof setInterval> | null = null
+let tickNow = Date.now()
+
+function subscribeTick(l: () => void) {
+  tickListeners.add(l)
+  if (tickTimer === null) {
+    tickNow = Date.now()
+    tickTimer = setInterval(() => {
+      tickNow = Date.now()
+      for (const f of tickListeners) f()
+    }, 1000)
+  }
+  return () => {
+    tickListeners.delete(l)
+    if (tickListeners.size === 0 && tickTimer !== null) {
+      clearInterval(tickTimer)
+      tickTimer = null
+    }
+  }
+}
+
+/** useNow is the current time, updated every second (for countdowns). */
+export function useNow(): number {
+  return useSyncExternalStore(subscribeTick, () => tickNow, () => tickNow)
 }
 
 /** useSecondsLeft counts down to an RFC 3339 time; null when there is none. */
 export function useSecondsLeft(iso: string | undefined | null): number | null {
-  const now = useNow(1000)
+  const now = useNow()
   if (!iso) return null
   const at = Date.parse(iso)
   return Number.isNaN(at) ? null : Math.max(0, (at - now) / 1000)
