@@ -210,8 +210,17 @@ func FuzzRender(f *testing.F) {
 			}
 			return
 		}
-		if _, err := mail.ReadMessage(bytes.NewReader(msg.Data)); err != nil {
+		m, err := mail.ReadMessage(bytes.NewReader(msg.Data))
+		if err != nil {
 			t.Fatalf("rendered an unreadable message: %v", err)
+		}
+		// Event fields must not smuggle headers in (a name with CRLF).
+		for k := range m.Header {
+			switch k {
+			case "From", "To", "Subject", "Date", "Message-Id", "Mime-Version", "Auto-Submitted", "Content-Type":
+			default:
+				t.Fatalf("rendered an unexpected header %q", k)
+			}
 		}
 	})
 }
