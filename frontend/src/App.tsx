@@ -1,5 +1,6 @@
 import { lazy, Suspense, useEffect, useRef } from 'react'
-import { Link, match, navigate, useLocation } from './lib/router'
+import { match, navigate, useLocation } from './lib/router'
+import { Link } from './components/Link'
 import { session, useSession } from './lib/session'
 import { EventsPage } from './pages/EventsPage'
 import { EventPage } from './pages/EventPage'

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { tiers } from './PriceTable'
+import { tiers } from '../lib/tiers'
 
 const s = (name: string, tier: string, min: number, max: number, left: number, capacity = 100) => ({
   name,

@@ -1,13 +1,5 @@
 import { useEffect, useRef, useState, type MouseEvent } from 'react'
-import { sectionAt, stageUnits, Status, availableIn, type SectionBox, type Venue } from '../lib/seatmap'
-
-/** Seat colours, shared with the legend (AA contrast against white). */
-export const seatColors = {
-  available: '#047857', // emerald-700: white seat numbers keep 5.5:1
-  held: '#d97706', // amber-600
-  sold: '#cbd5e1', // slate-300
-  selected: '#4338ca', // indigo-700
-}
+import { availableIn, seatColors, sectionAt, stageUnits, Status, type SectionBox, type Venue } from '../lib/seatmap'
 
 /**
  * SeatCanvas draws the whole venue, one small square per seat, on a canvas:

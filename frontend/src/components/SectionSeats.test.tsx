@@ -4,7 +4,7 @@ import { describe, expect, it, vi } from 'vitest'
 import type { SeatMap } from '../lib/api'
 import { layout } from '../lib/seatmap'
 import { SectionSeats } from './SectionSeats'
-import { queueProgress } from './WaitingRoom'
+import { queueProgress } from '../lib/queue'
 
 function smallMap(): SeatMap {
   let id = 0

@@ -3,7 +3,9 @@ import { api, ApiError, type Event, type QueueStatus } from '../lib/api'
 import { clock, count, dateTime, eta } from '../lib/format'
 import { usePageHidden, useSecondsLeft } from '../lib/hooks'
 import { Poller } from '../lib/poller'
-import { Link, navigate } from '../lib/router'
+import { queueProgress } from '../lib/queue'
+import { navigate } from '../lib/router'
+import { Link } from './Link'
 import { session, type Session } from '../lib/session'
 import { Button, ErrorNotice, Notice, Spinner, Stat } from './ui'
 
@@ -13,16 +15,6 @@ type Phase =
   | { kind: 'in'; status: QueueStatus }
 
 const startKey = (eventId: number) => `tv.queue-start.${eventId}`
-
-/**
- * queueProgress is how far the fan has come since first seeing their place:
- * 0 at the first position seen, 1 at the front.
- */
-export function queueProgress(firstAhead: number | null, ahead: number | undefined): number {
-  if (ahead === undefined) return 0
-  if (!firstAhead || firstAhead <= 0) return ahead <= 0 ? 1 : 0
-  return Math.min(1, Math.max(0, (firstAhead - ahead) / firstAhead))
-}
 
 function readFirstAhead(eventId: number): number | null {
   try {

@@ -3,6 +3,14 @@
 // per seat and the canvas redraws without allocating.
 import type { SeatMap, SeatStatus } from './api'
 
+/** Seat colours, shared with the legend (AA contrast against white). */
+export const seatColors = {
+  available: '#047857', // emerald-700: white seat numbers keep 5.5:1
+  held: '#d97706', // amber-600
+  sold: '#cbd5e1', // slate-300
+  selected: '#4338ca', // indigo-700
+}
+
 export const Status = { available: 0, held: 1, sold: 2 } as const
 export type StatusCode = (typeof Status)[keyof typeof Status]
 

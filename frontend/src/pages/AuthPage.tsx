@@ -1,14 +1,10 @@
 import { useState, type FormEvent } from 'react'
 import { api, ApiError } from '../lib/api'
 import { useDocumentTitle } from '../lib/hooks'
-import { Link, navigate, useLocation } from '../lib/router'
+import { navigate, safeNext, useLocation } from '../lib/router'
+import { Link } from '../components/Link'
 import { session } from '../lib/session'
 import { Button, Card, ErrorNotice, Field, PageTitle } from '../components/ui'
-
-/** safeNext keeps a ?next= redirect inside this site. */
-export function safeNext(next: string | null): string {
-  return next && next.startsWith('/') && !next.startsWith('//') ? next : '/'
-}
 
 export function AuthPage({ mode }: { mode: 'signin' | 'register' }) {
   const { search } = useLocation()

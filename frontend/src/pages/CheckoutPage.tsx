@@ -3,7 +3,8 @@ import { api, ApiError, type Hold, type Order, type PaymentToken } from '../lib/
 import { clock, money } from '../lib/format'
 import { useDocumentTitle, useLoad, useSecondsLeft } from '../lib/hooks'
 import { Attempt, withRetries } from '../lib/idempotency'
-import { Link, navigate } from '../lib/router'
+import { navigate } from '../lib/router'
+import { Link } from '../components/Link'
 import { session, useSession } from '../lib/session'
 import { Button, Card, ErrorNotice, Loading, Notice, PageTitle } from '../components/ui'
 

@@ -1,7 +1,7 @@
 import { api } from '../lib/api'
 import { count, dateTime } from '../lib/format'
 import { useDocumentTitle, useLoad } from '../lib/hooks'
-import { Link } from '../lib/router'
+import { Link } from '../components/Link'
 import { SaleBadge, SaleCountdown } from '../components/EventBits'
 import { Button, ErrorNotice, Loading, PageTitle } from '../components/ui'
 

@@ -1,5 +1,5 @@
 import type { ReactNode } from 'react'
-import { Link } from '../lib/router'
+import { Link } from '../components/Link'
 import { useSession, type Session } from '../lib/session'
 import { Notice, PageTitle } from '../components/ui'
 

@@ -3,7 +3,7 @@ import { api, type Order } from '../lib/api'
 import { dateTime, money } from '../lib/format'
 import { useDocumentTitle, useLoad } from '../lib/hooks'
 import { Attempt, withRetries } from '../lib/idempotency'
-import { Link } from '../lib/router'
+import { Link } from '../components/Link'
 import { useSession } from '../lib/session'
 import { Badge, Button, Card, ErrorNotice, Loading, Notice, PageTitle } from '../components/ui'
 

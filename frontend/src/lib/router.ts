@@ -1,7 +1,7 @@
 // A small client-side router over the History API: the app has a handful of
 // pages, so a 20-line matcher beats shipping a routing library to every fan
 // on a congested drop-day connection.
-import { useSyncExternalStore, type AnchorHTMLAttributes, type MouseEvent } from 'react'
+import { useSyncExternalStore } from 'react'
 
 const listeners = new Set<() => void>()
 
@@ -51,13 +51,7 @@ export function match(pattern: string, pathname: string): Record<string, string>
   return params
 }
 
-/** Link is an anchor that navigates in-app on a plain left click. */
-export function Link({ href, onClick, ...rest }: AnchorHTMLAttributes<HTMLAnchorElement> & { href: string }) {
-  function handle(e: MouseEvent<HTMLAnchorElement>) {
-    onClick?.(e)
-    if (e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return
-    e.preventDefault()
-    navigate(href)
-  }
-  return <a href={href} onClick={handle} {...rest} />
+/** safeNext keeps a ?next= redirect inside this site. */
+export function safeNext(next: string | null): string {
+  return next && next.startsWith('/') && !next.startsWith('//') ? next : '/'
 }
