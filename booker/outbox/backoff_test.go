@@ -18,7 +18,7 @@ func TestBackoffDoublesWithinBounds(t *testing.T) {
 		{2, 0, 100 * time.Millisecond},
 		{3, 0.5, 300 * time.Millisecond},
 		{5, 0, 800 * time.Millisecond}, // 1.6 s is under the cap
-		{6, 0, hi / 2}, // 3.2 s is capped
+		{6, 0, hi / 2},                 // 3.2 s is capped
 		{200, 0.999999, hi},
 	}
 	for _, c := range cases {
