@@ -21,13 +21,17 @@ import (
 //	seen:N    hash per 128 fans: fan id mod 128 -> last poll (unix s); small
 //	          hashes are packed listpacks, ~8 bytes a fan against ~70 in one big hash
 //	draw      the draw's lease
+//	joins:a:W:N, joins:ip:W  join counters of window W: of the accounts
+//	          N*128.., of client addresses; they expire with the window
 type eventKeys struct {
+	base                                                                 string
 	meta, settings, pre, queue, active, tokens, ended, seenPrefix, lease string
 }
 
 func newEventKeys(prefix string, eventID int64) *eventKeys {
 	base := prefix + "wr:{" + strconv.FormatInt(eventID, 10) + "}:"
 	return &eventKeys{
+		base: base,
 		meta: base + "meta", settings: base + "settings", pre: base + "pre", queue: base + "queue",
 		active: base + "active", tokens: base + "tokens", ended: base + "ended", seenPrefix: base + "seen:",
 		lease: base + "draw",

@@ -18,9 +18,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/VictoriaMetrics/metrics"
 	"github.com/redis/rueidis"
 
 	"github.com/ticketvelo/ticketvelo/internal/apperr"
+	"github.com/ticketvelo/ticketvelo/internal/config"
 	"github.com/ticketvelo/ticketvelo/internal/tokens"
 )
 
@@ -137,17 +139,54 @@ func (r *Room) placeArgs(k *eventKeys, eventID, userID int64, now time.Time) (ke
 	return keys, args
 }
 
+// JoinLimits bound how often one account and one client address may join
+// an event; a zero limit is none. They are counted in the join's own
+// script, so a refused join costs no extra round trip.
+type JoinLimits struct {
+	Address    string
+	PerAccount config.RateLimit
+	PerAddress config.RateLimit
+}
+
+var errJoinLimited = apperr.New(apperr.RateLimited, "rate_limited", "too many joins")
+
+// window is the fixed window of rule that holds now: its number and end.
+func window(rule config.RateLimit, now time.Time) (int64, time.Time) {
+	if rule.N <= 0 {
+		return 0, now
+	}
+	per := rule.Per.Milliseconds()
+	n := now.UnixMilli() / per
+	return n, time.UnixMilli((n + 1) * per)
+}
+
 // Join gives the fan a place in the event's waiting room, or returns the
 // place they hold: one place per fan and event, however many joins race.
 // created reports whether this call made the place. A fan whose last place
-// ended joins again at the back.
-func (r *Room) Join(ctx context.Context, eventID, userID int64, opensAt, now time.Time) (st Status, created bool, err error) {
+// ended joins again at the back. Joins over a limit get 429 and nothing
+// else happens.
+func (r *Room) Join(ctx context.Context, eventID, userID int64, opensAt, now time.Time, limits JoinLimits) (st Status, created bool, err error) {
 	k := r.eventKeys(eventID)
 	keys, args := r.placeArgs(k, eventID, userID, now)
-	args = append(args, strconv.FormatInt(opensAt.UnixMilli(), 10))
+	acctWindow, acctEnd := window(limits.PerAccount, now)
+	addrWindow, addrEnd := window(limits.PerAddress, now)
+	keys = append(keys,
+		k.base+"joins:a:"+strconv.FormatInt(acctWindow, 36)+":"+strconv.FormatInt(userID>>7, 10),
+		k.base+"joins:ip:"+strconv.FormatInt(addrWindow, 36))
+	args = append(args, strconv.FormatInt(opensAt.UnixMilli(), 10), limits.Address,
+		strconv.Itoa(limits.PerAccount.N), strconv.FormatInt(acctEnd.UnixMilli(), 10),
+		strconv.Itoa(limits.PerAddress.N), strconv.FormatInt(addrEnd.UnixMilli(), 10))
 	reply, err := joinScript.Exec(ctx, r.client, keys, args).ToArray()
 	if err != nil {
 		return Status{}, false, unavailable("joining the waiting room", err)
+	}
+	if kind, _ := reply[0].AsInt64(); kind == -2 {
+		ms, _ := reply[1].AsInt64()
+		e := *errJoinLimited
+		e.RetryAfter = max(1, int((ms+999)/1000))
+		e.Message = fmt.Sprintf("too many joins; try again in %d s", e.RetryAfter)
+		metrics.GetOrCreateCounter(`ticketvelo_rate_limited_total{scope="join"}`).Inc()
+		return Status{}, false, &e
 	}
 	st, err = r.decode(ctx, k, eventID, userID, reply, now)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/ticketvelo/ticketvelo/admission"
 	"github.com/ticketvelo/ticketvelo/internal/apperr"
+	"github.com/ticketvelo/ticketvelo/internal/config"
 	"github.com/ticketvelo/ticketvelo/internal/testenv"
 	"github.com/ticketvelo/ticketvelo/internal/tokens"
 )
@@ -61,7 +62,7 @@ var ctx = context.Background()
 func (w *world) join(t testing.TB, event int64, opens, now time.Time, users ...int64) {
 	t.Helper()
 	for _, u := range users {
-		if _, _, err := w.room.Join(ctx, event, u, opens, now); err != nil {
+		if _, _, err := w.room.Join(ctx, event, u, opens, now, admission.JoinLimits{}); err != nil {
 			t.Fatalf("join of user %d: %v", u, err)
 		}
 	}
@@ -74,7 +75,7 @@ func (w *world) joinMany(t testing.TB, event int64, opens, now time.Time, from, 
 	g.SetLimit(64)
 	for u := from; u < from+n; u++ {
 		g.Go(func() error {
-			_, _, err := w.room.Join(ctx, event, u, opens, now)
+			_, _, err := w.room.Join(ctx, event, u, opens, now, admission.JoinLimits{})
 			return err
 		})
 	}
@@ -210,7 +211,7 @@ func TestFirstComeFirstServedAfterTheOpening(t *testing.T) {
 	w.open(t, event, opens, now)
 	arrivals := []int64{500, 3, 77, 12, 9001, 4, 250, 8}
 	for i, u := range arrivals {
-		st, created, err := w.room.Join(ctx, event, u, opens, now)
+		st, created, err := w.room.Join(ctx, event, u, opens, now, admission.JoinLimits{})
 		if err != nil || !created || st.State != admission.Waiting || st.Ahead != int64(i) {
 			t.Fatalf("join %d (user %d): got %+v created=%v err=%v, want waiting with %d ahead", i, u, st, created, err, i)
 		}
@@ -228,7 +229,7 @@ func TestFirstComeFirstServedAfterTheOpening(t *testing.T) {
 		}
 	}
 	// Joining again keeps the place.
-	st, created, err := w.room.Join(ctx, event, 77, opens, now)
+	st, created, err := w.room.Join(ctx, event, 77, opens, now, admission.JoinLimits{})
 	if err != nil || created || st.Ahead != 2 {
 		t.Fatalf("second join: got %+v created=%v %v, want the same place", st, created, err)
 	}
@@ -272,7 +273,7 @@ func TestOnePlacePerAccountUnderAThousandConcurrentJoins(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			<-start
-			st, c, err := w.room.Join(ctx, event, fan, opens, now)
+			st, c, err := w.room.Join(ctx, event, fan, opens, now, admission.JoinLimits{})
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -376,7 +377,7 @@ func TestAdmissionTokenIsForTheFanAndTheEventAndFreedByDoneOrExpiry(t *testing.T
 	}
 	// An expired fan joins again at the back.
 	w.join(t, event, opens, after, 3)
-	st, created, err := w.room.Join(ctx, event, 2, opens, after)
+	st, created, err := w.room.Join(ctx, event, 2, opens, after, admission.JoinLimits{})
 	if err != nil || !created || st.State != admission.Waiting || st.Ahead != 1 {
 		t.Fatalf("rejoin after expiry: %+v created=%v %v, want a new place behind user 3", st, created, err)
 	}
@@ -624,4 +625,46 @@ func equal(a, b []int64) bool {
 		}
 	}
 	return true
+}
+
+func TestJoinLimitsPerAccountAndAddress(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	const event = 51
+	opens := time.Now().Add(-time.Hour)
+	// Half an hour ahead, so the windows neither roll over nor expire in
+	// Redis during the test.
+	now := time.Now().Add(30 * time.Minute)
+	limits := admission.JoinLimits{Address: "203.0.113.9", PerAccount: config.RateLimit{N: 2, Per: time.Minute}, PerAddress: config.RateLimit{N: 5, Per: time.Minute}}
+	for i := range 2 {
+		if _, _, err := w.room.Join(ctx, event, 1, opens, now, limits); err != nil {
+			t.Fatalf("join %d: %v", i, err)
+		}
+	}
+	_, _, err := w.room.Join(ctx, event, 1, opens, now, limits)
+	e := apperr.As(err)
+	if e.Code != "rate_limited" || e.Kind != apperr.RateLimited || e.RetryAfter < 1 || e.RetryAfter > 60 {
+		t.Fatalf("third join of one account: %v (retry after %d), want rate_limited within a minute", err, e.RetryAfter)
+	}
+	// Other accounts from the address: 3 more fit in its 5.
+	for u := int64(2); u <= 4; u++ {
+		if _, created, err := w.room.Join(ctx, event, u, opens, now, limits); err != nil || !created {
+			t.Fatalf("join of user %d: %v", u, err)
+		}
+	}
+	if _, _, err := w.room.Join(ctx, event, 5, opens, now, limits); apperr.As(err).Code != "rate_limited" {
+		t.Fatalf("sixth join from one address: %v, want rate_limited", err)
+	}
+	other := limits
+	other.Address = "198.51.100.4"
+	if _, created, err := w.room.Join(ctx, event, 5, opens, now, other); err != nil || !created {
+		t.Fatalf("the refused fan from another address: %v", err)
+	}
+	if got := w.queue(t, event); !equal(got, []int64{1, 2, 3, 4, 5}) {
+		t.Fatalf("queue %v: refused joins must change nothing", got)
+	}
+	// The next window starts afresh.
+	if _, _, err := w.room.Join(ctx, event, 1, opens, now.Add(time.Minute), limits); err != nil {
+		t.Fatalf("join in the next window: %v", err)
+	}
 }

@@ -24,14 +24,10 @@ func (g *Gateway) joinQueue(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	cfg := g.d.Config
-	if err := g.limits.check(ctx,
-		limit{scope: "join-ip", who: g.clientIP(ctx), rule: cfg.JoinPerIP},
-		limit{scope: "join-account", account: a.UserID, rule: cfg.JoinPerAccount}); err != nil {
-		return err
-	}
 	now := g.d.Now()
-	st, created, err := g.d.Room.Join(ctx, ev.ID, a.UserID, ev.SaleOpensAt, now)
+	st, created, err := g.d.Room.Join(ctx, ev.ID, a.UserID, ev.SaleOpensAt, now, admission.JoinLimits{
+		Address: g.clientIP(ctx), PerAccount: g.d.Config.JoinPerAccount, PerAddress: g.d.Config.JoinPerIP,
+	})
 	if err != nil {
 		return err
 	}

@@ -17,26 +17,22 @@ import (
 
 var errRateLimited = apperr.New(apperr.RateLimited, "rate_limited", "too many requests")
 
-// limiter enforces the abuse limits in Redis, so they hold across gateways.
+// limiter enforces the limits on registration and login in Redis, so they
+// hold across gateways (the waiting room counts joins in the join itself).
 // Counters are fixed windows aligned on the clock: cheap, and at worst
 // twice the limit across a window's edge, which is fine against floods.
-// Counters of numbered accounts share a hash per 128 accounts and window,
-// a few bytes each, so a drop's million joiners do not leave a million
-// keys behind for a minute.
 type limiter struct {
 	client rueidis.Client
 	prefix string
 	now    func() time.Time
 }
 
-// limit is one counter to check: a scope ("join-ip"), whose it is (an
-// address or a hashed email, or a numbered account in account), and the
-// allowance.
+// limit is one counter to check: a scope ("login-ip"), whose it is (an
+// address or a hashed email), and the allowance.
 type limit struct {
-	scope   string
-	who     string
-	account int64
-	rule    config.RateLimit
+	scope string
+	who   string
+	rule  config.RateLimit
 }
 
 // key is the counter's hash and field for the window that holds now.
@@ -44,11 +40,7 @@ func (l *limiter) key(lim limit, now time.Time) (key, field string, end time.Tim
 	per := lim.rule.Per.Milliseconds()
 	window := now.UnixMilli() / per
 	end = time.UnixMilli((window + 1) * per)
-	base := l.prefix + "rl:" + lim.scope + ":" + strconv.FormatInt(window, 36) + ":"
-	if lim.who == "" {
-		return base + strconv.FormatInt(lim.account>>7, 10), strconv.FormatInt(lim.account&127, 10), end
-	}
-	return base + lim.who, "n", end
+	return l.prefix + "rl:" + lim.scope + ":" + strconv.FormatInt(window, 36) + ":" + lim.who, "n", end
 }
 
 // check counts the request against every limit at once and refuses it with

@@ -1,6 +1,31 @@
 -- join: the fan's place, made when the fan holds none. The reply is place's
--- with a fourth element, 1 when this call made the place.
--- ARGV: 5 sale opening (unix ms)
+-- with a fourth element, 1 when this call made the place; or {-2, ms} when
+-- the fan's or the address's joins of this event are over their limit, ms
+-- being the time until the window that refused ends.
+-- KEYS: 8 this window's join counters of the fan's 128 accounts,
+--       9 this window's join counters of addresses
+-- ARGV: 5 sale opening (unix ms), 6 the fan's address,
+--       7 joins allowed per account and window (0: no limit), 8 its window's end (unix ms),
+--       9 joins allowed per address and window, 10 its window's end
+
+-- over counts this join in a fixed window and says whether it is one too many.
+local function over(key, f, limit, ends)
+  if limit <= 0 then
+    return false
+  end
+  local n = redis.call('HINCRBY', key, f, 1)
+  if n == 1 then
+    redis.call('PEXPIREAT', key, ends)
+  end
+  return n > limit
+end
+if over(KEYS[8], field, tonumber(ARGV[7]), ARGV[8]) then
+  return {-2, tonumber(ARGV[8]) - now, false, 0}
+end
+if over(KEYS[9], ARGV[6], tonumber(ARGV[9]), ARGV[10]) then
+  return {-2, tonumber(ARGV[10]) - now, false, 0}
+end
+
 local p, expired = place()
 if p then
   p[4] = 0

@@ -40,7 +40,7 @@ func loadgenCommand(fs *flag.FlagSet) mainFunc {
 	conns := fs.Int("conns", 64, "connections (each one request at a time)")
 	fans := fs.Int("fans", 200_000, "fans with an access token for the join and poll phases")
 	memoryFans := fs.Int("memory-fans", 1_000_000, "fans queued to weigh the waiting room in Redis (0 skips)")
-	only := fs.String("phases", "", "comma-separated phases to run of bare, join, cold, poll (default all; poll needs join)")
+	only := fs.String("phases", "", "comma-separated phases to run of bare, edge, join, cold, poll (default all; poll needs join)")
 	profile := fs.String("cpuprofile", "", "write a CPU profile of the phases (load generator and servers) to this file")
 	return func(ctx context.Context, e env, cfg config.Config) error {
 		return runLoadgen(ctx, e, cfg, loadgenOptions{*duration, *warmup, *conns, *fans, *memoryFans, *only, *profile})
@@ -177,10 +177,12 @@ func runLoadgen(ctx context.Context, e env, cfg config.Config, o loadgenOptions)
 	}
 	bare := func(_ uint64, req *fasthttp.Request) { req.SetRequestURI("/queue") }
 	first := phase("bare", "bare fasthttp, fixed JSON", bareAddr, bare)
+	// The shared edge alone: middleware, router and a small JSON answer.
+	phase("edge", "gateway edge only: GET /healthz", gatewayAddr, func(_ uint64, req *fasthttp.Request) { req.SetRequestURI("/healthz") })
 	// Each join is a new fan, as on drop day (until the warm tokens run out).
 	warmJoins := phase("join", "join, token seen before: POST /api/v1/events/{id}/queue", gatewayAddr, join(func(n uint64) int { return int(n % uint64(warm)) }))
 	coldJoins := phase("cold", "join, token never seen: POST /api/v1/events/{id}/queue", gatewayAddr, join(func(n uint64) int { return len(toks) - 1 - int(n%uint64(len(toks)-warm)) }))
-	counters, err := sumMemory(ctx, d.redis, cfg.RedisPrefix+"rl:join-account:*")
+	counters, err := sumMemory(ctx, d.redis, cfg.RedisPrefix+"wr:{"+strconv.FormatInt(ev.EventID, 10)+"}:joins:a:*")
 	if err != nil {
 		return err
 	}
@@ -298,7 +300,7 @@ func weighQueue(ctx context.Context, w io.Writer, client rueidis.Client, cfg con
 	eg.SetLimit(256)
 	for u := 1; u <= n; u++ {
 		eg.Go(func() error {
-			_, _, err := room.Join(ctx, eventID, int64(u), opens, time.Now())
+			_, _, err := room.Join(ctx, eventID, int64(u), opens, time.Now(), admission.JoinLimits{})
 			return err
 		})
 	}

@@ -118,8 +118,8 @@ func (g *GatewayConfig) bind(b *binder) {
 	b.rateLimit(&g.RegisterPerAccount, "limit-register-account", "TICKETVELO_LIMIT_REGISTER_ACCOUNT", "registration attempts per email address")
 	b.rateLimit(&g.LoginPerIP, "limit-login-ip", "TICKETVELO_LIMIT_LOGIN_IP", "logins per client address")
 	b.rateLimit(&g.LoginPerAccount, "limit-login-account", "TICKETVELO_LIMIT_LOGIN_ACCOUNT", "login attempts per email address")
-	b.rateLimit(&g.JoinPerIP, "limit-join-ip", "TICKETVELO_LIMIT_JOIN_IP", "waiting-room joins per client address")
-	b.rateLimit(&g.JoinPerAccount, "limit-join-account", "TICKETVELO_LIMIT_JOIN_ACCOUNT", "waiting-room joins per account")
+	b.rateLimit(&g.JoinPerIP, "limit-join-ip", "TICKETVELO_LIMIT_JOIN_IP", "joins of one event per client address")
+	b.rateLimit(&g.JoinPerAccount, "limit-join-account", "TICKETVELO_LIMIT_JOIN_ACCOUNT", "joins of one event per account")
 }
 
 func (g *GatewayConfig) validate() error {
