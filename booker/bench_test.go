@@ -259,7 +259,7 @@ func BenchmarkBooker(b *testing.B) {
 		}
 
 		// The drop: 30,000 fans on the 19,920-seat arena, through each path
-		// with 16 to 128 requests in flight, each run on fresh seats.
+		// with 8 to 128 requests in flight, each run on fresh seats.
 		const dropFans = 30000
 		users = h.users(dropFans)
 		var naiveTx atomic.Int64
@@ -268,7 +268,7 @@ func BenchmarkBooker(b *testing.B) {
 			booker, naive *benchResult
 		}
 		var points []point
-		for _, workers := range []int{16, 32, 64, 128} {
+		for _, workers := range []int{8, 16, 32, 64, 128} {
 			p := point{workers: workers}
 			evB, _ := h.svc.events.get(ctx, benchEvent(b, h, fmt.Sprintf("drop-booker-%d", workers)))
 			before := h.svc.Stats()
