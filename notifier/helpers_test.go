@@ -161,6 +161,9 @@ type smtpSink struct {
 type sinkOptions struct {
 	tls   bool
 	users map[string]string // AUTH PLAIN users; none means no auth
+	// idleTimeout, when set, closes connections idle that long, as real
+	// servers do.
+	idleTimeout time.Duration
 }
 
 func startSMTP(tb testing.TB, opts sinkOptions) *smtpSink {
@@ -171,6 +174,9 @@ func startSMTP(tb testing.TB, opts sinkOptions) *smtpSink {
 	}))
 	srv.Domain = "sink.test"
 	srv.ReadTimeout, srv.WriteTimeout = 10*time.Second, 10*time.Second
+	if opts.idleTimeout > 0 {
+		srv.ReadTimeout = opts.idleTimeout
+	}
 	srv.MaxMessageBytes = 10 << 20
 	srv.ErrorLog = nopLogger{}
 	if opts.tls {

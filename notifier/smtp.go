@@ -111,14 +111,18 @@ func (s *SMTPMailer) Send(ctx context.Context, m *Message) error {
 	return nil
 }
 
-// errStaleConn is a connection that failed before the server replied to
+// errStaleConn is a connection that failed before the server accepted
 // MAIL: no part of the message was sent on it.
 var errStaleConn = errors.New("connection failed before MAIL")
 
 // deliver runs one mail transaction on c.
 func (s *SMTPMailer) deliver(c *smtp.Client, m *Message) error {
 	if err := c.Mail(m.From, nil); err != nil {
-		if !isSMTPReply(err) {
+		// A dead connection, or a 421: servers that time an idle
+		// connection out say so before closing it, and the 421 is what
+		// the next command reads.
+		var se *smtp.SMTPError
+		if !errors.As(err, &se) || se.Code == 421 {
 			return fmt.Errorf("MAIL FROM: %w: %w", errStaleConn, err)
 		}
 		return fmt.Errorf("MAIL FROM: %w", err)
@@ -206,11 +210,6 @@ func isLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
-}
-
-func isSMTPReply(err error) bool {
-	var se *smtp.SMTPError
-	return errors.As(err, &se)
 }
 
 // classify marks 5xx replies permanent; 4xx replies and network errors stay
