@@ -96,7 +96,6 @@ func (o Options) withDefaults() Options {
 
 // Notifier consumes booking events and mails the buyers.
 type Notifier struct {
-	pool    *pgxpool.Pool
 	brokers []string
 	mailer  Mailer
 	render  *renderer
@@ -117,7 +116,7 @@ func New(pool *pgxpool.Pool, brokers []string, ring *tokens.Ring, mailer Mailer,
 		return nil, fmt.Errorf("notifier: ticket codes need a signing key: %w", err)
 	}
 	return &Notifier{
-		pool: pool, brokers: brokers, mailer: mailer, render: r,
+		brokers: brokers, mailer: mailer, render: r,
 		claims: claims{pool: pool, lease: opts.ClaimLease},
 		opts:   opts, log: log.With().Str("component", "notifier").Logger(),
 	}, nil
