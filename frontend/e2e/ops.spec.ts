@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test'
-import { admission, opsUser, password } from './helpers'
+import { admission, opsUser, password, registerFan } from './helpers'
 import { toLocalInput } from '../src/lib/format'
 
 test('ops create an event, change the admission rate and pause the queue from the console', async ({ page, request }) => {
@@ -34,6 +34,15 @@ test('ops create an event, change the admission rate and pause the queue from th
   await expect(page.getByTestId('admission-state')).toHaveText('Admission is paused')
   expect((await admission(request, ops, eventId)).paused).toBe(true)
   await expect(page.getByTestId('stats').getByText('7/s')).toBeVisible()
+
+  // Live figures: fans who join while admission is paused show up in the queue.
+  for (const name of ['Ada', 'Bo']) {
+    const fan = await registerFan(request, name)
+    const join = await request.post(`/api/v1/events/${eventId}/queue`, { headers: { Authorization: `Bearer ${fan.token}` } })
+    expect(join.status(), await join.text()).toBe(201)
+  }
+  const inQueue = page.getByTestId('stats').locator('div', { hasText: 'In queue' })
+  await expect(inQueue.locator('dd')).toHaveText('2', { timeout: 15_000 })
 
   await page.getByRole('button', { name: 'Resume' }).click()
   await expect(page.getByTestId('admission-state')).toHaveText('Admission is running')
