@@ -42,3 +42,37 @@ test('the waiting room polls no faster than poll_after_ms, rides out failed poll
   expect(after.status()).toBe(404)
   expect((await after.json()).error.code).toBe('not_in_queue')
 })
+
+test('a background tab polls every 20 s at most, and catches up as soon as it is visible again', async ({ page, request }) => {
+  const ops = await opsUser(request)
+  const ev = await openEvent(request, ops, `Hidden ${Date.now()}`)
+  await setAdmission(request, ops, ev.id, { rate_per_second: 10, max_active: 100, paused: true, auto: false })
+  await registerInBrowser(page, `/events/${ev.id}`)
+  const polls: number[] = []
+  page.on('request', (req) => {
+    if (queuePath.test(new URL(req.url()).pathname) && req.method() === 'GET') polls.push(Date.now())
+  })
+  const setHidden = (hidden: boolean) =>
+    page.evaluate((h) => {
+      Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => (h ? 'hidden' : 'visible') })
+      document.dispatchEvent(new Event('visibilitychange'))
+    }, hidden)
+
+  await page.getByRole('button', { name: 'Join the queue' }).click()
+  await expect(page.locator('[data-queue-state="waiting"]')).toBeVisible()
+  await expect.poll(() => polls.length, { timeout: 15_000 }).toBeGreaterThanOrEqual(1)
+
+  await setHidden(true)
+  const hiddenFrom = polls.length
+  await expect.poll(() => polls.length, { timeout: 30_000 }).toBeGreaterThan(hiddenFrom)
+  const gap = polls[hiddenFrom] - polls[hiddenFrom - 1]
+  expect(gap, `a hidden tab polled ${gap} ms after the last poll`).toBeGreaterThanOrEqual(19_500)
+
+  // Back in front: the next poll comes on the server's hint (about 5 s),
+  // not at the background's 20 s.
+  await setHidden(false)
+  const shownAt = Date.now()
+  const shownFrom = polls.length
+  await expect.poll(() => polls.length, { timeout: 15_000 }).toBeGreaterThan(shownFrom)
+  expect(polls[shownFrom] - shownAt).toBeLessThan(10_000)
+})
