@@ -1,0 +1,40 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestNotifierSettings(t *testing.T) {
+	t.Parallel()
+	c, err := load(t, Notifier, map[string]string{"SMTP_URL": "smtps://u:p@mail.example.com:465", "TICKETVELO_MAIL_ATTEMPTS": "7"},
+		"-mail-claim-lease", "5m", "-smtp-timeout", "20s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := c.Notifier
+	if n.SMTPURL != "smtps://u:p@mail.example.com:465" || n.MaxAttempts != 7 || n.ClaimLease != 5*time.Minute || n.SMTPTimeout != 20*time.Second {
+		t.Errorf("notifier settings = %+v", n)
+	}
+
+	cases := []struct {
+		name string
+		env  map[string]string
+		want string // the variable the error must name
+	}{
+		{"smtp scheme", map[string]string{"SMTP_URL": "http://mail.example.com"}, "SMTP_URL"},
+		{"no attempts", map[string]string{"TICKETVELO_MAIL_ATTEMPTS": "0"}, "TICKETVELO_MAIL_ATTEMPTS"},
+		{"backoff above its max", map[string]string{"TICKETVELO_MAIL_RETRY_BACKOFF": "1m", "TICKETVELO_MAIL_RETRY_BACKOFF_MAX": "10s"}, "TICKETVELO_MAIL_RETRY_BACKOFF"},
+		{"lease shorter than a delivery", map[string]string{"TICKETVELO_MAIL_CLAIM_LEASE": "10s", "TICKETVELO_SMTP_TIMEOUT": "30s"}, "TICKETVELO_MAIL_CLAIM_LEASE"},
+		{"attempts not a number", map[string]string{"TICKETVELO_MAIL_ATTEMPTS": "many"}, "TICKETVELO_MAIL_ATTEMPTS"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := load(t, Notifier, c.env)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("error = %v, want one naming %s", err, c.want)
+			}
+		})
+	}
+}
