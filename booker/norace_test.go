@@ -1,0 +1,5 @@
+//go:build !race
+
+package booker
+
+const raceEnabled = false
