@@ -28,6 +28,7 @@ test-frontend:
 ## bench: the benchmarks written up in docs/BENCHMARKS.md
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 3x -count 1 -timeout 60m ./catalog/
+	$(GO) test -run '^$$' -bench BenchmarkBooker -benchtime 1x -count 1 -timeout 60m -v ./booker/
 
 ## lint: formatting, vet and staticcheck
 lint:
