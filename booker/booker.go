@@ -96,7 +96,7 @@ func New(o Options) (*Service, error) {
 		health:    newHealthWindow(),
 		holdSlots: make(chan struct{}, max(1, o.Config.HoldConcurrency)),
 	}
-	s.redis = newRedisStore(o.Redis, o.Prefix, o.Config.RedisTimeout, now, s.stats)
+	s.redis = newRedisStore(o.Redis, o.Prefix, o.Config.RedisTimeout, s.stats)
 	s.events = newEventCache(s)
 	s.snapshots = newSnapshots(s)
 	return s, nil

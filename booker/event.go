@@ -91,7 +91,7 @@ func (c *eventCache) get(ctx context.Context, id int64) (*eventInfo, error) {
 	if ok {
 		return ev, nil
 	}
-	if missing && c.s.now().Sub(miss) < 5*time.Second {
+	if missing && time.Since(miss) < 5*time.Second {
 		return nil, errEventNotFound
 	}
 	v, err, _ := c.group.Do(fmt.Sprint(id), func() (any, error) {
@@ -106,7 +106,7 @@ func (c *eventCache) get(ctx context.Context, id int64) (*eventInfo, error) {
 			if len(c.missing) > 10000 {
 				clear(c.missing)
 			}
-			c.missing[id] = c.s.now()
+			c.missing[id] = time.Now()
 		}
 		return ev, err
 	})

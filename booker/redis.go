@@ -29,7 +29,6 @@ type redisStore struct {
 	client    rueidis.Client
 	prefix    string
 	timeout   time.Duration
-	now       func() time.Time
 	stats     *counters
 	downUntil atomic.Int64 // unix nanos
 	failures  atomic.Int64 // in a row
@@ -39,8 +38,11 @@ type redisStore struct {
 // answer on a busy machine is not an outage.
 const tripAfter = 3
 
-func newRedisStore(client rueidis.Client, prefix string, timeout time.Duration, now func() time.Time, stats *counters) *redisStore {
-	return &redisStore{client: client, prefix: prefix, timeout: timeout, now: now, stats: stats}
+// newRedisStore returns the booker's Redis. Its timing (timeouts, how long
+// Redis stays marked down) follows the wall clock, not the booker's
+// injected one, which decides hold expiry only.
+func newRedisStore(client rueidis.Client, prefix string, timeout time.Duration, stats *counters) *redisStore {
+	return &redisStore{client: client, prefix: prefix, timeout: timeout, stats: stats}
 }
 
 func (r *redisStore) eventKey(eventID int64, suffix string) string {
@@ -60,7 +62,7 @@ func (r *redisStore) lockKey(eventID int64, seat int) string {
 // ctx bounds one call by the configured timeout; it fails at once while
 // Redis is marked down.
 func (r *redisStore) ctx(parent context.Context) (context.Context, context.CancelFunc, error) {
-	if r.now().UnixNano() < r.downUntil.Load() {
+	if time.Now().UnixNano() < r.downUntil.Load() {
 		return nil, nil, errRedisDown
 	}
 	ctx, cancel := context.WithTimeout(parent, r.timeout)
@@ -79,7 +81,7 @@ func (r *redisStore) failed(err error) error {
 	}
 	if r.failures.Add(1) >= tripAfter {
 		r.stats.redisDown()
-		r.downUntil.Store(r.now().Add(time.Second).UnixNano())
+		r.downUntil.Store(time.Now().Add(time.Second).UnixNano())
 	}
 	return fmt.Errorf("redis: %w", err)
 }
