@@ -11,11 +11,13 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -35,25 +37,31 @@ import (
 // the same closed-loop load, and then fills a queue with fans to weigh them
 // in Redis. It works in a scratch database and Redis prefix, removed after.
 func loadgenCommand(fs *flag.FlagSet) mainFunc {
-	duration := fs.Duration("duration", 10*time.Second, "measured time of each phase")
-	warmup := fs.Duration("warmup", 2*time.Second, "unmeasured time before each phase")
+	duration := fs.Duration("duration", 20*time.Second, "measured time of each phase, over all rounds")
+	rounds := fs.Int("rounds", 10, "rounds in which the phases take turns")
+	warmup := fs.Duration("warmup", 300*time.Millisecond, "unmeasured time before each phase of each round")
 	conns := fs.Int("conns", 64, "connections (each one request at a time)")
-	fans := fs.Int("fans", 200_000, "fans with an access token for the join and poll phases")
+	fans := fs.Int("fans", 400_000, "fans with an access token for the join and poll phases")
 	memoryFans := fs.Int("memory-fans", 1_000_000, "fans queued to weigh the waiting room in Redis (0 skips)")
+	private := fs.Bool("private-redis", true, "start a Redis of its own (redis-server from PATH) on a free loopback port, so Redis's CPU and memory figures count only this run; false uses REDIS_URL")
 	only := fs.String("phases", "", "comma-separated phases to run of bare, edge, join, cold, poll (default all; poll needs join)")
 	profile := fs.String("cpuprofile", "", "write a CPU profile of the phases (load generator and servers) to this file")
 	return func(ctx context.Context, e env, cfg config.Config) error {
-		return runLoadgen(ctx, e, cfg, loadgenOptions{*duration, *warmup, *conns, *fans, *memoryFans, *only, *profile})
+		return runLoadgen(ctx, e, cfg, loadgenOptions{*duration, *warmup, *rounds, *conns, *fans, *memoryFans, *only, *profile, *private})
 	}
 }
 
 type loadgenOptions struct {
-	duration, warmup        time.Duration
-	conns, fans, memoryFans int
-	only, cpuprofile        string
+	duration, warmup                time.Duration
+	rounds, conns, fans, memoryFans int
+	only, cpuprofile                string
+	privateRedis                    bool
 }
 
 func runLoadgen(ctx context.Context, e env, cfg config.Config, o loadgenOptions) error {
+	if o.rounds < 1 || o.conns < 1 || o.fans < 8 || o.duration < time.Duration(o.rounds)*100*time.Millisecond || o.memoryFans < 0 {
+		return errors.New("loadgen: expected -rounds >= 1, -conns >= 1, -fans >= 8, -memory-fans >= 0 and at least 100ms of -duration per round")
+	}
 	suffix := randomHex(4)
 	scratchURL, dbName, err := withDatabaseName(cfg.DatabaseURL, func(name string) string { return name + "_loadgen_" + suffix })
 	if err != nil {
@@ -67,6 +75,14 @@ func runLoadgen(ctx context.Context, e env, cfg config.Config, o loadgenOptions)
 	}
 	defer os.RemoveAll(dir)
 	cfg.KeyFile = filepath.Join(dir, "keys.pem")
+	if o.privateRedis {
+		url, stop, err := startRedis(ctx, dir)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		cfg.RedisURL = url
+	}
 	cfg.LogLevel = "warn"
 	// The join limit per address stays on, so its cost is measured, but
 	// every request comes from 127.0.0.1.
@@ -157,64 +173,82 @@ func runLoadgen(ctx context.Context, e env, cfg config.Config, o loadgenOptions)
 		}
 		defer pprof.StopCPUProfile()
 	}
-	var results []loadgen.Result
-	phase := func(key, name, addr string, build loadgen.Request) loadgen.Result {
-		if o.only != "" && !strings.Contains(","+o.only+",", ","+key+",") {
-			return loadgen.Result{Name: name}
-		}
-		fmt.Fprintf(e.stdout, "measuring %s for %s...\n", name, o.duration)
-		runtime.GC()
-		r := loadgen.Run(ctx, name, addr, o.conns, o.warmup, o.duration, build, redisCPU)
-		results = append(results, r)
-		return r
-	}
-	join := func(fan func(n uint64) int) loadgen.Request {
-		return func(n uint64, req *fasthttp.Request) {
+	// Each join is a new fan, as on drop day: fans 0.. with a seen token,
+	// fans from the top down with a token the gateway never saw. Each poll
+	// is a fan who joined, in turn.
+	var warmNext, coldNext, joined atomic.Int64
+	join := func(fan func() int) loadgen.Request {
+		return func(_ uint64, req *fasthttp.Request) {
 			req.Header.SetMethod(fasthttp.MethodPost)
 			req.SetRequestURIBytes(queuePath)
-			req.Header.SetBytesKV(header, toks[fan(n)])
+			req.Header.SetBytesKV(header, toks[fan()])
 		}
 	}
-	bare := func(_ uint64, req *fasthttp.Request) { req.SetRequestURI("/queue") }
-	first := phase("bare", "bare fasthttp, fixed JSON", bareAddr, bare)
-	// The shared edge alone: middleware, router and a small JSON answer.
-	phase("edge", "gateway edge only: GET /healthz", gatewayAddr, func(_ uint64, req *fasthttp.Request) { req.SetRequestURI("/healthz") })
-	// Each join is a new fan, as on drop day (until the warm tokens run out).
-	warmJoins := phase("join", "join, token seen before: POST /api/v1/events/{id}/queue", gatewayAddr, join(func(n uint64) int { return int(n % uint64(warm)) }))
-	coldJoins := phase("cold", "join, token never seen: POST /api/v1/events/{id}/queue", gatewayAddr, join(func(n uint64) int { return len(toks) - 1 - int(n%uint64(len(toks)-warm)) }))
+	phases := []struct {
+		key, name, addr string
+		build           loadgen.Request
+	}{
+		{"bare", "bare fasthttp, fixed JSON", bareAddr, func(_ uint64, req *fasthttp.Request) { req.SetRequestURI("/queue") }},
+		// The shared edge alone: middleware, router and a small JSON answer.
+		{"edge", "gateway edge only: GET /healthz", gatewayAddr, func(_ uint64, req *fasthttp.Request) { req.SetRequestURI("/healthz") }},
+		{"join", "join, token seen before: POST /api/v1/events/{id}/queue", gatewayAddr, join(func() int {
+			n := warmNext.Add(1) - 1
+			joined.Store(min(n+1, int64(warm)))
+			return int(n % int64(warm))
+		})},
+		{"cold", "join, token never seen: POST /api/v1/events/{id}/queue", gatewayAddr, join(func() int {
+			return len(toks) - 1 - int((coldNext.Add(1)-1)%int64(len(toks)-warm))
+		})},
+		{"poll", "poll: GET /api/v1/events/{id}/queue", gatewayAddr, func(n uint64, req *fasthttp.Request) {
+			req.SetRequestURIBytes(queuePath)
+			req.Header.SetBytesKV(header, toks[n%uint64(max(1, joined.Load()))])
+		}},
+	}
+	// The phases take turns, round after round, so whatever else runs on
+	// the machine weighs on each of them alike.
+	slice := o.duration / time.Duration(o.rounds)
+	fmt.Fprintf(e.stdout, "measuring %d rounds of %s per phase...\n", o.rounds, slice)
+	runs := make([][]loadgen.Result, len(phases))
+	for range o.rounds {
+		for i, p := range phases {
+			if o.only != "" && !strings.Contains(","+o.only+",", ","+p.key+",") {
+				continue
+			}
+			runtime.GC()
+			runs[i] = append(runs[i], loadgen.Run(ctx, p.name, p.addr, o.conns, o.warmup, slice, p.build, redisCPU))
+		}
+	}
 	counters, err := sumMemory(ctx, d.redis, cfg.RedisPrefix+"wr:{"+strconv.FormatInt(ev.EventID, 10)+"}:joins:a:*")
 	if err != nil {
 		return err
 	}
-	// Each poll is a fan who joined, in turn.
-	polled := max(1, min(warmJoins.Requests, warm))
-	phase("poll", "poll: GET /api/v1/events/{id}/queue", gatewayAddr, func(n uint64, req *fasthttp.Request) {
-		req.SetRequestURIBytes(queuePath)
-		req.Header.SetBytesKV(header, toks[n%uint64(polled)])
-	})
-	last := phase("bare", "bare fasthttp, fixed JSON (again)", bareAddr, bare)
 	stop()
 	if err := g.Wait(); err != nil {
 		return err
 	}
-
-	base := (first.RPS() + last.RPS()) / 2
-	bareOwn, _ := first.CPUPerRequest()
-	if lastOwn, _ := last.CPUPerRequest(); lastOwn > 0 {
-		bareOwn = (bareOwn + lastOwn) / 2
+	var results []loadgen.Result
+	for i, p := range phases {
+		if len(runs[i]) > 0 {
+			results = append(results, loadgen.Merge(p.name, runs[i]...))
+		}
 	}
+	bareRun := loadgen.Merge("bare", runs[0]...)
+	warmJoins, coldJoins := loadgen.Merge("", runs[2]...), loadgen.Merge("", runs[3]...)
+
+	base := bareRun.RPS()
+	bareOwn, bareExtra := bareRun.CPUPerRequest()
 	w := e.stdout
-	fmt.Fprintf(w, "\n%d connections, %s per phase after %s of warm-up, GOMAXPROCS %d; %d joins with a seen token (%d fans new to the queue), polls over those %d fans\n\n",
-		o.conns, o.duration, o.warmup, runtime.GOMAXPROCS(0), warmJoins.Requests, min(warmJoins.Requests, warm), polled)
+	fmt.Fprintf(w, "\n%d connections, %d rounds of %s per phase (after %s of warm-up each), GOMAXPROCS %d; %d joins with a seen token, polls over those fans\n\n",
+		o.conns, o.rounds, slice, o.warmup, runtime.GOMAXPROCS(0), warmJoins.Requests)
 	fmt.Fprintln(w, "| phase | requests/s | of bare | p50 | p99 | CPU µs/request: load generator + server, Redis | CPU of bare | answers |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---|")
 	for _, r := range results {
 		own, extra := r.CPUPerRequest()
 		fmt.Fprintf(w, "| %s | %.0f | %.0f%% | %s | %s | %.1f + %.1f | %.0f%% | %s |\n", r.Name, r.RPS(), 100*r.RPS()/base,
 			r.P50.Round(10*time.Microsecond), r.P99.Round(10*time.Microsecond), micros(own), micros(extra),
-			100*float64(bareOwn)/float64(own+extra), statuses(r.Statuses))
+			100*float64(bareOwn+bareExtra)/float64(own+extra), statuses(r.Statuses))
 	}
-	fmt.Fprintln(w, "\n(CPU of bare: the bare phases' CPU per request over this phase's, Redis included: the share of bare's throughput this phase reaches on a machine it has to itself.)")
+	fmt.Fprintln(w, "\n(CPU of bare: bare's CPU per request, Redis included, over this phase's: the share of bare's throughput the phase would reach were it CPU-bound on a machine of its own.)")
 	joins := warmJoins.Requests + coldJoins.Requests
 	fmt.Fprintf(w, "\nper-account join counters: %d bytes for %d joining fans, %.1f bytes each\n", counters, joins, float64(counters)/float64(max(1, joins)))
 	for _, r := range results {
@@ -243,6 +277,41 @@ func statuses(m map[int]int) string {
 		parts = append(parts, fmt.Sprintf("%d×%d", n, s))
 	}
 	return strings.Join(parts, " ")
+}
+
+// startRedis runs a redis-server of the run's own on a free loopback port,
+// without persistence, and returns its URL.
+func startRedis(ctx context.Context, dir string) (string, func(), error) {
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		return "", nil, errors.New("loadgen: redis-server is not on PATH; install it or pass -private-redis=false to use REDIS_URL")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	ln.Close()
+	cmd := exec.Command(bin, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir, "--logfile", filepath.Join(dir, "redis.log"))
+	if err := cmd.Start(); err != nil {
+		return "", nil, fmt.Errorf("starting redis-server: %w", err)
+	}
+	stop := func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		conn, err := net.DialTimeout("tcp", "127.0.0.1:"+port, time.Second)
+		if err == nil {
+			conn.Close()
+			return "redis://127.0.0.1:" + port + "/0", stop, nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			stop()
+			return "", nil, fmt.Errorf("redis-server did not listen on port %s: %w", port, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // signTokens makes one "Bearer <token>" header value per fan, fans 1..n.

@@ -57,11 +57,34 @@ type Result struct {
 	// CPU is the CPU time this process (load generator and servers) used
 	// in the measured window; ExtraCPU what the probe counted, e.g. Redis.
 	CPU, ExtraCPU time.Duration
+
+	lat []time.Duration // sorted
+}
+
+// Merge adds up runs of one phase, such as the rounds of an interleaved
+// measurement, into one result under name.
+func Merge(name string, runs ...Result) Result {
+	m := Result{Name: name, Statuses: map[int]int{}}
+	for _, r := range runs {
+		m.Requests += r.Requests
+		m.Elapsed += r.Elapsed
+		m.CPU += r.CPU
+		m.ExtraCPU += r.ExtraCPU
+		m.lat = append(m.lat, r.lat...)
+		for s, n := range r.Statuses {
+			m.Statuses[s] += n
+		}
+		if m.FirstError == nil {
+			m.FirstError = r.FirstError
+		}
+	}
+	slices.Sort(m.lat)
+	m.P50, m.P99 = percentile(m.lat, 0.50), percentile(m.lat, 0.99)
+	return m
 }
 
 // CPUPerRequest is the CPU time of this process and of the probe per
-// completed request: unlike throughput, it barely moves when other
-// programs compete for the machine.
+// completed request.
 func (r Result) CPUPerRequest() (own, extra time.Duration) {
 	if r.Requests == 0 {
 		return 0, 0
@@ -150,7 +173,7 @@ func Run(ctx context.Context, name, addr string, conns int, warmup, d time.Durat
 	stop.Store(true)
 	wg.Wait()
 	slices.Sort(lat)
-	r := Result{Name: name, Requests: len(lat), Elapsed: elapsed, Statuses: statuses, P50: percentile(lat, 0.50), P99: percentile(lat, 0.99), CPU: cpu, ExtraCPU: extra}
+	r := Result{Name: name, Requests: len(lat), Elapsed: elapsed, Statuses: statuses, P50: percentile(lat, 0.50), P99: percentile(lat, 0.99), CPU: cpu, ExtraCPU: extra, lat: lat}
 	if e := firstErr.Load(); e != nil {
 		r.FirstError = *e
 	}
