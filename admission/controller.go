@@ -64,7 +64,9 @@ type Sale struct {
 	OpensAt time.Time
 }
 
-// SaleLister lists the events on sale or opening soon.
+// SaleLister lists the events on sale, and those opening soon enough for
+// their draw to start on time (a minute ahead is plenty: the list is read
+// every two seconds).
 type SaleLister func(ctx context.Context, now time.Time) ([]Sale, error)
 
 // Controller runs the admission steps and draws of every event on sale. Each
@@ -90,9 +92,6 @@ func NewController(room *Room, sales SaleLister, interval time.Duration, now fun
 const (
 	idleInterval  = time.Second     // events with nobody waiting
 	salesInterval = 2 * time.Second // how often the list of events on sale is read
-	// opensAhead lists events a little before their opening, so the draw
-	// starts on time.
-	opensAhead = time.Minute
 )
 
 var stepDuration = metrics.GetOrCreatePrometheusHistogramExt("ticketvelo_admission_step_duration_seconds",

@@ -25,7 +25,7 @@ func TestRegisterLoginAndMe(t *testing.T) {
 		t.Fatalf("register: %d %s", r.status, r.raw)
 	}
 	exp, err := time.Parse(time.RFC3339, r.str("expires_at"))
-	if err != nil || exp.Sub(time.Now()) < 11*time.Hour {
+	if err != nil || time.Until(exp) < 11*time.Hour {
 		t.Fatalf("expires_at %q: want about 12 h ahead (%v)", r.str("expires_at"), err)
 	}
 	claims, err := e.ring.VerifyAccess(r.str("access_token"), time.Now())
