@@ -223,15 +223,11 @@ func TestRedisLossMidRun(t *testing.T) {
 	st := h.svc.Stats()
 	t.Logf("%d flushes in %s: %v; decided %v; repairs %d", flushes, d, res.statuses, st.Decided, st.BitmapRepairs)
 	res.check(t)
-	// A flush scans the whole shared Redis for the prefix, which takes a
-	// while when others fill it (seconds under the race detector); two
-	// flushes mid-run are the least, one under the race detector.
-	least := 2
-	if raceEnabled {
-		least = 1
-	}
-	if flushes < least {
-		t.Errorf("flushed %d times, want at least %d", flushes, least)
+	// A flush scans the whole shared Redis for the prefix, which takes
+	// seconds while other packages' tests fill it (CI runs them together), so
+	// how many fit in the run varies; one mid-run loss is what must happen.
+	if flushes < 1 {
+		t.Errorf("flushed %d times, want at least 1", flushes)
 	}
 	checkInvariants(t, h.pool, h.eventID)
 }
