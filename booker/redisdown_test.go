@@ -2,8 +2,6 @@ package booker
 
 import (
 	"fmt"
-	"io"
-	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -13,61 +11,14 @@ import (
 	"github.com/ticketvelo/ticketvelo/internal/testenv"
 )
 
-// tcpProxy forwards to Redis until it is cut, so a test can take Redis
-// away from one client while the server keeps running for the others.
-type tcpProxy struct {
-	ln    net.Listener
-	mu    sync.Mutex
-	conns []net.Conn
-}
-
-func startProxy(t *testing.T, target string) *tcpProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &tcpProxy{ln: ln}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			up, err := net.Dial("tcp", target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c, up)
-			p.mu.Unlock()
-			go func() { _, _ = io.Copy(up, c); up.Close() }()
-			go func() { _, _ = io.Copy(c, up); c.Close() }()
-		}
-	}()
-	t.Cleanup(p.cut)
-	return p
-}
-
-// cut stops the proxy and drops its connections: Redis is unreachable.
-func (p *tcpProxy) cut() {
-	p.ln.Close()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range p.conns {
-		c.Close()
-	}
-}
-
 // TestRedisUnreachableFallsBackToPostgres: with Redis gone, holds, orders
 // and the seat map keep working on Postgres alone, overlapping holds still
 // never share a seat, and the fallbacks are counted.
 func TestRedisUnreachableFallsBackToPostgres(t *testing.T) {
 	t.Parallel()
 	target := strings.TrimSuffix(strings.TrimPrefix(testenv.RedisURL(), "redis://"), "/0")
-	proxy := startProxy(t, target)
-	client, err := redisconn.Open("redis://" + proxy.ln.Addr().String() + "/0")
+	proxy := testenv.StartProxy(t, target)
+	client, err := redisconn.Open("redis://" + proxy.Addr() + "/0")
 	if err != nil {
 		t.Skipf("Redis through the proxy: %v", err)
 	}
@@ -78,7 +29,7 @@ func TestRedisUnreachableFallsBackToPostgres(t *testing.T) {
 	if r := h.holdSeats(fans[200], "before", 0); r.status != 201 {
 		t.Fatalf("hold with Redis: got %d %s", r.status, r.body)
 	}
-	proxy.cut()
+	proxy.Cut()
 
 	var wg sync.WaitGroup
 	replies := make([]reply, 200)

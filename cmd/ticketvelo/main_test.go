@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -157,62 +156,16 @@ func TestAllStartsReadyAndRestartsOnItsData(t *testing.T) {
 	}
 }
 
-// redisProxy forwards TCP to Redis until it is cut, so a test can take Redis
-// away from one program without touching the shared server.
-type redisProxy struct {
-	ln    net.Listener
-	mu    sync.Mutex
-	conns []net.Conn
-}
-
-func newRedisProxy(t *testing.T, target string) *redisProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &redisProxy{ln: ln}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			up, err := net.Dial("tcp", target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c, up)
-			p.mu.Unlock()
-			go func() { _, _ = io.Copy(up, c); up.Close() }()
-			go func() { _, _ = io.Copy(c, up); c.Close() }()
-		}
-	}()
-	t.Cleanup(p.cut)
-	return p
-}
-
-func (p *redisProxy) cut() {
-	p.ln.Close()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range p.conns {
-		c.Close()
-	}
-}
-
 func TestReadinessFailsWhenRedisIsUnreachable(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
-	proxy := newRedisProxy(t, "127.0.0.1:6379")
-	w.env["REDIS_URL"] = "redis://" + proxy.ln.Addr().String() + "/0"
+	proxy := testenv.StartProxy(t, "127.0.0.1:6379")
+	w.env["REDIS_URL"] = "redis://" + proxy.Addr() + "/0"
 	w.env["TICKETVELO_SEED"] = "false"
 	w.start(t, "all")
 	w.waitReady(t, 30*time.Second)
 
-	proxy.cut()
+	proxy.Cut()
 	testenv.Eventually(t, 15*time.Second, func() error {
 		code, body, err := get(w.base + "/readyz")
 		if err != nil {
