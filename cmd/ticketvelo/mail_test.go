@@ -32,17 +32,8 @@ import (
 // verify with the public key.
 func TestDropMailsEveryOrderOnce(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t)
-	w.env["TICKETVELO_SEED"] = "false"
-	w.start(t, "all")
-	w.waitReady(t, 30*time.Second)
-
-	var out bytes.Buffer
-	args := []string{"drop", "--target", w.base, "--fans", "60", "--seats", "40", "--prequeue", "1s", "--arrivals", "2s",
-		"--rate", "200", "--max-active", "60", "--max-tickets", "2", "--max-poll", "300ms", "--timeout", "60s"}
-	if err := run(t.Context(), args, &out, &lockedWriter{w: &bytes.Buffer{}}, w.getenv); err != nil {
-		t.Fatalf("drop: %v\n%s", err, out.String())
-	}
+	w, _ := startAndDrop(t, "--fans", "60", "--seats", "40", "--prequeue", "1s", "--arrivals", "2s",
+		"--rate", "200", "--max-active", "60", "--max-tickets", "2", "--max-poll", "300ms", "--timeout", "60s")
 
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, w.env["DATABASE_URL"])
