@@ -139,9 +139,10 @@ func (r *Room) placeArgs(k *eventKeys, eventID, userID int64, now time.Time) (ke
 	return keys, args
 }
 
-// JoinLimits bound how often one account and one client address may join
-// an event; a zero limit is none. They are counted in the join's own
-// script, so a refused join costs no extra round trip.
+// JoinLimits bound how often one client address may join an event, and how
+// often one account may join it again while holding its place; a zero
+// limit is none. They are counted in the join's own script, so a limit
+// costs no extra round trip.
 type JoinLimits struct {
 	Address    string
 	PerAccount config.RateLimit

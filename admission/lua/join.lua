@@ -1,11 +1,13 @@
 -- join: the fan's place, made when the fan holds none. The reply is place's
 -- with a fourth element, 1 when this call made the place; or {-2, ms} when
--- the fan's or the address's joins of this event are over their limit, ms
--- being the time until the window that refused ends.
+-- a limit refused the join, ms being the time until its window ends. Every
+-- join counts against the client address's limit; only joins that find
+-- the place already held count against the account's: the first join of a
+-- place is the one it is for.
 -- KEYS: 8 this window's join counters of the fan's 128 accounts,
 --       9 this window's join counters of addresses
 -- ARGV: 5 sale opening (unix ms), 6 the fan's address,
---       7 joins allowed per account and window (0: no limit), 8 its window's end (unix ms),
+--       7 repeated joins allowed per account and window (0: no limit), 8 its window's end (unix ms),
 --       9 joins allowed per address and window, 10 its window's end
 
 -- over counts this join in a fixed window and says whether it is one too many.
@@ -19,15 +21,15 @@ local function over(key, f, limit, ends)
   end
   return n > limit
 end
-if over(KEYS[8], field, tonumber(ARGV[7]), ARGV[8]) then
-  return {-2, tonumber(ARGV[8]) - now, false, 0}
-end
 if over(KEYS[9], ARGV[6], tonumber(ARGV[9]), ARGV[10]) then
   return {-2, tonumber(ARGV[10]) - now, false, 0}
 end
 
 local p, expired = place()
 if p then
+  if over(KEYS[8], field, tonumber(ARGV[7]), ARGV[8]) then
+    return {-2, tonumber(ARGV[8]) - now, false, 0}
+  end
   p[4] = 0
   return p
 end

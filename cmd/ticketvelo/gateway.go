@@ -5,11 +5,14 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/redis/rueidis"
+
 	"github.com/ticketvelo/ticketvelo/admission"
 	"github.com/ticketvelo/ticketvelo/catalog"
 	"github.com/ticketvelo/ticketvelo/gateway"
 	"github.com/ticketvelo/ticketvelo/identity"
 	"github.com/ticketvelo/ticketvelo/internal/httpapi"
+	"github.com/ticketvelo/ticketvelo/internal/redisconn"
 	"github.com/ticketvelo/ticketvelo/internal/tokens"
 )
 
@@ -25,8 +28,15 @@ func mountGateway(d *deps, srv *httpapi.Server) (func(context.Context) error, er
 	if err != nil {
 		return nil, err
 	}
+	// The gateway's own connection batches its writes under load: drop day
+	// is a flood of small commands, one or two per poll.
+	client, err := redisconn.Open(cfg.RedisURL, func(o *rueidis.ClientOption) { o.MaxFlushDelay = g.RedisFlushDelay })
+	if err != nil {
+		return nil, err
+	}
+	d.closes = append(d.closes, client.Close)
 	store := catalog.NewStore(d.pool)
-	room := admission.NewRoom(d.redis, cfg.RedisPrefix, ring, admission.Options{
+	room := admission.NewRoom(client, cfg.RedisPrefix, ring, admission.Options{
 		AdmissionTTL: g.AdmissionTTL, GracePeriod: g.GracePeriod,
 		DefaultRate: g.DefaultRate, DefaultMaxActive: g.DefaultMaxActive,
 		Auto: admission.AutoOptions{
@@ -36,7 +46,7 @@ func mountGateway(d *deps, srv *httpapi.Server) (func(context.Context) error, er
 	})
 	gw, err := gateway.New(gateway.Deps{
 		Users: users, Catalog: store, Events: catalog.NewCache(store, time.Second, time.Now), Room: room, Ring: ring,
-		Redis: d.redis, Prefix: cfg.RedisPrefix, Config: g, TrustedProxies: cfg.TrustedProxies, Now: time.Now,
+		Redis: client, Prefix: cfg.RedisPrefix, Config: g, TrustedProxies: cfg.TrustedProxies, Now: time.Now,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("starting the gateway: %w", err)

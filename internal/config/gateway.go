@@ -21,8 +21,12 @@ type GatewayConfig struct {
 	// The waiting room.
 	GracePeriod       time.Duration // fans silent longer than this are skipped at admission
 	AdmissionInterval time.Duration // how often each gateway runs the admission step of each event
-	DefaultRate       float64       // admissions per second of an event nobody configured yet
-	DefaultMaxActive  int           // admitted buyers at once of an event nobody configured yet
+	// RedisFlushDelay lets the gateway's Redis connection hold a write back
+	// this long while other requests are waiting, so that under load many
+	// polls share one write (rueidis MaxFlushDelay); 0 writes at once.
+	RedisFlushDelay  time.Duration
+	DefaultRate      float64 // admissions per second of an event nobody configured yet
+	DefaultMaxActive int     // admitted buyers at once of an event nobody configured yet
 
 	// Auto mode: AIMD on the rate from the booker's figures.
 	AutoTargetP99      time.Duration
@@ -81,6 +85,7 @@ func defaultGateway() GatewayConfig {
 		TokenCacheSize:     200_000,
 		GracePeriod:        60 * time.Second,
 		AdmissionInterval:  100 * time.Millisecond,
+		RedisFlushDelay:    200 * time.Microsecond,
 		DefaultRate:        50,
 		DefaultMaxActive:   500,
 		AutoTargetP99:      500 * time.Millisecond,
@@ -106,6 +111,7 @@ func (g *GatewayConfig) bind(b *binder) {
 	b.int(&g.TokenCacheSize, "token-cache-size", "TICKETVELO_TOKEN_CACHE_SIZE", "verified access tokens kept in memory per gateway")
 	b.duration(&g.GracePeriod, "queue-grace-period", "TICKETVELO_QUEUE_GRACE_PERIOD", "fans who stop polling for longer lose their place at admission")
 	b.duration(&g.AdmissionInterval, "admission-interval", "TICKETVELO_ADMISSION_INTERVAL", "how often each gateway runs the admission step of each event on sale")
+	b.duration(&g.RedisFlushDelay, "redis-flush-delay", "TICKETVELO_REDIS_FLUSH_DELAY", "how long the gateway's Redis connection may hold a write back to batch it with others, under load only (0 writes at once)")
 	b.gatewayFloat(&g.DefaultRate, "default-admission-rate", "TICKETVELO_DEFAULT_ADMISSION_RATE", "admissions per second of an event whose rate ops have not set")
 	b.int(&g.DefaultMaxActive, "default-max-active", "TICKETVELO_DEFAULT_MAX_ACTIVE", "admitted buyers at once of an event whose cap ops have not set")
 	b.duration(&g.AutoTargetP99, "auto-target-p99", "TICKETVELO_AUTO_TARGET_P99", "auto mode raises the rate while the booker's p99 latency stays under this")
@@ -119,7 +125,7 @@ func (g *GatewayConfig) bind(b *binder) {
 	b.rateLimit(&g.LoginPerIP, "limit-login-ip", "TICKETVELO_LIMIT_LOGIN_IP", "logins per client address")
 	b.rateLimit(&g.LoginPerAccount, "limit-login-account", "TICKETVELO_LIMIT_LOGIN_ACCOUNT", "login attempts per email address")
 	b.rateLimit(&g.JoinPerIP, "limit-join-ip", "TICKETVELO_LIMIT_JOIN_IP", "joins of one event per client address")
-	b.rateLimit(&g.JoinPerAccount, "limit-join-account", "TICKETVELO_LIMIT_JOIN_ACCOUNT", "joins of one event per account")
+	b.rateLimit(&g.JoinPerAccount, "limit-join-account", "TICKETVELO_LIMIT_JOIN_ACCOUNT", "repeated joins of one event per account (the join that makes the place is free)")
 }
 
 func (g *GatewayConfig) validate() error {
@@ -134,6 +140,8 @@ func (g *GatewayConfig) validate() error {
 		return fmt.Errorf("TICKETVELO_QUEUE_GRACE_PERIOD: expected at least 5s, got %s", g.GracePeriod)
 	case g.AdmissionInterval < 10*time.Millisecond || g.AdmissionInterval > time.Second:
 		return fmt.Errorf("TICKETVELO_ADMISSION_INTERVAL: expected 10ms to 1s so settings apply within a second, got %s", g.AdmissionInterval)
+	case g.RedisFlushDelay < 0 || g.RedisFlushDelay > 2*time.Millisecond:
+		return fmt.Errorf("TICKETVELO_REDIS_FLUSH_DELAY: expected 0 to 2ms, got %s", g.RedisFlushDelay)
 	case !(g.DefaultRate > 0):
 		return fmt.Errorf("TICKETVELO_DEFAULT_ADMISSION_RATE: expected a positive rate, got %v", g.DefaultRate)
 	case g.DefaultMaxActive < 1:

@@ -10,8 +10,9 @@ import (
 	"github.com/redis/rueidis"
 )
 
-// Open connects to the Redis server (or cluster) at url.
-func Open(url string) (rueidis.Client, error) {
+// Open connects to the Redis server (or cluster) at url; tune, if given,
+// adjusts the client's options first.
+func Open(url string, tune ...func(*rueidis.ClientOption)) (rueidis.Client, error) {
 	opt, err := rueidis.ParseURL(url)
 	if err != nil {
 		return nil, fmt.Errorf("parsing REDIS_URL: %w", err)
@@ -20,6 +21,9 @@ func Open(url string) (rueidis.Client, error) {
 	// the booker falls back to Postgres, the gateway answers 503.
 	opt.ConnWriteTimeout = 2 * time.Second
 	opt.Dialer.Timeout = 2 * time.Second
+	for _, t := range tune {
+		t(&opt)
+	}
 	client, err := rueidis.NewClient(opt)
 	if err != nil {
 		return nil, fmt.Errorf("connecting to Redis at %v: %w", opt.InitAddress, err)
