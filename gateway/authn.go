@@ -2,7 +2,7 @@ package gateway
 
 import (
 	"bytes"
-	"hash/maphash"
+	"crypto/sha256"
 	"sync"
 	"time"
 
@@ -16,21 +16,43 @@ import (
 // errNotOps is a fan's token on an ops route.
 var errNotOps = apperr.New(apperr.Forbidden, "forbidden", "this needs an ops account")
 
-// accessCache remembers verified access tokens, keyed by the whole token,
-// until they expire. A fan polls the queue every few seconds with the same
-// token, and an Ed25519 verification costs more than the rest of the poll.
-// Only tokens that verified are kept; a cached token is as good as a fresh
-// verification because the key is the exact signed text.
+// accessCache remembers verified access tokens until they expire. A fan
+// polls the queue every few seconds with the same token, and an Ed25519
+// verification costs more than the rest of the poll. Only tokens that
+// verified are kept. The key is the SHA-256 of the whole token (first 16
+// bytes), so a cached entry stands for exactly that signed text, and
+// entries hold no pointers: a million of them take ~50 MB and cost the
+// garbage collector nothing to scan.
 type accessCache struct {
 	ring     *tokens.Ring
-	seed     maphash.Seed
 	perShard int
 	shards   [64]accessShard
 }
 
 type accessShard struct {
 	mu sync.RWMutex
-	m  map[string]tokens.Access
+	m  map[tokenDigest]cachedAccess
+}
+
+type tokenDigest [16]byte
+
+type cachedAccess struct {
+	user int64
+	exp  int64 // unix seconds
+	ops  bool
+}
+
+func digest(token []byte) tokenDigest {
+	sum := sha256.Sum256(token)
+	return tokenDigest(sum[:16])
+}
+
+func (a cachedAccess) access() tokens.Access {
+	role := tokens.RoleFan
+	if a.ops {
+		role = tokens.RoleOps
+	}
+	return tokens.Access{UserID: a.user, Role: role, ExpiresAt: time.Unix(a.exp, 0)}
 }
 
 var (
@@ -40,9 +62,9 @@ var (
 
 // newAccessCache keeps at most size tokens; 0 turns caching off.
 func newAccessCache(ring *tokens.Ring, size int) *accessCache {
-	c := &accessCache{ring: ring, seed: maphash.MakeSeed(), perShard: size / 64}
+	c := &accessCache{ring: ring, perShard: size / 64}
 	for i := range c.shards {
-		c.shards[i].m = map[string]tokens.Access{}
+		c.shards[i].m = map[tokenDigest]cachedAccess{}
 	}
 	return c
 }
@@ -52,24 +74,27 @@ func (c *accessCache) verify(token []byte, now time.Time) (tokens.Access, error)
 	if c.perShard == 0 || len(token) == 0 {
 		return c.ring.VerifyAccess(string(token), now)
 	}
-	s := &c.shards[maphash.Bytes(c.seed, token)%uint64(len(c.shards))]
+	d := digest(token)
+	s := &c.shards[d[0]%64]
 	s.mu.RLock()
-	a, ok := s.m[string(token)]
+	a, ok := s.m[d]
 	s.mu.RUnlock()
-	if ok && now.Before(a.ExpiresAt) {
+	if ok && now.Unix() < a.exp {
 		accessHits.Inc()
-		return a, nil
+		return a.access(), nil
 	}
 	accessMisses.Inc()
-	a, err := c.ring.VerifyAccess(string(token), now)
+	verified, err := c.ring.VerifyAccess(string(token), now)
 	if err != nil {
-		s.mu.Lock()
-		delete(s.m, string(token)) // an entry that just expired
-		s.mu.Unlock()
-		return a, err
+		if ok {
+			s.mu.Lock()
+			delete(s.m, d) // an entry that just expired
+			s.mu.Unlock()
+		}
+		return verified, err
 	}
-	c.store(s, string(token), a)
-	return a, nil
+	c.store(s, d, verified)
+	return verified, nil
 }
 
 // remember caches a token this gateway just signed, so the fan's first
@@ -78,15 +103,17 @@ func (c *accessCache) remember(token string, a tokens.Access) {
 	if c.perShard == 0 {
 		return
 	}
-	c.store(&c.shards[maphash.String(c.seed, token)%uint64(len(c.shards))], token, a)
+	d := digest([]byte(token))
+	c.store(&c.shards[d[0]%64], d, a)
 }
 
-func (c *accessCache) store(s *accessShard, token string, a tokens.Access) {
+func (c *accessCache) store(s *accessShard, d tokenDigest, a tokens.Access) {
+	entry := cachedAccess{user: a.UserID, exp: a.ExpiresAt.Unix(), ops: a.Role == tokens.RoleOps}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.m) >= c.perShard {
 		// Full: drop an eighth, whichever the map yields first. Fans who
-		// lose their entry pay one verification on their next poll.
+		// lose their entry pay one verification on their next request.
 		n := c.perShard/8 + 1
 		for k := range s.m {
 			delete(s.m, k)
@@ -95,7 +122,7 @@ func (c *accessCache) store(s *accessShard, token string, a tokens.Access) {
 			}
 		}
 	}
-	s.m[token] = a
+	s.m[d] = entry
 }
 
 // bearer is the token of an "Authorization: Bearer ..." header, without

@@ -82,7 +82,7 @@ func defaultGateway() GatewayConfig {
 	return GatewayConfig{
 		AccessTokenTTL:     12 * time.Hour,
 		AdmissionTTL:       10 * time.Minute,
-		TokenCacheSize:     200_000,
+		TokenCacheSize:     1_000_000,
 		GracePeriod:        60 * time.Second,
 		AdmissionInterval:  100 * time.Millisecond,
 		RedisFlushDelay:    200 * time.Microsecond,
@@ -108,7 +108,7 @@ func defaultGateway() GatewayConfig {
 func (g *GatewayConfig) bind(b *binder) {
 	b.duration(&g.AccessTokenTTL, "access-token-ttl", "TICKETVELO_ACCESS_TOKEN_TTL", "lifetime of access tokens")
 	b.duration(&g.AdmissionTTL, "admission-ttl", "TICKETVELO_ADMISSION_TTL", "how long an admitted buyer may buy (the admission token's lifetime, whole seconds)")
-	b.int(&g.TokenCacheSize, "token-cache-size", "TICKETVELO_TOKEN_CACHE_SIZE", "verified access tokens kept in memory per gateway")
+	b.int(&g.TokenCacheSize, "token-cache-size", "TICKETVELO_TOKEN_CACHE_SIZE", "verified access tokens kept in memory per gateway (~50 bytes each); size it for the fans of a drop")
 	b.duration(&g.GracePeriod, "queue-grace-period", "TICKETVELO_QUEUE_GRACE_PERIOD", "fans who stop polling for longer lose their place at admission")
 	b.duration(&g.AdmissionInterval, "admission-interval", "TICKETVELO_ADMISSION_INTERVAL", "how often each gateway runs the admission step of each event on sale")
 	b.duration(&g.RedisFlushDelay, "redis-flush-delay", "TICKETVELO_REDIS_FLUSH_DELAY", "how long the gateway's Redis connection may hold a write back to batch it with others, under load only (0 writes at once)")
