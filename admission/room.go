@@ -168,26 +168,30 @@ func window(rule config.RateLimit, now time.Time) (int64, time.Time) {
 // else happens.
 func (r *Room) Join(ctx context.Context, eventID, userID int64, opensAt, now time.Time, limits JoinLimits) (st Status, created bool, err error) {
 	k := r.eventKeys(eventID)
-	keys, args := r.placeArgs(k, eventID, userID, now)
 	acctWindow, acctEnd := window(limits.PerAccount, now)
 	addrWindow, addrEnd := window(limits.PerAddress, now)
-	keys = append(keys,
-		k.base+"joins:a:"+strconv.FormatInt(acctWindow, 36)+":"+strconv.FormatInt(userID>>7, 10),
-		k.base+"joins:ip:"+strconv.FormatInt(addrWindow, 36))
+	acctKey := k.base + "joins:a:" + strconv.FormatInt(acctWindow, 36) + ":" + strconv.FormatInt(userID>>7, 10)
+	addrKey := k.base + "joins:ip:" + strconv.FormatInt(addrWindow, 36)
+	score := strconv.FormatInt(placeBand+now.UnixMicro(), 10)
+	if r.isOpen(eventID) {
+		st, created, done, err := r.joinOpen(ctx, k, userID, now, score, limits, addrKey, addrEnd, acctKey, acctEnd)
+		if done {
+			return st, created, err
+		}
+		limits.PerAddress = config.RateLimit{} // counted already
+	}
+	keys, args := r.placeArgs(k, eventID, userID, now)
+	keys = append(keys, acctKey, addrKey)
 	args = append(args, strconv.FormatInt(opensAt.UnixMilli(), 10), limits.Address,
 		strconv.Itoa(limits.PerAccount.N), strconv.FormatInt(acctEnd.UnixMilli(), 10),
-		strconv.Itoa(limits.PerAddress.N), strconv.FormatInt(addrEnd.UnixMilli(), 10))
+		strconv.Itoa(limits.PerAddress.N), strconv.FormatInt(addrEnd.UnixMilli(), 10), score)
 	reply, err := joinScript.Exec(ctx, r.client, keys, args).ToArray()
 	if err != nil {
 		return Status{}, false, unavailable("joining the waiting room", err)
 	}
 	if kind, _ := reply[0].AsInt64(); kind == -2 {
 		ms, _ := reply[1].AsInt64()
-		e := *errJoinLimited
-		e.RetryAfter = max(1, int((ms+999)/1000))
-		e.Message = fmt.Sprintf("too many joins; try again in %d s", e.RetryAfter)
-		metrics.GetOrCreateCounter(`ticketvelo_rate_limited_total{scope="join"}`).Inc()
-		return Status{}, false, &e
+		return Status{}, false, joinLimited(ms)
 	}
 	st, err = r.decode(ctx, k, eventID, userID, reply, now)
 	if err != nil {
@@ -195,6 +199,54 @@ func (r *Room) Join(ctx context.Context, eventID, userID int64, opensAt, now tim
 	}
 	flag, _ := reply[3].AsInt64()
 	return st, flag == 1, nil
+}
+
+// placeBand is where places after the opening start: 2^52, above every
+// drawn score, with the arrival time in µs added (exact in a double).
+const placeBand = 1 << 52
+
+// joinOpen is the join of an open queue: one lean script, and a second
+// round trip only for a repeat join, which counts against the account.
+// done is false when the fan turned out to be admitted and the general
+// join must answer.
+func (r *Room) joinOpen(ctx context.Context, k *eventKeys, userID int64, now time.Time, score string, limits JoinLimits,
+	addrKey string, addrEnd time.Time, acctKey string, acctEnd time.Time) (st Status, created, done bool, err error) {
+	bucket, field := k.seen(userID)
+	reply, err := joinOpenScript.Exec(ctx, r.client, []string{k.queue, k.active, bucket, addrKey}, []string{
+		strconv.FormatInt(userID, 10), strconv.FormatInt(now.UnixMilli(), 10), score, field, limits.Address,
+		strconv.Itoa(limits.PerAddress.N), strconv.FormatInt(addrEnd.UnixMilli(), 10),
+	}).AsIntSlice()
+	if err != nil {
+		return Status{}, false, true, unavailable("joining the waiting room", err)
+	}
+	switch reply[0] {
+	case -2:
+		return Status{}, false, true, joinLimited(reply[1])
+	case 2:
+		return Status{}, false, false, nil
+	case 0:
+		if limits.PerAccount.N > 0 {
+			res := r.client.DoMulti(ctx,
+				r.client.B().Hincrby().Key(acctKey).Field(field).Increment(1).Build(),
+				r.client.B().Pexpireat().Key(acctKey).MillisecondsTimestamp(acctEnd.UnixMilli()).Build())
+			n, err := res[0].AsInt64()
+			if err != nil {
+				return Status{}, false, true, unavailable("counting joins", err)
+			}
+			if n > int64(limits.PerAccount.N) {
+				return Status{}, false, true, joinLimited(acctEnd.Sub(now).Milliseconds())
+			}
+		}
+	}
+	return Status{State: Waiting, Ahead: reply[1]}, reply[0] == 1, true, nil
+}
+
+func joinLimited(ms int64) error {
+	e := *errJoinLimited
+	e.RetryAfter = max(1, int((ms+999)/1000))
+	e.Message = fmt.Sprintf("too many joins; try again in %d s", e.RetryAfter)
+	metrics.GetOrCreateCounter(`ticketvelo_rate_limited_total{scope="join"}`).Inc()
+	return &e
 }
 
 // Status returns the fan's place, or ErrNotInQueue. Asking counts as the

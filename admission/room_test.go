@@ -58,11 +58,11 @@ func newWorld(t testing.TB, edit ...func(*admission.Options)) *world {
 
 var ctx = context.Background()
 
-// join joins fans in order, one after the other.
+// join joins fans in order, one after the other, a millisecond apart.
 func (w *world) join(t testing.TB, event int64, opens, now time.Time, users ...int64) {
 	t.Helper()
-	for _, u := range users {
-		if _, _, err := w.room.Join(ctx, event, u, opens, now, admission.JoinLimits{}); err != nil {
+	for i, u := range users {
+		if _, _, err := w.room.Join(ctx, event, u, opens, now.Add(time.Duration(i)*time.Millisecond), admission.JoinLimits{}); err != nil {
 			t.Fatalf("join of user %d: %v", u, err)
 		}
 	}
@@ -211,7 +211,7 @@ func TestFirstComeFirstServedAfterTheOpening(t *testing.T) {
 	w.open(t, event, opens, now)
 	arrivals := []int64{500, 3, 77, 12, 9001, 4, 250, 8}
 	for i, u := range arrivals {
-		st, created, err := w.room.Join(ctx, event, u, opens, now, admission.JoinLimits{})
+		st, created, err := w.room.Join(ctx, event, u, opens, now.Add(time.Duration(i)*time.Millisecond), admission.JoinLimits{})
 		if err != nil || !created || st.State != admission.Waiting || st.Ahead != int64(i) {
 			t.Fatalf("join %d (user %d): got %+v created=%v err=%v, want waiting with %d ahead", i, u, st, created, err, i)
 		}
@@ -232,6 +232,11 @@ func TestFirstComeFirstServedAfterTheOpening(t *testing.T) {
 	st, created, err := w.room.Join(ctx, event, 77, opens, now, admission.JoinLimits{})
 	if err != nil || created || st.Ahead != 2 {
 		t.Fatalf("second join: got %+v created=%v %v, want the same place", st, created, err)
+	}
+	// A gateway that has not seen the queue open joins through the general
+	// script, at the back all the same.
+	if st, created, err := fresh.Join(ctx, event, 600, opens, now.Add(time.Second), admission.JoinLimits{}); err != nil || !created || st.Ahead != int64(len(arrivals)) {
+		t.Fatalf("join through the general script: %+v created=%v %v, want the back", st, created, err)
 	}
 	// Leaving moves everyone behind up.
 	if err := w.room.Leave(ctx, event, 3); err != nil {
@@ -273,7 +278,7 @@ func TestOnePlacePerAccountUnderAThousandConcurrentJoins(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			<-start
-			st, c, err := w.room.Join(ctx, event, fan, opens, now, admission.JoinLimits{})
+			st, c, err := w.room.Join(ctx, event, fan, opens, now.Add(time.Second), admission.JoinLimits{})
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -346,6 +351,13 @@ func TestAdmissionTokenIsForTheFanAndTheEventAndFreedByDoneOrExpiry(t *testing.T
 	if again := w.status(t, event, 1, t0.Add(3*time.Second)); again.Token != st.Token {
 		t.Fatal("a second poll returned another token: every poll must return the admission's one token")
 	}
+	// An admitted fan who joins again keeps the admission and gets no place.
+	if again, created, err := w.room.Join(ctx, event, 1, opens, t0.Add(3*time.Second), admission.JoinLimits{}); err != nil || created || again.State != admission.Admitted || again.Token != st.Token {
+		t.Fatalf("join while admitted: %+v created=%v %v", again, created, err)
+	}
+	if q := w.queue(t, event); !equal(q, []int64{2}) {
+		t.Fatalf("queue %v after an admitted fan joined again, want only user 2", q)
+	}
 	// The cap holds while the first buyer is active.
 	if res := w.step(t, event, opens, t0.Add(5*time.Second)); res.Admitted != 0 {
 		t.Fatalf("admitted %d over max_active", res.Admitted)
@@ -377,7 +389,7 @@ func TestAdmissionTokenIsForTheFanAndTheEventAndFreedByDoneOrExpiry(t *testing.T
 	}
 	// An expired fan joins again at the back.
 	w.join(t, event, opens, after, 3)
-	st, created, err := w.room.Join(ctx, event, 2, opens, after, admission.JoinLimits{})
+	st, created, err := w.room.Join(ctx, event, 2, opens, after.Add(time.Millisecond), admission.JoinLimits{})
 	if err != nil || !created || st.State != admission.Waiting || st.Ahead != 1 {
 		t.Fatalf("rejoin after expiry: %+v created=%v %v, want a new place behind user 3", st, created, err)
 	}
@@ -629,42 +641,48 @@ func equal(a, b []int64) bool {
 
 func TestJoinLimitsPerAccountAndAddress(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t)
-	const event = 51
-	opens := time.Now().Add(-time.Hour)
-	// Half an hour ahead, so the windows neither roll over nor expire in
-	// Redis during the test.
-	now := time.Now().Add(30 * time.Minute)
-	limits := admission.JoinLimits{Address: "203.0.113.9", PerAccount: config.RateLimit{N: 2, Per: time.Minute}, PerAddress: config.RateLimit{N: 5, Per: time.Minute}}
-	// The join that makes the place is free for the account; the two
-	// repeats after it are allowed, the third is not.
-	for i := range 3 {
-		if _, _, err := w.room.Join(ctx, event, 1, opens, now, limits); err != nil {
-			t.Fatalf("join %d: %v", i, err)
+	// Event 51's queue is not drawn (the general join script answers);
+	// event 52's is open (the lean one does).
+	for _, event := range []int64{51, 52} {
+		w := newWorld(t)
+		opens := time.Now().Add(-time.Hour)
+		if event == 52 {
+			w.open(t, event, opens, time.Now())
 		}
-	}
-	_, _, err := w.room.Join(ctx, event, 1, opens, now, limits)
-	e := apperr.As(err)
-	if e.Code != "rate_limited" || e.Kind != apperr.RateLimited || e.RetryAfter < 1 || e.RetryAfter > 60 {
-		t.Fatalf("fourth join of one account: %v (retry after %d), want rate_limited within a minute", err, e.RetryAfter)
-	}
-	// The address has made 4 joins of its 5, the refused one included.
-	if _, created, err := w.room.Join(ctx, event, 2, opens, now, limits); err != nil || !created {
-		t.Fatalf("join of user 2: %v", err)
-	}
-	if _, _, err := w.room.Join(ctx, event, 3, opens, now, limits); apperr.As(err).Code != "rate_limited" {
-		t.Fatalf("sixth join from one address: %v, want rate_limited", err)
-	}
-	other := limits
-	other.Address = "198.51.100.4"
-	if _, created, err := w.room.Join(ctx, event, 3, opens, now, other); err != nil || !created {
-		t.Fatalf("the refused fan from another address: %v", err)
-	}
-	if got := w.queue(t, event); !equal(got, []int64{1, 2, 3}) {
-		t.Fatalf("queue %v: refused joins must change nothing", got)
-	}
-	// The next window starts afresh.
-	if _, _, err := w.room.Join(ctx, event, 1, opens, now.Add(time.Minute), limits); err != nil {
-		t.Fatalf("join in the next window: %v", err)
+		// Half an hour ahead, so the windows neither roll over nor expire
+		// in Redis during the test.
+		now := time.Now().Add(30 * time.Minute)
+		limits := admission.JoinLimits{Address: "203.0.113.9", PerAccount: config.RateLimit{N: 2, Per: time.Minute}, PerAddress: config.RateLimit{N: 5, Per: time.Minute}}
+		// The join that makes the place is free for the account; the two
+		// repeats after it are allowed, the third is not.
+		for i := range 3 {
+			if _, _, err := w.room.Join(ctx, event, 1, opens, now, limits); err != nil {
+				t.Fatalf("event %d, join %d: %v", event, i, err)
+			}
+		}
+		_, _, err := w.room.Join(ctx, event, 1, opens, now, limits)
+		e := apperr.As(err)
+		if e.Code != "rate_limited" || e.Kind != apperr.RateLimited || e.RetryAfter < 1 || e.RetryAfter > 60 {
+			t.Fatalf("event %d, fourth join of one account: %v (retry after %d), want rate_limited within a minute", event, err, e.RetryAfter)
+		}
+		// The address has made 4 joins of its 5, the refused one included.
+		if _, created, err := w.room.Join(ctx, event, 2, opens, now.Add(time.Millisecond), limits); err != nil || !created {
+			t.Fatalf("event %d, join of user 2: %v", event, err)
+		}
+		if _, _, err := w.room.Join(ctx, event, 3, opens, now, limits); apperr.As(err).Code != "rate_limited" {
+			t.Fatalf("event %d, sixth join from one address: %v, want rate_limited", event, err)
+		}
+		other := limits
+		other.Address = "198.51.100.4"
+		if _, created, err := w.room.Join(ctx, event, 3, opens, now.Add(2*time.Millisecond), other); err != nil || !created {
+			t.Fatalf("event %d, the refused fan from another address: %v", event, err)
+		}
+		if got := w.queue(t, event); !equal(got, []int64{1, 2, 3}) {
+			t.Fatalf("event %d, queue %v: refused joins must change nothing", event, got)
+		}
+		// The next window starts afresh.
+		if _, _, err := w.room.Join(ctx, event, 1, opens, now.Add(time.Minute), limits); err != nil {
+			t.Fatalf("event %d, join in the next window: %v", event, err)
+		}
 	}
 }

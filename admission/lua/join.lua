@@ -8,7 +8,8 @@
 --       9 this window's join counters of addresses
 -- ARGV: 5 sale opening (unix ms), 6 the fan's address,
 --       7 repeated joins allowed per account and window (0: no limit), 8 its window's end (unix ms),
---       9 joins allowed per address and window, 10 its window's end
+--       9 joins allowed per address and window, 10 its window's end,
+--       11 the place's score after the opening: 2^52 + arrival time (unix µs)
 
 -- over counts this join in a fixed window and says whether it is one too many.
 local function over(key, f, limit, ends)
@@ -47,10 +48,8 @@ if not open and now < tonumber(ARGV[5]) and not redis.call('HGET', KEYS[1], 'sta
   redis.call('SADD', KEYS[2], user)
   return {0, 0, false, 1}
 end
-local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
-redis.call('ZADD', KEYS[3], string.format('%d', BAND + seq), user)
--- The newest place is the last.
-local ahead = redis.call('ZCARD', KEYS[3]) - 1
+redis.call('ZADD', KEYS[3], 'NX', ARGV[11], user)
+local ahead = redis.call('ZRANK', KEYS[3], user)
 if not open then
   ahead = ahead + redis.call('SCARD', KEYS[2])
 end

@@ -5,8 +5,10 @@
 --       4 '1' when the caller has seen the queue open (the draw done), which
 --       never goes back: then the pre-queue is empty and the fast path holds
 local user, now, field, open = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4] == '1'
--- Scores below BAND are drawn pre-queue places; BAND + n is the n-th join
--- after the opening, so every drawn fan stays ahead of every later one.
+-- Scores below BAND are drawn pre-queue places; BAND + t is a join after
+-- the opening at time t (unix µs, the gateway's clock: first come, first
+-- served, up to the gateways' clock skew), so every drawn fan stays ahead
+-- of every later one.
 local BAND = 4503599627370496
 
 -- touch records the fan's last poll, in seconds, for the abandonment check.
