@@ -211,9 +211,8 @@ const placeBand = 1 << 52
 // join must answer.
 func (r *Room) joinOpen(ctx context.Context, k *eventKeys, userID int64, now time.Time, score string, limits JoinLimits,
 	addrKey string, addrEnd time.Time, acctKey string, acctEnd time.Time) (st Status, created, done bool, err error) {
-	bucket, field := k.seen(userID)
-	reply, err := joinOpenScript.Exec(ctx, r.client, []string{k.queue, k.active, bucket, addrKey}, []string{
-		strconv.FormatInt(userID, 10), strconv.FormatInt(now.UnixMilli(), 10), score, field, limits.Address,
+	reply, err := joinOpenScript.Exec(ctx, r.client, []string{k.queue, k.active, addrKey}, []string{
+		strconv.FormatInt(userID, 10), strconv.FormatInt(now.UnixMilli(), 10), score, limits.Address,
 		strconv.Itoa(limits.PerAddress.N), strconv.FormatInt(addrEnd.UnixMilli(), 10),
 	}).AsIntSlice()
 	if err != nil {
@@ -226,6 +225,7 @@ func (r *Room) joinOpen(ctx context.Context, k *eventKeys, userID int64, now tim
 		return Status{}, false, false, nil
 	case 0:
 		if limits.PerAccount.N > 0 {
+			_, field := k.seen(userID)
 			res := r.client.DoMulti(ctx,
 				r.client.B().Hincrby().Key(acctKey).Field(field).Increment(1).Build(),
 				r.client.B().Pexpireat().Key(acctKey).MillisecondsTimestamp(acctEnd.UnixMilli()).Build())

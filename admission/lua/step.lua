@@ -13,6 +13,7 @@
 -- The seen buckets are not in KEYS because which ones depends on who is at
 -- the front; they carry the event's hash tag, so they live in its slot.
 local now = tonumber(ARGV[1])
+local BAND = 4503599627370496
 local BATCH = 500
 local MAX_EXPIRE = 2000   -- per step, so one step stays short
 local MAX_SKIP = 2000     -- abandoned places skipped per step, same reason
@@ -71,18 +72,29 @@ local nowS = math.floor(now / 1000)
 local graceS = tonumber(ARGV[4]) / 1000
 local admitted, skipped = 0, 0
 while admitted < want and skipped < MAX_SKIP do
-  local front = redis.call('ZRANGE', KEYS[4], 0, math.min(want - admitted, BATCH) - 1)
+  local front = redis.call('ZRANGE', KEYS[4], 0, math.min(want - admitted, BATCH) - 1, 'WITHSCORES')
   if #front == 0 then
     break
   end
-  redis.call('ZREM', KEYS[4], unpack(front))
-  for _, u in ipairs(front) do
+  local members = {}
+  for i = 1, #front, 2 do
+    members[#members + 1] = front[i]
+  end
+  redis.call('ZREM', KEYS[4], unpack(members))
+  for i = 1, #front, 2 do
+    local u, score = front[i], tonumber(front[i + 1])
     local id = tonumber(u)
     local bucket = ARGV[5] .. string.format('%d', math.floor(id / 128))
     local field = string.format('%d', id % 128)
-    local seen = tonumber(redis.call('HGET', bucket, field))
+    -- The last poll, or the join itself: a place after the opening is
+    -- scored by its arrival time (µs above 2^52), so a join needs no
+    -- separate record of it.
+    local seen = tonumber(redis.call('HGET', bucket, field)) or 0
+    if score >= BAND then
+      seen = math.max(seen, (score - BAND) / 1000000)
+    end
     redis.call('HDEL', bucket, field)
-    if seen and nowS - seen <= graceS then
+    if nowS - seen <= graceS then
       redis.call('ZADD', KEYS[5], exp, u)
       admitted = admitted + 1
     else
