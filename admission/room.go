@@ -70,7 +70,8 @@ type Room struct {
 	// opened holds the events this process has seen with the draw done.
 	// That never goes back, so joins and polls of those events take the
 	// scripts' fast path.
-	opened sync.Map
+	opened  sync.Map
+	touches *touches
 }
 
 // NewRoom returns the waiting room stored in client under prefix; ring signs
@@ -79,7 +80,7 @@ func NewRoom(client rueidis.Client, prefix string, ring *tokens.Ring, opts Optio
 	if opts.Random == nil {
 		opts.Random = rand.Reader
 	}
-	return &Room{client: client, prefix: prefix, ring: ring, opts: opts}
+	return &Room{client: client, prefix: prefix, ring: ring, opts: opts, touches: newTouches(opts.GracePeriod / 6)}
 }
 
 func (r *Room) eventKeys(eventID int64) *eventKeys {
@@ -254,16 +255,23 @@ func joinLimited(ms int64) error {
 func (r *Room) Status(ctx context.Context, eventID, userID int64, now time.Time) (Status, error) {
 	k := r.eventKeys(eventID)
 	if r.isOpen(eventID) {
-		// The common poll, a waiting fan of an open queue, is two plain
-		// commands in one round trip: cheaper for Redis than a script.
-		// Recording the poll of a fan who turns out not to be waiting
-		// costs a few bytes and misleads nothing: only queued fans are
-		// checked for abandonment, and a new place records a fresh poll.
-		bucket, field := k.seen(userID)
-		res := r.client.DoMulti(ctx,
-			r.client.B().Zrank().Key(k.queue).Member(strconv.FormatInt(userID, 10)).Build(),
-			r.client.B().Hset().Key(bucket).FieldValue().FieldValue(field, strconv.FormatInt(now.Unix(), 10)).Build())
-		rank, err := res[0].AsInt64()
+		// The common poll, a waiting fan of an open queue: ZRANK, and the
+		// last-poll write only when this gateway has not written it for a
+		// while (see touches). Recording the poll of a fan who turns out
+		// not to be waiting costs a few bytes and misleads nothing: only
+		// queued fans are checked for abandonment.
+		uid := strconv.FormatInt(userID, 10)
+		rankCmd := r.client.B().Zrank().Key(k.queue).Member(uid).Build()
+		var rank int64
+		var err error
+		if r.touches.due(eventID, userID, now) {
+			bucket, field := k.seen(userID)
+			res := r.client.DoMulti(ctx, rankCmd,
+				r.client.B().Hset().Key(bucket).FieldValue().FieldValue(field, strconv.FormatInt(now.Unix(), 10)).Build())
+			rank, err = res[0].AsInt64()
+		} else {
+			rank, err = r.client.Do(ctx, rankCmd).AsInt64()
+		}
 		if err == nil {
 			return Status{State: Waiting, Ahead: rank}, nil
 		}

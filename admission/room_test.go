@@ -405,10 +405,14 @@ func TestAbandonedFansAreSkipped(t *testing.T) {
 	w.room.SetSettings(ctx, event, admission.Settings{RatePerSecond: 3, MaxActive: 100})
 	w.join(t, event, opens, t0, 1, 2, 3, 4)
 	w.step(t, event, opens, t0)
-	// Fans 1, 3 and 4 keep polling; fan 2 closed the tab.
+	// Fans 1 and 3 poll now, fan 4 every 5 s all along (this gateway
+	// writes its last poll once per 10 s of those); fan 2 closed the tab.
 	late := t0.Add(w.opts.GracePeriod + 5*time.Second)
-	for _, u := range []int64{1, 3, 4} {
+	for _, u := range []int64{1, 3} {
 		w.status(t, event, u, late)
+	}
+	for at := t0; !at.After(late); at = at.Add(5 * time.Second) {
+		w.status(t, event, 4, at)
 	}
 	res := w.step(t, event, opens, late.Add(time.Second)) // budget capped at one second: 3 admissions
 	if res.Admitted != 3 || res.Skipped != 1 {
