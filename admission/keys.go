@@ -63,7 +63,6 @@ func mustLua(names ...string) string {
 
 var (
 	joinScript       = rueidis.NewLuaScript(mustLua("place.lua", "join.lua"))
-	joinOpenScript   = rueidis.NewLuaScript(mustLua("join_open.lua"))
 	statusScript     = rueidis.NewLuaScript(mustLua("place.lua", "status.lua"))
 	leaveScript      = rueidis.NewLuaScript(mustLua("leave.lua"))
 	doneScript       = rueidis.NewLuaScript(mustLua("done.lua"))

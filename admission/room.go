@@ -173,7 +173,7 @@ func (r *Room) Join(ctx context.Context, eventID, userID int64, opensAt, now tim
 	addrWindow, addrEnd := window(limits.PerAddress, now)
 	acctKey := k.base + "joins:a:" + strconv.FormatInt(acctWindow, 36) + ":" + strconv.FormatInt(userID>>7, 10)
 	addrKey := k.base + "joins:ip:" + strconv.FormatInt(addrWindow, 36)
-	score := strconv.FormatInt(placeBand+now.UnixMicro(), 10)
+	score := placeBand + now.UnixMicro()
 	if r.isOpen(eventID) {
 		st, created, done, err := r.joinOpen(ctx, k, userID, now, score, limits, addrKey, addrEnd, acctKey, acctEnd)
 		if done {
@@ -185,7 +185,7 @@ func (r *Room) Join(ctx context.Context, eventID, userID int64, opensAt, now tim
 	keys = append(keys, acctKey, addrKey)
 	args = append(args, strconv.FormatInt(opensAt.UnixMilli(), 10), limits.Address,
 		strconv.Itoa(limits.PerAccount.N), strconv.FormatInt(acctEnd.UnixMilli(), 10),
-		strconv.Itoa(limits.PerAddress.N), strconv.FormatInt(addrEnd.UnixMilli(), 10), score)
+		strconv.Itoa(limits.PerAddress.N), strconv.FormatInt(addrEnd.UnixMilli(), 10), strconv.FormatInt(score, 10))
 	reply, err := joinScript.Exec(ctx, r.client, keys, args).ToArray()
 	if err != nil {
 		return Status{}, false, unavailable("joining the waiting room", err)
@@ -206,40 +206,70 @@ func (r *Room) Join(ctx context.Context, eventID, userID int64, opensAt, now tim
 // drawn score, with the arrival time in µs added (exact in a double).
 const placeBand = 1 << 52
 
-// joinOpen is the join of an open queue: one lean script, and a second
-// round trip only for a repeat join, which counts against the account.
+// joinOpen is the join of an open queue (no pre-queue left), drop day's
+// flood of new fans: plain commands in one round trip, cheaper for Redis
+// than a script, and a second round trip only for a repeat join, which
+// counts against the account. ZADD NX keeps one place per fan however many
+// joins race. The admitted check cannot stop the ZADD in a pipeline, so a
+// join that finds the fan admitted, or over the address limit, takes back
+// the place it just made; the admission step never admits a fan twice.
 // done is false when the fan turned out to be admitted and the general
 // join must answer.
-func (r *Room) joinOpen(ctx context.Context, k *eventKeys, userID int64, now time.Time, score string, limits JoinLimits,
+func (r *Room) joinOpen(ctx context.Context, k *eventKeys, userID int64, now time.Time, score int64, limits JoinLimits,
 	addrKey string, addrEnd time.Time, acctKey string, acctEnd time.Time) (st Status, created, done bool, err error) {
-	reply, err := joinOpenScript.Exec(ctx, r.client, []string{k.queue, k.active, addrKey}, []string{
-		strconv.FormatInt(userID, 10), strconv.FormatInt(now.UnixMilli(), 10), score, limits.Address,
-		strconv.Itoa(limits.PerAddress.N), strconv.FormatInt(addrEnd.UnixMilli(), 10),
-	}).AsIntSlice()
-	if err != nil {
-		return Status{}, false, true, unavailable("joining the waiting room", err)
+	c := r.client
+	uid := strconv.FormatInt(userID, 10)
+	cmds := make(rueidis.Commands, 0, 5)
+	limited := limits.PerAddress.N > 0
+	if limited {
+		cmds = append(cmds,
+			c.B().Hincrby().Key(addrKey).Field(limits.Address).Increment(1).Build(),
+			c.B().Pexpireat().Key(addrKey).MillisecondsTimestamp(addrEnd.UnixMilli()).Build())
 	}
-	switch reply[0] {
-	case -2:
-		return Status{}, false, true, joinLimited(reply[1])
-	case 2:
-		return Status{}, false, false, nil
-	case 0:
-		if limits.PerAccount.N > 0 {
-			_, field := k.seen(userID)
-			res := r.client.DoMulti(ctx,
-				r.client.B().Hincrby().Key(acctKey).Field(field).Increment(1).Build(),
-				r.client.B().Pexpireat().Key(acctKey).MillisecondsTimestamp(acctEnd.UnixMilli()).Build())
-			n, err := res[0].AsInt64()
-			if err != nil {
-				return Status{}, false, true, unavailable("counting joins", err)
-			}
-			if n > int64(limits.PerAccount.N) {
-				return Status{}, false, true, joinLimited(acctEnd.Sub(now).Milliseconds())
-			}
+	cmds = append(cmds,
+		c.B().Zscore().Key(k.active).Member(uid).Build(),
+		c.B().Zadd().Key(k.queue).Nx().ScoreMember().ScoreMember(float64(score), uid).Build(),
+		c.B().Zrank().Key(k.queue).Member(uid).Build())
+	res := c.DoMulti(ctx, cmds...)
+	for _, x := range res {
+		if err := x.Error(); err != nil && !rueidis.IsRedisNil(err) {
+			return Status{}, false, true, unavailable("joining the waiting room", err)
 		}
 	}
-	return Status{State: Waiting, Ahead: reply[1]}, reply[0] == 1, true, nil
+	i, over := 0, false
+	if limited {
+		n, _ := res[0].AsInt64()
+		over, i = n > int64(limits.PerAddress.N), 2
+	}
+	exp, expErr := res[i].AsFloat64()
+	admitted := expErr == nil && exp > float64(now.UnixMilli())
+	added, _ := res[i+1].AsInt64()
+	rank, rankErr := res[i+2].AsInt64()
+	if (over || admitted) && added == 1 {
+		if err := c.Do(ctx, c.B().Zrem().Key(k.queue).Member(uid).Build()).Error(); err != nil {
+			return Status{}, false, true, unavailable("joining the waiting room", err)
+		}
+	}
+	switch {
+	case over:
+		return Status{}, false, true, joinLimited(addrEnd.Sub(now).Milliseconds())
+	case admitted || rankErr != nil:
+		// Admitted, or admitted since the ZADD: the general join answers.
+		return Status{}, false, false, nil
+	case added == 0 && limits.PerAccount.N > 0:
+		_, field := k.seen(userID)
+		res := c.DoMulti(ctx,
+			c.B().Hincrby().Key(acctKey).Field(field).Increment(1).Build(),
+			c.B().Pexpireat().Key(acctKey).MillisecondsTimestamp(acctEnd.UnixMilli()).Build())
+		n, err := res[0].AsInt64()
+		if err != nil {
+			return Status{}, false, true, unavailable("counting joins", err)
+		}
+		if n > int64(limits.PerAccount.N) {
+			return Status{}, false, true, joinLimited(acctEnd.Sub(now).Milliseconds())
+		}
+	}
+	return Status{State: Waiting, Ahead: rank}, added == 1, true, nil
 }
 
 func joinLimited(ms int64) error {

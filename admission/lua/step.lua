@@ -94,7 +94,10 @@ while admitted < want and skipped < MAX_SKIP do
       seen = math.max(seen, (score - BAND) / 1000000)
     end
     redis.call('HDEL', bucket, field)
-    if nowS - seen <= graceS then
+    if redis.call('ZSCORE', KEYS[5], u) then
+      -- Already admitted: a join that found the fan admitted placed it for
+      -- a moment before taking the place back. The place just goes.
+    elseif nowS - seen <= graceS then
       redis.call('ZADD', KEYS[5], exp, u)
       admitted = admitted + 1
     else
