@@ -30,13 +30,15 @@ func TestTouchesWriteAFansLastPollOncePerInterval(t *testing.T) {
 	if !newTouches(0).due(1, 1, t0) || !newTouches(0).due(1, 1, t0) {
 		t.Fatal("with no interval every poll must be written")
 	}
-	// A full shard starts over rather than grow.
-	for u := int64(0); u < 64*(maxTouchesPerShard+10); u++ {
-		tc.due(3, u, t0)
-	}
-	for i := range tc.shards {
-		if n := len(tc.shards[i].m); n > maxTouchesPerShard {
-			t.Fatalf("shard %d holds %d entries, over %d", i, n, maxTouchesPerShard)
+	// Fans who share a slot cost each other writes, never skip one: with
+	// a single slot, two fans polling in turn are written every time.
+	one := newTouchTable(10*time.Second, 1)
+	for i := range 6 {
+		if !one.due(1, int64(100+i%2), t0.Add(time.Duration(i)*time.Second)) {
+			t.Fatalf("poll %d of a fan sharing the slot was not written", i)
 		}
+	}
+	if one.due(1, 101, t0.Add(5*time.Second)) {
+		t.Fatal("the slot's own fan, just written, was written again")
 	}
 }
