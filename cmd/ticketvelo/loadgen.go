@@ -41,7 +41,7 @@ func loadgenCommand(fs *flag.FlagSet) mainFunc {
 	rounds := fs.Int("rounds", 10, "rounds in which the phases take turns")
 	warmup := fs.Duration("warmup", 300*time.Millisecond, "unmeasured time before each phase of each round")
 	conns := fs.Int("conns", 64, "connections (each one request at a time)")
-	fans := fs.Int("fans", 400_000, "fans with an access token for the join and poll phases")
+	fans := fs.Int("fans", 1_000_000, "fans with an access token for the join and poll phases (enough that every join is a new fan)")
 	memoryFans := fs.Int("memory-fans", 1_000_000, "fans queued to weigh the waiting room in Redis (0 skips)")
 	private := fs.Bool("private-redis", true, "start a Redis of its own (redis-server from PATH) on a free loopback port, so Redis's CPU and memory figures count only this run; false uses REDIS_URL")
 	only := fs.String("phases", "", "comma-separated phases to run of bare, edge, join, cold, poll (default all; poll needs join)")
@@ -87,9 +87,6 @@ func runLoadgen(ctx context.Context, e env, cfg config.Config, o loadgenOptions)
 	// The join limit per address stays on, so its cost is measured, but
 	// every request comes from 127.0.0.1.
 	cfg.Gateway.JoinPerIP = config.RateLimit{N: 1 << 30, Per: time.Minute}
-	// An hour's window keeps all the run's per-account counters in one
-	// window, so their memory can be read at the end.
-	cfg.Gateway.JoinPerAccount = config.RateLimit{N: cfg.Gateway.JoinPerAccount.N, Per: time.Hour}
 
 	d := newDeps(e, cfg)
 	defer dropDatabase(cfg.DatabaseURL, dbName)
@@ -218,10 +215,6 @@ func runLoadgen(ctx context.Context, e env, cfg config.Config, o loadgenOptions)
 			runs[i] = append(runs[i], loadgen.Run(ctx, p.name, p.addr, o.conns, o.warmup, slice, p.build, redisCPU))
 		}
 	}
-	counters, err := sumMemory(ctx, d.redis, cfg.RedisPrefix+"wr:{"+strconv.FormatInt(ev.EventID, 10)+"}:joins:a:*")
-	if err != nil {
-		return err
-	}
 	stop()
 	if err := g.Wait(); err != nil {
 		return err
@@ -233,7 +226,7 @@ func runLoadgen(ctx context.Context, e env, cfg config.Config, o loadgenOptions)
 		}
 	}
 	bareRun := loadgen.Merge("bare", runs[0]...)
-	warmJoins, coldJoins := loadgen.Merge("", runs[2]...), loadgen.Merge("", runs[3]...)
+	warmJoins := loadgen.Merge("", runs[2]...)
 
 	base := bareRun.RPS()
 	bareOwn, bareExtra := bareRun.CPUPerRequest()
@@ -249,8 +242,6 @@ func runLoadgen(ctx context.Context, e env, cfg config.Config, o loadgenOptions)
 			100*float64(bareOwn+bareExtra)/float64(own+extra), statuses(r.Statuses))
 	}
 	fmt.Fprintln(w, "\n(CPU of bare: bare's CPU per request, Redis included, over this phase's: the share of bare's throughput the phase would reach were it CPU-bound on a machine of its own.)")
-	joins := warmJoins.Requests + coldJoins.Requests
-	fmt.Fprintf(w, "\nper-account join counters: %d bytes for %d joining fans, %.1f bytes each\n", counters, joins, float64(counters)/float64(max(1, joins)))
 	for _, r := range results {
 		if r.FirstError != nil {
 			fmt.Fprintf(w, "\n%s: first transport error: %v\n", r.Name, r.FirstError)
