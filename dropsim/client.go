@@ -47,6 +47,13 @@ type result struct {
 // call sends a JSON request with a bearer token (and an Idempotency-Key when
 // key is set) and decodes a 2xx body into out.
 func (c *client) call(ctx context.Context, method, path, token, key string, in, out any) (result, error) {
+	return c.callFrom(ctx, "", method, path, token, key, in, out)
+}
+
+// callFrom is call on behalf of a fan at address ip, sent as X-Forwarded-For:
+// the server believes it when TICKETVELO_TRUSTED_PROXIES covers the
+// simulator, so per-address limits see many fans instead of one machine.
+func (c *client) callFrom(ctx context.Context, ip, method, path, token, key string, in, out any) (result, error) {
 	req := fasthttp.AcquireRequest()
 	resp := fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(req)
@@ -58,6 +65,9 @@ func (c *client) call(ctx context.Context, method, path, token, key string, in, 
 	}
 	if key != "" {
 		req.Header.Set("Idempotency-Key", key)
+	}
+	if ip != "" {
+		req.Header.Set("X-Forwarded-For", ip)
 	}
 	if in != nil {
 		b, err := json.Marshal(in)

@@ -86,6 +86,7 @@ type Simulation struct {
 type fan struct {
 	userID int64
 	token  string
+	ip     string // a made-up address in 10.0.0.0/8, one per fan
 }
 
 // Prepare creates the fans (and the event, unless one is given) and sets the
@@ -127,7 +128,8 @@ func Prepare(ctx context.Context, opts Options, pool *pgxpool.Pool, ring *tokens
 		if err != nil {
 			return nil, err
 		}
-		s.fans = append(s.fans, fan{userID: id, token: tok})
+		n := len(s.fans) + 1
+		s.fans = append(s.fans, fan{userID: id, token: tok, ip: fmt.Sprintf("10.%d.%d.%d", n>>16&255, n>>8&255, n&255)})
 	}
 	settings := map[string]any{"rate_per_second": opts.Rate, "max_active": opts.MaxActive, "paused": false, "auto": false}
 	if _, err := s.api.call(ctx, "PUT", fmt.Sprintf("/api/v1/admin/events/%d/admission", s.eventID), s.ops, "", settings, nil); err != nil {

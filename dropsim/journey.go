@@ -69,7 +69,7 @@ func (j *journey) queue(ctx context.Context) (string, error) {
 	path := fmt.Sprintf("/api/v1/events/%d/queue", j.sim.eventID)
 	var st queueStatus
 	for {
-		res, err := j.sim.api.call(ctx, "POST", path, j.fan.token, "", nil, &st)
+		res, err := j.call(ctx, "POST", path, j.fan.token, "", nil, &st)
 		j.rec.request("join", res, err)
 		if err != nil {
 			return "", err
@@ -100,7 +100,7 @@ func (j *journey) queue(ctx context.Context) (string, error) {
 		if !sleepFor(ctx, wait) {
 			return "", errTimedOut
 		}
-		res, err := j.sim.api.call(ctx, "GET", path, j.fan.token, "", nil, &st)
+		res, err := j.call(ctx, "GET", path, j.fan.token, "", nil, &st)
 		j.rec.request("poll", res, err)
 		if err != nil {
 			return "", err
@@ -123,7 +123,7 @@ func (j *journey) buy(ctx context.Context, admission string) string {
 		}
 		body := map[string]any{"section": sections[j.rng.IntN(len(sections))], "quantity": j.want, "together": true}
 		var hold holdResponse
-		res, err := j.sim.api.call(ctx, "POST", fmt.Sprintf("/api/v1/events/%d/holds", j.sim.eventID), admission, newKey(), body, &hold)
+		res, err := j.call(ctx, "POST", fmt.Sprintf("/api/v1/events/%d/holds", j.sim.eventID), admission, newKey(), body, &hold)
 		j.rec.request("hold", res, err)
 		if err != nil {
 			return outcomeOf(err, "error")
@@ -149,7 +149,7 @@ func (j *journey) pay(ctx context.Context, holdID string) string {
 	if j.declines {
 		token = "tok_declined"
 	}
-	res, err := j.sim.api.call(ctx, "POST", "/api/v1/holds/"+holdID+"/confirm", j.fan.token, newKey(), map[string]string{"payment_token": token}, nil)
+	res, err := j.call(ctx, "POST", "/api/v1/holds/"+holdID+"/confirm", j.fan.token, newKey(), map[string]string{"payment_token": token}, nil)
 	j.rec.request("confirm", res, err)
 	switch {
 	case err != nil:
@@ -158,12 +158,17 @@ func (j *journey) pay(ctx context.Context, holdID string) string {
 		j.rec.sold()
 		return "bought"
 	case res.status == 402:
-		res, err := j.sim.api.call(ctx, "DELETE", "/api/v1/holds/"+holdID, j.fan.token, "", nil, nil)
+		res, err := j.call(ctx, "DELETE", "/api/v1/holds/"+holdID, j.fan.token, "", nil, nil)
 		j.rec.request("release", res, err)
 		return "declined"
 	default:
 		return fmt.Sprintf("confirm_status_%d", res.status)
 	}
+}
+
+// call is the API call of this fan, from the fan's own address.
+func (j *journey) call(ctx context.Context, method, path, token, key string, in, out any) (result, error) {
+	return j.sim.api.callFrom(ctx, j.fan.ip, method, path, token, key, in, out)
 }
 
 func sleepUntil(ctx context.Context, t time.Time) bool { return sleepFor(ctx, time.Until(t)) }

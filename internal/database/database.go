@@ -6,11 +6,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
+
+// defaultMaxConns is the pool size when DATABASE_URL does not set one.
+const defaultMaxConns = 16
 
 // Open connects to the database at url, creating the database first when the
 // server says it does not exist, and checks the connection.
@@ -18,6 +22,13 @@ func Open(ctx context.Context, url string) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("parsing DATABASE_URL: %w", err)
+	}
+	if !strings.Contains(url, "pool_max_conns") {
+		// pgx's default is max(4, CPUs): on a small box that queues a drop's
+		// holds behind four connections while Postgres idles. 16 keeps a
+		// 2-core Postgres busy without thrashing it; set pool_max_conns in
+		// DATABASE_URL to tune it.
+		cfg.MaxConns = defaultMaxConns
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
