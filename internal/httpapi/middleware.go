@@ -14,8 +14,8 @@ import (
 )
 
 const (
-	requestIDKey = "request_id"
-	causeKey     = "error_cause" // the hidden text of an internal error, for the log
+	requestIDHeader = "X-Request-Id"
+	causeKey        = "error_cause" // the hidden text of an internal error, for the log
 )
 
 var (
@@ -34,7 +34,7 @@ var (
 func (s *Server) middleware(next fasthttp.RequestHandler) fasthttp.RequestHandler {
 	return func(ctx *fasthttp.RequestCtx) {
 		start := time.Now()
-		id := assignRequestID(ctx)
+		assignRequestID(ctx)
 
 		next(ctx)
 
@@ -43,14 +43,14 @@ func (s *Server) middleware(next fasthttp.RequestHandler) fasthttp.RequestHandle
 			route = "unmatched"
 		}
 		status := ctx.Response.StatusCode()
-		m := s.metrics.get(route, string(ctx.Method()), status)
+		m := s.metrics.get(route, methodName(ctx.Method()), status)
 		m.requests.Inc()
 		m.latency.UpdateDuration(start)
 		if status >= 500 {
-			s.log.Error().Str("request_id", id).Str("method", string(ctx.Method())).Str("route", route).
+			s.log.Error().Str("request_id", RequestID(ctx)).Str("method", string(ctx.Method())).Str("route", route).
 				Int("status", status).Dur("took", time.Since(start)).Bytes("body", errorBody(ctx)).Interface("cause", ctx.UserValue(causeKey)).Msg("request failed")
 		} else if e := s.log.Debug(); e.Enabled() {
-			e.Str("request_id", id).Str("method", string(ctx.Method())).Bytes("path", ctx.Path()).
+			e.Str("request_id", RequestID(ctx)).Str("method", string(ctx.Method())).Bytes("path", ctx.Path()).
 				Int("status", status).Dur("took", time.Since(start)).Msg("request")
 		}
 	}
@@ -65,35 +65,48 @@ func errorBody(ctx *fasthttp.RequestCtx) []byte {
 }
 
 // assignRequestID gives the request its id: the caller's X-Request-Id when
-// it is plain, a fresh one otherwise.
-func assignRequestID(ctx *fasthttp.RequestCtx) string {
-	id := acceptRequestID(ctx.Request.Header.Peek("X-Request-Id"))
-	if id == "" {
-		id = requestIDPrefix + "-" + strconv.FormatUint(requestCounter.Add(1), 36)
+// it is plain, a fresh one otherwise. The id lives in the response header,
+// where RequestID reads it back, so the hot path allocates nothing for it.
+func assignRequestID(ctx *fasthttp.RequestCtx) {
+	if id := ctx.Request.Header.Peek(requestIDHeader); acceptRequestID(id) {
+		ctx.Response.Header.SetBytesV(requestIDHeader, id)
+		return
 	}
-	ctx.SetUserValue(requestIDKey, id)
-	ctx.Response.Header.Set("X-Request-Id", id)
-	return id
+	var buf [32]byte
+	id := append(buf[:0], requestIDPrefix...)
+	id = append(id, '-')
+	id = strconv.AppendUint(id, requestCounter.Add(1), 36)
+	ctx.Response.Header.SetBytesV(requestIDHeader, id)
 }
 
 // acceptRequestID keeps a caller's request id only when it is short and
 // plain, so ids cannot smuggle text into logs.
-func acceptRequestID(b []byte) string {
+func acceptRequestID(b []byte) bool {
 	if len(b) == 0 || len(b) > 64 {
-		return ""
+		return false
 	}
 	for _, c := range b {
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
-			return ""
+			return false
 		}
 	}
-	return string(b)
+	return true
 }
 
 // RequestID is the id of the request, as logged and returned in X-Request-Id.
 func RequestID(ctx *fasthttp.RequestCtx) string {
-	id, _ := ctx.UserValue(requestIDKey).(string)
-	return id
+	return string(ctx.Response.Header.Peek(requestIDHeader))
+}
+
+// methodName returns the method as a constant string, so the metrics lookup
+// does not allocate one per request.
+func methodName(m []byte) string {
+	for _, name := range [...]string{"GET", "POST", "PUT", "DELETE", "HEAD", "PATCH", "OPTIONS"} {
+		if string(m) == name {
+			return name
+		}
+	}
+	return "OTHER"
 }
 
 // latencyBuckets span a cached poll (100 µs) to a stalled dependency (10 s).

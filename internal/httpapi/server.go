@@ -125,17 +125,23 @@ func (s *Server) parseError(ctx *fasthttp.RequestCtx, err error) {
 	}
 	var small *fasthttp.ErrSmallBuffer
 	if errors.As(err, &small) {
-		ctx.Error(`{"error":{"code":"headers_too_large","message":"request headers are too large"}}`, fasthttp.StatusRequestHeaderFieldsTooLarge)
-		ctx.SetContentType("application/json")
+		writeRaw(ctx, fasthttp.StatusRequestHeaderFieldsTooLarge, `{"error":{"code":"headers_too_large","message":"request headers are too large"}}`)
 		return
 	}
 	var netErr net.Error
 	if errors.As(err, &netErr) && netErr.Timeout() {
-		ctx.Error(`{"error":{"code":"request_timeout","message":"the request was not received in time"}}`, fasthttp.StatusRequestTimeout)
-		ctx.SetContentType("application/json")
+		writeRaw(ctx, fasthttp.StatusRequestTimeout, `{"error":{"code":"request_timeout","message":"the request was not received in time"}}`)
 		return
 	}
 	WriteError(ctx, apperr.New(apperr.Malformed, "malformed_request", "cannot parse the request"))
+}
+
+// writeRaw answers with a JSON body written out, for errors where the request
+// could not be read far enough to build one.
+func writeRaw(ctx *fasthttp.RequestCtx, status int, body string) {
+	ctx.SetStatusCode(status)
+	ctx.SetContentType("application/json")
+	ctx.SetBodyString(body)
 }
 
 // readyz answers 200 when every dependency check passes, 503 naming the
