@@ -30,6 +30,11 @@ type StepResult struct {
 // those who stopped polling. It is one Redis script, so steps of many
 // gateways never overlap.
 func (r *Room) Step(ctx context.Context, eventID int64, opensAt time.Time, health Health, now time.Time) (StepResult, error) {
+	// The step skips fans silent for too long: it must see the polls this
+	// gateway has not written yet.
+	if err := r.flushPolls(ctx); err != nil {
+		return StepResult{}, fmt.Errorf("admission step of event %d: %w", eventID, err)
+	}
 	k := r.eventKeys(eventID)
 	a := r.opts.Auto
 	reply, err := stepScript.Exec(ctx, r.client,

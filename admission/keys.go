@@ -11,7 +11,8 @@ import (
 // puts all of an event's keys in one Redis Cluster slot, so the scripts that
 // touch several of them run there; different events spread across slots.
 //
-//	meta      hash: draw state and seed, join counter, step clock, measured rate, totals
+//	meta      hash: draw state and seed, step clock, measured rate, totals (admitted,
+//	          abandoned, removed from the queue's front, left from anywhere in it)
 //	settings  hash: rate, max_active, paused, auto (what ops set)
 //	pre       set of fans who joined before the opening, until the draw
 //	queue     sorted set of waiting fans by place: drawn places first, then arrival order
@@ -24,6 +25,7 @@ import (
 //	joins:a:W:N, joins:ip:W  join counters of window W: of the accounts
 //	          N*128.., of client addresses; they expire with the window
 type eventKeys struct {
+	event                                                                int64
 	base                                                                 string
 	meta, settings, pre, queue, active, tokens, ended, seenPrefix, lease string
 }
@@ -31,7 +33,7 @@ type eventKeys struct {
 func newEventKeys(prefix string, eventID int64) *eventKeys {
 	base := prefix + "wr:{" + strconv.FormatInt(eventID, 10) + "}:"
 	return &eventKeys{
-		base: base,
+		event: eventID, base: base,
 		meta: base + "meta", settings: base + "settings", pre: base + "pre", queue: base + "queue",
 		active: base + "active", tokens: base + "tokens", ended: base + "ended", seenPrefix: base + "seen:",
 		lease: base + "draw",
@@ -41,6 +43,22 @@ func newEventKeys(prefix string, eventID int64) *eventKeys {
 // seen is the fan's bucket key and field for last-poll times.
 func (k *eventKeys) seen(userID int64) (key, field string) {
 	return k.seenPrefix + strconv.FormatInt(userID>>7, 10), strconv.FormatInt(userID&127, 10)
+}
+
+// totals reads the queue's running totals a mark is made of.
+func (k *eventKeys) totals(c rueidis.Client) rueidis.Completed {
+	return c.B().Hmget().Key(k.meta).Field("removed", "left").Build()
+}
+
+// markOf makes a mark from the reply of totals and the fan's rank.
+func markOf(totals rueidis.RedisResult, rank int64) mark {
+	vals, _ := totals.ToArray()
+	var removed, left int64
+	if len(vals) == 2 {
+		removed, _ = vals[0].AsInt64()
+		left, _ = vals[1].AsInt64()
+	}
+	return mark{seq: uint32(rank + removed), left: uint32(left)}
 }
 
 // healthKey holds the bookers' latest figures, one field per booker process.

@@ -70,8 +70,10 @@ type Room struct {
 	// opened holds the events this process has seen with the draw done.
 	// That never goes back, so joins and polls of those events take the
 	// scripts' fast path.
-	opened  sync.Map
-	touches *touches
+	opened    sync.Map
+	fans      *fans
+	polls     lastPolls
+	overviews recentOverviews
 }
 
 // NewRoom returns the waiting room stored in client under prefix; ring signs
@@ -80,7 +82,7 @@ func NewRoom(client rueidis.Client, prefix string, ring *tokens.Ring, opts Optio
 	if opts.Random == nil {
 		opts.Random = rand.Reader
 	}
-	return &Room{client: client, prefix: prefix, ring: ring, opts: opts, touches: newTouches(opts.GracePeriod / 6)}
+	return &Room{client: client, prefix: prefix, ring: ring, opts: opts, fans: newFans(opts.GracePeriod / 6)}
 }
 
 func (r *Room) eventKeys(eventID int64) *eventKeys {
@@ -228,6 +230,7 @@ func (r *Room) joinOpen(ctx context.Context, k *eventKeys, userID int64, now tim
 	}
 	cmds = append(cmds,
 		c.B().Zscore().Key(k.active).Member(uid).Build(),
+		k.totals(c),
 		c.B().Zadd().Key(k.queue).Nx().ScoreMember().ScoreMember(float64(score), uid).Build(),
 		c.B().Zrank().Key(k.queue).Member(uid).Build())
 	res := c.DoMulti(ctx, cmds...)
@@ -243,11 +246,17 @@ func (r *Room) joinOpen(ctx context.Context, k *eventKeys, userID int64, now tim
 	}
 	exp, expErr := res[i].AsFloat64()
 	admitted := expErr == nil && exp > float64(now.UnixMilli())
-	added, _ := res[i+1].AsInt64()
-	rank, rankErr := res[i+2].AsInt64()
+	totals := res[i+1]
+	added, _ := res[i+2].AsInt64()
+	rank, rankErr := res[i+3].AsInt64()
 	if (over || admitted) && added == 1 {
-		if err := c.Do(ctx, c.B().Zrem().Key(k.queue).Member(uid).Build()).Error(); err != nil {
-			return Status{}, false, true, unavailable("joining the waiting room", err)
+		// Taking the place back counts as a leave: fans who joined in
+		// between have it in their marks.
+		for _, x := range c.DoMulti(ctx, c.B().Zrem().Key(k.queue).Member(uid).Build(),
+			c.B().Hincrby().Key(k.meta).Field("left").Increment(1).Build()) {
+			if err := x.Error(); err != nil {
+				return Status{}, false, true, unavailable("joining the waiting room", err)
+			}
 		}
 	}
 	switch {
@@ -269,6 +278,7 @@ func (r *Room) joinOpen(ctx context.Context, k *eventKeys, userID int64, now tim
 			return Status{}, false, true, joinLimited(acctEnd.Sub(now).Milliseconds())
 		}
 	}
+	r.fans.remember(k.event, userID, markOf(totals, rank), now)
 	return Status{State: Waiting, Ahead: rank}, added == 1, true, nil
 }
 
@@ -285,24 +295,33 @@ func joinLimited(ms int64) error {
 func (r *Room) Status(ctx context.Context, eventID, userID int64, now time.Time) (Status, error) {
 	k := r.eventKeys(eventID)
 	if r.isOpen(eventID) {
-		// The common poll, a waiting fan of an open queue: ZRANK, and the
-		// last-poll write only when this gateway has not written it for a
-		// while (see touches). Recording the poll of a fan who turns out
-		// not to be waiting costs a few bytes and misleads nothing: only
-		// queued fans are checked for abandonment.
-		uid := strconv.FormatInt(userID, 10)
-		rankCmd := r.client.B().Zrank().Key(k.queue).Member(uid).Build()
-		var rank int64
-		var err error
-		if r.touches.due(eventID, userID, now) {
-			bucket, field := k.seen(userID)
-			res := r.client.DoMulti(ctx, rankCmd,
-				r.client.B().Hset().Key(bucket).FieldValue().FieldValue(field, strconv.FormatInt(now.Unix(), 10)).Build())
-			rank, err = res[0].AsInt64()
-		} else {
-			rank, err = r.client.Do(ctx, rankCmd).AsInt64()
+		// The common poll, a waiting fan of an open queue. Its last poll
+		// is written with others' a moment later, and only when this
+		// gateway has not written it for a while; recording the poll of a
+		// fan who turns out not to be waiting costs a few bytes and
+		// misleads nothing: only queued fans are checked for abandonment.
+		touch, m, known := r.fans.poll(eventID, userID, now, r.opts.GracePeriod)
+		if touch {
+			r.notePoll(k, userID, now)
 		}
+		// A fan far enough from the front is answered from their mark.
+		if known {
+			o, err := r.RecentOverview(ctx, eventID, now)
+			if err != nil {
+				return Status{}, err
+			}
+			if ahead, sure := o.waitingAhead(m); sure {
+				return Status{State: Waiting, Ahead: ahead}, nil
+			}
+		}
+		// Others take a fresh mark: ZRANK, after the queue's totals so
+		// that a step between the two can only make the mark look closer
+		// to the front, which sends the fan to Redis sooner.
+		uid := strconv.FormatInt(userID, 10)
+		res := r.client.DoMulti(ctx, k.totals(r.client), r.client.B().Zrank().Key(k.queue).Member(uid).Build())
+		rank, err := res[1].AsInt64()
 		if err == nil {
+			r.fans.remember(eventID, userID, markOf(res[0], rank), now)
 			return Status{State: Waiting, Ahead: rank}, nil
 		}
 		if !rueidis.IsRedisNil(err) {
@@ -371,11 +390,14 @@ func (r *Room) issueToken(ctx context.Context, k *eventKeys, eventID, userID int
 func (r *Room) Leave(ctx context.Context, eventID, userID int64) error {
 	k := r.eventKeys(eventID)
 	bucket, field := k.seen(userID)
-	err := leaveScript.Exec(ctx, r.client, []string{k.pre, k.queue, k.active, k.tokens, k.ended, bucket},
+	err := leaveScript.Exec(ctx, r.client, []string{k.pre, k.queue, k.active, k.tokens, k.ended, bucket, k.meta},
 		[]string{strconv.FormatInt(userID, 10), field}).Error()
 	if err != nil {
 		return unavailable("leaving the waiting room", err)
 	}
+	// The fans behind see this gateway's leaves at once (see waitingAhead).
+	r.fans.forget(eventID, userID)
+	r.dropRecentOverview(eventID)
 	return nil
 }
 
@@ -467,58 +489,6 @@ const (
 	DrawRunning DrawState = "drawing"
 	DrawDone    DrawState = "open"
 )
-
-// Overview is an event's waiting room at a glance: for event pages, ETAs
-// and ops' stats.
-type Overview struct {
-	Settings       Settings
-	Draw           DrawState
-	Seed           string // hex; published once the draw began
-	QueueLength    int64
-	PrequeueLength int64
-	Active         int64 // admitted buyers whose admission has not expired
-	AdmittedTotal  int64
-	Abandoned      int64
-	MeasuredRate   float64 // admissions per second, decaying over ~5 s
-}
-
-// Overview reads the event's waiting room in one round trip.
-func (r *Room) Overview(ctx context.Context, eventID int64, now time.Time) (Overview, error) {
-	k := r.eventKeys(eventID)
-	c := r.client
-	res := c.DoMulti(ctx,
-		c.B().Hmget().Key(k.meta).Field("state", "seed", "mr", "mr_at", "admitted", "abandoned").Build(),
-		c.B().Hmget().Key(k.settings).Field("rate", "max_active", "paused", "auto").Build(),
-		c.B().Zcard().Key(k.queue).Build(),
-		c.B().Scard().Key(k.pre).Build(),
-		c.B().Zcount().Key(k.active).Min("("+strconv.FormatInt(now.UnixMilli(), 10)).Max("+inf").Build(),
-	)
-	for _, x := range res {
-		if err := x.Error(); err != nil {
-			return Overview{}, unavailable("reading the waiting room", err)
-		}
-	}
-	meta, _ := res[0].ToArray()
-	settings, _ := res[1].ToArray()
-	o := Overview{Settings: r.parseSettings(settings), Draw: DrawPending}
-	if s, err := meta[0].ToString(); err == nil {
-		o.Draw = DrawState(s)
-	}
-	if o.Draw == DrawDone {
-		r.markOpen(eventID)
-	}
-	o.Seed, _ = meta[1].ToString()
-	mr := floatOf(meta[2])
-	if at := floatOf(meta[3]); at > 0 {
-		o.MeasuredRate = decayed(mr, now.Sub(time.UnixMilli(int64(at))))
-	}
-	o.AdmittedTotal = int64(floatOf(meta[4]))
-	o.Abandoned = int64(floatOf(meta[5]))
-	o.QueueLength, _ = res[2].AsInt64()
-	o.PrequeueLength, _ = res[3].AsInt64()
-	o.Active, _ = res[4].AsInt64()
-	return o, nil
-}
 
 func floatOf(m rueidis.RedisMessage) float64 {
 	s, err := m.ToString()

@@ -3,6 +3,7 @@ package admission_test
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"strconv"
 	"sync"
 	"testing"
@@ -688,5 +689,85 @@ func TestJoinLimitsPerAccountAndAddress(t *testing.T) {
 		if _, _, err := w.room.Join(ctx, event, 1, opens, now.Add(time.Minute), limits); err != nil {
 			t.Fatalf("event %d, join in the next window: %v", event, err)
 		}
+	}
+}
+
+// Far-back fans are answered from their marks without Redis; while the
+// queue moves under admissions and leaves on two gateways, every answer must
+// still be true once the overview had time to refresh: an admitted fan is
+// told so, and a waiting fan's position is never ahead of their place and
+// never behind it by more than the leaves since their mark.
+func TestPositionsFromMarksStayTrueWhileTheQueueMoves(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	other := admission.NewRoom(w.client, w.prefix, w.ring, w.opts) // a second gateway
+	const event, fans = 31, 2000
+	opens := time.Now().Add(-time.Hour)
+	now := time.Now().Truncate(time.Second)
+	w.open(t, event, opens, now)
+	w.room.SetSettings(ctx, event, admission.Settings{RatePerSecond: 40, MaxActive: 100_000})
+	w.join(t, event, opens, now, users(1, fans)...)
+	w.step(t, event, opens, now) // starts the admission clock
+
+	key := func(name string) string { return w.prefix + "wr:{" + strconv.Itoa(event) + "}:" + name }
+	rng := rand.New(rand.NewPCG(1, 2))
+	left := map[int64]bool{}
+	var leaves, queuedLeaves, fromMarks int
+	for round := range 40 {
+		now = now.Add(700 * time.Millisecond) // past the overview's TTL
+		for range rng.IntN(12) {
+			u := 1 + rng.Int64N(fans)
+			if left[u] {
+				continue
+			}
+			if w.client.Do(ctx, w.client.B().Zscore().Key(key("queue")).Member(strconv.FormatInt(u, 10)).Build()).Error() == nil {
+				queuedLeaves++
+			}
+			r := w.room
+			if rng.IntN(2) == 0 {
+				r = other
+			}
+			if err := r.Leave(ctx, event, u); err != nil {
+				t.Fatal(err)
+			}
+			left[u] = true
+			leaves++
+		}
+		if _, err := other.Step(ctx, event, opens, admission.HealthUnknown, now); err != nil {
+			t.Fatal(err)
+		}
+		now = now.Add(700 * time.Millisecond)
+		for range 150 {
+			u := 1 + rng.Int64N(fans)
+			if left[u] {
+				continue
+			}
+			st := w.status(t, event, u, now)
+			rank, rankErr := w.client.Do(ctx, w.client.B().Zrank().Key(key("queue")).Member(strconv.FormatInt(u, 10)).Build()).AsInt64()
+			switch {
+			case rankErr == nil:
+				if st.State != admission.Waiting || st.Ahead < rank || st.Ahead > rank+int64(leaves) {
+					t.Fatalf("round %d: fan %d with %d ahead told %+v (%d leaves so far)", round, u, rank, st, leaves)
+				}
+				if st.Ahead != rank {
+					fromMarks++
+				}
+			case rueidis.IsRedisNil(rankErr):
+				if st.State != admission.Admitted {
+					t.Fatalf("round %d: admitted fan %d told %+v", round, u, st)
+				}
+			default:
+				t.Fatal(rankErr)
+			}
+		}
+	}
+	o, _ := w.room.Overview(ctx, event, now)
+	if o.AdmittedTotal < 1000 || o.Removed != o.AdmittedTotal+o.Abandoned || o.Left != int64(queuedLeaves) {
+		t.Fatalf("overview after the run: %+v with %d leaves from the queue; want over 1,000 admitted and the totals to add up", o, queuedLeaves)
+	}
+	// Positions that lag leaves show the marks were used; the bounds above
+	// show they were safe.
+	if fromMarks == 0 {
+		t.Fatal("no position came from a mark")
 	}
 }

@@ -113,7 +113,7 @@ func (g *Gateway) getEvent(ctx *fasthttp.RequestCtx) error {
 		return err
 	}
 	now := g.d.Now()
-	o, err := g.overviews.get(ctx, d.ID, now)
+	o, err := g.d.Room.RecentOverview(ctx, d.ID, now)
 	if err != nil {
 		return err
 	}
@@ -187,7 +187,7 @@ func (g *Gateway) createEvent(ctx *fasthttp.RequestCtx) error {
 		return err
 	}
 	g.d.Events.Forget(d.ID)
-	o, err := g.overviews.get(ctx, d.ID, now)
+	o, err := g.d.Room.RecentOverview(ctx, d.ID, now)
 	if err != nil {
 		return err
 	}

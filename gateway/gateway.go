@@ -38,12 +38,11 @@ type Deps struct {
 
 // Gateway holds the edge's routes.
 type Gateway struct {
-	d         Deps
-	ui        *uiHandler
-	access    *accessCache
-	limits    *limiter
-	overviews *overviewCache
-	jwks      []byte
+	d      Deps
+	ui     *uiHandler
+	access *accessCache
+	limits *limiter
+	jwks   []byte
 }
 
 // New returns a gateway serving the API from d and the embedded UI.
@@ -56,12 +55,11 @@ func New(d Deps) (*Gateway, error) {
 		return nil, fmt.Errorf("encoding the JWKS: %w", err)
 	}
 	return &Gateway{
-		d:         d,
-		ui:        newUIHandler(frontend.Files()),
-		access:    newAccessCache(d.Ring, d.Config.TokenCacheSize),
-		limits:    &limiter{client: d.Redis, prefix: d.Prefix, now: d.Now},
-		overviews: newOverviewCache(d.Room, overviewTTL),
-		jwks:      jwks,
+		d:      d,
+		ui:     newUIHandler(frontend.Files()),
+		access: newAccessCache(d.Ring, d.Config.TokenCacheSize),
+		limits: &limiter{client: d.Redis, prefix: d.Prefix, now: d.Now},
+		jwks:   jwks,
 	}, nil
 }
 

@@ -12,8 +12,9 @@ import (
 
 // The queue routes are the drop's hot path: every waiting fan polls every
 // few seconds. A poll verifies the access token from a cache, reads the
-// event and its waiting-room overview from memory, makes one Redis round
-// trip (a script) and writes its JSON by hand, without reflection.
+// event and its waiting-room overview from memory, answers a fan far from
+// the front from memory too (admission.Room.Status), others with one Redis
+// round trip, and writes its JSON by hand, without reflection.
 
 func (g *Gateway) joinQueue(ctx *fasthttp.RequestCtx) error {
 	a, err := g.fan(ctx)
@@ -76,7 +77,7 @@ func (g *Gateway) writeStatus(ctx *fasthttp.RequestCtx, status int, ev catalog.E
 	var eta time.Duration
 	etaKnown := false
 	if st.State == admission.Waiting {
-		o, err := g.overviews.get(ctx, ev.ID, now)
+		o, err := g.d.Room.RecentOverview(ctx, ev.ID, now)
 		if err != nil {
 			return err
 		}

@@ -81,6 +81,8 @@ while admitted < want and skipped < MAX_SKIP do
     members[#members + 1] = front[i]
   end
   redis.call('ZREM', KEYS[4], unpack(members))
+  -- Gateways answer far-back fans' polls from this total (see mark).
+  redis.call('HINCRBY', KEYS[1], 'removed', #members)
   for i = 1, #front, 2 do
     local u, score = front[i], tonumber(front[i + 1])
     local id = tonumber(u)

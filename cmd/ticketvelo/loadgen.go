@@ -44,7 +44,7 @@ func loadgenCommand(fs *flag.FlagSet) mainFunc {
 	fans := fs.Int("fans", 1_000_000, "fans with an access token for the join and poll phases (enough that every join is a new fan)")
 	memoryFans := fs.Int("memory-fans", 1_000_000, "fans queued to weigh the waiting room in Redis (0 skips)")
 	private := fs.Bool("private-redis", true, "start a Redis of its own (redis-server from PATH) on a free loopback port, so Redis's CPU and memory figures count only this run; false uses REDIS_URL")
-	only := fs.String("phases", "", "comma-separated phases to run of bare, edge, join, cold, poll (default all; poll needs join)")
+	only := fs.String("phases", "", "comma-separated phases to run of bare, edge, join, cold, poll, front (default all; poll and front need join)")
 	profile := fs.String("cpuprofile", "", "write a CPU profile of the phases (load generator and servers) to this file")
 	return func(ctx context.Context, e env, cfg config.Config) error {
 		return runLoadgen(ctx, e, cfg, loadgenOptions{*duration, *warmup, *rounds, *conns, *fans, *memoryFans, *only, *profile, *private})
@@ -174,6 +174,7 @@ func runLoadgen(ctx context.Context, e env, cfg config.Config, o loadgenOptions)
 	// fans from the top down with a token the gateway never saw. Each poll
 	// is a fan who joined, in turn.
 	var warmNext, coldNext, joined atomic.Int64
+	const frontFans = 64 // under the admission rate's slack of 116 (see admission.Overview.waitingAhead)
 	join := func(fan func() int) loadgen.Request {
 		return func(_ uint64, req *fasthttp.Request) {
 			req.Header.SetMethod(fasthttp.MethodPost)
@@ -196,9 +197,16 @@ func runLoadgen(ctx context.Context, e env, cfg config.Config, o loadgenOptions)
 		{"cold", "join, token never seen: POST /api/v1/events/{id}/queue", gatewayAddr, join(func() int {
 			return len(toks) - 1 - int((coldNext.Add(1)-1)%int64(len(toks)-warm))
 		})},
-		{"poll", "poll: GET /api/v1/events/{id}/queue", gatewayAddr, func(n uint64, req *fasthttp.Request) {
+		// Most waiting fans are far from the front: their gateway answers
+		// them from memory (admission.Room.Status).
+		{"poll", "poll, far from the front: GET /api/v1/events/{id}/queue", gatewayAddr, func(n uint64, req *fasthttp.Request) {
 			req.SetRequestURIBytes(queuePath)
 			req.Header.SetBytesKV(header, toks[n%uint64(max(1, joined.Load()))])
+		}},
+		// The first fans in the queue, whose polls each ask Redis.
+		{"front", "poll, near the front: GET /api/v1/events/{id}/queue", gatewayAddr, func(n uint64, req *fasthttp.Request) {
+			req.SetRequestURIBytes(queuePath)
+			req.Header.SetBytesKV(header, toks[n%frontFans])
 		}},
 	}
 	// The phases take turns, round after round, so whatever else runs on

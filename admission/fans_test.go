@@ -1,0 +1,99 @@
+package admission
+
+import (
+	"testing"
+	"time"
+)
+
+func TestFansWriteALastPollOncePerInterval(t *testing.T) {
+	tc := newFans(10 * time.Second)
+	t0 := time.Unix(1_800_000_000, 0)
+	steps := []struct {
+		event, user int64
+		at          time.Duration
+		want        bool
+	}{
+		{1, 7, 0, true},                // first poll
+		{1, 7, 3 * time.Second, false}, // within the interval
+		{1, 8, 3 * time.Second, true},  // another fan
+		{2, 7, 3 * time.Second, true},  // the same fan, another event
+		{1, 7, 9 * time.Second, false}, // still within
+		{1, 7, 10 * time.Second, true}, // the interval passed
+		{1, 7, 5 * time.Second, true},  // the clock went back: write
+		{1, 7, 6 * time.Second, false}, // and count from there
+	}
+	for i, s := range steps {
+		if got, _, _ := tc.poll(s.event, s.user, t0.Add(s.at), time.Minute); got != s.want {
+			t.Fatalf("step %d (event %d user %d at +%s): due %v, want %v", i, s.event, s.user, s.at, got, s.want)
+		}
+	}
+	never := newFans(0)
+	for i := range 3 {
+		if touch, _, _ := never.poll(1, 1, t0, time.Minute); !touch {
+			t.Fatalf("with no interval every poll must be written; poll %d was not", i)
+		}
+	}
+	// Fans who share a slot cost each other writes, never skip one: with
+	// a single slot, two fans polling in turn are written every time.
+	one := newFanTable(10*time.Second, 1)
+	for i := range 6 {
+		if touch, _, _ := one.poll(1, int64(100+i%2), t0.Add(time.Duration(i)*time.Second), time.Minute); !touch {
+			t.Fatalf("poll %d of a fan sharing the slot was not written", i)
+		}
+	}
+	if touch, _, _ := one.poll(1, 101, t0.Add(5*time.Second), time.Minute); touch {
+		t.Fatal("the slot's own fan, just written, was written again")
+	}
+}
+
+func TestFansRememberAMarkForItsFanAndAge(t *testing.T) {
+	tc := newFans(10 * time.Second)
+	t0 := time.Unix(1_800_000_000, 0)
+	m := mark{seq: 1234, left: 5}
+	tc.remember(1, 7, m, t0)
+	if _, got, ok := tc.poll(1, 7, t0.Add(59*time.Second), time.Minute); !ok || got != m {
+		t.Fatalf("mark within its age: %v %v, want %v", got, ok, m)
+	}
+	if _, _, ok := tc.poll(1, 7, t0.Add(time.Minute), time.Minute); ok {
+		t.Fatal("a mark as old as maxAge was used")
+	}
+	if _, _, ok := tc.poll(1, 7, t0.Add(-time.Second), time.Minute); ok {
+		t.Fatal("a mark from the future (the clock went back) was used")
+	}
+	if _, _, ok := tc.poll(2, 7, t0, time.Minute); ok {
+		t.Fatal("the fan's mark answered for another event")
+	}
+	tc.remember(1, 7, m, t0)
+	tc.forget(1, 7)
+	if _, _, ok := tc.poll(1, 7, t0, time.Minute); ok {
+		t.Fatal("a forgotten mark was used")
+	}
+	one := newFanTable(10*time.Second, 1)
+	one.remember(1, 100, m, t0)
+	one.remember(1, 101, mark{seq: 9}, t0)
+	if _, _, ok := one.poll(1, 100, t0, time.Minute); ok {
+		t.Fatal("a fan whose slot another fan took kept its mark")
+	}
+}
+
+func TestWaitingAheadIsSureOnlyBeyondWhatTheStaleOverviewMayHide(t *testing.T) {
+	o := Overview{Settings: Settings{RatePerSecond: 10}, MeasuredRate: 4, Removed: 100, Left: 7}
+	m := mark{seq: 200, left: 2} // 100 ahead at most; 5 left since
+	ahead, sure := o.waitingAhead(m)
+	if ahead != 100 || !sure {
+		t.Fatalf("waitingAhead: %d %v, want 100 and sure", ahead, sure)
+	}
+	// slack: two seconds at the rate (20) + 16 + the 5 leaves = 41.
+	for _, c := range []struct {
+		seq  uint32
+		sure bool
+	}{{141, false}, {142, true}} {
+		if _, sure := o.waitingAhead(mark{seq: c.seq, left: 2}); sure != c.sure {
+			t.Fatalf("seq %d: sure %v, want %v", c.seq, sure, c.sure)
+		}
+	}
+	o.MeasuredRate = 50 // a measured rate above the setting counts
+	if _, sure := o.waitingAhead(mark{seq: 216, left: 7}); sure {
+		t.Fatal("116 ahead with 100 + 16 of slack counted as sure")
+	}
+}
