@@ -51,6 +51,9 @@ type Options struct {
 	MinBackoff, MaxBackoff time.Duration
 	// LagInterval is how often the lag gauges are refreshed.
 	LagInterval time.Duration
+	// Retention is how long published rows are kept before the relay
+	// deletes them, every PruneInterval; zero keeps them.
+	Retention, PruneInterval time.Duration
 	// Jitter returns a number in [0, 1) that spreads the backoff of several
 	// bookers; tests pass a fixed one.
 	Jitter func() float64
@@ -74,6 +77,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.LagInterval <= 0 {
 		o.LagInterval = time.Second
+	}
+	if o.PruneInterval <= 0 {
+		o.PruneInterval = time.Minute
 	}
 	if o.Jitter == nil {
 		o.Jitter = rand.Float64
@@ -114,6 +120,7 @@ var (
 	publishFailures  = metrics.NewCounter("ticketvelo_outbox_publish_failures_total")
 	pendingRows      = metrics.NewGauge("ticketvelo_outbox_pending_rows", nil)
 	oldestPendingAge = metrics.NewGauge("ticketvelo_outbox_lag_seconds", nil)
+	prunedTotal      = metrics.NewCounter("ticketvelo_outbox_pruned_total")
 	publishDuration  = metrics.NewPrometheusHistogramExt("ticketvelo_outbox_publish_duration_seconds",
 		[]float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10})
 )
@@ -129,6 +136,9 @@ func (r *Relay) Run(ctx context.Context) error {
 	defer client.Close()
 	var wg sync.WaitGroup
 	wg.Go(func() { r.watchLag(ctx) })
+	if r.opts.Retention > 0 {
+		wg.Go(func() { r.prune(ctx) })
+	}
 	defer wg.Wait()
 
 	failures := 0
@@ -324,4 +334,47 @@ func (r *Relay) Lag(ctx context.Context) (Lag, error) {
 	pendingRows.Set(float64(l.Pending))
 	oldestPendingAge.Set(l.Oldest.Seconds())
 	return l, nil
+}
+
+// prune deletes published rows past the retention until ctx ends.
+func (r *Relay) prune(ctx context.Context) {
+	t := time.NewTicker(r.opts.PruneInterval)
+	defer t.Stop()
+	for {
+		if _, err := r.Prune(ctx, time.Now().Add(-r.opts.Retention)); err != nil && ctx.Err() == nil {
+			r.log.Warn().Err(err).Msg("pruning the outbox")
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// pruneBatch is the most rows one delete removes, so a first prune of a
+// large backlog does not hold one long transaction.
+const pruneBatch = 10_000
+
+// Prune deletes the published rows created before cutoff and returns how
+// many. Rows still to publish are never deleted, however old. Several
+// relays may prune at once: each skips the rows another has locked.
+func (r *Relay) Prune(ctx context.Context, cutoff time.Time) (int64, error) {
+	var total int64
+	for {
+		tag, err := r.pool.Exec(ctx, `
+			DELETE FROM outbox WHERE id IN (
+				SELECT id FROM outbox
+				WHERE created_at < $1 AND published_at IS NOT NULL
+				LIMIT $2 FOR UPDATE SKIP LOCKED)`, cutoff, pruneBatch)
+		if err != nil {
+			return total, fmt.Errorf("deleting published outbox rows: %w", err)
+		}
+		n := tag.RowsAffected()
+		total += n
+		prunedTotal.Add(int(n))
+		if n < pruneBatch {
+			return total, nil
+		}
+	}
 }

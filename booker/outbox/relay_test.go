@@ -313,3 +313,69 @@ func TestRelayWaitsOutABrokerOutage(t *testing.T) {
 		t.Errorf("lag after recovery = %+v, %v; want none pending", lag, err)
 	}
 }
+
+// Published rows past the retention go, in batches, however many relays
+// prune at once; rows still to publish stay however old, and so do recent
+// ones.
+func TestPruneDeletesOnlyOldPublishedRows(t *testing.T) {
+	t.Parallel()
+	_, pool := testenv.Postgres(t)
+	ctx := context.Background()
+	fill := func(n int, age time.Duration, published bool) {
+		t.Helper()
+		_, err := pool.Exec(ctx, `
+			INSERT INTO outbox (topic, key, type, payload, created_at, published_at)
+			SELECT $1, 'order-' || i, 'booking.confirmed', '{}', now() - $2::interval,
+			       CASE WHEN $3 THEN now() - $2::interval END
+			FROM generate_series(1, $4) AS i`, kafka.BookingEvents, age.String(), published, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	const old, week = 25_000, 7 * 24 * time.Hour
+	fill(old, 8*24*time.Hour, true) // past the retention: pruned
+	fill(3, 30*24*time.Hour, false) // never published: kept
+	fill(5, 24*time.Hour, true)     // published, within the retention: kept
+	count := func(where string) (n int) {
+		t.Helper()
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM outbox WHERE `+where).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+
+	cutoff := time.Now().Add(-week)
+	var deleted [2]int64
+	var wg sync.WaitGroup
+	for i := range deleted {
+		wg.Go(func() {
+			n, err := outbox.NewRelay(pool, nil, outbox.Options{}, quietLog()).Prune(ctx, cutoff)
+			if err != nil {
+				t.Error(err)
+			}
+			deleted[i] = n
+		})
+	}
+	wg.Wait()
+	if deleted[0]+deleted[1] != old {
+		t.Fatalf("two relays pruned %d and %d rows, want %d in all", deleted[0], deleted[1], old)
+	}
+	if n := count("published_at IS NULL"); n != 3 {
+		t.Fatalf("%d unpublished rows left, want the 3", n)
+	}
+	if n := count("published_at IS NOT NULL"); n != 5 {
+		t.Fatalf("%d published rows left, want the 5 within the retention", n)
+	}
+
+	// A running relay prunes on its own.
+	fill(2, 8*24*time.Hour, true)
+	relayCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	runRelay(t, relayCtx, outbox.NewRelay(pool, testenv.Kafka(t), outbox.Options{Retention: week, PruneInterval: 10 * time.Millisecond}, quietLog()))
+	testenv.Eventually(t, 10*time.Second, func() error {
+		if n := count("true"); n != 8 {
+			return fmt.Errorf("%d rows, want 8 once the running relay pruned the 2 old ones", n)
+		}
+		return nil
+	})
+}

@@ -20,7 +20,8 @@ func (d *deps) brokerAddrs() []string {
 // relayLoop is the outbox relay that runs inside every booker process; any
 // number of bookers relay the same outbox safely.
 func relayLoop(d *deps) func(context.Context) error {
-	return outbox.NewRelay(d.pool, d.brokerAddrs(), outbox.Options{}, d.log.With().Str("module", "booker").Logger()).Run
+	opts := outbox.Options{Retention: d.cfg.Booker.OutboxRetention}
+	return outbox.NewRelay(d.pool, d.brokerAddrs(), opts, d.log.With().Str("module", "booker").Logger()).Run
 }
 
 // notifierLoop builds the notifier: mail over SMTP_URL, or .eml files under

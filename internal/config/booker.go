@@ -38,6 +38,9 @@ type BookerConfig struct {
 	// HealthInterval is how often the booker reports its p99 latency and
 	// error ratio to the admission controller.
 	HealthInterval time.Duration
+	// OutboxRetention is how long published outbox rows are kept (for
+	// audits and replays) before the relay deletes them; 0 keeps them.
+	OutboxRetention time.Duration
 }
 
 func defaultBooker() BookerConfig {
@@ -53,6 +56,7 @@ func defaultBooker() BookerConfig {
 		IdempotencyTTL:   24 * time.Hour,
 		HealthInterval:   time.Second,
 		HoldConcurrency:  128,
+		OutboxRetention:  7 * 24 * time.Hour,
 	}
 }
 
@@ -72,6 +76,7 @@ func (k *BookerConfig) bind(b *binder) {
 	b.duration(&k.IdempotencyTTL, "idempotency-ttl", "TICKETVELO_IDEMPOTENCY_TTL", "how long an Idempotency-Key replays its first answer")
 	b.int(&k.HoldConcurrency, "hold-concurrency", "TICKETVELO_HOLD_CONCURRENCY", "most holds one booker works on at once; the rest wait their turn")
 	b.duration(&k.HealthInterval, "health-interval", "TICKETVELO_HEALTH_INTERVAL", "how often the booker reports its latency and error ratio to the admission controller")
+	b.duration(&k.OutboxRetention, "outbox-retention", "TICKETVELO_OUTBOX_RETENTION", "how long published outbox rows are kept before they are deleted (0 keeps them)")
 }
 
 func (k *BookerConfig) validate() error {
@@ -92,6 +97,9 @@ func (k *BookerConfig) validate() error {
 		if p.d <= 0 {
 			return fmt.Errorf("%s: expected a positive duration, got %s", p.env, p.d)
 		}
+	}
+	if k.OutboxRetention < 0 {
+		return fmt.Errorf("TICKETVELO_OUTBOX_RETENTION: expected zero (keep) or a positive duration, got %s", k.OutboxRetention)
 	}
 	if k.SeatLockWait < 0 {
 		return fmt.Errorf("TICKETVELO_SEAT_LOCK_WAIT: expected zero or a positive duration, got %s", k.SeatLockWait)
