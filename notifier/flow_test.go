@@ -400,7 +400,8 @@ func (f *flow) deadLetters(t *testing.T, want int) []*kgo.Record {
 // A mail the server keeps deferring (451) is retried, then dead-lettered
 // with the reason; one it refuses for good (550) is dead-lettered at once; a
 // malformed event goes to the dead-letter topic at once, and the valid
-// event behind it in the same partition is still mailed.
+// event behind it in the same partition is still mailed. Replaying the dead
+// letters once the server recovers sends each mail once.
 func TestFailingMailIsRetriedThenDeadLettered(t *testing.T) {
 	t.Parallel()
 	f := newFlow(t, sinkOptions{})
@@ -471,15 +472,48 @@ func TestFailingMailIsRetriedThenDeadLettered(t *testing.T) {
 		}
 		return nil
 	})
-}
 
-func header(r *kgo.Record, key string) string {
-	for _, h := range r.Headers {
-		if h.Key == key {
-			return string(h.Value)
+	// The mail server recovers and ops replay the dead letters: the two
+	// mails go out once each, the poison record goes back to the
+	// dead-letter topic, and the replay is recorded, so the next one finds
+	// only that record again and sends nothing twice.
+	f.sink.mu.Lock()
+	f.sink.refuse = nil
+	f.sink.mu.Unlock()
+	listed, err := Replay(f.ctx, f.pool, f.brokers, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reasons := map[string]string{}
+	for _, dl := range listed {
+		reasons[dl.Reason] = dl.OrderID
+	}
+	if len(listed) != 3 || reasons[reasonExhausted] != busy.OrderID || reasons[reasonRefused] != gone.OrderID || reasons[reasonMalformed] != "" {
+		t.Fatalf("dry run listed %+v, want the three dead letters", listed)
+	}
+	if again, err := Replay(f.ctx, f.pool, f.brokers, true); err != nil || len(again) != 3 {
+		t.Fatalf("a second dry run listed %d (%v), want the same 3: a dry run marks nothing", len(again), err)
+	}
+	if replayed, err := Replay(f.ctx, f.pool, f.brokers, false); err != nil || len(replayed) != 3 {
+		t.Fatalf("replay put back %d (%v), want 3", len(replayed), err)
+	}
+	f.waitForMails(t, 3, 30*time.Second)
+	bounced := f.deadLetters(t, 4)[3]
+	if header(bounced, HeaderDLQReason) != reasonMalformed {
+		t.Fatalf("the fourth dead letter is %q, want the poison record back", header(bounced, HeaderDLQReason))
+	}
+	if replayed, err := Replay(f.ctx, f.pool, f.brokers, false); err != nil || len(replayed) != 1 || replayed[0].Reason != reasonMalformed {
+		t.Fatalf("the second replay put back %+v (%v), want only the poison record", replayed, err)
+	}
+	f.deadLetters(t, 5)
+	for id, n := range f.sink.byMessageID(t) {
+		if n != 1 {
+			t.Errorf("message %s received %d times after the replays, want once", id, n)
 		}
 	}
-	return ""
+	if st := f.notificationStatus(t); st["sent"] != 3 || st["dead"] != 0 {
+		t.Errorf("notifications %v after the replay, want 3 sent", st)
+	}
 }
 
 // Two notifiers in one group split the partitions between them, and each

@@ -42,6 +42,7 @@ func init() {
 		{name: "user create", summary: "create an account, e.g. an ops account with --role ops, and exit", groups: config.Stores, bind: userCreateCommand},
 		{name: "loadgen", summary: "benchmark the waiting room on loopback against a bare fasthttp handler (join, poll) and weigh queued fans in Redis, in a scratch database and prefix", groups: config.Stores | config.Serving | config.Gateway, bind: loadgenCommand},
 		{name: "ticket verify", summary: "check a ticket code (--code) offline with the key file's public keys, as a door scanner does", groups: config.Files | config.Keys, bind: ticketVerifyCommand},
+		{name: "dlq replay", summary: "put the booking events dead-lettered since the last replay back on booking.events, once the cause is mended (--dry-run lists them)", groups: config.Stores, bind: dlqReplayCommand},
 		{name: "migrate", summary: "apply database migrations and exit", groups: config.Stores, bind: noFlags(runMigrate)},
 		{name: "seed", summary: "seed the demo venues, or with --seats N a venue of N seats, and exit", groups: config.Stores, bind: seedCommand},
 		{name: "healthcheck", summary: "probe a running process's /healthz (or -url) and exit 0 only on 200, for container healthchecks", bind: healthcheckCommand},
