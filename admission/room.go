@@ -395,7 +395,8 @@ func (r *Room) Leave(ctx context.Context, eventID, userID int64) error {
 	if err != nil {
 		return unavailable("leaving the waiting room", err)
 	}
-	// The fans behind see this gateway's leaves at once (see waitingAhead).
+	// Fans answered from their marks count this leave at once on this
+	// gateway, the others within the overview's TTL (see waitingAhead).
 	r.fans.forget(eventID, userID)
 	r.dropRecentOverview(eventID)
 	return nil
