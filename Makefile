@@ -29,6 +29,9 @@ test-frontend:
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 3x -count 1 -timeout 60m ./catalog/
 	$(GO) test -run '^$$' -bench BenchmarkBooker -benchtime 1x -count 1 -timeout 60m -v ./booker/
+	$(GO) test -run '^$$' -bench BenchmarkNotifier -benchtime 1x -count 1 -timeout 10m ./notifier/
+	$(GO) test -run '^$$' -bench BenchmarkConfirmLatencyWithNotifier -benchtime 1x -count 1 -timeout 10m ./cmd/ticketvelo/
+	$(GO) run ./cmd/ticketvelo loadgen
 
 ## lint: formatting, vet and staticcheck
 lint:
