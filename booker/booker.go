@@ -105,6 +105,7 @@ func New(o Options) (*Service, error) {
 // Routes mounts the booker's API on r.
 func (s *Service) Routes(r *router.Router) {
 	r.GET("/api/v1/events/{id}/seats", s.handleSeatMap)
+	r.GET("/api/v1/events/{id}/seats/status", s.handleSeatStatus)
 	r.POST("/api/v1/events/{id}/holds", s.handle(opHold, s.handleCreateHold))
 	r.GET("/api/v1/holds/{id}", s.handle(opOther, s.handleGetHold))
 	r.POST("/api/v1/holds/{id}/confirm", s.handle(opConfirm, s.handleConfirm))

@@ -70,6 +70,18 @@ func (s *Service) access(ctx *fasthttp.RequestCtx) (tokens.Access, error) {
 // that accept it, with an ETag so a client polling an unchanged map gets
 // a 304.
 func (s *Service) handleSeatMap(ctx *fasthttp.RequestCtx) {
+	s.serveSnapshot(ctx, func(m *mapCopy) (string, body) { return m.etag, m.full })
+}
+
+// handleSeatStatus answers the status view: one letter per seat, for
+// clients that poll a map they already have.
+func (s *Service) handleSeatStatus(ctx *fasthttp.RequestCtx) {
+	s.serveSnapshot(ctx, func(m *mapCopy) (string, body) { return "s" + m.etag, m.status })
+}
+
+// serveSnapshot answers one view of the event's seat map snapshot, gzipped
+// when the client takes it, 304 when its ETag is the client's.
+func (s *Service) serveSnapshot(ctx *fasthttp.RequestCtx, view func(*mapCopy) (string, body)) {
 	eventID, err := httpapi.ParseID(ctx, "id")
 	if err != nil {
 		httpapi.WriteError(ctx, err)
@@ -87,7 +99,8 @@ func (s *Service) handleSeatMap(ctx *fasthttp.RequestCtx) {
 		httpapi.WriteError(ctx, err)
 		return
 	}
-	etag := `"` + m.etag + `"`
+	tag, b := view(m)
+	etag := `"` + tag + `"`
 	ctx.Response.Header.Set("ETag", etag)
 	ctx.Response.Header.Set("Cache-Control", "public, max-age=1")
 	ctx.Response.Header.Set("Vary", "Accept-Encoding")
@@ -98,10 +111,10 @@ func (s *Service) handleSeatMap(ctx *fasthttp.RequestCtx) {
 	ctx.Response.Header.SetContentType("application/json")
 	if ctx.Request.Header.HasAcceptEncoding("gzip") {
 		ctx.Response.Header.Set("Content-Encoding", "gzip")
-		ctx.SetBody(m.gz)
+		ctx.SetBody(b.gz)
 		return
 	}
-	ctx.SetBody(m.json)
+	ctx.SetBody(b.json)
 }
 
 // holdBody is the body of POST /events/{id}/holds: seat_ids, or section

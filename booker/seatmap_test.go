@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -115,6 +116,46 @@ func TestSeatMap(t *testing.T) {
 		}
 		return nil
 	})
+
+	// The status view: a letter per seat, from the same snapshot, with an
+	// ETag of its own; a few kB on the wire for the whole arena.
+	var status struct {
+		EventID  int64     `json:"event_id"`
+		AsOf     time.Time `json:"as_of"`
+		Statuses string    `json:"statuses"`
+	}
+	testenv.Eventually(t, fresh, func() error {
+		h.call("GET", path+"/status", "", "", "").decode(t, &status)
+		if len(status.Statuses) < 4 || status.Statuses[:4] != "ssha" {
+			return fmt.Errorf("status view of seats 0-3: %.4q, want ssha", status.Statuses)
+		}
+		return nil
+	})
+	if status.EventID != h.eventID || len(status.Statuses) != 19920 || strings.Trim(status.Statuses[4:], "a") != "" || status.AsOf.IsZero() {
+		t.Errorf("status view: event %d, %d letters, as_of %s; want the arena's 19,920 seats, all but the 3 taken available", status.EventID, len(status.Statuses), status.AsOf)
+	}
+	req, _ = http.NewRequest("GET", h.url+path+"/status", nil)
+	req.Header.Set("Accept-Encoding", "gzip")
+	resp, err = (&http.Transport{DisableCompression: true}).RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	statusTag := resp.Header.Get("ETag")
+	t.Logf("status view of the arena: %d bytes gzipped (%d plain)", len(raw), len(status.Statuses)+90)
+	if resp.Header.Get("Content-Encoding") != "gzip" || len(raw) > 2000 || statusTag == "" || statusTag == h.call("GET", path, "", "", "").header.Get("ETag") {
+		t.Errorf("status view over gzip: %d bytes, Content-Encoding %q, ETag %q; want gzip under 2 kB with a tag of its own",
+			len(raw), resp.Header.Get("Content-Encoding"), statusTag)
+	}
+	req, _ = http.NewRequest("GET", h.url+path+"/status", nil)
+	req.Header.Set("If-None-Match", statusTag)
+	if resp, err := testClient.Do(req); err != nil || resp.StatusCode != 304 {
+		t.Errorf("status view with If-None-Match: got %v %v, want 304", resp.StatusCode, err)
+	}
+	if r := h.call("GET", "/api/v1/events/999999/seats/status", "", "", ""); r.status != 404 {
+		t.Errorf("status view of an unknown event: %d, want 404", r.status)
+	}
 
 	// The ETag follows the seats, not the build: unchanged seats, same tag.
 	r1 := h.call("GET", path, "", "", "")

@@ -35,14 +35,25 @@ type snapshots struct {
 	prevDiff map[int64][]byte // bitmap bits that disagreed with Postgres at the last build
 }
 
-// mapCopy is one encoded seat map.
+// mapCopy is one encoded seat map, whole and as its status view.
 type mapCopy struct {
-	meta    string // "<unix nanos of the Postgres read>/<etag>": what Redis says is newest
-	asOf    int64  // unix nanos of the Postgres read
-	etag    string // of the statuses: unchanged seats keep their ETag across builds
-	json    []byte
-	gz      []byte
+	meta    string       // "<unix nanos of the Postgres read>/<etag>": what Redis says is newest
+	asOf    int64        // unix nanos of the Postgres read
+	etag    string       // of the statuses: unchanged seats keep their ETag across builds
+	full    body         // GET /seats
+	status  body         // GET /seats/status
 	checked atomic.Int64 // when Redis last confirmed it is the newest (unix nanos)
+}
+
+// body is one answer, plain and gzip-compressed.
+type body struct{ json, gz []byte }
+
+func gzipped(b []byte) body {
+	var gz bytes.Buffer
+	w, _ := gzip.NewWriterLevel(&gz, gzip.BestSpeed)
+	_, _ = w.Write(b)
+	_ = w.Close()
+	return body{json: b, gz: gz.Bytes()}
 }
 
 const (
@@ -210,8 +221,10 @@ func (sn *snapshots) store(ctx context.Context, ev *eventInfo, m *mapCopy) error
 	defer cancel()
 	ttl := snapshotTTL.Milliseconds()
 	for _, res := range r.client.DoMulti(cctx,
-		r.client.B().Set().Key(r.eventKey(ev.ID, "map:json")).Value(rueidis.BinaryString(m.json)).PxMilliseconds(ttl).Build(),
-		r.client.B().Set().Key(r.eventKey(ev.ID, "map:gz")).Value(rueidis.BinaryString(m.gz)).PxMilliseconds(ttl).Build(),
+		r.client.B().Set().Key(r.eventKey(ev.ID, "map:json")).Value(rueidis.BinaryString(m.full.json)).PxMilliseconds(ttl).Build(),
+		r.client.B().Set().Key(r.eventKey(ev.ID, "map:gz")).Value(rueidis.BinaryString(m.full.gz)).PxMilliseconds(ttl).Build(),
+		r.client.B().Set().Key(r.eventKey(ev.ID, "map:status")).Value(rueidis.BinaryString(m.status.json)).PxMilliseconds(ttl).Build(),
+		r.client.B().Set().Key(r.eventKey(ev.ID, "map:status:gz")).Value(rueidis.BinaryString(m.status.gz)).PxMilliseconds(ttl).Build(),
 		// The meta key goes last: a reader that sees it finds the bodies.
 		r.client.B().Set().Key(r.eventKey(ev.ID, "map:meta")).Value(m.meta).PxMilliseconds(ttl).Build(),
 	) {
@@ -419,11 +432,15 @@ func (sn *snapshots) fetch(ctx context.Context, ev *eventInfo, have *mapCopy) (*
 	res := r.client.DoMulti(cctx,
 		r.client.B().Get().Key(r.eventKey(ev.ID, "map:json")).Build(),
 		r.client.B().Get().Key(r.eventKey(ev.ID, "map:gz")).Build(),
+		r.client.B().Get().Key(r.eventKey(ev.ID, "map:status")).Build(),
+		r.client.B().Get().Key(r.eventKey(ev.ID, "map:status:gz")).Build(),
 		r.client.B().Get().Key(r.eventKey(ev.ID, "map:meta")).Build())
 	js, err1 := res[0].AsBytes()
 	gz, err2 := res[1].AsBytes()
-	meta, err3 := res[2].ToString()
-	for _, err := range []error{err1, err2, err3} {
+	statusJS, err3 := res[2].AsBytes()
+	statusGz, err4 := res[3].AsBytes()
+	meta, err5 := res[4].ToString()
+	for _, err := range []error{err1, err2, err3, err4, err5} {
 		if rueidis.IsRedisNil(err) {
 			return nil, nil
 		}
@@ -436,7 +453,7 @@ func (sn *snapshots) fetch(ctx context.Context, ev *eventInfo, have *mapCopy) (*
 	if !ok || err != nil {
 		return nil, nil // not ours to read: rebuild
 	}
-	m := &mapCopy{meta: meta, asOf: nanos, etag: etag, json: js, gz: gz}
+	m := &mapCopy{meta: meta, asOf: nanos, etag: etag, full: body{js, gz}, status: body{statusJS, statusGz}}
 	m.checked.Store(time.Now().UnixNano())
 	sn.local.Store(ev.ID, m)
 	return m, nil
@@ -455,7 +472,7 @@ func (sn *snapshots) buildLocal(ctx context.Context, ev *eventInfo) (*mapCopy, e
 }
 
 // encodeMap writes the seat map JSON of docs/API.md by hand (about 80 bytes
-// a seat, 1.6 MB for an arena) and its gzip form.
+// a seat, 1.6 MB for an arena) and its status view, each with its gzip form.
 func encodeMap(ev *eventInfo, statuses []byte, asOf time.Time) *mapCopy {
 	b := make([]byte, 0, 96*len(ev.seats)+1024)
 	b = append(b, `{"event_id":`...)
@@ -505,12 +522,30 @@ func encodeMap(ev *eventInfo, statuses []byte, asOf time.Time) *mapCopy {
 		b = append(b, "]}"...)
 	}
 	b = append(b, "]}\n"...)
-	var gz bytes.Buffer
-	w, _ := gzip.NewWriterLevel(&gz, gzip.BestSpeed)
-	_, _ = w.Write(b)
-	_ = w.Close()
 	h := fnv.New64a()
 	h.Write(statuses)
 	etag := strconv.FormatInt(ev.ID, 10) + "-" + strconv.FormatUint(h.Sum64(), 36)
-	return &mapCopy{meta: strconv.FormatInt(asOf.UnixNano(), 10) + "/" + etag, asOf: asOf.UnixNano(), etag: etag, json: b, gz: gz.Bytes()}
+	return &mapCopy{
+		meta: strconv.FormatInt(asOf.UnixNano(), 10) + "/" + etag, asOf: asOf.UnixNano(), etag: etag,
+		full: gzipped(b), status: gzipped(encodeStatus(ev.ID, statuses, asOf)),
+	}
+}
+
+// statusLetters are the seat statuses of the status view, by status code.
+var statusLetters = [...]byte{'a', 'h', 's'}
+
+// encodeStatus writes the status view of docs/API.md: one letter per seat
+// id, about a byte a seat and a few kB gzipped for an arena, for clients
+// that poll a map they already have.
+func encodeStatus(eventID int64, statuses []byte, asOf time.Time) []byte {
+	b := make([]byte, 0, len(statuses)+96)
+	b = append(b, `{"event_id":`...)
+	b = strconv.AppendInt(b, eventID, 10)
+	b = append(b, `,"as_of":"`...)
+	b = asOf.UTC().AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","statuses":"`...)
+	for _, st := range statuses {
+		b = append(b, statusLetters[st])
+	}
+	return append(b, "\"}\n"...)
 }

@@ -251,6 +251,7 @@ var nearMisses = []apiRoute{
 	{"GET", "/", "gateway"},
 	{"GET", "/assets/index-3f2a.js", "gateway"},
 	{"GET", "/api/v1/events/42/seats/extra", "gateway"},
+	{"GET", "/api/v1/events/42/seats/status/x", "gateway"},
 	{"GET", "/api/v1/events/42/queue", "gateway"},
 	{"GET", "/api/v1/ordersheet", "gateway"},
 	{"GET", "/api/v1/holds", "gateway"},
