@@ -31,6 +31,7 @@ bench:
 	$(GO) test -run '^$$' -bench BenchmarkBooker -benchtime 1x -count 1 -timeout 60m -v ./booker/
 	$(GO) test -run '^$$' -bench BenchmarkNotifier -benchtime 1x -count 1 -timeout 10m ./notifier/
 	$(GO) test -run '^$$' -bench BenchmarkConfirmLatencyWithNotifier -benchtime 1x -count 1 -timeout 10m ./cmd/ticketvelo/
+	$(GO) test -run '^$$' -bench BenchmarkProxyHop -benchtime 5s -count 3 ./deploy/
 	$(GO) run ./cmd/ticketvelo loadgen
 
 ## lint: formatting, vet and staticcheck
