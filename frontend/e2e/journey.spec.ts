@@ -91,7 +91,8 @@ test('a seat someone else took is named, dropped from the choice and shown as ta
   // while another fan takes it for real.
   let release!: () => void
   const gate = new Promise<void>((r) => (release = r))
-  await page.route('**/api/v1/events/*/seats', async (route) => {
+  // (the full map and the status view the page polls once it has the map)
+  await page.route(/\/api\/v1\/events\/\d+\/seats(\/status)?$/, async (route) => {
     await gate
     await route.continue()
   })
@@ -110,4 +111,42 @@ test('a seat someone else took is named, dropped from the choice and shown as ta
   await expect(page.getByText(new RegExp(`${label.replace('Row', 'row')} was just taken`))).toBeVisible()
   await expect(page.getByTestId('selection')).toHaveCount(0)
   await expect(page.locator(`[data-seat="${seatId}"]`)).toHaveAttribute('data-status', /held|sold/)
+})
+
+test('a chosen seat someone else takes is dropped by the live refresh, which polls only the status view', async ({ page, request }) => {
+  const ops = await opsUser(request)
+  const ev = await openEvent(request, ops, `Live ${Date.now()}`)
+
+  await registerInBrowser(page, `/events/${ev.id}`)
+  await joinAndWaitForTurn(page)
+  const seen: string[] = []
+  page.on('response', (r) => {
+    const m = new URL(r.url()).pathname.match(/\/api\/v1\/events\/\d+(\/seats(\/status)?)$/)
+    if (m) seen.push(`${m[1]} ${r.status()}`)
+  })
+  await page.getByRole('button', { name: 'Choose your seats' }).click()
+  const sections = page.getByRole('heading', { name: 'Sections' }).locator('..').getByRole('button')
+  await sections.first().click()
+  const seat = page.locator('[role="grid"] [data-status="available"]').first()
+  const seatId = Number(await seat.getAttribute('data-seat'))
+  const label = (await seat.getAttribute('aria-label'))!.split(', £')[0] // "Row 1, seat 1"
+  await seat.click()
+  await expect(page.getByTestId('selection')).toHaveCount(1)
+
+  const rival = await registerFan(request, 'Rival')
+  const token = await admitted(request, rival, ev.id)
+  const taken = await request.post(`/api/v1/events/${ev.id}/holds`, {
+    headers: { Authorization: `Bearer ${token}`, 'Idempotency-Key': `rival-${Date.now()}` },
+    data: { seat_ids: [seatId] },
+  })
+  expect(taken.status(), await taken.text()).toBe(201)
+
+  // No click: the next poll or two (the snapshot is up to ~1 s old) tell.
+  await expect(page.getByText('Just taken by someone else')).toBeVisible({ timeout: 15_000 })
+  await expect(page.getByText(new RegExp(`${label.replace('Row', 'row')}\\. Pick another seat\\.`))).toBeVisible()
+  await expect(page.getByTestId('selection')).toHaveCount(0)
+  await expect(page.locator(`[data-seat="${seatId}"]`)).toHaveAttribute('data-status', 'held')
+  // The map came once; the refresh that told was a status view.
+  expect(seen.filter((s) => s.startsWith('/seats '))).toEqual(['/seats 200'])
+  expect(seen).toContain('/seats/status 200')
 })

@@ -121,6 +121,41 @@ describe('Client', () => {
     expect(await c.seatsIfChanged(9, '"v0"')).toEqual({ map, etag: '"v1"' })
   })
 
+  it('asks for the status view with its own ETag and reads 304 as no change', async () => {
+    const view = { event_id: 10, as_of: '2030-01-01T00:00:00.123Z', statuses: 'aahs' }
+    routes.set('GET /api/v1/events/10/seats/status', (req, _b, res) => {
+      if (req.headers['if-none-match'] === '"s10-x"') {
+        res.writeHead(304, { ETag: '"s10-x"' })
+        res.end()
+        return
+      }
+      res.writeHead(200, { 'Content-Type': 'application/json', ETag: '"s10-x"' })
+      res.end(JSON.stringify(view))
+    })
+    const c = new Client(base)
+    expect(await c.seatStatusesIfChanged(10, null)).toEqual({ view, etag: '"s10-x"' })
+    let req = seen.at(-1)!
+    expect(req.url).toBe('/api/v1/events/10/seats/status')
+    expect(req.headers['if-none-match']).toBeUndefined()
+    expect(await c.seatStatusesIfChanged(10, '"s10-x"')).toBeNull()
+    req = seen.at(-1)!
+    expect(req.url).toBe('/api/v1/events/10/seats/status')
+    expect(req.headers['if-none-match']).toBe('"s10-x"')
+    expect(await c.seatStatusesIfChanged(10, '"s10-old"')).toEqual({ view, etag: '"s10-x"' })
+  })
+
+  it('turns a status view without statuses into malformed_response, and a 404 into an ApiError', async () => {
+    routes.set('GET /api/v1/events/11/seats/status', json(200, { event_id: 11, as_of: '', statuses: null }))
+    const bad = await new Client(base).seatStatusesIfChanged(11, null).catch((e) => e)
+    expect(bad).toBeInstanceOf(ApiError)
+    expect(bad.code).toBe('malformed_response')
+    routes.set('GET /api/v1/events/12/seats/status', json(404, { error: { code: 'event_not_found', message: 'no event 12' } }))
+    const missing = await new Client(base).seatStatusesIfChanged(12, null).catch((e) => e)
+    expect(missing).toBeInstanceOf(ApiError)
+    expect(missing.status).toBe(404)
+    expect(missing.code).toBe('event_not_found')
+  })
+
   it('reports a refused connection as a NetworkError, an unknown outcome', async () => {
     const closed = createServer()
     await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r))

@@ -134,6 +134,16 @@ export interface SeatMap {
   sections: SeatSection[]
 }
 
+/**
+ * SeatStatusView is GET /seats/status: the live status of every seat as one
+ * letter per seat id, in id order (a available, h held, s sold).
+ */
+export interface SeatStatusView {
+  event_id: number
+  as_of: string
+  statuses: string
+}
+
 export interface HeldSeat {
   id: number
   section: string
@@ -383,9 +393,29 @@ export class Client {
    * download and parse on every poll of every fan.
    */
   async seatsIfChanged(eventId: number, etag: string | null, signal?: AbortSignal): Promise<{ map: SeatMap; etag: string | null } | null> {
+    const got = await this.getIfChanged<SeatMap>(`/api/v1/events/${eventId}/seats`, etag, signal)
+    return got && { map: got.body, etag: got.etag }
+  }
+
+  /**
+   * seatStatusesIfChanged asks for the status view of the seat map only if
+   * it changed since etag (its own ETag, not the map's): a page that has the
+   * map polls this, a byte a seat, instead of the whole map.
+   */
+  async seatStatusesIfChanged(eventId: number, etag: string | null, signal?: AbortSignal): Promise<{ view: SeatStatusView; etag: string | null } | null> {
+    const got = await this.getIfChanged<SeatStatusView>(`/api/v1/events/${eventId}/seats/status`, etag, signal)
+    if (got === null) return null
+    if (typeof (got.body as Partial<SeatStatusView> | null)?.statuses !== 'string') {
+      throw new ApiError(200, 'malformed_response', 'The server sent an answer we could not read.')
+    }
+    return { view: got.body, etag: got.etag }
+  }
+
+  /** getIfChanged GETs path with If-None-Match: null for a 304. */
+  private async getIfChanged<T>(path: string, etag: string | null, signal?: AbortSignal): Promise<{ body: T; etag: string | null } | null> {
     let res: Response
     try {
-      res = await this.fetchImpl(`${this.baseURL}/api/v1/events/${eventId}/seats`, {
+      res = await this.fetchImpl(this.baseURL + path, {
         headers: etag ? { Accept: 'application/json', 'If-None-Match': etag } : { Accept: 'application/json' },
         signal,
         // The cache would answer the 304 itself; we want to see it.
@@ -396,7 +426,7 @@ export class Client {
       throw new NetworkError(err)
     }
     if (res.status === 304) return null
-    return { map: await this.parse<SeatMap>(res), etag: res.headers.get('ETag') }
+    return { body: await this.parse<T>(res), etag: res.headers.get('ETag') }
   }
 
   /** hold takes the ADMISSION token, not the access token. */

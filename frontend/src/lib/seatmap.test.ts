@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { SeatMap, SeatStatus } from './api'
-import { availableIn, layout, refresh, sameShape, sectionAt, seatLabel, Status } from './seatmap'
+import { availableIn, layout, refresh, refreshStatuses, sameShape, sectionAt, seatLabel, Status } from './seatmap'
 
 /** arena builds a seat map shaped like the seeded 19,920-seat arena. */
 function arena(status: (id: number) => SeatStatus = () => 'available'): SeatMap {
@@ -101,6 +101,67 @@ describe('refresh', () => {
   })
 })
 
+/** letters is the status view of n seats: a everywhere but where at says. */
+function letters(n: number, at: Record<number, string> = {}): string {
+  return Array.from({ length: n }, (_, id) => at[id] ?? 'a').join('')
+}
+
+describe('refreshStatuses', () => {
+  it('rewrites only the seats whose letter changed and reports their ids', () => {
+    const v = layout(arena())
+    const before = Uint8Array.from(v.status)
+    expect(refreshStatuses(v, letters(19920, { 5: 's', 19000: 'h' }), '2030-01-01T00:00:01Z')?.sort((a, b) => a - b)).toEqual([5, 19000])
+    expect(v.status[5]).toBe(Status.sold)
+    expect(v.status[19000]).toBe(Status.held)
+    // Every other seat is as it was.
+    const diff = [...v.status.keys()].filter((id) => v.status[id] !== before[id])
+    expect(diff).toEqual([5, 19000])
+    expect(availableIn(v, v.sections[0])).toBe(499)
+    expect(v.asOf).toBe('2030-01-01T00:00:01Z')
+    // The same view again changes nothing; a seat coming back is a change.
+    expect(refreshStatuses(v, letters(19920, { 5: 's', 19000: 'h' }))).toEqual([])
+    expect(refreshStatuses(v, letters(19920, { 5: 's' }))).toEqual([19000])
+    expect(v.status[19000]).toBe(Status.available)
+  })
+
+  it('leaves the venue as it was when the string does not have one letter per seat', () => {
+    const v = layout(arena((id) => (id === 7 ? 'held' : 'available')))
+    const before = Uint8Array.from(v.status)
+    for (const n of [0, 19919, 19921]) {
+      expect(refreshStatuses(v, 's'.repeat(n), 'later')).toBeNull()
+    }
+    expect(v.status).toEqual(before)
+    expect(v.asOf).toBe('2030-01-01T00:00:00Z')
+  })
+
+  it('agrees with refresh from the full map', () => {
+    const pick = (id: number): SeatStatus => (['available', 'held', 'sold'] as const)[(id * 7919) % 5 % 3]
+    const a = layout(arena())
+    const b = layout(arena())
+    const fromMap = refresh(a, arena(pick))
+    const fromView = refreshStatuses(b, Array.from({ length: 19920 }, (_, id) => pick(id)[0]).join(''))
+    expect(fromView).toEqual(fromMap)
+    expect(fromMap.length).toBeGreaterThan(10000)
+    expect(b.status).toEqual(a.status)
+  })
+
+  it('takes an unknown letter for sold and keeps ids the map does not place sold', () => {
+    // Seat ids 0, 1 and 3: id 2 is not in the map.
+    const m: SeatMap = {
+      event_id: 1,
+      as_of: '',
+      currency: 'GBP',
+      sections: [{ name: 'A', tier: 'A', rows: [{ label: '1', seats: [0, 1, 3].map((id) => ({ id, number: id + 1, price_cents: 100, status: 'available' as const, accessible: false })) }] }],
+    }
+    const v = layout(m)
+    expect(v.status.length).toBe(4)
+    expect(refreshStatuses(v, 'axaa')).toEqual([1])
+    expect(v.status[1]).toBe(Status.sold)
+    expect(v.status[2]).toBe(Status.sold)
+    expect(v.status[3]).toBe(Status.available)
+  })
+})
+
 describe('speed', () => {
   // Generous bounds: they catch an accidental O(n²), not a slow machine.
   it('lays out 19,920 seats and refreshes them in a few milliseconds', () => {
@@ -112,7 +173,13 @@ describe('speed', () => {
     t = performance.now()
     const changed = refresh(v, next)
     const refreshMs = performance.now() - t
+    const view = Array.from({ length: 19920 }, (_, id) => (id % 5 === 0 ? 'h' : 'a')).join('')
+    t = performance.now()
+    const viewChanged = refreshStatuses(v, view)
+    const viewMs = performance.now() - t
     expect(changed.length).toBe(Math.ceil(19920 / 7))
+    expect(viewChanged?.length).toBeGreaterThan(0)
+    expect(viewMs).toBeLessThan(100)
     expect(layoutMs).toBeLessThan(500)
     expect(refreshMs).toBeLessThan(100)
   })

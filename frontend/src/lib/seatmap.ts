@@ -181,6 +181,14 @@ export function sameShape(v: Venue, m: SeatMap): boolean {
   return true
 }
 
+/** setStatus writes one seat's status and notes its id if it changed. */
+function setStatus(v: Venue, id: number, c: StatusCode, changed: number[]) {
+  if (v.status[id] !== c) {
+    v.status[id] = c
+    changed.push(id)
+  }
+}
+
 /**
  * refresh copies the live statuses of m into v and returns the ids whose
  * status changed, so the caller can tell a fan that a chosen seat went.
@@ -190,15 +198,37 @@ export function refresh(v: Venue, m: SeatMap): number[] {
   for (const s of m.sections) {
     for (const r of s.rows) {
       for (const seat of r.seats) {
-        const c = statusCode[seat.status] ?? Status.sold
-        if (seat.id >= 0 && seat.id < v.status.length && v.status[seat.id] !== c) {
-          v.status[seat.id] = c
-          changed.push(seat.id)
-        }
+        if (seat.id >= 0 && seat.id < v.status.length) setStatus(v, seat.id, statusCode[seat.status] ?? Status.sold, changed)
       }
     }
   }
   v.asOf = m.as_of
+  return changed
+}
+
+/** Status codes by the letters of the status view (a, h, s); any other is sold. */
+const letterCode = new Uint8Array(128).fill(Status.sold)
+letterCode['a'.charCodeAt(0)] = Status.available
+letterCode['h'.charCodeAt(0)] = Status.held
+letterCode['s'.charCodeAt(0)] = Status.sold
+
+/**
+ * refreshStatuses is refresh from the status view (GET /seats/status): one
+ * letter per seat id, in id order. It returns the ids whose status changed,
+ * or null when the string does not have one letter per seat of v (the
+ * layout changed): then only a new full map can tell where the seats are.
+ */
+export function refreshStatuses(v: Venue, statuses: string, asOf?: string): number[] | null {
+  const n = v.status.length
+  if (statuses.length !== n) return null
+  const changed: number[] = []
+  for (let id = 0; id < n; id++) {
+    // An id the map did not place stays sold, as layout left it.
+    if (v.section[id] < 0) continue
+    const ch = statuses.charCodeAt(id)
+    setStatus(v, id, (ch < 128 ? letterCode[ch] : Status.sold) as StatusCode, changed)
+  }
+  if (asOf !== undefined) v.asOf = asOf
   return changed
 }
 

@@ -5,7 +5,7 @@ import { useDocumentTitle, useLoad, usePageHidden, useSecondsLeft } from '../lib
 import { Attempt, withRetries } from '../lib/idempotency'
 import { navigate } from '../lib/router'
 import { Link } from '../components/Link'
-import { availableIn, layout, refresh, sameShape, seatColors, seatLabel, Status, type Venue } from '../lib/seatmap'
+import { availableIn, layout, refresh, refreshStatuses, sameShape, seatColors, seatLabel, Status, type Venue } from '../lib/seatmap'
 import { session, useSession, type Admission } from '../lib/session'
 import { SeatCanvas } from '../components/SeatCanvas'
 import { SectionSeats } from '../components/SectionSeats'
@@ -124,36 +124,87 @@ function SeatPicker({
     selectedRef.current = selected
   }, [selected])
 
-  const etagRef = useRef<string | null>(null)
+  // The full map (layout, prices, labels) is fetched once; the polls after
+  // it ask for the status view, a byte a seat instead of 1.6 MB of JSON for
+  // an arena, and apply it in place. A status view that does not fit the
+  // laid-out venue brings the full map back; a backend without the view
+  // (404) is polled for the full map, as before the view existed.
+  const mapEtagRef = useRef<string | null>(null)
+  const statusEtagRef = useRef<string | null>(null)
+  const statusViewRef = useRef<'fits' | 'misfit' | 'off'>('fits')
+
+  /** settle shows a good answer and drops the chosen seats it took away. */
+  const settle = useCallback((changed: number[]) => {
+    setMapError(null)
+    setVersion((x) => x + 1)
+    // A chosen seat someone else just took leaves the selection, visibly.
+    const lost = changed.filter((id) => selectedRef.current.has(id) && venueRef.current!.status[id] !== Status.available)
+    if (lost.length > 0) {
+      setSelected((s) => new Set([...s].filter((id) => !lost.includes(id))))
+      setGone(lost.map((id) => seatLabel(venueRef.current!, id)))
+    }
+  }, [])
+
+  const loadMap = useCallback(
+    async (etag: string | null, signal?: AbortSignal) => {
+      const got = await api.seatsIfChanged(eventId, etag, signal)
+      if (got === null) {
+        setMapError(null) // 304: nothing moved since the last answer
+        return
+      }
+      const m = got.map
+      mapEtagRef.current = got.etag
+      const v = venueRef.current
+      let changed: number[] = []
+      if (!v || !sameShape(v, m)) {
+        venueRef.current = layout(m)
+        setVenue(venueRef.current)
+      } else changed = refresh(v, m)
+      settle(changed)
+    },
+    [eventId, settle],
+  )
+
   const load = useCallback(
     async (signal?: AbortSignal) => {
       try {
-        const got = await api.seatsIfChanged(eventId, venueRef.current ? etagRef.current : null, signal)
+        const v = venueRef.current
+        if (!v || statusViewRef.current === 'off') {
+          await loadMap(v ? mapEtagRef.current : null, signal)
+          return
+        }
+        let got: Awaited<ReturnType<typeof api.seatStatusesIfChanged>>
+        try {
+          got = await api.seatStatusesIfChanged(eventId, statusEtagRef.current, signal)
+        } catch (err) {
+          if (!(err instanceof ApiError && err.status === 404)) throw err
+          // A backend from before the status view, or an event gone (the
+          // map then says so): poll the full map as before.
+          statusViewRef.current = 'off'
+          await loadMap(mapEtagRef.current, signal)
+          return
+        }
         if (got === null) {
           setMapError(null) // 304: nothing moved since the last answer
           return
         }
-        const m = got.map
-        etagRef.current = got.etag
-        const v = venueRef.current
-        let changed: number[] = []
-        if (!v || !sameShape(v, m)) {
-          venueRef.current = layout(m)
-          setVenue(venueRef.current)
-        } else changed = refresh(v, m)
-        setMapError(null)
-        setVersion((x) => x + 1)
-        // A chosen seat someone else just took leaves the selection, visibly.
-        const lost = changed.filter((id) => selectedRef.current.has(id) && venueRef.current!.status[id] !== Status.available)
-        if (lost.length > 0) {
-          setSelected((s) => new Set([...s].filter((id) => !lost.includes(id))))
-          setGone(lost.map((id) => seatLabel(venueRef.current!, id)))
+        const changed = got.view.event_id === v.eventId ? refreshStatuses(v, got.view.statuses, got.view.as_of) : null
+        if (changed === null) {
+          // The layout changed: lay out a fresh full map. If the view does
+          // not fit that one either, poll the full map from now on.
+          statusViewRef.current = statusViewRef.current === 'misfit' ? 'off' : 'misfit'
+          statusEtagRef.current = null
+          await loadMap(null, signal)
+          return
         }
+        statusViewRef.current = 'fits'
+        statusEtagRef.current = got.etag
+        settle(changed)
       } catch (err) {
         if (!signal?.aborted) setMapError(err)
       }
     },
-    [eventId],
+    [eventId, loadMap, settle],
   )
 
   // Live refresh: one request at a time, paused in a background tab.
