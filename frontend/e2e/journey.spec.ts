@@ -1,5 +1,28 @@
-import { expect, test } from '@playwright/test'
+import { expect, test, type APIRequestContext, type Page } from '@playwright/test'
 import { admitted, axeViolations, joinAndWaitForTurn, openEvent, opsUser, registerFan, registerInBrowser } from './helpers'
+
+/** chooseFirstFreeSeat opens the seat page and picks the first free seat of the first section. */
+async function chooseFirstFreeSeat(page: Page): Promise<{ seatId: number; label: string }> {
+  await page.getByRole('button', { name: 'Choose your seats' }).click()
+  const sections = page.getByRole('heading', { name: 'Sections' }).locator('..').getByRole('button')
+  await sections.first().click()
+  const seat = page.locator('[role="grid"] [data-status="available"]').first()
+  const seatId = Number(await seat.getAttribute('data-seat'))
+  const label = (await seat.getAttribute('aria-label'))!.split(', £')[0] // "Row 1, seat 1"
+  await seat.click()
+  return { seatId, label }
+}
+
+/** rivalHolds has another fan, admitted through the API, hold the seat. */
+async function rivalHolds(request: APIRequestContext, eventId: number, seatId: number) {
+  const rival = await registerFan(request, 'Rival')
+  const token = await admitted(request, rival, eventId)
+  const taken = await request.post(`/api/v1/events/${eventId}/holds`, {
+    headers: { Authorization: `Bearer ${token}`, 'Idempotency-Key': `rival-${Date.now()}` },
+    data: { seat_ids: [seatId] },
+  })
+  expect(taken.status(), await taken.text()).toBe(201)
+}
 
 test('a fan registers, queues, is let in, holds two seats, pays, sees the order and cancels it', async ({ page, request }) => {
   test.setTimeout(120_000)
@@ -79,13 +102,7 @@ test('a seat someone else took is named, dropped from the choice and shown as ta
 
   await registerInBrowser(page, `/events/${ev.id}`)
   await joinAndWaitForTurn(page)
-  await page.getByRole('button', { name: 'Choose your seats' }).click()
-  const sections = page.getByRole('heading', { name: 'Sections' }).locator('..').getByRole('button')
-  await sections.first().click()
-  const seat = page.locator('[role="grid"] [data-status="available"]').first()
-  const seatId = Number(await seat.getAttribute('data-seat'))
-  const label = (await seat.getAttribute('aria-label'))!.split(', £')[0] // "Row 1, seat 1"
-  await seat.click()
+  const { seatId, label } = await chooseFirstFreeSeat(page)
 
   // Hold the map's live refresh so this page still shows the seat as free
   // while another fan takes it for real.
@@ -96,13 +113,7 @@ test('a seat someone else took is named, dropped from the choice and shown as ta
     await gate
     await route.continue()
   })
-  const rival = await registerFan(request, 'Rival')
-  const token = await admitted(request, rival, ev.id)
-  const taken = await request.post(`/api/v1/events/${ev.id}/holds`, {
-    headers: { Authorization: `Bearer ${token}`, 'Idempotency-Key': `rival-${Date.now()}` },
-    data: { seat_ids: [seatId] },
-  })
-  expect(taken.status(), await taken.text()).toBe(201)
+  await rivalHolds(request, ev.id, seatId)
   release()
 
   await page.getByRole('button', { name: 'Hold 1 seat' }).click()
@@ -124,22 +135,10 @@ test('a chosen seat someone else takes is dropped by the live refresh, which pol
     const m = new URL(r.url()).pathname.match(/\/api\/v1\/events\/\d+(\/seats(\/status)?)$/)
     if (m) seen.push(`${m[1]} ${r.status()}`)
   })
-  await page.getByRole('button', { name: 'Choose your seats' }).click()
-  const sections = page.getByRole('heading', { name: 'Sections' }).locator('..').getByRole('button')
-  await sections.first().click()
-  const seat = page.locator('[role="grid"] [data-status="available"]').first()
-  const seatId = Number(await seat.getAttribute('data-seat'))
-  const label = (await seat.getAttribute('aria-label'))!.split(', £')[0] // "Row 1, seat 1"
-  await seat.click()
+  const { seatId, label } = await chooseFirstFreeSeat(page)
   await expect(page.getByTestId('selection')).toHaveCount(1)
 
-  const rival = await registerFan(request, 'Rival')
-  const token = await admitted(request, rival, ev.id)
-  const taken = await request.post(`/api/v1/events/${ev.id}/holds`, {
-    headers: { Authorization: `Bearer ${token}`, 'Idempotency-Key': `rival-${Date.now()}` },
-    data: { seat_ids: [seatId] },
-  })
-  expect(taken.status(), await taken.text()).toBe(201)
+  await rivalHolds(request, ev.id, seatId)
 
   // No click: the next poll or two (the snapshot is up to ~1 s old) tell.
   await expect(page.getByText('Just taken by someone else')).toBeVisible({ timeout: 15_000 })
