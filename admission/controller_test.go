@@ -50,6 +50,7 @@ func TestThreeGatewaysKeepTheRateAndNeverExceedTheCap(t *testing.T) {
 		}
 		t.Cleanup(client.Close)
 		room := admission.NewRoom(client, w.prefix, w.ring, w.opts)
+		t.Cleanup(room.Close) // before the client's close: it writes the last polls
 		c := admission.NewController(room, sales, 100*time.Millisecond, time.Now, zerolog.Nop())
 		running.Add(1)
 		go func() {

@@ -18,6 +18,8 @@ import (
 type lastPolls struct {
 	mu      sync.Mutex
 	pending []lastPoll
+	closed  bool
+	flushes sync.WaitGroup // delayed flushes scheduled or running
 }
 
 type lastPoll struct {
@@ -34,16 +36,34 @@ var lastPollErrors = metrics.NewCounter("ticketvelo_waiting_room_last_poll_error
 func (r *Room) notePoll(k *eventKeys, userID int64, now time.Time) {
 	p := &r.polls
 	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return
+	}
 	p.pending = append(p.pending, lastPoll{k, userID, now.Unix()})
-	first := len(p.pending) == 1
-	p.mu.Unlock()
-	if first {
+	if len(p.pending) == 1 {
+		p.flushes.Add(1)
 		time.AfterFunc(lastPollDelay, func() {
+			defer p.flushes.Done()
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			defer cancel()
 			r.flushPolls(ctx) // counted in lastPollErrors
 		})
 	}
+}
+
+// Close writes the last polls still held back and waits for the writes
+// under way; polls after it are not recorded. Call it before closing the
+// Redis client, so a gateway that stops loses no poll.
+func (r *Room) Close() {
+	p := &r.polls
+	p.mu.Lock()
+	p.closed = true
+	p.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	r.flushPolls(ctx) // counted in lastPollErrors
+	p.flushes.Wait()
 }
 
 // flushPolls writes the pending last polls in one round trip. A failed

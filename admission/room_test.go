@@ -51,10 +51,17 @@ func newWorld(t testing.TB, edit ...func(*admission.Options)) *world {
 	for _, e := range edit {
 		e(&opts)
 	}
-	return &world{
-		room: admission.NewRoom(client, prefix, ring, opts), fb: admission.NewFeedback(client, prefix),
-		client: client, prefix: prefix, ring: ring, opts: opts,
-	}
+	w := &world{fb: admission.NewFeedback(client, prefix), client: client, prefix: prefix, ring: ring, opts: opts}
+	w.room = w.gateway(t)
+	return w
+}
+
+// gateway is another gateway's view of the world's waiting room. Its held
+// back writes land before the test's keys are deleted.
+func (w *world) gateway(t testing.TB) *admission.Room {
+	r := admission.NewRoom(w.client, w.prefix, w.ring, w.opts)
+	t.Cleanup(r.Close)
+	return r
 }
 
 var ctx = context.Background()
@@ -222,7 +229,7 @@ func TestFirstComeFirstServedAfterTheOpening(t *testing.T) {
 	}
 	// A gateway that has not seen the queue open yet takes the scripts'
 	// slow path and must answer the same.
-	fresh := admission.NewRoom(w.client, w.prefix, w.ring, w.opts)
+	fresh := w.gateway(t)
 	for i, u := range arrivals {
 		slow, err := fresh.Status(ctx, event, u, now)
 		if fast := w.status(t, event, u, now); err != nil || slow != fast || slow.Ahead != int64(i) {
@@ -700,7 +707,7 @@ func TestJoinLimitsPerAccountAndAddress(t *testing.T) {
 func TestPositionsFromMarksStayTrueWhileTheQueueMoves(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
-	other := admission.NewRoom(w.client, w.prefix, w.ring, w.opts) // a second gateway
+	other := w.gateway(t)
 	const event, fans = 31, 2000
 	opens := time.Now().Add(-time.Hour)
 	now := time.Now().Truncate(time.Second)

@@ -93,6 +93,7 @@ func newEdge(t testing.TB, o edgeOptions) *edge {
 		Auto: admission.AutoOptions{TargetP99: cfg.AutoTargetP99, TargetErrors: cfg.AutoTargetErrors, Increase: cfg.AutoIncrease,
 			DecreaseFactor: cfg.AutoDecreaseFactor, MinRate: cfg.AutoMinRate, MaxRate: cfg.AutoMaxRate},
 	})
+	t.Cleanup(room.Close) // its held-back writes land before the test's keys go
 	gw, err := gateway.New(gateway.Deps{
 		Users: users, Catalog: store, Events: catalog.NewCache(store, time.Second, time.Now), Room: room, Ring: ring,
 		Redis: client, Prefix: prefix, Config: cfg, TrustedProxies: o.trusted, Now: now,

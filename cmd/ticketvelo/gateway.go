@@ -50,6 +50,7 @@ func mountGateway(d *deps, srv *httpapi.Server) (func(context.Context) error, er
 			DecreaseFactor: g.AutoDecreaseFactor, MinRate: g.AutoMinRate, MaxRate: g.AutoMaxRate,
 		},
 	})
+	d.closes = append(d.closes, room.Close) // before the client's: it writes the last polls
 	gw, err := gateway.New(gateway.Deps{
 		Users: users, Catalog: store, Events: catalog.NewCache(store, time.Second, time.Now), Room: room, Ring: ring,
 		Redis: client, Prefix: cfg.RedisPrefix, Config: g, TrustedProxies: cfg.TrustedProxies, Now: time.Now,
