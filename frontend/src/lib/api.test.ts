@@ -101,17 +101,22 @@ describe('Client', () => {
     expect(seen.at(-1)!.url).toBe('/api/v1/holds/a%2Fb%3Fc')
   })
 
-  it('asks for the seat map only when it changed', async () => {
-    const map = { event_id: 9, as_of: '2030-01-01T00:00:00Z', currency: 'GBP', sections: [] }
-    routes.set('GET /api/v1/events/9/seats', (req, _b, res) => {
-      if (req.headers['if-none-match'] === '"v1"') {
-        res.writeHead(304, { ETag: '"v1"' })
+  /** serveWithETag answers route with body under etag, and 304 to a client that has it. */
+  function serveWithETag(route: string, etag: string, body: unknown) {
+    routes.set(route, (req, _b, res) => {
+      if (req.headers['if-none-match'] === etag) {
+        res.writeHead(304, { ETag: etag })
         res.end()
         return
       }
-      res.writeHead(200, { 'Content-Type': 'application/json', ETag: '"v1"' })
-      res.end(JSON.stringify(map))
+      res.writeHead(200, { 'Content-Type': 'application/json', ETag: etag })
+      res.end(JSON.stringify(body))
     })
+  }
+
+  it('asks for the seat map only when it changed', async () => {
+    const map = { event_id: 9, as_of: '2030-01-01T00:00:00Z', currency: 'GBP', sections: [] }
+    serveWithETag('GET /api/v1/events/9/seats', '"v1"', map)
     const c = new Client(base)
     const first = await c.seatsIfChanged(9, null)
     expect(first).toEqual({ map, etag: '"v1"' })
@@ -123,15 +128,7 @@ describe('Client', () => {
 
   it('asks for the status view with its own ETag and reads 304 as no change', async () => {
     const view = { event_id: 10, as_of: '2030-01-01T00:00:00.123Z', statuses: 'aahs' }
-    routes.set('GET /api/v1/events/10/seats/status', (req, _b, res) => {
-      if (req.headers['if-none-match'] === '"s10-x"') {
-        res.writeHead(304, { ETag: '"s10-x"' })
-        res.end()
-        return
-      }
-      res.writeHead(200, { 'Content-Type': 'application/json', ETag: '"s10-x"' })
-      res.end(JSON.stringify(view))
-    })
+    serveWithETag('GET /api/v1/events/10/seats/status', '"s10-x"', view)
     const c = new Client(base)
     expect(await c.seatStatusesIfChanged(10, null)).toEqual({ view, etag: '"s10-x"' })
     let req = seen.at(-1)!
