@@ -5,6 +5,8 @@ import (
 	"strconv"
 
 	"github.com/redis/rueidis"
+
+	"github.com/ticketvelo/ticketvelo/internal/salekeys"
 )
 
 // The waiting room of event E lives under <prefix>wr:{E}:. The {E} hash tag
@@ -19,6 +21,7 @@ import (
 //	active    sorted set of admitted fans by admission expiry (unix ms)
 //	tokens    hash: admitted fan -> their admission token
 //	ended     hash: fan -> why their last place ended (timeout, done, abandoned)
+//	          (active and ended are read by the booker too: internal/salekeys)
 //	seen:N    hash per 128 fans: fan id mod 128 -> last poll (unix s); small
 //	          hashes are packed listpacks, ~8 bytes a fan against ~70 in one big hash
 //	draw      the draw's lease
@@ -28,15 +31,18 @@ type eventKeys struct {
 	event                                                                int64
 	base                                                                 string
 	meta, settings, pre, queue, active, tokens, ended, seenPrefix, lease string
+	// taken is the booker's taken-seat bitmap, which the step reads to
+	// pause admission while no seat is left.
+	taken string
 }
 
 func newEventKeys(prefix string, eventID int64) *eventKeys {
-	base := prefix + "wr:{" + strconv.FormatInt(eventID, 10) + "}:"
+	base := salekeys.Room(prefix, eventID)
 	return &eventKeys{
 		event: eventID, base: base,
 		meta: base + "meta", settings: base + "settings", pre: base + "pre", queue: base + "queue",
-		active: base + "active", tokens: base + "tokens", ended: base + "ended", seenPrefix: base + "seen:",
-		lease: base + "draw",
+		active: salekeys.Active(prefix, eventID), tokens: base + "tokens", ended: salekeys.Ended(prefix, eventID),
+		seenPrefix: base + "seen:", lease: base + "draw", taken: salekeys.Taken(prefix, eventID),
 	}
 }
 

@@ -26,6 +26,8 @@ func TestBadInput(t *testing.T) {
 	otherKey, _ := tokens.GenerateKey()
 	otherRing, _ := tokens.NewRing(otherKey)
 	forged, _, _ := otherRing.IssueAdmission(fan, h.eventID, time.Minute, h.svc.now())
+	// Genuine, but signed for an admission the waiting room never made.
+	otherLive, _, _ := h.ring.IssueAdmission(fan, h.eventID, time.Hour, h.svc.now())
 	none := jwt.NewWithClaims(jwt.SigningMethodNone, jwt.MapClaims{"sub": fmt.Sprint(fan), "aud": "booker", "evt": h.eventID, "exp": time.Now().Add(time.Hour).Unix()})
 	algNone, _ := none.SignedString(jwt.UnsafeAllowNoneSignatureType)
 	hold := h.holdPath()
@@ -41,7 +43,8 @@ func TestBadInput(t *testing.T) {
 		{"garbage token", "POST", hold, "abc", "k", `{"seat_ids":[1]}`, 401, "token_malformed"},
 		{"alg none", "POST", hold, algNone, "k", `{"seat_ids":[1]}`, 401, "token_alg"},
 		{"forged", "POST", hold, forged, "k", `{"seat_ids":[1]}`, 401, "token_kid"},
-		{"expired admission", "POST", hold, expired, "k", `{"seat_ids":[1]}`, 401, "token_expired"},
+		{"expired admission", "POST", hold, expired, "k", `{"seat_ids":[1]}`, 410, "admission_expired"},
+		{"admission that is not live", "POST", hold, otherLive, "k", `{"seat_ids":[1]}`, 410, "admission_expired"},
 		{"access token instead of admission", "POST", hold, acc, "k", `{"seat_ids":[1]}`, 401, "token_audience"},
 		{"admission of another event", "POST", hold, otherEvent, "k", `{"seat_ids":[1]}`, 403, "token_event"},
 		{"event id not a number", "POST", "/api/v1/events/abc/holds", adm, "k", `{"seat_ids":[1]}`, 404, "not_found"},

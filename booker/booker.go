@@ -24,7 +24,8 @@ import (
 
 // Admissions is the waiting room as the booker sees it.
 type Admissions interface {
-	// Done frees the buyer's admission slot (order confirmed, hold released, token expired).
+	// Done ends the buyer's admission and frees its slot (order confirmed,
+	// hold expired): their admission token buys nothing more.
 	Done(ctx context.Context, eventID, userID int64) error
 	// ReportHealth publishes the booker's recent p99 latency and error ratio for auto mode.
 	ReportHealth(ctx context.Context, p99 time.Duration, errorRate float64) error

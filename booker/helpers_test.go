@@ -21,25 +21,59 @@ import (
 	"github.com/ticketvelo/ticketvelo/internal/config"
 	"github.com/ticketvelo/ticketvelo/internal/database"
 	"github.com/ticketvelo/ticketvelo/internal/httpapi"
+	"github.com/ticketvelo/ticketvelo/internal/salekeys"
 	"github.com/ticketvelo/ticketvelo/internal/testenv"
 	"github.com/ticketvelo/ticketvelo/internal/tokens"
 )
 
 // recordingAdmissions is the waiting room of the tests: it remembers what
-// the booker told it.
+// the booker told it, and keeps the live admissions where the booker reads
+// them (internal/salekeys), as the real waiting room does.
 type recordingAdmissions struct {
+	redis   rueidis.Client
+	prefix  string
 	mu      sync.Mutex
 	done    map[[2]int64]int
 	reports []float64
+	// tokens is each fan's admission token while their admission lives.
+	tokens map[int64]admitted
 }
 
-func (a *recordingAdmissions) Done(_ context.Context, eventID, userID int64) error {
+type admitted struct {
+	token string
+	exp   time.Time
+}
+
+func (a *recordingAdmissions) Done(ctx context.Context, eventID, userID int64) error {
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	if a.done == nil {
 		a.done = map[[2]int64]int{}
 	}
 	a.done[[2]int64{eventID, userID}]++
+	delete(a.tokens, userID) // a fan who comes back is admitted afresh
+	a.mu.Unlock()
+	return a.end(ctx, eventID, userID, "done")
+}
+
+// admit makes the admission that ends at exp the fan's live one.
+func (a *recordingAdmissions) admit(ctx context.Context, eventID, userID int64, exp time.Time) error {
+	return a.redis.Do(ctx, a.redis.B().Zadd().Key(salekeys.Active(a.prefix, eventID)).
+		ScoreMember().ScoreMember(float64(exp.UnixMilli()), fmt.Sprint(userID)).Build()).Error()
+}
+
+// end ends the fan's admission for reason why, as done, a timeout or an
+// abandoned place do; a leave just ends it.
+func (a *recordingAdmissions) end(ctx context.Context, eventID, userID int64, why string) error {
+	uid := fmt.Sprint(userID)
+	cmds := rueidis.Commands{a.redis.B().Zrem().Key(salekeys.Active(a.prefix, eventID)).Member(uid).Build()}
+	if why != "" {
+		cmds = append(cmds, a.redis.B().Hset().Key(salekeys.Ended(a.prefix, eventID)).FieldValue().FieldValue(uid, why).Build())
+	}
+	for _, r := range a.redis.DoMulti(ctx, cmds...) {
+		if err := r.Error(); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -77,17 +111,21 @@ func (c *clock) advance(d time.Duration) {
 // harness is one booker on its own database and Redis prefix, with an event
 // on sale.
 type harness struct {
-	t       testing.TB
-	svc     *Service
-	pool    *pgxpool.Pool
-	redis   rueidis.Client
-	prefix  string
-	ring    *tokens.Ring
-	adm     *recordingAdmissions
-	clock   *clock
-	eventID int64
-	seats   int
-	url     string // of the HTTP server, once started
+	t   testing.TB
+	svc *Service
+	// admitted is each fan's admission token while it lasts.
+	mu       sync.Mutex
+	admitted map[int64]tokens.Admission
+	tokens   map[int64]string
+	pool     *pgxpool.Pool
+	redis    rueidis.Client
+	prefix   string
+	ring     *tokens.Ring
+	adm      *recordingAdmissions
+	clock    *clock
+	eventID  int64
+	seats    int
+	url      string // of the HTTP server, once started
 }
 
 type harnessOptions struct {
@@ -153,6 +191,7 @@ func newHarness(t testing.TB, o harnessOptions) *harness {
 		t.Fatal(err)
 	}
 	cfg := config.DefaultBooker()
+	cfg.HoldAttempts = 100000 // the tests of the limit set their own
 	if o.cfg != nil {
 		o.cfg(&cfg)
 	}
@@ -161,7 +200,7 @@ func newHarness(t testing.TB, o harnessOptions) *harness {
 	if o.realClock {
 		now = time.Now
 	}
-	adm := &recordingAdmissions{}
+	adm := &recordingAdmissions{redis: rc, prefix: prefix}
 	svc, err := New(Options{Pool: pool, Redis: rc, Prefix: prefix, Tokens: ring, Admissions: adm, Config: cfg,
 		Log: zerolog.Nop(), Now: now})
 	if err != nil {
@@ -192,12 +231,30 @@ func (h *harness) users(n int) []int64 {
 	return ids
 }
 
+// admission admits the fan, as the waiting room would, and returns their
+// admission token: the same one while the admission lasts, a fresh
+// admission after it ended.
 func (h *harness) admission(userID int64) string {
 	h.t.Helper()
-	tok, _, err := h.ring.IssueAdmission(userID, h.eventID, 10*time.Minute, h.svc.now())
+	a := h.adm
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if cur, ok := a.tokens[userID]; ok && cur.exp.After(h.svc.now()) {
+		return cur.token
+	}
+	tok, adm, err := h.ring.IssueAdmission(userID, h.eventID, 10*time.Minute, h.svc.now())
 	if err != nil {
 		h.t.Fatal(err)
 	}
+	// The token's expiry is whole seconds; the admission's is the same.
+	exp := adm.ExpiresAt.Truncate(time.Second)
+	if err := a.admit(context.Background(), h.eventID, userID, exp); err != nil {
+		h.t.Fatal(err)
+	}
+	if a.tokens == nil {
+		a.tokens = map[int64]admitted{}
+	}
+	a.tokens[userID] = admitted{tok, exp}
 	return tok
 }
 

@@ -23,7 +23,40 @@ var (
 	errTicketLimit    = apperr.New(apperr.RateLimited, "ticket_limit", "this would take you over the event's ticket limit")
 	errSaleNotOpen    = apperr.New(apperr.Invalid, "sale_not_open", "the sale has not opened yet")
 	errBusy           = &apperr.Error{Kind: apperr.Unavailable, Code: "unavailable", Message: "the booker is too busy; retry shortly", RetryAfter: 1}
+	// errAdmissionUnchecked: without Redis the booker cannot tell a live
+	// admission from one that ended, and letting every token through would
+	// lift the waiting room's cap.
+	errAdmissionUnchecked = &apperr.Error{Kind: apperr.Unavailable, Code: "unavailable", Message: "your admission cannot be checked right now; retry shortly", RetryAfter: 1}
+	errAdmissionExpired   = apperr.New(apperr.Gone, "admission_expired", "your admission has ended")
+	errHoldAttempts       = apperr.New(apperr.RateLimited, "too_many_attempts", "too many hold attempts")
 )
+
+// Why an admission token no longer buys, as the claim script finds it.
+var admissionEnded = map[string]string{
+	"left":      "you left the waiting room; join it again to buy",
+	"done":      "your admission ended with your order; join the waiting room again to buy more",
+	"timeout":   "your admission window has passed; join the waiting room again to buy",
+	"abandoned": "your place in the waiting room lapsed; join it again to buy",
+	"replaced":  "this admission token was replaced by a newer admission; use the token of your latest admission",
+}
+
+// admissionExpired is the 410 for an admission that ended for reason why.
+func admissionExpired(why string) error {
+	msg, ok := admissionEnded[why]
+	if !ok {
+		msg = "your admission has ended; join the waiting room again to buy"
+	}
+	return errAdmissionExpired.Withf("%s", msg).With(map[string]any{"reason": why})
+}
+
+// holdAttemptsExceeded is the 429 of a fan over their hold attempts.
+func holdAttemptsExceeded(limit int, wait time.Duration) error {
+	e := errHoldAttempts.Withf("at most %d hold attempts a minute; retry in %d s", limit, retrySeconds(wait))
+	e.RetryAfter = retrySeconds(wait)
+	return e
+}
+
+func retrySeconds(d time.Duration) int { return int((d + time.Second - 1) / time.Second) }
 
 // holdRequest is a validated request for a hold.
 type holdRequest struct {
@@ -37,6 +70,9 @@ type holdRequest struct {
 	key       string // Idempotency-Key
 	hash      string
 	requestID string
+	// admissionExp is the expiry of the admission the token was signed
+	// for: the hold is taken only while that admission lives.
+	admissionExp time.Time
 }
 
 // want is how many seats the request takes.
@@ -82,13 +118,21 @@ func (s *Service) createHold(ctx context.Context, req *holdRequest) (answer, err
 	if !req.best {
 		seats = req.seats
 	}
-	cl, err := s.redis.claim(ctx, ev.ID, req.userID, req.key, req.hash, req.requestID, s.cfg.IdempotencyTTL, ev.capacity(), seats)
-	if err != nil {
+	cl, err := s.redis.claim(ctx, claimArgs{
+		eventID: ev.ID, userID: req.userID, key: req.key, hash: req.hash, requestID: req.requestID,
+		admissionExp: req.admissionExp, now: s.now(), conflictTTL: s.shortRecordTTL(req),
+		attempts: s.cfg.HoldAttempts, sentinel: ev.capacity(), seats: seats,
+	})
+	switch {
+	case err != nil:
 		s.stats.redisFallback()
-		return s.holdWithoutRedis(ctx, req)
-	}
-	if cl.hasPrev {
+		return answer{}, errAdmissionUnchecked
+	case cl.hasPrev:
 		return s.replayHold(cl.existing, req)
+	case cl.ended != "":
+		return answer{}, admissionExpired(cl.ended)
+	case cl.wait > 0:
+		return answer{}, holdAttemptsExceeded(s.cfg.HoldAttempts, cl.wait)
 	}
 	idemKey := s.redis.idemKey(ev.ID, req.userID, req.key)
 	if cl.cold {
@@ -131,6 +175,12 @@ func (s *Service) createHold(ctx context.Context, req *holdRequest) (answer, err
 	}
 }
 
+// shortRecordTTL is how long a refused hold's answer is kept: while its
+// admission lives, when a retry could still come, and a minute after.
+func (s *Service) shortRecordTTL(req *holdRequest) time.Duration {
+	return min(s.cfg.IdempotencyTTL, max(time.Minute, req.admissionExp.Sub(s.now())+time.Minute))
+}
+
 func (s *Service) replayHold(record string, req *holdRequest) (answer, error) {
 	a, err := replayRecord(record, req.hash)
 	if err == nil {
@@ -144,7 +194,14 @@ func (s *Service) replayHold(record string, req *holdRequest) (answer, error) {
 // releases the locks.
 func (s *Service) settle(ctx context.Context, req *holdRequest, locks *lockSet, out holdOutcome, idemKey string) (answer, error) {
 	a := s.holdAnswer(req, out)
-	record := idemWrite{key: idemKey, value: doneRecord(req.hash, a), ttl: s.cfg.IdempotencyTTL}
+	// A created hold's answer is kept as long as any; a refusal only as
+	// long as the admission that could retry it, so a fan's failed
+	// attempts cannot pile up in Redis.
+	ttl := s.cfg.IdempotencyTTL
+	if out.created == nil {
+		ttl = s.shortRecordTTL(req)
+	}
+	record := idemWrite{key: idemKey, value: doneRecord(req.hash, a), ttl: ttl}
 	if out.record != "" {
 		record.value = out.record
 	}
@@ -236,34 +293,6 @@ func (s *Service) lockAndHold(ctx context.Context, req *holdRequest, seats []int
 	}
 	out, err := s.holdTx(ctx, req, seats)
 	return out, locks, err
-}
-
-// holdWithoutRedis is the hold path while Redis is unreachable: Postgres
-// alone decides, and idempotency lives in Postgres.
-func (s *Service) holdWithoutRedis(ctx context.Context, req *holdRequest) (answer, error) {
-	seats := req.seats
-	var exclude []int
-	for try := 0; ; try++ {
-		if req.best {
-			var err error
-			seats, err = s.chooseSeatsFromPostgres(ctx, req, exclude)
-			if err != nil {
-				return answer{}, err
-			}
-			if seats == nil {
-				return s.holdAnswer(req, holdOutcome{noSeats: true, decidedBy: layerPostgres}), nil
-			}
-		}
-		out, err := s.holdTx(ctx, req, seats)
-		if err != nil {
-			return answer{}, err
-		}
-		if req.best && len(out.taken) > 0 && try < 2 {
-			exclude = append(exclude, out.taken...)
-			continue
-		}
-		return s.holdAnswer(req, out), nil
-	}
 }
 
 // holdTx is the one Postgres transaction of a hold. It records the

@@ -3,6 +3,7 @@ package booker
 import (
 	"bytes"
 	"context"
+	"errors"
 	"slices"
 	"strconv"
 	"time"
@@ -190,6 +191,10 @@ func (s *Service) handleCreateHold(ctx *fasthttp.RequestCtx) error {
 		return err
 	}
 	adm, err := s.tokens.VerifyAdmission(httpapi.BearerToken(ctx), eventID, s.now())
+	if errors.Is(err, tokens.ErrExpired) {
+		// A genuine token past its exp: the admission's window passed.
+		return admissionExpired("timeout")
+	}
 	if err != nil {
 		return err
 	}
@@ -214,7 +219,7 @@ func (s *Service) handleCreateHold(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	req.userID, req.key, req.requestID = adm.UserID, key, httpapi.RequestID(ctx)
+	req.userID, req.key, req.requestID, req.admissionExp = adm.UserID, key, httpapi.RequestID(ctx), adm.ExpiresAt
 	s.snapshots.touch(ev.ID)
 	a, err := s.createHold(sctx, req)
 	if err != nil {

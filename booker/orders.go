@@ -118,7 +118,8 @@ func (s *Service) releaseHold(ctx context.Context, userID int64, id string) erro
 	if err := s.redis.setBits(ctx, h.EventID, h.Seats, false, nil); err != nil {
 		s.log.Debug().Err(err).Msg("clearing bits of a released hold; the next snapshot repairs them")
 	}
-	s.admissionDone(ctx, h.EventID, h.UserID)
+	// The fan keeps their admission: releasing seats to choose others is
+	// part of buying. Their slot frees when they order, or when it expires.
 	return nil
 }
 

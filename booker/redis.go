@@ -13,10 +13,12 @@ import (
 	"time"
 
 	"github.com/redis/rueidis"
+
+	"github.com/ticketvelo/ticketvelo/internal/salekeys"
 )
 
-// errRedisDown means the hold path skips Redis for a moment after it failed,
-// so a dead Redis costs one timeout per second, not one per request.
+// errRedisDown means the hold path does not try Redis for a moment after it
+// failed, so a dead Redis costs one timeout per second, not one per request.
 var errRedisDown = errors.New("redis is marked down")
 
 // redisStore is the booker's use of Redis: the taken-seat bitmaps, seat
@@ -46,13 +48,18 @@ func newRedisStore(client rueidis.Client, prefix string, timeout time.Duration, 
 }
 
 func (r *redisStore) eventKey(eventID int64, suffix string) string {
-	return r.prefix + "bk:{" + strconv.FormatInt(eventID, 10) + "}:" + suffix
+	return salekeys.Booker(r.prefix, eventID) + suffix
 }
 
-func (r *redisStore) takenKey(eventID int64) string { return r.eventKey(eventID, "taken") }
+func (r *redisStore) takenKey(eventID int64) string { return salekeys.Taken(r.prefix, eventID) }
 
 func (r *redisStore) idemKey(eventID, userID int64, key string) string {
 	return r.eventKey(eventID, "idem:"+strconv.FormatInt(userID, 10)+":"+key)
+}
+
+// attemptsKey counts the fan's hold attempts in the current window.
+func (r *redisStore) attemptsKey(eventID, userID int64) string {
+	return r.eventKey(eventID, "tries:"+strconv.FormatInt(userID, 10))
 }
 
 func (r *redisStore) lockKey(eventID int64, seat int) string {
@@ -70,7 +77,8 @@ func (r *redisStore) ctx(parent context.Context) (context.Context, context.Cance
 }
 
 // failed records the result of a Redis call: after tripAfter failures in a
-// row, the hold path goes straight to Postgres for a second.
+// row, holds are refused (503) at once for a second instead of each
+// waiting for the timeout.
 func (r *redisStore) failed(err error) error {
 	if err == nil {
 		r.failures.Store(0)
@@ -93,16 +101,39 @@ func (r *redisStore) succeeded() {
 	}
 }
 
-// claimAndCheck takes the request's idempotency record (pending) and reads
-// the taken bits of seats in one round trip. When seats are taken the
-// request is answered (409) there and then, so the script also stores that
-// answer, as "C<hash><request id>|<taken seats>" (see conflictRecord).
+// claimAndCheck admits a hold request, in one round trip: it replays the
+// record already under the request's key; refuses the request when the
+// fan's admission is not live (left, done, timed out, or replaced by a
+// newer one) or when the fan is over their hold attempts for the window;
+// otherwise takes the key (pending) and reads the taken bits of seats. When
+// seats are taken the request is answered (409) there and then, so the
+// script also stores that answer, as "C<hash><request id>|<taken seats>"
+// (see conflictPrefix).
+//
+// Replies: {1, record} replay; {2} the bitmap is cold; {3, why} admission
+// over; {4, ms} over the attempts, retry in ms; {0, taken seats}.
 var claimAndCheck = rueidis.NewLuaScript(`
-local prev = redis.call('SET', KEYS[1], ARGV[1], 'NX', 'GET', 'PX', ARGV[2])
+-- KEYS: 1 idempotency record, 2 taken bitmap, 3 live admissions, 4 why
+--       admissions ended, 5 the fan's hold attempts in this window
+-- ARGV: 1 pending record, 2 its ttl (ms), 3 sentinel, 4 conflict prefix,
+--       5 conflict record ttl (ms), 6 user id, 7 the token's admission
+--       expiry (unix ms), 8 now (unix ms), 9 attempts per window,
+--       10 window (ms), 11... seats
+local prev = redis.call('GET', KEYS[1])
 if prev then return {1, prev} end
+local exp = tonumber(redis.call('ZSCORE', KEYS[3], ARGV[6]))
+if exp ~= tonumber(ARGV[7]) then
+  if exp then return {3, 'replaced'} end
+  return {3, redis.call('HGET', KEYS[4], ARGV[6]) or 'left'}
+end
+if exp <= tonumber(ARGV[8]) then return {3, 'timeout'} end
+local tries = redis.call('INCR', KEYS[5])
+if tries == 1 then redis.call('PEXPIRE', KEYS[5], ARGV[10]) end
+if tries > tonumber(ARGV[9]) then return {4, redis.call('PTTL', KEYS[5])} end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 if redis.call('GETBIT', KEYS[2], ARGV[3]) == 0 then return {2, 0} end
 local taken = {}
-for i = 6, #ARGV do
+for i = 11, #ARGV do
   if redis.call('GETBIT', KEYS[2], ARGV[i]) == 1 then taken[#taken + 1] = ARGV[i] end
 end
 if #taken > 0 then
@@ -129,27 +160,52 @@ var (
 type claimResult struct {
 	existing string // the record already under the key, when there is one
 	hasPrev  bool
-	cold     bool  // the bitmap is missing: Redis lost it or never had it
-	taken    []int // requested seats whose bits are set
+	ended    string        // why the admission is not live, when it is not
+	wait     time.Duration // over the hold attempts: when the next may come
+	cold     bool          // the bitmap is missing: Redis lost it or never had it
+	taken    []int         // requested seats whose bits are set
 }
 
-func (r *redisStore) claim(ctx context.Context, eventID, userID int64, key, hash, requestID string, doneTTL time.Duration, sentinel int, seats []int) (claimResult, error) {
+// claimArgs are what claimAndCheck needs of a hold request.
+type claimArgs struct {
+	eventID, userID      int64
+	key, hash, requestID string
+	admissionExp, now    time.Time
+	conflictTTL          time.Duration // how long a 409 answered here is kept
+	attempts             int           // per attemptWindow
+	sentinel             int
+	seats                []int
+}
+
+// attemptWindow is the window of the hold attempts limit.
+const attemptWindow = time.Minute
+
+func (r *redisStore) claim(ctx context.Context, a claimArgs) (claimResult, error) {
 	cctx, cancel, err := r.ctx(ctx)
 	if err != nil {
 		return claimResult{}, err
 	}
 	defer cancel()
-	args := make([]string, 0, 5+len(seats))
-	args = append(args, pendingRecord(hash), strconv.FormatInt(pendingTTL.Milliseconds(), 10), strconv.Itoa(sentinel),
-		conflictPrefix(hash, requestID), strconv.FormatInt(doneTTL.Milliseconds(), 10))
-	for _, s := range seats {
+	ms := func(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) }
+	args := make([]string, 0, 10+len(a.seats))
+	args = append(args, pendingRecord(a.hash), ms(pendingTTL), strconv.Itoa(a.sentinel),
+		conflictPrefix(a.hash, a.requestID), ms(a.conflictTTL), strconv.FormatInt(a.userID, 10),
+		strconv.FormatInt(a.admissionExp.UnixMilli(), 10), strconv.FormatInt(a.now.UnixMilli(), 10),
+		strconv.Itoa(a.attempts), ms(attemptWindow))
+	for _, s := range a.seats {
 		args = append(args, strconv.Itoa(s))
 	}
-	res, err := claimAndCheck.Exec(cctx, r.client, []string{r.idemKey(eventID, userID, key), r.takenKey(eventID)}, args).ToArray()
+	keys := []string{r.idemKey(a.eventID, a.userID, a.key), r.takenKey(a.eventID),
+		salekeys.Active(r.prefix, a.eventID), salekeys.Ended(r.prefix, a.eventID), r.attemptsKey(a.eventID, a.userID)}
+	res, err := claimAndCheck.Exec(cctx, r.client, keys, args).ToArray()
 	if err != nil {
 		return claimResult{}, r.failed(err)
 	}
 	r.succeeded()
+	return parseClaim(res)
+}
+
+func parseClaim(res []rueidis.RedisMessage) (claimResult, error) {
 	if len(res) != 2 {
 		return claimResult{}, fmt.Errorf("redis: claim script answered %d values", len(res))
 	}
@@ -160,6 +216,12 @@ func (r *redisStore) claim(ctx context.Context, eventID, userID int64, key, hash
 		return claimResult{existing: prev, hasPrev: true}, err
 	case 2:
 		return claimResult{cold: true}, nil
+	case 3:
+		why, err := res[1].ToString()
+		return claimResult{ended: why}, err
+	case 4:
+		ms, err := res[1].AsInt64()
+		return claimResult{wait: time.Duration(max(ms, 1)) * time.Millisecond}, err
 	}
 	taken, err := res[1].AsStrSlice()
 	if err != nil {

@@ -97,12 +97,12 @@ func TestSeatMap(t *testing.T) {
 		t.Errorf("If-None-Match: got %v %v, want 304", resp.StatusCode, err)
 	}
 
-	fans := h.users(1)
+	fans := h.users(2)
 	held := h.holdSeats(fans[0], "a", 0, 1)
 	var hold struct{ Hold holdJSON }
 	held.decode(t, &hold)
 	h.call("POST", "/api/v1/holds/"+hold.Hold.ID+"/confirm", h.access(fans[0]), "c", `{"payment_token":"tok_visa"}`)
-	h.holdSeats(fans[0], "b", 2)
+	h.holdSeats(fans[1], "b", 2)
 	// At most a second stale (plus the race detector's slowness).
 	fresh := time.Second + 200*time.Millisecond
 	if raceEnabled {

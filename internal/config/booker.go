@@ -27,7 +27,7 @@ type BookerConfig struct {
 	// holds before answering 409.
 	SeatLockWait time.Duration
 	// RedisTimeout bounds each Redis call of the hold path; past it the
-	// booker falls back to Postgres alone.
+	// hold answers 503 (Retry-After) rather than skip the admission check.
 	RedisTimeout time.Duration
 	// IdempotencyTTL is how long an Idempotency-Key replays its first answer.
 	IdempotencyTTL time.Duration
@@ -35,6 +35,10 @@ type BookerConfig struct {
 	// queue in memory, so a burst cannot pile thousands of calls onto Redis
 	// and Postgres at the same moment.
 	HoldConcurrency int
+	// HoldAttempts caps the hold attempts (replays aside) one fan makes
+	// for one event in a minute, so one admission cannot flood the booker
+	// and Redis with refused requests.
+	HoldAttempts int
 	// HealthInterval is how often the booker reports its p99 latency and
 	// error ratio to the admission controller.
 	HealthInterval time.Duration
@@ -56,6 +60,7 @@ func defaultBooker() BookerConfig {
 		IdempotencyTTL:   24 * time.Hour,
 		HealthInterval:   time.Second,
 		HoldConcurrency:  128,
+		HoldAttempts:     30,
 		OutboxRetention:  7 * 24 * time.Hour,
 	}
 }
@@ -72,9 +77,10 @@ func (k *BookerConfig) bind(b *binder) {
 	b.duration(&k.SnapshotInterval, "snapshot-interval", "TICKETVELO_SNAPSHOT_INTERVAL", "how often the seat map and taken-seat bitmap are rebuilt from Postgres (at most 1s)")
 	b.duration(&k.SeatLockTTL, "seat-lock-ttl", "TICKETVELO_SEAT_LOCK_TTL", "lifetime of a Redis seat lock whose holder stalls")
 	b.duration(&k.SeatLockWait, "seat-lock-wait", "TICKETVELO_SEAT_LOCK_WAIT", "how long a hold waits for seat locks held by another request before answering 409")
-	b.duration(&k.RedisTimeout, "booker-redis-timeout", "TICKETVELO_BOOKER_REDIS_TIMEOUT", "timeout of each Redis call on the hold path; past it holds fall back to Postgres alone")
+	b.duration(&k.RedisTimeout, "booker-redis-timeout", "TICKETVELO_BOOKER_REDIS_TIMEOUT", "timeout of each Redis call on the hold path; past it the hold answers 503")
 	b.duration(&k.IdempotencyTTL, "idempotency-ttl", "TICKETVELO_IDEMPOTENCY_TTL", "how long an Idempotency-Key replays its first answer")
 	b.int(&k.HoldConcurrency, "hold-concurrency", "TICKETVELO_HOLD_CONCURRENCY", "most holds one booker works on at once; the rest wait their turn")
+	b.int(&k.HoldAttempts, "hold-attempts", "TICKETVELO_HOLD_ATTEMPTS", "most hold attempts one fan makes for one event in a minute (replays of the same Idempotency-Key aside); more get 429")
 	b.duration(&k.HealthInterval, "health-interval", "TICKETVELO_HEALTH_INTERVAL", "how often the booker reports its latency and error ratio to the admission controller")
 	b.duration(&k.OutboxRetention, "outbox-retention", "TICKETVELO_OUTBOX_RETENTION", "how long published outbox rows are kept before they are deleted (0 keeps them)")
 }
@@ -109,6 +115,9 @@ func (k *BookerConfig) validate() error {
 	}
 	if k.HoldConcurrency < 1 || k.HoldConcurrency > 100000 {
 		return fmt.Errorf("TICKETVELO_HOLD_CONCURRENCY: expected 1 to 100000, got %d", k.HoldConcurrency)
+	}
+	if k.HoldAttempts < 1 || k.HoldAttempts > 100000 {
+		return fmt.Errorf("TICKETVELO_HOLD_ATTEMPTS: expected 1 to 100000, got %d", k.HoldAttempts)
 	}
 	if k.SweepBatch < 1 || k.SweepBatch > 10000 {
 		return fmt.Errorf("TICKETVELO_SWEEP_BATCH: expected 1 to 10000, got %d", k.SweepBatch)
