@@ -16,6 +16,7 @@ type StepResult struct {
 	DrawDue       bool // the sale opened and the pre-queue is not drawn yet
 	BeforeOpening bool
 	Paused        bool
+	SoldOut       bool // every seat is held or sold: nobody is admitted
 	Admitted      int64
 	Skipped       int64 // abandoned places passed over
 	Expired       int64 // admissions whose window ended
@@ -29,33 +30,35 @@ type StepResult struct {
 // time since the previous step (of any gateway), up to max_active, skipping
 // those who stopped polling. It is one Redis script, so steps of many
 // gateways never overlap.
-func (r *Room) Step(ctx context.Context, eventID int64, opensAt time.Time, health Health, now time.Time) (StepResult, error) {
+func (r *Room) Step(ctx context.Context, s Sale, health Health, now time.Time) (StepResult, error) {
 	// The step skips fans silent for too long: it must see the polls this
 	// gateway has not written yet.
 	if err := r.flushPolls(ctx); err != nil {
-		return StepResult{}, fmt.Errorf("admission step of event %d: %w", eventID, err)
+		return StepResult{}, fmt.Errorf("admission step of event %d: %w", s.EventID, err)
 	}
-	k := r.eventKeys(eventID)
+	k := r.eventKeys(s.EventID)
 	a := r.opts.Auto
 	reply, err := stepScript.Exec(ctx, r.client,
-		[]string{k.meta, k.settings, k.pre, k.queue, k.active, k.tokens, k.ended},
+		[]string{k.meta, k.settings, k.pre, k.queue, k.active, k.tokens, k.ended, k.taken},
 		[]string{
-			strconv.FormatInt(now.UnixMilli(), 10), strconv.FormatInt(opensAt.UnixMilli(), 10),
+			strconv.FormatInt(now.UnixMilli(), 10), strconv.FormatInt(s.OpensAt.UnixMilli(), 10),
 			strconv.FormatInt(r.opts.AdmissionTTL.Milliseconds(), 10), strconv.FormatInt(r.opts.GracePeriod.Milliseconds(), 10),
 			k.seenPrefix, ftoa(r.opts.DefaultRate), strconv.Itoa(r.opts.DefaultMaxActive),
 			strconv.Itoa(int(health)), ftoa(a.Increase), ftoa(a.DecreaseFactor), ftoa(a.MinRate), ftoa(a.MaxRate),
+			strconv.Itoa(s.Seats),
 		}).AsIntSlice()
 	if err != nil {
-		return StepResult{}, fmt.Errorf("admission step of event %d: %w", eventID, err)
+		return StepResult{}, fmt.Errorf("admission step of event %d: %w", s.EventID, err)
 	}
 	if len(reply) != 7 {
-		return StepResult{}, fmt.Errorf("admission step of event %d answered %d values, want 7", eventID, len(reply))
+		return StepResult{}, fmt.Errorf("admission step of event %d answered %d values, want 7", s.EventID, len(reply))
 	}
-	if reply[0] == 0 || reply[0] == 2 {
-		r.markOpen(eventID)
+	if reply[0] == 0 || reply[0] == 2 || reply[0] == 4 {
+		r.markOpen(s.EventID)
 	}
+	r.noteSoldOut(s.EventID, reply[0] == 4)
 	return StepResult{
-		DrawDue: reply[0] == 1, Paused: reply[0] == 2, BeforeOpening: reply[0] == 3,
+		DrawDue: reply[0] == 1, Paused: reply[0] == 2, BeforeOpening: reply[0] == 3, SoldOut: reply[0] == 4,
 		Admitted: reply[1], Skipped: reply[2], Expired: reply[3], QueueLength: reply[4], Active: reply[5],
 		Rate: float64(reply[6]) / 1000,
 	}, nil
@@ -67,6 +70,9 @@ func ftoa(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
 type Sale struct {
 	EventID int64
 	OpensAt time.Time
+	// Seats is the event's seat count; the step pauses admission while the
+	// booker's bitmap shows every one taken. 0 never counts as sold out.
+	Seats int
 }
 
 // SaleLister lists the events on sale, and those opening soon enough for
@@ -146,11 +152,11 @@ func (c *Controller) Run(ctx context.Context) error {
 		live := make(map[int64]bool, len(sales))
 		for _, s := range sales {
 			live[s.EventID] = true
-			if now.Before(next[s.EventID]) {
+			if now.Before(next[s.EventID]) && !c.room.takeJoined(s.EventID) {
 				continue
 			}
 			start := time.Now()
-			res, err := c.room.Step(ctx, s.EventID, s.OpensAt, health, now)
+			res, err := c.room.Step(ctx, s, health, now)
 			stepDuration.UpdateDuration(start)
 			if err != nil {
 				logErr(err)
@@ -220,6 +226,11 @@ func (c *Controller) record(eventID int64, res StepResult) {
 	label := `{event="` + strconv.FormatInt(eventID, 10) + `"}`
 	metrics.GetOrCreateGauge("ticketvelo_waitingroom_queue_length"+label, nil).Set(float64(res.QueueLength))
 	metrics.GetOrCreateGauge("ticketvelo_waitingroom_active"+label, nil).Set(float64(res.Active))
+	soldOut := 0.0
+	if res.SoldOut {
+		soldOut = 1
+	}
+	metrics.GetOrCreateGauge("ticketvelo_waitingroom_sold_out"+label, nil).Set(soldOut)
 	if !res.DrawDue && !res.BeforeOpening {
 		metrics.GetOrCreateGauge("ticketvelo_admission_rate_per_second"+label, nil).Set(res.Rate)
 	}

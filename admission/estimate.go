@@ -20,9 +20,9 @@ func decayed(rate float64, age time.Duration) float64 {
 
 // ETA is how long a fan with ahead fans in front of them should expect to
 // wait: from the measured rate once admissions run, from the configured one
-// before. Unknown (false) while admission is paused.
+// before. Unknown (false) while admission is paused or the event sold out.
 func (o Overview) ETA(ahead int64) (time.Duration, bool) {
-	if o.Settings.Paused {
+	if o.Settings.Paused || o.SoldOut {
 		return 0, false
 	}
 	rate := o.MeasuredRate

@@ -3,6 +3,7 @@ package admission
 import (
 	"embed"
 	"strconv"
+	"sync/atomic"
 
 	"github.com/redis/rueidis"
 
@@ -34,6 +35,10 @@ type eventKeys struct {
 	// taken is the booker's taken-seat bitmap, which the step reads to
 	// pause admission while no seat is left.
 	taken string
+	// joined is set by a join on this gateway and taken by its controller,
+	// so an idle event (stepped once a second) is stepped at the next tick
+	// after a fan arrives.
+	joined atomic.Bool
 }
 
 func newEventKeys(prefix string, eventID int64) *eventKeys {

@@ -22,6 +22,9 @@ type Overview struct {
 	// (admitted or skipped), Left those given up from anywhere in it.
 	Removed, Left int64
 	MeasuredRate  float64 // admissions per second, decaying over ~5 s
+	// SoldOut says the last step found every seat held or sold and so
+	// admitted nobody; it clears at the first step that finds one free.
+	SoldOut bool
 }
 
 // Overview reads the event's waiting room in one round trip.
@@ -29,7 +32,7 @@ func (r *Room) Overview(ctx context.Context, eventID int64, now time.Time) (Over
 	k := r.eventKeys(eventID)
 	c := r.client
 	res := c.DoMulti(ctx,
-		c.B().Hmget().Key(k.meta).Field("state", "seed", "mr", "mr_at", "admitted", "abandoned", "removed", "left").Build(),
+		c.B().Hmget().Key(k.meta).Field("state", "seed", "mr", "mr_at", "admitted", "abandoned", "removed", "left", "sold_out").Build(),
 		c.B().Hmget().Key(k.settings).Field("rate", "max_active", "paused", "auto").Build(),
 		c.B().Zcard().Key(k.queue).Build(),
 		c.B().Scard().Key(k.pre).Build(),
@@ -58,6 +61,7 @@ func (r *Room) Overview(ctx context.Context, eventID int64, now time.Time) (Over
 	o.Abandoned = int64(floatOf(meta[5]))
 	o.Removed = int64(floatOf(meta[6]))
 	o.Left = int64(floatOf(meta[7]))
+	o.SoldOut = floatOf(meta[8]) == 1
 	o.QueueLength, _ = res[2].AsInt64()
 	o.PrequeueLength, _ = res[3].AsInt64()
 	o.Active, _ = res[4].AsInt64()
@@ -103,6 +107,18 @@ func (r *Room) RecentOverview(ctx context.Context, eventID int64, now time.Time)
 	c.m[eventID] = recentOverview{o, now}
 	c.mu.Unlock()
 	return o, nil
+}
+
+// noteSoldOut drops the event's recent overview when a step found its
+// sold-out state changed, so this gateway's fans hear of it at their next
+// poll rather than up to overviewTTL later.
+func (r *Room) noteSoldOut(eventID int64, soldOut bool) {
+	r.overviews.mu.RLock()
+	e, ok := r.overviews.m[eventID]
+	r.overviews.mu.RUnlock()
+	if ok && e.o.SoldOut != soldOut {
+		r.dropRecentOverview(eventID)
+	}
 }
 
 // dropRecentOverview makes the next RecentOverview of the event read afresh.

@@ -179,6 +179,9 @@ func (r *Room) Join(ctx context.Context, eventID, userID int64, opensAt, now tim
 	if r.isOpen(eventID) {
 		st, created, done, err := r.joinOpen(ctx, k, userID, now, score, limits, addrKey, addrEnd, acctKey, acctEnd)
 		if done {
+			if created {
+				r.noteJoin(k)
+			}
 			return st, created, err
 		}
 		limits.PerAddress = config.RateLimit{} // counted already
@@ -201,8 +204,21 @@ func (r *Room) Join(ctx context.Context, eventID, userID int64, opensAt, now tim
 		return Status{}, false, err
 	}
 	flag, _ := reply[3].AsInt64()
+	if flag == 1 {
+		r.noteJoin(k)
+	}
 	return st, flag == 1, nil
 }
+
+// noteJoin tells this gateway's controller that the event has a new fan.
+func (r *Room) noteJoin(k *eventKeys) {
+	if !k.joined.Load() {
+		k.joined.Store(true)
+	}
+}
+
+// takeJoined reports whether a fan joined the event here since the last call.
+func (r *Room) takeJoined(eventID int64) bool { return r.eventKeys(eventID).joined.Swap(false) }
 
 // placeBand is where places after the opening start: 2^52, above every
 // drawn score, with the arrival time in µs added (exact in a double).

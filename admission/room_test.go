@@ -117,7 +117,7 @@ func (w *world) status(t testing.TB, event, user int64, now time.Time) admission
 
 func (w *world) step(t testing.TB, event int64, opens, now time.Time) admission.StepResult {
 	t.Helper()
-	res, err := w.room.Step(ctx, event, opens, admission.HealthUnknown, now)
+	res, err := w.room.Step(ctx, admission.Sale{EventID: event, OpensAt: opens}, admission.HealthUnknown, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -542,7 +542,7 @@ func TestAutoModeAddsWhileHealthyAndHalvesWhenNot(t *testing.T) {
 		t.Fatalf("no reports yet: got %v", h)
 	}
 	// Without figures auto mode holds the rate.
-	res, _ := w.room.Step(ctx, event, opens, health(), t0)
+	res, _ := w.room.Step(ctx, admission.Sale{EventID: event, OpensAt: opens}, health(), t0)
 	if res.Rate != 10 {
 		t.Fatalf("without figures: rate %v, want 10", res.Rate)
 	}
@@ -551,7 +551,7 @@ func TestAutoModeAddsWhileHealthyAndHalvesWhenNot(t *testing.T) {
 		t.Fatalf("healthy report: got %v", h)
 	}
 	for i := 1; i <= 3; i++ {
-		res, err := w.room.Step(ctx, event, opens, health(), t0.Add(time.Duration(i)*time.Second))
+		res, err := w.room.Step(ctx, admission.Sale{EventID: event, OpensAt: opens}, health(), t0.Add(time.Duration(i)*time.Second))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -560,12 +560,12 @@ func TestAutoModeAddsWhileHealthyAndHalvesWhenNot(t *testing.T) {
 		}
 	}
 	// Within the same second the rate moves once at most.
-	if res, _ := w.room.Step(ctx, event, opens, health(), t0.Add(3500*time.Millisecond)); res.Rate != 25 {
+	if res, _ := w.room.Step(ctx, admission.Sale{EventID: event, OpensAt: opens}, health(), t0.Add(3500*time.Millisecond)); res.Rate != 25 {
 		t.Fatalf("half a second later: rate %v, want still 25", res.Rate)
 	}
 	// A second booker process is slow: the worst report decides.
 	admission.NewFeedback(w.client, w.prefix).ReportHealth(ctx, 900*time.Millisecond, 0)
-	res, _ = w.room.Step(ctx, event, opens, health(), t0.Add(5*time.Second))
+	res, _ = w.room.Step(ctx, admission.Sale{EventID: event, OpensAt: opens}, health(), t0.Add(5*time.Second))
 	if res.Rate != 12.5 {
 		t.Fatalf("unhealthy: rate %v, want 25 halved", res.Rate)
 	}
@@ -740,7 +740,7 @@ func TestPositionsFromMarksStayTrueWhileTheQueueMoves(t *testing.T) {
 			left[u] = true
 			leaves++
 		}
-		if _, err := other.Step(ctx, event, opens, admission.HealthUnknown, now); err != nil {
+		if _, err := other.Step(ctx, admission.Sale{EventID: event, OpensAt: opens}, admission.HealthUnknown, now); err != nil {
 			t.Fatal(err)
 		}
 		now = now.Add(700 * time.Millisecond)

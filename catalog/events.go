@@ -172,13 +172,14 @@ func (s *Store) Venues(ctx context.Context) ([]VenueSummary, error) {
 type Sale struct {
 	EventID     int64
 	SaleOpensAt time.Time
+	Capacity    int
 }
 
 // Sales lists the events whose sale opens before now+ahead and that have
 // not started yet.
 func (s *Store) Sales(ctx context.Context, now time.Time, ahead time.Duration) ([]Sale, error) {
 	rows, err := s.pool.Query(ctx, `
-		SELECT id, sale_opens_at FROM events
+		SELECT id, sale_opens_at, capacity FROM events
 		WHERE sale_opens_at <= $1 AND starts_at > $2
 		ORDER BY id`, now.Add(ahead), now)
 	if err != nil {
@@ -188,7 +189,7 @@ func (s *Store) Sales(ctx context.Context, now time.Time, ahead time.Duration) (
 	var sales []Sale
 	for rows.Next() {
 		var sale Sale
-		if err := rows.Scan(&sale.EventID, &sale.SaleOpensAt); err != nil {
+		if err := rows.Scan(&sale.EventID, &sale.SaleOpensAt, &sale.Capacity); err != nil {
 			return nil, fmt.Errorf("reading event on sale: %w", err)
 		}
 		sales = append(sales, sale)

@@ -78,9 +78,10 @@ type statsJSON struct {
 	MeasuredRate   float64  `json:"measured_rate_per_second"`
 	MaxActive      int      `json:"max_active"`
 	Paused         bool     `json:"paused"`
+	SoldOut        bool     `json:"sold_out"`
 	Auto           bool     `json:"auto"`
 	Abandoned      int64    `json:"abandoned"`
-	ETABackSeconds *float64 `json:"eta_back_seconds"` // null while paused
+	ETABackSeconds *float64 `json:"eta_back_seconds"` // null while paused or sold out
 	DrawSeed       string   `json:"draw_seed"`
 }
 
@@ -100,7 +101,7 @@ func (g *Gateway) stats(ctx *fasthttp.RequestCtx) error {
 		State: roomState(o), QueueLength: o.QueueLength, PrequeueLength: o.PrequeueLength,
 		AdmittedTotal: o.AdmittedTotal, Active: o.Active, RatePerSecond: o.Settings.RatePerSecond,
 		MeasuredRate: float64(int64(o.MeasuredRate*100+0.5)) / 100, MaxActive: o.Settings.MaxActive,
-		Paused: o.Settings.Paused, Auto: o.Settings.Auto, Abandoned: o.Abandoned,
+		Paused: o.Settings.Paused, SoldOut: o.SoldOut, Auto: o.Settings.Auto, Abandoned: o.Abandoned,
 	}
 	if o.Draw != admission.DrawPending {
 		s.DrawSeed = o.Seed

@@ -72,13 +72,16 @@ func detailOf(d catalog.EventDetail, o admission.Overview, now time.Time) eventJ
 }
 
 // roomState is the waiting room as event pages show it: "prequeue" until
-// the draw placed the pre-queue, then "open" or "paused".
+// the draw placed the pre-queue, then "open", "paused" (by ops) or
+// "sold_out" (no seat left: admission waits for one to come back).
 func roomState(o admission.Overview) string {
 	switch {
 	case o.Draw != admission.DrawDone:
 		return "prequeue"
 	case o.Settings.Paused:
 		return "paused"
+	case o.SoldOut:
+		return "sold_out"
 	default:
 		return "open"
 	}

@@ -265,7 +265,7 @@ func (e *edge) controller(t testing.TB, interval time.Duration) {
 		list, err := e.catalog.Sales(ctx, now, time.Minute)
 		out := make([]admission.Sale, len(list))
 		for i, s := range list {
-			out[i] = admission.Sale{EventID: s.EventID, OpensAt: s.SaleOpensAt}
+			out[i] = admission.Sale{EventID: s.EventID, OpensAt: s.SaleOpensAt, Seats: s.Capacity}
 		}
 		return out, err
 	}

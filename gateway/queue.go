@@ -74,11 +74,14 @@ func (g *Gateway) leaveQueue(ctx *fasthttp.RequestCtx) error {
 
 // writeStatus answers a QueueStatus (docs/API.md).
 func (g *Gateway) writeStatus(ctx *fasthttp.RequestCtx, status int, ev catalog.EventDetail, userID int64, st admission.Status, now time.Time) error {
-	var eta time.Duration
-	etaKnown := false
+	var (
+		eta      time.Duration
+		etaKnown bool
+		o        admission.Overview
+		err      error
+	)
 	if st.State == admission.Waiting {
-		o, err := g.d.Room.RecentOverview(ctx, ev.ID, now)
-		if err != nil {
+		if o, err = g.d.Room.RecentOverview(ctx, ev.ID, now); err != nil {
 			return err
 		}
 		eta, etaKnown = o.ETA(st.Ahead)
@@ -89,15 +92,23 @@ func (g *Gateway) writeStatus(ctx *fasthttp.RequestCtx, status int, ev catalog.E
 	ctx.Response.Header.Set(fasthttp.HeaderCacheControl, "no-store")
 	ctx.SetStatusCode(status)
 	body := ctx.Response.SwapBody(nil)
-	body = appendStatus(body[:0], ev.ID, ev.SaleOpensAt, st, eta, etaKnown, poll)
+	body = appendStatus(body[:0], ev.ID, ev.SaleOpensAt, st, queueNews{eta, etaKnown, o.Settings.Paused, o.SoldOut}, poll)
 	ctx.Response.SwapBody(body)
 	return nil
+}
+
+// queueNews is what a waiting fan hears about the whole queue.
+type queueNews struct {
+	eta      time.Duration
+	etaKnown bool
+	paused   bool // by ops
+	soldOut  bool // no seat left: admission waits for one to come back
 }
 
 // appendStatus appends the QueueStatus JSON. Every string it writes is
 // JSON-safe without escaping: state and reason names, RFC 3339 times and
 // the admission token, which is base64url and dots.
-func appendStatus(b []byte, eventID int64, opensAt time.Time, st admission.Status, eta time.Duration, etaKnown bool, poll time.Duration) []byte {
+func appendStatus(b []byte, eventID int64, opensAt time.Time, st admission.Status, q queueNews, poll time.Duration) []byte {
 	b = append(b, `{"state":"`...)
 	b = append(b, st.State.String()...)
 	b = append(b, `","event_id":`...)
@@ -107,10 +118,14 @@ func appendStatus(b []byte, eventID int64, opensAt time.Time, st admission.Statu
 		b = strconv.AppendInt(b, st.Ahead+1, 10)
 		b = append(b, `,"ahead":`...)
 		b = strconv.AppendInt(b, st.Ahead, 10)
-		if etaKnown {
+		if q.etaKnown {
 			b = append(b, `,"eta_seconds":`...)
-			b = strconv.AppendInt(b, int64(eta/time.Second), 10)
+			b = strconv.AppendInt(b, int64(q.eta/time.Second), 10)
 		}
+		b = append(b, `,"paused":`...)
+		b = strconv.AppendBool(b, q.paused)
+		b = append(b, `,"sold_out":`...)
+		b = strconv.AppendBool(b, q.soldOut)
 	}
 	b = append(b, `,"poll_after_ms":`...)
 	b = strconv.AppendInt(b, poll.Milliseconds(), 10)

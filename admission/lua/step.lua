@@ -2,14 +2,17 @@
 -- so however many gateways call it, steps never overlap, and each admits
 -- what the rate allows for the time since the previous step, which it
 -- records itself.
--- KEYS: 1 meta, 2 settings, 3 pre, 4 queue, 5 active, 6 tokens, 7 ended
+-- KEYS: 1 meta, 2 settings, 3 pre, 4 queue, 5 active, 6 tokens, 7 ended,
+--       8 the booker's taken-seat bitmap (internal/salekeys)
 -- ARGV: 1 now (unix ms), 2 sale opening (unix ms), 3 admission ttl (ms),
 --       4 grace period (ms), 5 key prefix of the seen buckets,
 --       6 default rate, 7 default max active,
 --       8 booker health: -1 unknown, 0 unhealthy, 1 healthy,
---       9 auto increase, 10 auto decrease factor, 11 auto min rate, 12 auto max rate
+--       9 auto increase, 10 auto decrease factor, 11 auto min rate, 12 auto max rate,
+--       13 the event's seats
 -- Reply: {code, admitted, skipped, expired, queue length, active, rate x 1000}
---   code 0 stepped, 1 the draw is due, 2 paused, 3 before the opening.
+--   code 0 stepped, 1 the draw is due, 2 paused, 3 before the opening,
+--   4 sold out: no seat is available, so nobody is admitted.
 -- The seen buckets are not in KEYS because which ones depends on who is at
 -- the front; they carry the event's hash tag, so they live in its slot.
 local now = tonumber(ARGV[1])
@@ -54,10 +57,25 @@ if elapsed < 0 then
   -- A gateway whose clock runs ahead already stepped past this moment.
   return {0, 0, 0, expired, queued, active, math.floor(rate * 1000)}
 end
-if s[3] == '1' then
-  -- Paused: time passes without building up admissions for later.
+-- Sold out: every seat is held or sold. The bitmap counts only once it is
+-- complete (its sentinel bit, at the offset of the seat count, is set); a
+-- missing one admits as before. Admission resumes, in queue order, with
+-- the first seat that comes back (a hold expired, released or canceled).
+local seats = tonumber(ARGV[13])
+local soldOut = seats > 0 and redis.call('GETBIT', KEYS[8], seats) == 1 and redis.call('BITCOUNT', KEYS[8]) > seats
+if soldOut then
+  redis.call('HSET', KEYS[1], 'sold_out', 1)
+else
+  redis.call('HDEL', KEYS[1], 'sold_out')
+end
+if s[3] == '1' or soldOut then
+  -- Paused or sold out: time passes without building up admissions for later.
   redis.call('HSET', KEYS[1], 'last', now, 'carry', 0)
-  return {2, 0, 0, expired, queued, active, math.floor(rate * 1000)}
+  local code = 2
+  if soldOut then
+    code = 4
+  end
+  return {code, 0, 0, expired, queued, active, math.floor(rate * 1000)}
 end
 
 -- The budget is the rate times the time since the last step plus what the

@@ -63,7 +63,7 @@ func mountGateway(d *deps, srv *httpapi.Server) (func(context.Context) error, er
 		list, err := store.Sales(ctx, now, time.Minute)
 		out := make([]admission.Sale, len(list))
 		for i, s := range list {
-			out[i] = admission.Sale{EventID: s.EventID, OpensAt: s.SaleOpensAt}
+			out[i] = admission.Sale{EventID: s.EventID, OpensAt: s.SaleOpensAt, Seats: s.Capacity}
 		}
 		return out, err
 	}

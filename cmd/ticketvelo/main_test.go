@@ -62,10 +62,23 @@ func (w *world) getenv(k string) string { return w.env[k] }
 // stop is called; stop returns run's error.
 func (w *world) start(t *testing.T, args ...string) (stop func() error) {
 	t.Helper()
+	return w.startWith(t, nil, args...)
+}
+
+// startWith is start with some of the world's variables set otherwise, for
+// another process of the same deployment (a second booker on its own port).
+func (w *world) startWith(t *testing.T, env map[string]string, args ...string) (stop func() error) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	var stderr bytes.Buffer
-	go func() { done <- run(ctx, args, io.Discard, &lockedWriter{w: &stderr}, w.getenv) }()
+	getenv := func(k string) string {
+		if v, ok := env[k]; ok {
+			return v
+		}
+		return w.getenv(k)
+	}
+	go func() { done <- run(ctx, args, io.Discard, &lockedWriter{w: &stderr}, getenv) }()
 	var once sync.Once
 	var err error
 	stop = func() error {
@@ -106,8 +119,13 @@ func get(url string) (int, string, error) {
 
 func (w *world) waitReady(t *testing.T, within time.Duration) {
 	t.Helper()
+	waitReady(t, w.base, within)
+}
+
+func waitReady(t *testing.T, base string, within time.Duration) {
+	t.Helper()
 	testenv.Eventually(t, within, func() error {
-		code, body, err := get(w.base + "/readyz")
+		code, body, err := get(base + "/readyz")
 		if err != nil {
 			return err
 		}
