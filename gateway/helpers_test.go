@@ -64,7 +64,7 @@ func newRing(t testing.TB) *tokens.Ring {
 // noLimits turns the abuse limits off for tests about something else.
 func noLimits(c *config.GatewayConfig) {
 	off := config.RateLimit{}
-	c.RegisterPerIP, c.RegisterPerAccount, c.LoginPerIP, c.LoginPerAccount, c.JoinPerIP, c.JoinPerAccount = off, off, off, off, off, off
+	c.RegisterPerIP, c.RegisterPerAccount, c.LoginPerIP, c.LoginPerAccountIP, c.LoginPerAccount, c.JoinPerIP, c.JoinPerAccount = off, off, off, off, off, off, off
 }
 
 func newEdge(t testing.TB, o edgeOptions) *edge {

@@ -39,10 +39,18 @@ type GatewayConfig struct {
 	// Abuse limits.
 	RegisterPerIP      RateLimit
 	RegisterPerAccount RateLimit
-	LoginPerIP         RateLimit
-	LoginPerAccount    RateLimit
-	JoinPerIP          RateLimit
-	JoinPerAccount     RateLimit
+	LoginPerIP         RateLimit // every login attempt from one client address
+	// LoginPerAccountIP counts the failed logins of one account from one
+	// client address; the fan's next success there clears it. It is the
+	// strict limit on guessing, and it cannot lock the owner out from
+	// another address.
+	LoginPerAccountIP RateLimit
+	// LoginPerAccount counts the failed logins of one account from every
+	// address together: the cap on guessers who spread over addresses,
+	// loose enough that one address cannot reach it alone.
+	LoginPerAccount RateLimit
+	JoinPerIP       RateLimit
+	JoinPerAccount  RateLimit
 }
 
 // RateLimit allows N requests per window Per; N = 0 disables the limit.
@@ -99,7 +107,8 @@ func defaultGateway() GatewayConfig {
 		RegisterPerIP:      RateLimit{30, time.Minute},
 		RegisterPerAccount: RateLimit{5, time.Minute},
 		LoginPerIP:         RateLimit{120, time.Minute},
-		LoginPerAccount:    RateLimit{10, time.Minute},
+		LoginPerAccountIP:  RateLimit{10, time.Minute},
+		LoginPerAccount:    RateLimit{100, time.Minute},
 		JoinPerIP:          RateLimit{600, time.Minute},
 		JoinPerAccount:     RateLimit{30, time.Minute},
 	}
@@ -122,8 +131,9 @@ func (g *GatewayConfig) bind(b *binder) {
 	b.gatewayFloat(&g.AutoMaxRate, "auto-max-rate", "TICKETVELO_AUTO_MAX_RATE", "auto mode never goes above this rate")
 	b.rateLimit(&g.RegisterPerIP, "limit-register-ip", "TICKETVELO_LIMIT_REGISTER_IP", "registrations per client address (N/window or off)")
 	b.rateLimit(&g.RegisterPerAccount, "limit-register-account", "TICKETVELO_LIMIT_REGISTER_ACCOUNT", "registration attempts per email address")
-	b.rateLimit(&g.LoginPerIP, "limit-login-ip", "TICKETVELO_LIMIT_LOGIN_IP", "logins per client address")
-	b.rateLimit(&g.LoginPerAccount, "limit-login-account", "TICKETVELO_LIMIT_LOGIN_ACCOUNT", "login attempts per email address")
+	b.rateLimit(&g.LoginPerIP, "limit-login-ip", "TICKETVELO_LIMIT_LOGIN_IP", "login attempts per client address")
+	b.rateLimit(&g.LoginPerAccountIP, "limit-login-account-ip", "TICKETVELO_LIMIT_LOGIN_ACCOUNT_IP", "failed logins per email address from one client address; a success there clears them")
+	b.rateLimit(&g.LoginPerAccount, "limit-login-account", "TICKETVELO_LIMIT_LOGIN_ACCOUNT", "failed logins per email address from all addresses together; must be more than one address can make")
 	b.rateLimit(&g.JoinPerIP, "limit-join-ip", "TICKETVELO_LIMIT_JOIN_IP", "joins of one event per client address")
 	b.rateLimit(&g.JoinPerAccount, "limit-join-account", "TICKETVELO_LIMIT_JOIN_ACCOUNT", "repeated joins of one event per account (the join that makes the place is free)")
 }
@@ -157,7 +167,43 @@ func (g *GatewayConfig) validate() error {
 	case !(g.AutoMinRate > 0 && g.AutoMinRate <= g.AutoMaxRate):
 		return fmt.Errorf("TICKETVELO_AUTO_MIN_RATE / TICKETVELO_AUTO_MAX_RATE: expected 0 < min <= max, got %v and %v", g.AutoMinRate, g.AutoMaxRate)
 	}
-	return nil
+	return g.checkLoginCap()
+}
+
+// checkLoginCap refuses a per-account failure cap that one client address
+// could reach alone: a stranger could then lock the owner out, which is
+// what counting failures per account and address is there to prevent.
+func (g *GatewayConfig) checkLoginCap() error {
+	lim := g.LoginPerAccount
+	if lim.N == 0 {
+		return nil
+	}
+	most := -1 // failures one address can make in one window of the cap; -1 is no bound
+	for _, l := range []RateLimit{g.LoginPerAccountIP, g.LoginPerIP} {
+		if l.N > 0 {
+			if n := l.N * overlapping(lim.Per, l.Per); most < 0 || n < most {
+				most = n
+			}
+		}
+	}
+	if most >= 0 && lim.N > most {
+		return nil
+	}
+	return fmt.Errorf("TICKETVELO_LIMIT_LOGIN_ACCOUNT: expected more failures per window than one address may make (TICKETVELO_LIMIT_LOGIN_ACCOUNT_IP %s, TICKETVELO_LIMIT_LOGIN_IP %s), so that a stranger cannot lock an account; got %s",
+		g.LoginPerAccountIP, g.LoginPerIP, lim)
+}
+
+// overlapping is how many windows of length per one window of length span
+// can touch. Windows are aligned on the clock (multiples of their length
+// since the epoch), so when one length divides the other they nest.
+func overlapping(span, per time.Duration) int {
+	switch {
+	case span%per == 0:
+		return int(span / per)
+	case per%span == 0:
+		return 1
+	}
+	return int(span/per) + 2
 }
 
 // gatewayFloat binds a decimal number.

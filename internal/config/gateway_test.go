@@ -29,6 +29,40 @@ func TestGatewayDefaultsAreValid(t *testing.T) {
 	if g.GracePeriod != 60*time.Second || g.AdmissionTTL != 10*time.Minute || g.JoinPerAccount != (RateLimit{30, time.Minute}) {
 		t.Fatalf("defaults: got %+v", g)
 	}
+	if g.LoginPerAccountIP != (RateLimit{10, time.Minute}) || g.LoginPerAccount != (RateLimit{100, time.Minute}) {
+		t.Fatalf("login defaults: got %s per account and address, %s per account; want 10/1m and 100/1m", g.LoginPerAccountIP, g.LoginPerAccount)
+	}
+}
+
+// TestLoginCapMustBeOutOfOneAddresssReach: the per-account cap of failed
+// logins is refused when one address could fill it alone, counting the
+// windows of each limit that one window of the cap can touch.
+func TestLoginCapMustBeOutOfOneAddresssReach(t *testing.T) {
+	cases := []struct {
+		name string
+		env  map[string]string
+		ok   bool
+	}{
+		{"defaults", nil, true},
+		{"cap equal to one address's failures", map[string]string{"TICKETVELO_LIMIT_LOGIN_ACCOUNT": "10/1m"}, false},
+		{"cap off", map[string]string{"TICKETVELO_LIMIT_LOGIN_ACCOUNT": "off"}, true},
+		{"nested windows, just above", map[string]string{"TICKETVELO_LIMIT_LOGIN_ACCOUNT_IP": "5/10s", "TICKETVELO_LIMIT_LOGIN_ACCOUNT": "31/1m"}, true},
+		{"nested windows, reachable", map[string]string{"TICKETVELO_LIMIT_LOGIN_ACCOUNT_IP": "5/10s", "TICKETVELO_LIMIT_LOGIN_ACCOUNT": "30/1m"}, false},
+		{"windows that do not nest", map[string]string{"TICKETVELO_LIMIT_LOGIN_ACCOUNT_IP": "10/40s", "TICKETVELO_LIMIT_LOGIN_ACCOUNT": "30/1m"}, false},
+		{"per-address limit alone bounds it", map[string]string{"TICKETVELO_LIMIT_LOGIN_ACCOUNT_IP": "off", "TICKETVELO_LIMIT_LOGIN_IP": "20/1m", "TICKETVELO_LIMIT_LOGIN_ACCOUNT": "21/1m"}, true},
+		{"nothing bounds one address", map[string]string{"TICKETVELO_LIMIT_LOGIN_ACCOUNT_IP": "off", "TICKETVELO_LIMIT_LOGIN_IP": "off"}, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := bindGateway(t, c.env)
+			if c.ok && err != nil {
+				t.Fatalf("got %v, want the settings accepted", err)
+			}
+			if !c.ok && (err == nil || !strings.Contains(err.Error(), "TICKETVELO_LIMIT_LOGIN_ACCOUNT:")) {
+				t.Fatalf("got %v, want an error naming TICKETVELO_LIMIT_LOGIN_ACCOUNT", err)
+			}
+		})
+	}
 }
 
 func TestGatewayFlagsAndEnvironment(t *testing.T) {
