@@ -115,6 +115,32 @@ func TestCreateOps(t *testing.T) {
 	}
 }
 
+func TestSetRoleChangesWhatRoleReads(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := context.Background()
+	u, err := s.Create(ctx, identity.Registration{Email: "ops@example.com", Password: "ops passphrase 1", Name: "Ops"}, tokens.RoleOps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	demoted, err := s.SetRole(ctx, " OPS@example.com", tokens.RoleFan)
+	if err != nil || demoted.ID != u.ID || demoted.Role != tokens.RoleFan {
+		t.Fatalf("demotion: got %+v, %v; want account %d as a fan", demoted, err, u.ID)
+	}
+	if role, err := s.Role(ctx, u.ID); err != nil || role != tokens.RoleFan {
+		t.Fatalf("role after the demotion: %q, %v; want fan", role, err)
+	}
+	if _, err := s.Role(ctx, u.ID+1000); !errors.Is(err, identity.ErrUserNotFound) {
+		t.Fatalf("role of a missing user: %v, want not_found", err)
+	}
+	if _, err := s.SetRole(ctx, "nobody@example.com", tokens.RoleOps); !errors.Is(err, identity.ErrUserNotFound) {
+		t.Fatalf("role of an unknown email: %v, want not_found", err)
+	}
+	if _, err := s.SetRole(ctx, "ops@example.com", "admin"); apperr.As(err).Code != "invalid_field" {
+		t.Fatalf("unknown role: %v, want invalid_field", err)
+	}
+}
+
 func TestRegistrationRejectsBadInputAndCreatesNothing(t *testing.T) {
 	t.Parallel()
 	s := newStore(t)

@@ -17,6 +17,10 @@ type GatewayConfig struct {
 	// TokenCacheSize bounds how many verified access tokens a gateway keeps,
 	// so a poll does not pay for an Ed25519 verification each time.
 	TokenCacheSize int
+	// RoleCacheTTL is how long a gateway believes the role it read from the
+	// database for ops routes: how long a demoted ops account keeps its
+	// powers (its token says ops for hours).
+	RoleCacheTTL time.Duration
 
 	// The waiting room.
 	GracePeriod       time.Duration // fans silent longer than this are skipped at admission
@@ -91,6 +95,7 @@ func defaultGateway() GatewayConfig {
 		AccessTokenTTL:     12 * time.Hour,
 		AdmissionTTL:       10 * time.Minute,
 		TokenCacheSize:     1_000_000,
+		RoleCacheTTL:       5 * time.Second,
 		GracePeriod:        60 * time.Second,
 		AdmissionInterval:  100 * time.Millisecond,
 		RedisFlushDelay:    200 * time.Microsecond,
@@ -118,6 +123,7 @@ func (g *GatewayConfig) bind(b *binder) {
 	b.duration(&g.AccessTokenTTL, "access-token-ttl", "TICKETVELO_ACCESS_TOKEN_TTL", "lifetime of access tokens")
 	b.duration(&g.AdmissionTTL, "admission-ttl", "TICKETVELO_ADMISSION_TTL", "how long an admitted buyer may buy (the admission token's lifetime, whole seconds)")
 	b.int(&g.TokenCacheSize, "token-cache-size", "TICKETVELO_TOKEN_CACHE_SIZE", "verified access tokens kept in memory per gateway (~50 bytes each); size it for the fans of a drop")
+	b.duration(&g.RoleCacheTTL, "role-cache-ttl", "TICKETVELO_ROLE_CACHE_TTL", "how long the role read from the database is believed on ops routes: a demoted ops account loses ops powers within this (0 reads it every time)")
 	b.duration(&g.GracePeriod, "queue-grace-period", "TICKETVELO_QUEUE_GRACE_PERIOD", "fans who stop polling for longer lose their place at admission")
 	b.duration(&g.AdmissionInterval, "admission-interval", "TICKETVELO_ADMISSION_INTERVAL", "how often each gateway runs the admission step of each event on sale")
 	b.duration(&g.RedisFlushDelay, "redis-flush-delay", "TICKETVELO_REDIS_FLUSH_DELAY", "how long the gateway's Redis connection may hold a write back to batch it with others, under load only (0 writes at once)")
@@ -146,6 +152,8 @@ func (g *GatewayConfig) validate() error {
 		return fmt.Errorf("TICKETVELO_ADMISSION_TTL: expected whole seconds, at least 10s, got %s", g.AdmissionTTL)
 	case g.TokenCacheSize < 0:
 		return fmt.Errorf("TICKETVELO_TOKEN_CACHE_SIZE: expected 0 or more, got %d", g.TokenCacheSize)
+	case g.RoleCacheTTL < 0 || g.RoleCacheTTL > time.Minute:
+		return fmt.Errorf("TICKETVELO_ROLE_CACHE_TTL: expected 0 to 1m, so a demotion bites within a minute, got %s", g.RoleCacheTTL)
 	case g.GracePeriod < 5*time.Second:
 		return fmt.Errorf("TICKETVELO_QUEUE_GRACE_PERIOD: expected at least 5s, got %s", g.GracePeriod)
 	case g.AdmissionInterval < 10*time.Millisecond || g.AdmissionInterval > time.Second:
