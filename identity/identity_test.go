@@ -20,7 +20,7 @@ var cheap = identity.Params{MemoryKiB: 64, Time: 1, Threads: 1}
 func newStore(t *testing.T) *identity.Store {
 	t.Helper()
 	_, pool := testenv.Postgres(t)
-	s, err := identity.NewStore(pool, cheap)
+	s, err := identity.NewStore(pool, cheap, identity.HashLimits{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +178,7 @@ func TestRegistrationRejectsBadInputAndCreatesNothing(t *testing.T) {
 
 func TestHashFormatAndVerify(t *testing.T) {
 	t.Parallel()
-	h := identity.NewHasher(cheap)
+	h := identity.NewHasher(cheap, identity.HashLimits{})
 	ctx := context.Background()
 	enc, err := h.Hash(ctx, "a long passphrase")
 	if err != nil {
@@ -192,7 +192,7 @@ func TestHashFormatAndVerify(t *testing.T) {
 		t.Fatal("two hashes of one password are equal: the salt is not random")
 	}
 	// A hash made with other params still verifies: they travel in the hash.
-	ok, err := identity.NewHasher(identity.DefaultParams).Verify(ctx, "a long passphrase", enc)
+	ok, err := identity.NewHasher(identity.DefaultParams, identity.HashLimits{}).Verify(ctx, "a long passphrase", enc)
 	if err != nil || !ok {
 		t.Fatalf("verify with the right password: %v, %v", ok, err)
 	}

@@ -41,12 +41,13 @@ type Store struct {
 	decoy string
 }
 
-// NewStore returns a Store on pool hashing with p.
-func NewStore(pool *pgxpool.Pool, p Params) (*Store, error) {
-	h := NewHasher(p)
+// NewStore returns a Store on pool hashing with the costs p, within the
+// limits l.
+func NewStore(pool *pgxpool.Pool, p Params, l HashLimits) (*Store, error) {
+	h := NewHasher(p, l)
 	decoy, err := h.Hash(context.Background(), "decoy password that matches no account")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("hashing the decoy password: %w", err)
 	}
 	return &Store{pool: pool, hasher: h, decoy: decoy}, nil
 }

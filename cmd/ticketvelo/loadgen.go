@@ -342,7 +342,7 @@ func loadgenOps(ctx context.Context, pool *pgxpool.Pool, ring *tokens.Ring) (str
 	if _, err := rand.Read(pw); err != nil {
 		return "", err
 	}
-	users, err := identity.NewStore(pool, identity.DefaultParams)
+	users, err := identity.NewStore(pool, identity.DefaultParams, identity.HashLimits{})
 	if err != nil {
 		return "", err
 	}

@@ -34,7 +34,7 @@ func userCreateCommand(fs *flag.FlagSet) mainFunc {
 		if err := d.open(ctx, needs{postgres: true}); err != nil {
 			return err
 		}
-		users, err := identity.NewStore(d.pool, identity.DefaultParams)
+		users, err := identity.NewStore(d.pool, identity.DefaultParams, identity.HashLimits{})
 		if err != nil {
 			return err
 		}
@@ -62,7 +62,7 @@ func userRoleCommand(fs *flag.FlagSet) mainFunc {
 		if err := d.open(ctx, needs{postgres: true}); err != nil {
 			return err
 		}
-		users, err := identity.NewStore(d.pool, identity.DefaultParams)
+		users, err := identity.NewStore(d.pool, identity.DefaultParams, identity.HashLimits{})
 		if err != nil {
 			return err
 		}

@@ -21,6 +21,11 @@ type GatewayConfig struct {
 	// database for ops routes: how long a demoted ops account keeps its
 	// powers (its token says ops for hours).
 	RoleCacheTTL time.Duration
+	// Password hashing (argon2id, tens of milliseconds of a core each):
+	// how many run at once (0: twice GOMAXPROCS), and how long a login or
+	// registration waits for its turn before it gets 503.
+	HashConcurrency int
+	HashWait        time.Duration
 
 	// The waiting room.
 	GracePeriod       time.Duration // fans silent longer than this are skipped at admission
@@ -96,6 +101,7 @@ func defaultGateway() GatewayConfig {
 		AdmissionTTL:       10 * time.Minute,
 		TokenCacheSize:     1_000_000,
 		RoleCacheTTL:       5 * time.Second,
+		HashWait:           3 * time.Second,
 		GracePeriod:        60 * time.Second,
 		AdmissionInterval:  100 * time.Millisecond,
 		RedisFlushDelay:    200 * time.Microsecond,
@@ -124,6 +130,8 @@ func (g *GatewayConfig) bind(b *binder) {
 	b.duration(&g.AdmissionTTL, "admission-ttl", "TICKETVELO_ADMISSION_TTL", "how long an admitted buyer may buy (the admission token's lifetime, whole seconds)")
 	b.int(&g.TokenCacheSize, "token-cache-size", "TICKETVELO_TOKEN_CACHE_SIZE", "verified access tokens kept in memory per gateway (~50 bytes each); size it for the fans of a drop")
 	b.duration(&g.RoleCacheTTL, "role-cache-ttl", "TICKETVELO_ROLE_CACHE_TTL", "how long the role read from the database is believed on ops routes: a demoted ops account loses ops powers within this (0 reads it every time)")
+	b.int(&g.HashConcurrency, "hash-concurrency", "TICKETVELO_HASH_CONCURRENCY", "password hashes (argon2id, ~30 ms and 19 MiB each) run at once; 0 is twice GOMAXPROCS")
+	b.duration(&g.HashWait, "hash-wait", "TICKETVELO_HASH_WAIT", "longest a login or registration waits for a password hash to start; past it the answer is 503 with Retry-After")
 	b.duration(&g.GracePeriod, "queue-grace-period", "TICKETVELO_QUEUE_GRACE_PERIOD", "fans who stop polling for longer lose their place at admission")
 	b.duration(&g.AdmissionInterval, "admission-interval", "TICKETVELO_ADMISSION_INTERVAL", "how often each gateway runs the admission step of each event on sale")
 	b.duration(&g.RedisFlushDelay, "redis-flush-delay", "TICKETVELO_REDIS_FLUSH_DELAY", "how long the gateway's Redis connection may hold a write back to batch it with others, under load only (0 writes at once)")
@@ -154,6 +162,10 @@ func (g *GatewayConfig) validate() error {
 		return fmt.Errorf("TICKETVELO_TOKEN_CACHE_SIZE: expected 0 or more, got %d", g.TokenCacheSize)
 	case g.RoleCacheTTL < 0 || g.RoleCacheTTL > time.Minute:
 		return fmt.Errorf("TICKETVELO_ROLE_CACHE_TTL: expected 0 to 1m, so a demotion bites within a minute, got %s", g.RoleCacheTTL)
+	case g.HashConcurrency < 0:
+		return fmt.Errorf("TICKETVELO_HASH_CONCURRENCY: expected 0 (twice GOMAXPROCS) or more, got %d", g.HashConcurrency)
+	case g.HashWait <= 0 || g.HashWait > 30*time.Second:
+		return fmt.Errorf("TICKETVELO_HASH_WAIT: expected more than 0 and at most 30s, got %s", g.HashWait)
 	case g.GracePeriod < 5*time.Second:
 		return fmt.Errorf("TICKETVELO_QUEUE_GRACE_PERIOD: expected at least 5s, got %s", g.GracePeriod)
 	case g.AdmissionInterval < 10*time.Millisecond || g.AdmissionInterval > time.Second:

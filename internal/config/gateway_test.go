@@ -29,8 +29,8 @@ func TestGatewayDefaultsAreValid(t *testing.T) {
 	if g.GracePeriod != 60*time.Second || g.AdmissionTTL != 10*time.Minute || g.JoinPerAccount != (RateLimit{30, time.Minute}) {
 		t.Fatalf("defaults: got %+v", g)
 	}
-	if g.RoleCacheTTL != 5*time.Second {
-		t.Fatalf("role cache TTL: got %s, want 5s", g.RoleCacheTTL)
+	if g.RoleCacheTTL != 5*time.Second || g.HashWait != 3*time.Second || g.HashConcurrency != 0 {
+		t.Fatalf("role cache TTL %s, hash wait %s, hash concurrency %d: want 5s, 3s, 0", g.RoleCacheTTL, g.HashWait, g.HashConcurrency)
 	}
 	if g.LoginPerAccountIP != (RateLimit{10, time.Minute}) || g.LoginPerAccount != (RateLimit{100, time.Minute}) {
 		t.Fatalf("login defaults: got %s per account and address, %s per account; want 10/1m and 100/1m", g.LoginPerAccountIP, g.LoginPerAccount)
@@ -99,6 +99,8 @@ func TestGatewayRejectsBadValuesNamingTheVariable(t *testing.T) {
 		{map[string]string{"TICKETVELO_ADMISSION_INTERVAL": "5s"}, nil, "TICKETVELO_ADMISSION_INTERVAL"},
 		{map[string]string{"TICKETVELO_DEFAULT_ADMISSION_RATE": "NaN"}, nil, "TICKETVELO_DEFAULT_ADMISSION_RATE"},
 		{map[string]string{"TICKETVELO_ROLE_CACHE_TTL": "1h"}, nil, "TICKETVELO_ROLE_CACHE_TTL"},
+		{map[string]string{"TICKETVELO_HASH_WAIT": "0s"}, nil, "TICKETVELO_HASH_WAIT"},
+		{map[string]string{"TICKETVELO_HASH_CONCURRENCY": "-1"}, nil, "TICKETVELO_HASH_CONCURRENCY"},
 		{nil, []string{"-role-cache-ttl", "-1s"}, "TICKETVELO_ROLE_CACHE_TTL"},
 		{nil, []string{"-limit-login-account", "5/10ms"}, "window of at least 1s"},
 	}
