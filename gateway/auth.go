@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"errors"
 	"strings"
 	"time"
 
@@ -70,16 +71,40 @@ func (g *Gateway) register(ctx *fasthttp.RequestCtx) error {
 	return g.writeSession(ctx, fasthttp.StatusCreated, u)
 }
 
+// login signs a fan in. Three limits stand before the password check: all
+// attempts per client address, failed logins per account from this address
+// (strict, cleared when the fan gets in) and failed logins per account from
+// every address (loose). Counting failures per account and address means a
+// stranger guessing from elsewhere cannot lock the owner out on drop day.
+// The failure limits are taken before the argon2id check and given back
+// unless the password was wrong, so guessing buys no more hashing than
+// they allow, however many guesses run at once.
 func (g *Gateway) login(ctx *fasthttp.RequestCtx) error {
 	var b loginBody
 	if err := httpapi.DecodeJSON(ctx, &b); err != nil {
 		return err
 	}
-	cfg := g.d.Config
-	if err := g.limits.check(ctx, limit{scope: "login-ip", who: g.clientIP(ctx), rule: cfg.LoginPerIP}, limit{scope: "login-account", who: emailKey(b.Email), rule: cfg.LoginPerAccount}); err != nil {
+	cfg, ip, account := g.d.Config, g.clientIP(ctx), emailKey(b.Email)
+	if err := g.limits.check(ctx, limit{scope: "login-ip", who: ip, rule: cfg.LoginPerIP}); err != nil {
+		return err
+	}
+	// One hash tag, the account, for both counters: the reserve script
+	// touches them together.
+	tag := "{" + account + "}"
+	held, err := g.limits.reserve(ctx,
+		limit{scope: "login-fail-account-ip", who: tag + ":" + ip, rule: cfg.LoginPerAccountIP, clearOnSuccess: true},
+		limit{scope: "login-fail-account", who: tag, rule: cfg.LoginPerAccount})
+	if err != nil {
 		return err
 	}
 	u, err := g.d.Users.Login(ctx, b.Email, b.Password)
+	if errors.Is(err, identity.ErrBadCredentials) {
+		return err // a failure: it keeps its unit of both limits
+	}
+	// A failure to settle costs the fan at most one counted failure until
+	// the window ends: not worth refusing a good login or hiding the
+	// first error.
+	_ = g.limits.settle(ctx, held, err == nil)
 	if err != nil {
 		return err
 	}

@@ -13,7 +13,8 @@ import (
 	"github.com/ticketvelo/ticketvelo/internal/tokens"
 )
 
-// errNotOps is a fan's token on an ops route.
+// errNotOps is the token of an account that is not ops (now) on an ops
+// route.
 var errNotOps = apperr.New(apperr.Forbidden, "forbidden", "this needs an ops account")
 
 // accessCache remembers verified access tokens until they expire. A fan
@@ -141,14 +142,23 @@ func (g *Gateway) fan(ctx *fasthttp.RequestCtx) (tokens.Access, error) {
 	return g.access.verify(bearer(ctx), g.d.Now())
 }
 
-// ops is fan for routes only ops may use: a fan's token gets 403.
+// ops is fan for routes only ops may use: an account that is not ops gets
+// 403. Whether it is ops is the database's answer (cached for
+// RoleCacheTTL), not the token's role claim, which may be hours old: a
+// demoted account loses these routes within the TTL, and a promoted one
+// gains them without signing in again.
 func (g *Gateway) ops(ctx *fasthttp.RequestCtx) (tokens.Access, error) {
 	a, err := g.fan(ctx)
 	if err != nil {
 		return a, err
 	}
-	if a.Role != tokens.RoleOps {
+	isOps, err := g.roles.isOps(ctx, a.UserID, g.d.Now())
+	if err != nil {
+		return a, err
+	}
+	if !isOps {
 		return a, errNotOps
 	}
+	a.Role = tokens.RoleOps
 	return a, nil
 }

@@ -41,6 +41,7 @@ type Gateway struct {
 	d      Deps
 	ui     *uiHandler
 	access *accessCache
+	roles  *roleCache
 	limits *limiter
 	jwks   []byte
 }
@@ -58,6 +59,7 @@ func New(d Deps) (*Gateway, error) {
 		d:      d,
 		ui:     newUIHandler(frontend.Files()),
 		access: newAccessCache(d.Ring, d.Config.TokenCacheSize),
+		roles:  newRoleCache(d.Users.Role, d.Config.RoleCacheTTL),
 		limits: &limiter{client: d.Redis, prefix: d.Prefix, now: d.Now},
 		jwks:   jwks,
 	}, nil

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -46,6 +47,7 @@ type edgeOptions struct {
 	trusted []*net.IPNet
 	ring    *tokens.Ring
 	now     func() time.Time // the gateway's clock; time.Now when nil
+	hash    *identity.Params // argon2id costs; cheap ones when nil
 }
 
 func newRing(t testing.TB) *tokens.Ring {
@@ -64,7 +66,7 @@ func newRing(t testing.TB) *tokens.Ring {
 // noLimits turns the abuse limits off for tests about something else.
 func noLimits(c *config.GatewayConfig) {
 	off := config.RateLimit{}
-	c.RegisterPerIP, c.RegisterPerAccount, c.LoginPerIP, c.LoginPerAccount, c.JoinPerIP, c.JoinPerAccount = off, off, off, off, off, off
+	c.RegisterPerIP, c.RegisterPerAccount, c.LoginPerIP, c.LoginPerAccountIP, c.LoginPerAccount, c.JoinPerIP, c.JoinPerAccount = off, off, off, off, off, off, off
 }
 
 func newEdge(t testing.TB, o edgeOptions) *edge {
@@ -83,7 +85,11 @@ func newEdge(t testing.TB, o edgeOptions) *edge {
 	if o.cfg != nil {
 		o.cfg(&cfg)
 	}
-	users, err := identity.NewStore(pool, identity.Params{MemoryKiB: 64, Time: 1, Threads: 1})
+	hash := identity.Params{MemoryKiB: 64, Time: 1, Threads: 1}
+	if o.hash != nil {
+		hash = *o.hash
+	}
+	users, err := identity.NewStore(pool, hash, identity.HashLimits{Concurrency: cfg.HashConcurrency, Wait: cfg.HashWait})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,25 +196,35 @@ func (e *edge) call(t testing.TB, method, path, token string, body any, headers 
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
-	res, err := e.client.Do(req)
+	r, err := e.send(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	if r.status >= 500 {
+		t.Fatalf("%s %s: %d %s", method, path, r.status, r.raw)
+	}
+	return r
+}
+
+// send does req and decodes a JSON answer, whatever its status. Unlike
+// call it may run outside the test's goroutine.
+func (e *edge) send(req *http.Request) (reply, error) {
+	res, err := e.client.Do(req)
+	if err != nil {
+		return reply{}, err
 	}
 	defer res.Body.Close()
 	raw, err := io.ReadAll(res.Body)
 	if err != nil {
-		t.Fatal(err)
+		return reply{}, err
 	}
 	r := reply{status: res.StatusCode, header: res.Header, raw: string(raw)}
 	if len(raw) > 0 && strings.HasPrefix(res.Header.Get("Content-Type"), "application/json") {
 		if err := json.Unmarshal(raw, &r.body); err != nil {
-			t.Fatalf("%s %s answered invalid JSON %q: %v", method, path, raw, err)
+			return r, fmt.Errorf("invalid JSON %q: %w", raw, err)
 		}
 	}
-	if r.status >= 500 {
-		t.Fatalf("%s %s: %d %s", method, path, r.status, raw)
-	}
-	return r
+	return r, nil
 }
 
 // register makes a fan through the API and returns the access token.

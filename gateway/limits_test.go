@@ -13,7 +13,7 @@ import (
 func tight(c *config.GatewayConfig) {
 	noLimits(c)
 	c.RegisterPerIP = config.RateLimit{N: 3, Per: time.Minute}
-	c.LoginPerAccount = config.RateLimit{N: 2, Per: time.Minute}
+	c.LoginPerAccountIP = config.RateLimit{N: 2, Per: time.Minute}
 	c.JoinPerAccount = config.RateLimit{N: 2, Per: time.Minute}
 	c.JoinPerIP = config.RateLimit{N: 5, Per: time.Minute}
 }
@@ -54,7 +54,8 @@ func TestAbuseLimitsAnswer429WithRetryAfter(t *testing.T) {
 		t.Fatal("a refused registration created the account")
 	}
 
-	// Login attempts per account, whatever the case of the email.
+	// Failed logins per account from one address, whatever the case of
+	// the email.
 	for _, email := range []string{"f0@example.com", "F0@EXAMPLE.com"} {
 		if r := e.call(t, "POST", "/api/v1/auth/login", "", map[string]string{"email": email, "password": "wrong password!"}); r.status != 401 {
 			t.Fatalf("login attempt: %d %s", r.status, r.raw)
@@ -62,7 +63,7 @@ func TestAbuseLimitsAnswer429WithRetryAfter(t *testing.T) {
 	}
 	r = e.call(t, "POST", "/api/v1/auth/login", "", map[string]string{"email": "f0@example.com", "password": "a long passphrase"})
 	if r.status != 429 {
-		t.Fatalf("third login attempt on one account: %d %s, want 429 even with the right password", r.status, r.raw)
+		t.Fatalf("third login attempt on one account from one address: %d %s, want 429 even with the right password", r.status, r.raw)
 	}
 	retryAfter(t, r)
 	if r := e.call(t, "POST", "/api/v1/auth/login", "", map[string]string{"email": "f1@example.com", "password": "a long passphrase"}); r.status != 200 {

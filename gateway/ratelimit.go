@@ -33,6 +33,9 @@ type limit struct {
 	scope string
 	who   string
 	rule  config.RateLimit
+	// clearOnSuccess makes a successful attempt empty the counter rather
+	// than give its unit back (reserve only): a fan's failed logins.
+	clearOnSuccess bool
 }
 
 // key is the counter's hash and field for the window that holds now.
@@ -86,10 +89,108 @@ func (l *limiter) check(ctx context.Context, limits ...limit) error {
 	if wait == 0 {
 		return nil
 	}
+	return rateLimited(wait)
+}
+
+// rateLimited is the 429 that asks the client to wait.
+func rateLimited(wait time.Duration) error {
 	e := *errRateLimited
 	e.RetryAfter = max(1, int((wait+time.Second-1)/time.Second))
 	e.Message = fmt.Sprintf("too many requests; try again in %d s", e.RetryAfter)
 	return &e
+}
+
+// reserveScript takes one unit of every counter in KEYS, or none when any
+// is spent, so that a refused attempt counts nowhere. ARGV holds, per key,
+// its allowance and the unix millisecond its window ends. It returns the
+// 1-based indexes of the spent counters (none when it took the units).
+var reserveScript = rueidis.NewLuaScript(`
+local spent = {}
+for i, key in ipairs(KEYS) do
+  if tonumber(redis.call('HGET', key, 'n') or '0') >= tonumber(ARGV[2*i-1]) then
+    spent[#spent+1] = i
+  end
+end
+if #spent == 0 then
+  for i, key in ipairs(KEYS) do
+    redis.call('HINCRBY', key, 'n', 1)
+    redis.call('PEXPIREAT', key, ARGV[2*i])
+  end
+end
+return spent
+`)
+
+// reservation is what reserve took: a unit of each counter, in the window
+// of the moment it was taken.
+type reservation struct {
+	keys  []string
+	ends  []time.Time
+	clear []bool
+}
+
+// reserve takes a unit of every limit before the work they guard, and
+// refuses with 429 and Retry-After when any is spent. Unlike check, the
+// attempt is counted only where it is allowed, and the caller later keeps
+// the unit (a failure), gives it back or clears the counter (settle).
+// Taking before the work means concurrent attempts cannot pass a limit
+// together. The keys of one call go to one script, so in a Redis Cluster
+// their whos must share a hash tag ("{account}").
+func (l *limiter) reserve(ctx context.Context, limits ...limit) (reservation, error) {
+	now := l.now()
+	var r reservation
+	var args []string
+	var active []limit
+	for _, lim := range limits {
+		if lim.rule.N <= 0 {
+			continue
+		}
+		key, _, end := l.key(lim, now)
+		r.keys, r.ends, r.clear = append(r.keys, key), append(r.ends, end), append(r.clear, lim.clearOnSuccess)
+		args = append(args, strconv.Itoa(lim.rule.N), strconv.FormatInt(end.UnixMilli(), 10))
+		active = append(active, lim)
+	}
+	if len(r.keys) == 0 {
+		return r, nil
+	}
+	spent, err := reserveScript.Exec(ctx, l.client, r.keys, args).AsIntSlice()
+	if err != nil {
+		e := *apperr.New(apperr.Unavailable, "unavailable", "cannot check request limits; try again shortly")
+		e.RetryAfter = 2
+		return reservation{}, fmt.Errorf("reserving the %s limit: %w: %w", active[0].scope, &e, err)
+	}
+	var wait time.Duration
+	for _, i := range spent {
+		metrics.GetOrCreateCounter(`ticketvelo_rate_limited_total{scope="` + active[i-1].scope + `"}`).Inc()
+		wait = max(wait, r.ends[i-1].Sub(now))
+	}
+	if len(spent) > 0 {
+		return reservation{}, rateLimited(wait)
+	}
+	return r, nil
+}
+
+// settle gives back the units of r when the attempt did not count against
+// its limits; after a success, counters marked clearOnSuccess are emptied
+// instead. A unit kept (not settled) counts until its window ends.
+func (l *limiter) settle(ctx context.Context, r reservation, success bool) error {
+	cmds := make(rueidis.Commands, 0, 2*len(r.keys))
+	for i, key := range r.keys {
+		if success && r.clear[i] {
+			cmds = append(cmds, l.client.B().Del().Key(key).Build())
+			continue
+		}
+		// The expiry again: the counter may have been cleared meanwhile, and
+		// a key must never outlive its window.
+		cmds = append(cmds,
+			l.client.B().Hincrby().Key(key).Field("n").Increment(-1).Build(),
+			l.client.B().Pexpireat().Key(key).MillisecondsTimestamp(r.ends[i].UnixMilli()).Build())
+	}
+	for _, res := range l.client.DoMulti(ctx, cmds...) {
+		if err := res.Error(); err != nil {
+			return fmt.Errorf("settling request limits: %w", err)
+		}
+	}
+	return nil
 }
 
 // accountKey names an account in a limit key without putting what a client

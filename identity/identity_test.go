@@ -20,7 +20,7 @@ var cheap = identity.Params{MemoryKiB: 64, Time: 1, Threads: 1}
 func newStore(t *testing.T) *identity.Store {
 	t.Helper()
 	_, pool := testenv.Postgres(t)
-	s, err := identity.NewStore(pool, cheap)
+	s, err := identity.NewStore(pool, cheap, identity.HashLimits{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,6 +115,32 @@ func TestCreateOps(t *testing.T) {
 	}
 }
 
+func TestSetRoleChangesWhatRoleReads(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := context.Background()
+	u, err := s.Create(ctx, identity.Registration{Email: "ops@example.com", Password: "ops passphrase 1", Name: "Ops"}, tokens.RoleOps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	demoted, err := s.SetRole(ctx, " OPS@example.com", tokens.RoleFan)
+	if err != nil || demoted.ID != u.ID || demoted.Role != tokens.RoleFan {
+		t.Fatalf("demotion: got %+v, %v; want account %d as a fan", demoted, err, u.ID)
+	}
+	if role, err := s.Role(ctx, u.ID); err != nil || role != tokens.RoleFan {
+		t.Fatalf("role after the demotion: %q, %v; want fan", role, err)
+	}
+	if _, err := s.Role(ctx, u.ID+1000); !errors.Is(err, identity.ErrUserNotFound) {
+		t.Fatalf("role of a missing user: %v, want not_found", err)
+	}
+	if _, err := s.SetRole(ctx, "nobody@example.com", tokens.RoleOps); !errors.Is(err, identity.ErrUserNotFound) {
+		t.Fatalf("role of an unknown email: %v, want not_found", err)
+	}
+	if _, err := s.SetRole(ctx, "ops@example.com", "admin"); apperr.As(err).Code != "invalid_field" {
+		t.Fatalf("unknown role: %v, want invalid_field", err)
+	}
+}
+
 func TestRegistrationRejectsBadInputAndCreatesNothing(t *testing.T) {
 	t.Parallel()
 	s := newStore(t)
@@ -152,7 +178,7 @@ func TestRegistrationRejectsBadInputAndCreatesNothing(t *testing.T) {
 
 func TestHashFormatAndVerify(t *testing.T) {
 	t.Parallel()
-	h := identity.NewHasher(cheap)
+	h := identity.NewHasher(cheap, identity.HashLimits{})
 	ctx := context.Background()
 	enc, err := h.Hash(ctx, "a long passphrase")
 	if err != nil {
@@ -166,7 +192,7 @@ func TestHashFormatAndVerify(t *testing.T) {
 		t.Fatal("two hashes of one password are equal: the salt is not random")
 	}
 	// A hash made with other params still verifies: they travel in the hash.
-	ok, err := identity.NewHasher(identity.DefaultParams).Verify(ctx, "a long passphrase", enc)
+	ok, err := identity.NewHasher(identity.DefaultParams, identity.HashLimits{}).Verify(ctx, "a long passphrase", enc)
 	if err != nil || !ok {
 		t.Fatalf("verify with the right password: %v, %v", ok, err)
 	}

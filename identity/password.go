@@ -9,8 +9,12 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+	"time"
 
+	"github.com/VictoriaMetrics/metrics"
 	"golang.org/x/crypto/argon2"
+
+	"github.com/ticketvelo/ticketvelo/internal/apperr"
 )
 
 // Params are the argon2id cost settings. They are written into every hash,
@@ -33,24 +37,65 @@ const (
 
 var b64 = base64.RawStdEncoding
 
-// Hasher hashes and checks passwords with argon2id. It lets only a few
-// hashes run at once: each takes MemoryKiB of memory, and a burst of logins
-// must queue rather than exhaust the machine.
+// HashLimits bound the hashing a Hasher does at once. Each argon2id hash
+// takes a core and MemoryKiB for tens of milliseconds, so a burst of logins
+// must neither run them all at once nor pile up waiting without end.
+type HashLimits struct {
+	// Concurrency is how many hashes run at once; 0 is twice GOMAXPROCS.
+	Concurrency int
+	// Wait is the longest a request waits for a hash to start before it is
+	// refused with ErrBusy; 0 waits as long as its context allows.
+	Wait time.Duration
+}
+
+// ErrBusy is a hash that could not start within HashLimits.Wait: too many
+// sign-ins at once. Clients may retry after RetryAfter seconds (the copy
+// a Hasher returns says how many).
+var ErrBusy = apperr.New(apperr.Unavailable, "unavailable", "too many sign-ins at once; try again shortly")
+
+var hashBusy = metrics.GetOrCreateCounter("ticketvelo_password_hash_busy_total")
+
+// Hasher hashes and checks passwords with argon2id, a few at a time
+// (HashLimits).
 type Hasher struct {
 	params Params
 	slots  chan struct{}
+	wait   time.Duration
+	busy   *apperr.Error
 }
 
-// NewHasher returns a hasher with p that runs at most twice as many hashes
-// at once as there are CPUs.
-func NewHasher(p Params) *Hasher {
-	return &Hasher{params: p, slots: make(chan struct{}, 2*runtime.GOMAXPROCS(0))}
+// NewHasher returns a hasher with the costs p and the limits l.
+func NewHasher(p Params, l HashLimits) *Hasher {
+	n := l.Concurrency
+	if n <= 0 {
+		n = 2 * runtime.GOMAXPROCS(0)
+	}
+	busy := *ErrBusy
+	// About as long as the wait that just failed: the queue ahead of the
+	// client will not have drained much sooner.
+	busy.RetryAfter = max(1, int((l.Wait+time.Second-1)/time.Second))
+	busy.Message = fmt.Sprintf("too many sign-ins at once; try again in %d s", busy.RetryAfter)
+	return &Hasher{params: p, slots: make(chan struct{}, n), wait: l.Wait, busy: &busy}
 }
 
 func (h *Hasher) acquire(ctx context.Context) error {
 	select {
 	case h.slots <- struct{}{}:
+		return nil // a free slot: no timer needed
+	default:
+	}
+	var timeout <-chan time.Time
+	if h.wait > 0 {
+		t := time.NewTimer(h.wait)
+		defer t.Stop()
+		timeout = t.C
+	}
+	select {
+	case h.slots <- struct{}{}:
 		return nil
+	case <-timeout:
+		hashBusy.Inc()
+		return h.busy
 	case <-ctx.Done():
 		return fmt.Errorf("waiting to hash a password: %w", ctx.Err())
 	}

@@ -41,12 +41,13 @@ type Store struct {
 	decoy string
 }
 
-// NewStore returns a Store on pool hashing with p.
-func NewStore(pool *pgxpool.Pool, p Params) (*Store, error) {
-	h := NewHasher(p)
+// NewStore returns a Store on pool hashing with the costs p, within the
+// limits l.
+func NewStore(pool *pgxpool.Pool, p Params, l HashLimits) (*Store, error) {
+	h := NewHasher(p, l)
 	decoy, err := h.Hash(context.Background(), "decoy password that matches no account")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("hashing the decoy password: %w", err)
 	}
 	return &Store{pool: pool, hasher: h, decoy: decoy}, nil
 }
@@ -56,11 +57,18 @@ func (s *Store) Register(ctx context.Context, r Registration) (User, error) {
 	return s.Create(ctx, r, tokens.RoleFan)
 }
 
+func checkRole(role string) error {
+	if role != tokens.RoleFan && role != tokens.RoleOps {
+		return invalid("role", "role must be %q or %q, got %q", tokens.RoleFan, tokens.RoleOps, role)
+	}
+	return nil
+}
+
 // Create creates an account with role after checking the email, the name
 // and the password policy.
 func (s *Store) Create(ctx context.Context, r Registration, role string) (User, error) {
-	if role != tokens.RoleFan && role != tokens.RoleOps {
-		return User{}, invalid("role", "role must be %q or %q, got %q", tokens.RoleFan, tokens.RoleOps, role)
+	if err := checkRole(role); err != nil {
+		return User{}, err
 	}
 	email, err := NormaliseEmail(r.Email)
 	if err != nil {
@@ -140,6 +148,45 @@ func (s *Store) ByID(ctx context.Context, id int64) (User, error) {
 	}
 	if err != nil {
 		return User{}, fmt.Errorf("finding user %d: %w", id, err)
+	}
+	return u, nil
+}
+
+// Role returns the role the account with id holds now. Ops routes ask it
+// rather than trust the role an access token was signed with, which may be
+// hours old.
+func (s *Store) Role(ctx context.Context, id int64) (string, error) {
+	var role string
+	err := s.pool.QueryRow(ctx, `SELECT role FROM users WHERE id = $1`, id).Scan(&role)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", ErrUserNotFound
+	}
+	if err != nil {
+		return "", fmt.Errorf("reading the role of user %d: %w", id, err)
+	}
+	return role, nil
+}
+
+// SetRole gives the account of email the role, e.g. to demote an ops
+// account. Gateways apply it to ops routes within their role cache's TTL;
+// access tokens already signed keep their old role claim until they expire,
+// but ops routes do not believe it.
+func (s *Store) SetRole(ctx context.Context, rawEmail, role string) (User, error) {
+	if err := checkRole(role); err != nil {
+		return User{}, err
+	}
+	email, err := NormaliseEmail(rawEmail)
+	if err != nil {
+		return User{}, err
+	}
+	var u User
+	err = s.pool.QueryRow(ctx, `UPDATE users SET role = $2 WHERE email = $1 RETURNING id, email, name, role, created_at`, email, role).
+		Scan(&u.ID, &u.Email, &u.Name, &u.Role, &u.CreatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return User{}, ErrUserNotFound
+	}
+	if err != nil {
+		return User{}, fmt.Errorf("setting the role of %s: %w", email, err)
 	}
 	return u, nil
 }

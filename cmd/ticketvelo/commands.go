@@ -40,6 +40,7 @@ func init() {
 		{name: "broker", summary: "run the embedded Kafka-protocol broker alone", groups: config.Files, bind: brokerCommand},
 		{name: "drop", summary: "simulate a drop against a running TicketVelo (fans queue, hold and buy over HTTP) and check that no seat sold twice", groups: config.Stores | config.Keys, bind: dropCommand},
 		{name: "user create", summary: "create an account, e.g. an ops account with --role ops, and exit", groups: config.Stores, bind: userCreateCommand},
+		{name: "user role", summary: "give an existing account another role (--email, --role fan|ops), e.g. to demote an ops account, and exit", groups: config.Stores, bind: userRoleCommand},
 		{name: "loadgen", summary: "benchmark the waiting room on loopback against a bare fasthttp handler (join, poll) and weigh queued fans in Redis, in a scratch database and prefix", groups: config.Stores | config.Serving | config.Gateway, bind: loadgenCommand},
 		{name: "ticket verify", summary: "check a ticket code (--code) offline with the key file's public keys, as a door scanner does", groups: config.Files | config.Keys, bind: ticketVerifyCommand},
 		{name: "dlq replay", summary: "put the booking events dead-lettered since the last replay back on booking.events, once the cause is mended (--dry-run lists them)", groups: config.Stores, bind: dlqReplayCommand},

@@ -24,7 +24,7 @@ func mountGateway(d *deps, srv *httpapi.Server) (func(context.Context) error, er
 	if err != nil {
 		return nil, err
 	}
-	users, err := identity.NewStore(d.pool, identity.DefaultParams)
+	users, err := identity.NewStore(d.pool, identity.DefaultParams, identity.HashLimits{Concurrency: g.HashConcurrency, Wait: g.HashWait})
 	if err != nil {
 		return nil, err
 	}

@@ -34,7 +34,7 @@ func userCreateCommand(fs *flag.FlagSet) mainFunc {
 		if err := d.open(ctx, needs{postgres: true}); err != nil {
 			return err
 		}
-		users, err := identity.NewStore(d.pool, identity.DefaultParams)
+		users, err := identity.NewStore(d.pool, identity.DefaultParams, identity.HashLimits{})
 		if err != nil {
 			return err
 		}
@@ -43,6 +43,34 @@ func userCreateCommand(fs *flag.FlagSet) mainFunc {
 			return err
 		}
 		fmt.Fprintf(e.stdout, "created %s account %d for %s\n", u.Role, u.ID, u.Email)
+		return nil
+	}
+}
+
+// userRoleCommand gives an existing account another role, e.g. demotes an
+// ops account. Gateways apply it to ops routes within their role cache's
+// TTL (TICKETVELO_ROLE_CACHE_TTL), whatever the account's tokens say.
+func userRoleCommand(fs *flag.FlagSet) mainFunc {
+	email := fs.String("email", "", "the account's email address")
+	role := fs.String("role", "", "the new role: fan or ops")
+	return func(ctx context.Context, e env, cfg config.Config) error {
+		if *email == "" || *role == "" {
+			return errors.New("--email and --role are required")
+		}
+		d := newDeps(e, cfg)
+		defer d.close()
+		if err := d.open(ctx, needs{postgres: true}); err != nil {
+			return err
+		}
+		users, err := identity.NewStore(d.pool, identity.DefaultParams, identity.HashLimits{})
+		if err != nil {
+			return err
+		}
+		u, err := users.SetRole(ctx, *email, *role)
+		if err != nil {
+			return fmt.Errorf("setting the role of %s: %w", *email, err)
+		}
+		fmt.Fprintf(e.stdout, "account %d %s is now %s; gateways apply it to ops routes within TICKETVELO_ROLE_CACHE_TTL\n", u.ID, u.Email, u.Role)
 		return nil
 	}
 }

@@ -17,6 +17,15 @@ type GatewayConfig struct {
 	// TokenCacheSize bounds how many verified access tokens a gateway keeps,
 	// so a poll does not pay for an Ed25519 verification each time.
 	TokenCacheSize int
+	// RoleCacheTTL is how long a gateway believes the role it read from the
+	// database for ops routes: how long a demoted ops account keeps its
+	// powers (its token says ops for hours).
+	RoleCacheTTL time.Duration
+	// Password hashing (argon2id, tens of milliseconds of a core each):
+	// how many run at once (0: twice GOMAXPROCS), and how long a login or
+	// registration waits for its turn before it gets 503.
+	HashConcurrency int
+	HashWait        time.Duration
 
 	// The waiting room.
 	GracePeriod       time.Duration // fans silent longer than this are skipped at admission
@@ -39,10 +48,18 @@ type GatewayConfig struct {
 	// Abuse limits.
 	RegisterPerIP      RateLimit
 	RegisterPerAccount RateLimit
-	LoginPerIP         RateLimit
-	LoginPerAccount    RateLimit
-	JoinPerIP          RateLimit
-	JoinPerAccount     RateLimit
+	LoginPerIP         RateLimit // every login attempt from one client address
+	// LoginPerAccountIP counts the failed logins of one account from one
+	// client address; the fan's next success there clears it. It is the
+	// strict limit on guessing, and it cannot lock the owner out from
+	// another address.
+	LoginPerAccountIP RateLimit
+	// LoginPerAccount counts the failed logins of one account from every
+	// address together: the cap on guessers who spread over addresses,
+	// loose enough that one address cannot reach it alone.
+	LoginPerAccount RateLimit
+	JoinPerIP       RateLimit
+	JoinPerAccount  RateLimit
 }
 
 // RateLimit allows N requests per window Per; N = 0 disables the limit.
@@ -83,6 +100,8 @@ func defaultGateway() GatewayConfig {
 		AccessTokenTTL:     12 * time.Hour,
 		AdmissionTTL:       10 * time.Minute,
 		TokenCacheSize:     1_000_000,
+		RoleCacheTTL:       5 * time.Second,
+		HashWait:           3 * time.Second,
 		GracePeriod:        60 * time.Second,
 		AdmissionInterval:  100 * time.Millisecond,
 		RedisFlushDelay:    200 * time.Microsecond,
@@ -99,7 +118,8 @@ func defaultGateway() GatewayConfig {
 		RegisterPerIP:      RateLimit{30, time.Minute},
 		RegisterPerAccount: RateLimit{5, time.Minute},
 		LoginPerIP:         RateLimit{120, time.Minute},
-		LoginPerAccount:    RateLimit{10, time.Minute},
+		LoginPerAccountIP:  RateLimit{10, time.Minute},
+		LoginPerAccount:    RateLimit{100, time.Minute},
 		JoinPerIP:          RateLimit{600, time.Minute},
 		JoinPerAccount:     RateLimit{30, time.Minute},
 	}
@@ -109,6 +129,9 @@ func (g *GatewayConfig) bind(b *binder) {
 	b.duration(&g.AccessTokenTTL, "access-token-ttl", "TICKETVELO_ACCESS_TOKEN_TTL", "lifetime of access tokens")
 	b.duration(&g.AdmissionTTL, "admission-ttl", "TICKETVELO_ADMISSION_TTL", "how long an admitted buyer may buy (the admission token's lifetime, whole seconds)")
 	b.int(&g.TokenCacheSize, "token-cache-size", "TICKETVELO_TOKEN_CACHE_SIZE", "verified access tokens kept in memory per gateway (~50 bytes each); size it for the fans of a drop")
+	b.duration(&g.RoleCacheTTL, "role-cache-ttl", "TICKETVELO_ROLE_CACHE_TTL", "how long the role read from the database is believed on ops routes: a demoted ops account loses ops powers within this (0 reads it every time)")
+	b.int(&g.HashConcurrency, "hash-concurrency", "TICKETVELO_HASH_CONCURRENCY", "password hashes (argon2id, ~30 ms and 19 MiB each) run at once; 0 is twice GOMAXPROCS")
+	b.duration(&g.HashWait, "hash-wait", "TICKETVELO_HASH_WAIT", "longest a login or registration waits for a password hash to start; past it the answer is 503 with Retry-After")
 	b.duration(&g.GracePeriod, "queue-grace-period", "TICKETVELO_QUEUE_GRACE_PERIOD", "fans who stop polling for longer lose their place at admission")
 	b.duration(&g.AdmissionInterval, "admission-interval", "TICKETVELO_ADMISSION_INTERVAL", "how often each gateway runs the admission step of each event on sale")
 	b.duration(&g.RedisFlushDelay, "redis-flush-delay", "TICKETVELO_REDIS_FLUSH_DELAY", "how long the gateway's Redis connection may hold a write back to batch it with others, under load only (0 writes at once)")
@@ -122,8 +145,9 @@ func (g *GatewayConfig) bind(b *binder) {
 	b.gatewayFloat(&g.AutoMaxRate, "auto-max-rate", "TICKETVELO_AUTO_MAX_RATE", "auto mode never goes above this rate")
 	b.rateLimit(&g.RegisterPerIP, "limit-register-ip", "TICKETVELO_LIMIT_REGISTER_IP", "registrations per client address (N/window or off)")
 	b.rateLimit(&g.RegisterPerAccount, "limit-register-account", "TICKETVELO_LIMIT_REGISTER_ACCOUNT", "registration attempts per email address")
-	b.rateLimit(&g.LoginPerIP, "limit-login-ip", "TICKETVELO_LIMIT_LOGIN_IP", "logins per client address")
-	b.rateLimit(&g.LoginPerAccount, "limit-login-account", "TICKETVELO_LIMIT_LOGIN_ACCOUNT", "login attempts per email address")
+	b.rateLimit(&g.LoginPerIP, "limit-login-ip", "TICKETVELO_LIMIT_LOGIN_IP", "login attempts per client address")
+	b.rateLimit(&g.LoginPerAccountIP, "limit-login-account-ip", "TICKETVELO_LIMIT_LOGIN_ACCOUNT_IP", "failed logins per email address from one client address; a success there clears them")
+	b.rateLimit(&g.LoginPerAccount, "limit-login-account", "TICKETVELO_LIMIT_LOGIN_ACCOUNT", "failed logins per email address from all addresses together; must be more than one address can make")
 	b.rateLimit(&g.JoinPerIP, "limit-join-ip", "TICKETVELO_LIMIT_JOIN_IP", "joins of one event per client address")
 	b.rateLimit(&g.JoinPerAccount, "limit-join-account", "TICKETVELO_LIMIT_JOIN_ACCOUNT", "repeated joins of one event per account (the join that makes the place is free)")
 }
@@ -136,6 +160,12 @@ func (g *GatewayConfig) validate() error {
 		return fmt.Errorf("TICKETVELO_ADMISSION_TTL: expected whole seconds, at least 10s, got %s", g.AdmissionTTL)
 	case g.TokenCacheSize < 0:
 		return fmt.Errorf("TICKETVELO_TOKEN_CACHE_SIZE: expected 0 or more, got %d", g.TokenCacheSize)
+	case g.RoleCacheTTL < 0 || g.RoleCacheTTL > time.Minute:
+		return fmt.Errorf("TICKETVELO_ROLE_CACHE_TTL: expected 0 to 1m, so a demotion bites within a minute, got %s", g.RoleCacheTTL)
+	case g.HashConcurrency < 0:
+		return fmt.Errorf("TICKETVELO_HASH_CONCURRENCY: expected 0 (twice GOMAXPROCS) or more, got %d", g.HashConcurrency)
+	case g.HashWait <= 0 || g.HashWait > 30*time.Second:
+		return fmt.Errorf("TICKETVELO_HASH_WAIT: expected more than 0 and at most 30s, got %s", g.HashWait)
 	case g.GracePeriod < 5*time.Second:
 		return fmt.Errorf("TICKETVELO_QUEUE_GRACE_PERIOD: expected at least 5s, got %s", g.GracePeriod)
 	case g.AdmissionInterval < 10*time.Millisecond || g.AdmissionInterval > time.Second:
@@ -157,7 +187,43 @@ func (g *GatewayConfig) validate() error {
 	case !(g.AutoMinRate > 0 && g.AutoMinRate <= g.AutoMaxRate):
 		return fmt.Errorf("TICKETVELO_AUTO_MIN_RATE / TICKETVELO_AUTO_MAX_RATE: expected 0 < min <= max, got %v and %v", g.AutoMinRate, g.AutoMaxRate)
 	}
-	return nil
+	return g.checkLoginCap()
+}
+
+// checkLoginCap refuses a per-account failure cap that one client address
+// could reach alone: a stranger could then lock the owner out, which is
+// what counting failures per account and address is there to prevent.
+func (g *GatewayConfig) checkLoginCap() error {
+	lim := g.LoginPerAccount
+	if lim.N == 0 {
+		return nil
+	}
+	most := -1 // failures one address can make in one window of the cap; -1 is no bound
+	for _, l := range []RateLimit{g.LoginPerAccountIP, g.LoginPerIP} {
+		if l.N > 0 {
+			if n := l.N * overlapping(lim.Per, l.Per); most < 0 || n < most {
+				most = n
+			}
+		}
+	}
+	if most >= 0 && lim.N > most {
+		return nil
+	}
+	return fmt.Errorf("TICKETVELO_LIMIT_LOGIN_ACCOUNT: expected more failures per window than one address may make (TICKETVELO_LIMIT_LOGIN_ACCOUNT_IP %s, TICKETVELO_LIMIT_LOGIN_IP %s), so that a stranger cannot lock an account; got %s",
+		g.LoginPerAccountIP, g.LoginPerIP, lim)
+}
+
+// overlapping is how many windows of length per one window of length span
+// can touch. Windows are aligned on the clock (multiples of their length
+// since the epoch), so when one length divides the other they nest.
+func overlapping(span, per time.Duration) int {
+	switch {
+	case span%per == 0:
+		return int(span / per)
+	case per%span == 0:
+		return 1
+	}
+	return int(span/per) + 2
 }
 
 // gatewayFloat binds a decimal number.
