@@ -53,12 +53,12 @@ func TestHoldsNeedALiveAdmission(t *testing.T) {
 
 	// Timeout: the window passed, though no step has swept the admission.
 	tok = h.admission(late)
-	h.clock.advance(10 * time.Minute)
+	h.clock.Advance(10 * time.Minute)
 	wantExpired(t, h.call("POST", h.holdPath(), tok, "t1", `{"seat_ids":[5]}`), "timeout")
 
 	// Replaced: a newer admission of the same fan makes the old token void.
 	old := h.admission(again)
-	h.clock.advance(2 * time.Second)
+	h.clock.Advance(2 * time.Second)
 	if err := h.adm.end(ctx, h.eventID, again, ""); err != nil {
 		t.Fatal(err)
 	}

@@ -20,7 +20,7 @@ func TestExpiryReleasesSeats(t *testing.T) {
 	}
 	var held struct{ Hold holdJSON }
 	r.decode(t, &held)
-	if got := held.Hold.ExpiresAt.Sub(h.clock.now()); got < 9*time.Minute || got > 10*time.Minute {
+	if got := held.Hold.ExpiresAt.Sub(h.clock.Now()); got < 9*time.Minute || got > 10*time.Minute {
 		t.Errorf("expires in %s, want the default 10 min", got)
 	}
 	if r := h.holdSeats(fans[1], "b", 8); r.status != 409 {
@@ -28,11 +28,11 @@ func TestExpiryReleasesSeats(t *testing.T) {
 	}
 
 	// Not yet: the sweeper leaves a live hold alone.
-	h.clock.advance(9 * time.Minute)
+	h.clock.Advance(9 * time.Minute)
 	if n, err := h.svc.SweepOnce(context.Background()); err != nil || n != 0 {
 		t.Fatalf("early sweep: released %d (%v), want 0", n, err)
 	}
-	h.clock.advance(2 * time.Minute)
+	h.clock.Advance(2 * time.Minute)
 	if n, err := h.svc.SweepOnce(context.Background()); err != nil || n != 1 {
 		t.Fatalf("sweep: released %d (%v), want 1", n, err)
 	}
@@ -77,7 +77,7 @@ func TestConfirmAfterExpiryBeforeSweep(t *testing.T) {
 	r := h.holdSeats(fan, "a", 3)
 	var held struct{ Hold holdJSON }
 	r.decode(t, &held)
-	h.clock.advance(10*time.Minute + time.Second)
+	h.clock.Advance(10*time.Minute + time.Second)
 	if r := h.call("POST", "/api/v1/holds/"+held.Hold.ID+"/confirm", h.access(fan), "c", `{"payment_token":"tok_visa"}`); r.status != 410 {
 		t.Fatalf("confirm: got %d %s, want 410", r.status, r.body)
 	}
@@ -105,7 +105,7 @@ func TestSweepersInParallel(t *testing.T) {
 			t.Fatalf("hold %d: %+v %v", i, out, err)
 		}
 	}
-	h.clock.advance(11 * time.Minute)
+	h.clock.Advance(11 * time.Minute)
 	counts := make(chan int, 4)
 	for range 4 {
 		go func() {

@@ -90,24 +90,6 @@ func (a *recordingAdmissions) doneCount(eventID, userID int64) int {
 	return a.done[[2]int64{eventID, userID}]
 }
 
-// clock is a test clock that only moves when told.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // harness is one booker on its own database and Redis prefix, with an event
 // on sale.
 type harness struct {
@@ -122,7 +104,7 @@ type harness struct {
 	prefix   string
 	ring     *tokens.Ring
 	adm      *recordingAdmissions
-	clock    *clock
+	clock    *testenv.Clock
 	eventID  int64
 	seats    int
 	url      string // of the HTTP server, once started
@@ -195,8 +177,8 @@ func newHarness(t testing.TB, o harnessOptions) *harness {
 	if o.cfg != nil {
 		o.cfg(&cfg)
 	}
-	clk := &clock{t: time.Now()}
-	now := clk.now
+	clk := testenv.NewClock(time.Now())
+	now := clk.Now
 	if o.realClock {
 		now = time.Now
 	}

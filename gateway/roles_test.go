@@ -1,32 +1,14 @@
 package gateway_test
 
 import (
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/ticketvelo/ticketvelo/identity"
 	"github.com/ticketvelo/ticketvelo/internal/config"
+	"github.com/ticketvelo/ticketvelo/internal/testenv"
 	"github.com/ticketvelo/ticketvelo/internal/tokens"
 )
-
-// testClock is a gateway clock the test moves by hand.
-type testClock struct {
-	mu sync.Mutex
-	at time.Time
-}
-
-func (c *testClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.at
-}
-
-func (c *testClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.at = c.at.Add(d)
-}
 
 // TestOpsRoutesFollowTheRoleInTheDatabase: an ops token stops working on
 // ops routes once the role cache's TTL has passed after a demotion, though
@@ -35,8 +17,8 @@ func (c *testClock) advance(d time.Duration) {
 func TestOpsRoutesFollowTheRoleInTheDatabase(t *testing.T) {
 	t.Parallel()
 	const ttl = 2 * time.Second
-	clock := &testClock{at: time.Now()}
-	e := newEdge(t, edgeOptions{now: clock.now, cfg: func(c *config.GatewayConfig) {
+	clock := testenv.NewClock(time.Now())
+	e := newEdge(t, edgeOptions{now: clock.Now, cfg: func(c *config.GatewayConfig) {
 		noLimits(c)
 		c.RoleCacheTTL = ttl
 	}})
@@ -65,11 +47,11 @@ func TestOpsRoutesFollowTheRoleInTheDatabase(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Within the TTL the cached roles still answer.
-	clock.advance(ttl - time.Millisecond)
+	clock.Advance(ttl - time.Millisecond)
 	if r := venues(opsToken); r.status != 200 {
 		t.Fatalf("ops token within the role cache's TTL: %d %s, want the cached 200", r.status, r.raw)
 	}
-	clock.advance(time.Millisecond)
+	clock.Advance(time.Millisecond)
 	r := venues(opsToken)
 	if r.status != 403 || r.code() != "forbidden" {
 		t.Fatalf("demoted ops' token after the TTL: %d %s, want 403 forbidden", r.status, r.raw)

@@ -29,15 +29,11 @@ func userCreateCommand(fs *flag.FlagSet) mainFunc {
 		if *name == "" {
 			*name = *email
 		}
-		d := newDeps(e, cfg)
-		defer d.close()
-		if err := d.open(ctx, needs{postgres: true}); err != nil {
-			return err
-		}
-		users, err := identity.NewStore(d.pool, identity.DefaultParams, identity.HashLimits{})
+		users, done, err := openUsers(ctx, e, cfg)
 		if err != nil {
 			return err
 		}
+		defer done()
 		u, err := users.Create(ctx, identity.Registration{Email: *email, Password: pw, Name: *name}, *role)
 		if err != nil {
 			return err
@@ -57,15 +53,11 @@ func userRoleCommand(fs *flag.FlagSet) mainFunc {
 		if *email == "" || *role == "" {
 			return errors.New("--email and --role are required")
 		}
-		d := newDeps(e, cfg)
-		defer d.close()
-		if err := d.open(ctx, needs{postgres: true}); err != nil {
-			return err
-		}
-		users, err := identity.NewStore(d.pool, identity.DefaultParams, identity.HashLimits{})
+		users, done, err := openUsers(ctx, e, cfg)
 		if err != nil {
 			return err
 		}
+		defer done()
 		u, err := users.SetRole(ctx, *email, *role)
 		if err != nil {
 			return fmt.Errorf("setting the role of %s: %w", *email, err)
@@ -73,4 +65,20 @@ func userRoleCommand(fs *flag.FlagSet) mainFunc {
 		fmt.Fprintf(e.stdout, "account %d %s is now %s; gateways apply it to ops routes within TICKETVELO_ROLE_CACHE_TTL\n", u.ID, u.Email, u.Role)
 		return nil
 	}
+}
+
+// openUsers opens the accounts store of the commands that manage accounts;
+// done closes what it opened.
+func openUsers(ctx context.Context, e env, cfg config.Config) (users *identity.Store, done func(), err error) {
+	d := newDeps(e, cfg)
+	if err := d.open(ctx, needs{postgres: true}); err != nil {
+		d.close()
+		return nil, nil, err
+	}
+	users, err = identity.NewStore(d.pool, identity.DefaultParams, identity.HashLimits{})
+	if err != nil {
+		d.close()
+		return nil, nil, err
+	}
+	return users, d.close, nil
 }
