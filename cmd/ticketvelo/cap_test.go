@@ -201,19 +201,22 @@ func TestSoldOutReachesTheQueue(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// Nine buy and free their slots; the last holds the last seat unpaid.
+	// The buyers hold every seat; then nine pay, which frees their slots,
+	// and the last leaves the last seat held unpaid.
+	holds := make([]string, seats)
 	for i := range seats {
 		held := s.mustHold(i%2, tokens[i], i)
 		if held.status != 201 {
 			t.Fatalf("buyer %d: got %d %s", i, held.status, held.raw)
 		}
-		if i < seats-1 {
-			if a, err := s.confirm(i%2, buyers[i], holdID(held)); err != nil || a.status != 201 {
-				t.Fatalf("buyer %d's confirm: got %d %s (%v)", i, a.status, a.raw, err)
-			}
-		}
+		holds[i] = holdID(held)
 	}
 	lastHold := time.Now()
+	for i := range seats - 1 {
+		if a, err := s.confirm(i%2, buyers[i], holds[i]); err != nil || a.status != 201 {
+			t.Fatalf("buyer %d's confirm: got %d %s (%v)", i, a.status, a.raw, err)
+		}
+	}
 	status := func(fan account) answer {
 		a := s.must("GET", s.queue(), fan.token, nil)
 		if a.status != 200 {
