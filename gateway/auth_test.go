@@ -197,7 +197,7 @@ func TestForgedAccessTokensGet401WithTheirReason(t *testing.T) {
 			m := hmac.New(sha256.New, signer.Public)
 			m.Write([]byte(in))
 			return m.Sum(nil)
-		}), "token_alg"},
+		}), "token_signature"},
 		{"unknown kid", forge(map[string]any{"alg": "EdDSA", "typ": "JWT", "kid": stranger.ID}, claims(nil), ed(stranger.Private)), "token_kid"},
 		{"no kid", forge(map[string]any{"alg": "EdDSA", "typ": "JWT"}, claims(nil), ed(signer.Private)), "token_kid"},
 		{"admission token as access token", admissionTok, "token_audience"},

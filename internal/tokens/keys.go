@@ -6,6 +6,7 @@ package tokens
 
 import (
 	"crypto/ed25519"
+	"crypto/hkdf"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
@@ -24,6 +25,26 @@ type Key struct {
 	ID      string
 	Public  ed25519.PublicKey
 	Private ed25519.PrivateKey
+	// mac is the HMAC-SHA256 secret of access tokens under this key,
+	// derived from Private: only processes that hold the key file verify
+	// them, and it rotates with the key. Nil for verify-only keys.
+	mac []byte
+}
+
+// macInfo binds the derived secret to its one use.
+const macInfo = "ticketvelo access token HS256 v1"
+
+// withMAC derives k's access-token secret from its private half.
+func withMAC(k Key) Key {
+	if k.Private == nil || k.mac != nil {
+		return k
+	}
+	secret, err := hkdf.Key(sha256.New, k.Private.Seed(), nil, macInfo, 32)
+	if err != nil {
+		panic(err) // only for lengths HKDF-SHA256 cannot give; 32 it always can
+	}
+	k.mac = secret
+	return k
 }
 
 // Ring holds the keys that verify tokens and the one that signs them.
@@ -37,6 +58,7 @@ type Ring struct {
 func NewRing(keys ...Key) (*Ring, error) {
 	r := &Ring{keys: map[string]Key{}}
 	for _, k := range keys {
+		k = withMAC(k)
 		if _, dup := r.keys[k.ID]; dup {
 			continue
 		}

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"slices"
 	"strconv"
 	"time"
 
@@ -30,7 +31,7 @@ const (
 var (
 	ErrMissing   = apperr.New(apperr.Unauthenticated, "token_missing", "send a bearer token in the Authorization header")
 	ErrMalformed = apperr.New(apperr.Unauthenticated, "token_malformed", "the token is not a well-formed JWT")
-	ErrAlg       = apperr.New(apperr.Unauthenticated, "token_alg", "the token must be signed with EdDSA")
+	ErrAlg       = apperr.New(apperr.Unauthenticated, "token_alg", "the token is not signed with an algorithm this kind of token uses")
 	ErrKid       = apperr.New(apperr.Unauthenticated, "token_kid", "the token's key id is unknown")
 	ErrAudience  = apperr.New(apperr.Unauthenticated, "token_audience", "the token is not meant for this service")
 	ErrExpired   = apperr.New(apperr.Unauthenticated, "token_expired", "the token has expired")
@@ -73,10 +74,20 @@ type admissionClaims struct {
 	jwt.RegisteredClaims
 }
 
-// IssueAccess signs an access token for a user.
+// IssueAccess signs an access token for a user: HS256 under the signing
+// key's derived secret. Only TicketVelo's own processes verify access
+// tokens, and they hold the key file, so the secret need not be public; an
+// HMAC costs a microsecond where an Ed25519 verification costs ~60, which
+// is what a fan's first request to a gateway pays.
 func (r *Ring) IssueAccess(userID int64, role string, ttl time.Duration, now time.Time) (string, time.Time, error) {
 	exp := now.Add(ttl).Truncate(time.Second)
-	tok, err := r.sign(&accessClaims{Role: role, RegisteredClaims: registered(userID, AudienceAccess, now, exp)})
+	k, err := r.Signer()
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	t := jwt.NewWithClaims(jwt.SigningMethodHS256, &accessClaims{Role: role, RegisteredClaims: registered(userID, AudienceAccess, now, exp)})
+	t.Header["kid"] = k.ID
+	tok, err := t.SignedString(k.mac)
 	return tok, exp, err
 }
 
@@ -116,9 +127,11 @@ func (r *Ring) sign(claims jwt.Claims) (string, error) {
 }
 
 // VerifyAccess checks an access token's signature, audience and expiry.
+// HS256 is today's; EdDSA, what access tokens were before, still verifies,
+// so tokens signed before the change work until they expire.
 func (r *Ring) VerifyAccess(token string, now time.Time) (Access, error) {
 	var c accessClaims
-	if err := r.parse(token, AudienceAccess, now, &c); err != nil {
+	if err := r.parse(token, AudienceAccess, now, &c, jwt.SigningMethodHS256, jwt.SigningMethodEdDSA); err != nil {
 		return Access{}, err
 	}
 	uid, err := strconv.ParseInt(c.Subject, 10, 64)
@@ -131,7 +144,7 @@ func (r *Ring) VerifyAccess(token string, now time.Time) (Access, error) {
 // VerifyAdmission checks an admission token and that it is for eventID.
 func (r *Ring) VerifyAdmission(token string, eventID int64, now time.Time) (Admission, error) {
 	var c admissionClaims
-	if err := r.parse(token, AudienceAdmission, now, &c); err != nil {
+	if err := r.parse(token, AudienceAdmission, now, &c, jwt.SigningMethodEdDSA); err != nil {
 		return Admission{}, err
 	}
 	uid, err := strconv.ParseInt(c.Subject, 10, 64)
@@ -144,7 +157,13 @@ func (r *Ring) VerifyAdmission(token string, eventID int64, now time.Time) (Admi
 	return Admission{UserID: uid, EventID: c.Event, ID: c.ID, ExpiresAt: c.ExpiresAt.Time}, nil
 }
 
-func (r *Ring) parse(token, audience string, now time.Time, claims jwt.Claims) error {
+// parse verifies token with the ring's key of its kid. The key handed to
+// the verifier is of the token's method's own kind (the derived HMAC secret
+// for HS256, the public key for EdDSA), so no token can make a public key
+// serve as an HMAC secret; and a genuine token whose method is not one of
+// methods (the kind of token's) is refused after its audience is checked,
+// so a token shown to the wrong service is told so.
+func (r *Ring) parse(token, audience string, now time.Time, claims jwt.Claims, methods ...jwt.SigningMethod) error {
 	if token == "" {
 		return rejected(ErrMissing)
 	}
@@ -159,19 +178,17 @@ func (r *Ring) parse(token, audience string, now time.Time, claims jwt.Claims) e
 		jwt.WithStrictDecoding(),
 	)
 	var keyErr *apperr.Error
-	_, err := p.ParseWithClaims(token, claims, func(t *jwt.Token) (any, error) {
-		if t.Method != jwt.SigningMethodEdDSA {
-			keyErr = ErrAlg
-			return nil, ErrAlg
+	t, err := p.ParseWithClaims(token, claims, func(t *jwt.Token) (any, error) {
+		key, e := r.verifier(t, methods)
+		keyErr = e
+		if e != nil {
+			return nil, e
 		}
-		kid, _ := t.Header["kid"].(string)
-		k, ok := r.Lookup(kid)
-		if !ok {
-			keyErr = ErrKid
-			return nil, ErrKid
-		}
-		return k.Public, nil
+		return key, nil
 	})
+	if err == nil && !slices.Contains(methods, t.Method) {
+		return rejected(ErrAlg)
+	}
 	switch {
 	case err == nil:
 		return nil
@@ -187,5 +204,29 @@ func (r *Ring) parse(token, audience string, now time.Time, claims jwt.Claims) e
 		return rejected(ErrAudience)
 	default:
 		return rejected(ErrClaims)
+	}
+}
+
+// verifier is the key that checks t's signature, or why there is none: a
+// method the ring does not sign with, an unknown kid, or an HS256 token on a
+// ring without the key's private half (a door scanner's, say), which can
+// only be the wrong kind of token there or a forgery.
+func (r *Ring) verifier(t *jwt.Token, methods []jwt.SigningMethod) (any, *apperr.Error) {
+	if t.Method != jwt.SigningMethodHS256 && t.Method != jwt.SigningMethodEdDSA {
+		return nil, ErrAlg
+	}
+	kid, _ := t.Header["kid"].(string)
+	k, ok := r.Lookup(kid)
+	switch {
+	case !ok:
+		return nil, ErrKid
+	case t.Method == jwt.SigningMethodEdDSA:
+		return k.Public, nil
+	case k.mac != nil:
+		return k.mac, nil
+	case slices.Contains(methods, t.Method):
+		return nil, ErrKid
+	default:
+		return nil, ErrAlg
 	}
 }

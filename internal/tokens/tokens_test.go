@@ -114,11 +114,13 @@ func TestForgedTokensAreRefusedWithTheirReason(t *testing.T) {
 		{"two parts", "abc.def", 3, "token_malformed", apperr.Unauthenticated},
 		{"huge", strings.Repeat("a", 10000), 3, "token_malformed", apperr.Unauthenticated},
 		{"alg none", forge(t, map[string]any{"alg": "none", "typ": "JWT", "kid": key.ID}, claims(nil), func(string) []byte { return nil }), 3, "token_alg", apperr.Unauthenticated},
+		// HS256 verifies with the key's derived secret, never its public half.
 		{"alg HS256 with the public key as secret", forge(t, map[string]any{"alg": "HS256", "typ": "JWT", "kid": key.ID}, claims(nil), func(in string) []byte {
 			m := hmac.New(sha256.New, key.Public)
 			m.Write([]byte(in))
 			return m.Sum(nil)
-		}), 3, "token_alg", apperr.Unauthenticated},
+		}), 3, "token_signature", apperr.Unauthenticated},
+		{"alg HS512", forge(t, map[string]any{"alg": "HS512", "typ": "JWT", "kid": key.ID}, claims(nil), func(string) []byte { return make([]byte, 64) }), 3, "token_alg", apperr.Unauthenticated},
 		{"unknown kid", forge(t, map[string]any{"alg": "EdDSA", "typ": "JWT", "kid": "nope"}, claims(nil), ed(key)), 3, "token_kid", apperr.Unauthenticated},
 		{"no kid", forge(t, map[string]any{"alg": "EdDSA", "typ": "JWT"}, claims(nil), ed(key)), 3, "token_kid", apperr.Unauthenticated},
 		{"signed by another key under our kid", forge(t, header, claims(nil), ed(otherKey)), 3, "token_signature", apperr.Unauthenticated},
@@ -296,3 +298,101 @@ const fuzzKeyPEM = `-----BEGIN PRIVATE KEY-----
 MC4CAQAwBQYDK2VwBCIEIAuBhdGXu6nBqDPRhuYdqNIGb+oqTe8bvfqJkB5eY4Ov
 -----END PRIVATE KEY-----
 `
+
+// TestAccessTokensBeforeHS256VerifyUntilTheyExpire: access tokens are HS256
+// under each key's derived secret now; the EdDSA access tokens signed
+// before the change still verify until their exp, and not after; an HS256
+// token of a retired key, or made with the public key as its secret, or
+// shown to a ring that has only public keys, is refused; and an EdDSA
+// admission token is still EdDSA.
+func TestAccessTokensBeforeHS256VerifyUntilTheyExpire(t *testing.T) {
+	r, key := newRing(t)
+	tok, _, err := r.IssueAccess(7, tokens.RoleFan, time.Hour, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if alg := header(t, tok)["alg"]; alg != "HS256" {
+		t.Errorf("access token alg: got %v, want HS256", alg)
+	}
+	if adm, _, _ := r.IssueAdmission(7, 3, time.Minute, now); header(t, adm)["alg"] != "EdDSA" {
+		t.Errorf("admission token alg: got %v, want EdDSA (others verify it offline with the JWKS)", header(t, adm)["alg"])
+	}
+
+	old := jwt.NewWithClaims(jwt.SigningMethodEdDSA, jwt.MapClaims{"iss": "ticketvelo", "sub": "7", "aud": []string{"ticketvelo"},
+		"role": "fan", "iat": now.Unix(), "exp": now.Add(12 * time.Hour).Unix(), "jti": "before"})
+	old.Header["kid"] = key.ID
+	before, err := old.SignedString(key.Private)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, err := r.VerifyAccess(before, now.Add(12*time.Hour-time.Second)); err != nil || a.UserID != 7 {
+		t.Errorf("an EdDSA access token signed before the change, a second before its exp: got %+v, %v", a, err)
+	}
+	if _, err := r.VerifyAccess(before, now.Add(12*time.Hour+time.Second)); code(err) != "token_expired" {
+		t.Errorf("the same token after its exp: got %v, want token_expired", err)
+	}
+
+	newer, _ := tokens.GenerateKey()
+	retired, _ := tokens.NewRing(newer)
+	if _, err := retired.VerifyAccess(tok, now); code(err) != "token_kid" {
+		t.Errorf("HS256 token of a retired key: got %v, want token_kid", err)
+	}
+	publicOnly, _ := tokens.NewRing(tokens.Key{ID: key.ID, Public: key.Public})
+	if _, err := publicOnly.VerifyAccess(tok, now); code(err) != "token_kid" {
+		t.Errorf("HS256 token on a ring without the private key: got %v, want token_kid", err)
+	}
+	confused := forgeAccess(t, key, func(in string) []byte {
+		m := hmac.New(sha256.New, key.Public)
+		m.Write([]byte(in))
+		return m.Sum(nil)
+	})
+	if _, err := r.VerifyAccess(confused, now); code(err) != "token_signature" {
+		t.Errorf("HS256 access token with the public key as secret: got %v, want token_signature", err)
+	}
+}
+
+func header(t *testing.T, tok string) map[string]any {
+	t.Helper()
+	raw, err := base64.RawURLEncoding.DecodeString(strings.Split(tok, ".")[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h map[string]any
+	if err := json.Unmarshal(raw, &h); err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// forgeAccess is an HS256 access token for user 7 under key's kid, signed
+// by sign.
+func forgeAccess(t *testing.T, key tokens.Key, sign func(string) []byte) string {
+	t.Helper()
+	return forge(t, map[string]any{"alg": "HS256", "typ": "JWT", "kid": key.ID},
+		map[string]any{"iss": "ticketvelo", "sub": "7", "aud": []string{"ticketvelo"}, "role": "fan", "jti": "x",
+			"iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}, sign)
+}
+
+// FuzzVerifyAccess: whatever the token, verification never panics and
+// refuses with a 401 reason, unless the token is genuine.
+func FuzzVerifyAccess(f *testing.F) {
+	k, err := tokens.ParsePEM([]byte(fuzzKeyPEM))
+	if err != nil {
+		f.Fatal(err)
+	}
+	r, _ := tokens.NewRing(k...)
+	good, _, _ := r.IssueAccess(7, tokens.RoleFan, time.Hour, now)
+	adm, _, _ := r.IssueAdmission(7, 3, time.Hour, now)
+	for _, s := range []string{good, adm, "", "a.b.c", good[:len(good)-2], strings.Replace(good, "HS256", "EdDSA", 1)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, token string) {
+		_, err := r.VerifyAccess(token, now)
+		if err == nil {
+			return
+		}
+		if kind := apperr.As(err).Kind; kind != apperr.Unauthenticated {
+			t.Fatalf("token %q: kind %d (%v), want 401", token, kind, err)
+		}
+	})
+}
