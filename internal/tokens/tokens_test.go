@@ -332,6 +332,15 @@ func TestAccessTokensBeforeHS256VerifyUntilTheyExpire(t *testing.T) {
 		t.Errorf("the same token after its exp: got %v, want token_expired", err)
 	}
 
+	// The signature's last character carries two unused bits: spelling it
+	// otherwise is another token, refused.
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	last := strings.IndexByte(alphabet, tok[len(tok)-1])
+	respelled := tok[:len(tok)-1] + string(alphabet[last^1])
+	if _, err := r.VerifyAccess(respelled, now); err == nil {
+		t.Error("an access token whose signature is spelled otherwise verified")
+	}
+
 	newer, _ := tokens.GenerateKey()
 	retired, _ := tokens.NewRing(newer)
 	if _, err := retired.VerifyAccess(tok, now); code(err) != "token_kid" {
