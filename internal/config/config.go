@@ -143,6 +143,11 @@ func (c *Config) Validate(groups int) error {
 		if err := checkURL("REDIS_URL", c.RedisURL, "redis", "rediss", "unix"); err != nil {
 			return err
 		}
+		if strings.ContainsAny(c.RedisPrefix, "{}") {
+			// Keys carry their event's {hash tag}; a brace in the prefix
+			// would become the tag and put every event in one slot.
+			return fmt.Errorf("TICKETVELO_REDIS_PREFIX: expected no braces, got %q", c.RedisPrefix)
+		}
 		for _, b := range c.KafkaBrokers {
 			if err := checkHostPort("KAFKA_BROKERS", b); err != nil {
 				return err

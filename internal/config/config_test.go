@@ -76,6 +76,7 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		{"addr port range", map[string]string{"TICKETVELO_ADDR": ":70000"}, nil, "TICKETVELO_ADDR"},
 		{"body limit not a number", map[string]string{"TICKETVELO_MAX_BODY_BYTES": "lots"}, nil, "TICKETVELO_MAX_BODY_BYTES"},
 		{"body limit too small", map[string]string{"TICKETVELO_MAX_BODY_BYTES": "10"}, nil, "TICKETVELO_MAX_BODY_BYTES"},
+		{"prefix with a brace, which would become every key's hash tag", map[string]string{"TICKETVELO_REDIS_PREFIX": "tv{1}:"}, nil, "TICKETVELO_REDIS_PREFIX"},
 		{"duration", map[string]string{"TICKETVELO_SHUTDOWN_DELAY": "soon"}, nil, "TICKETVELO_SHUTDOWN_DELAY"},
 		{"proxies", map[string]string{"TICKETVELO_TRUSTED_PROXIES": "10.0.0.0/99"}, nil, "TICKETVELO_TRUSTED_PROXIES"},
 		{"log level", map[string]string{"TICKETVELO_LOG_LEVEL": "loud"}, nil, "TICKETVELO_LOG_LEVEL"},
