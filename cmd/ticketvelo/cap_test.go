@@ -73,8 +73,28 @@ func TestAnAdmissionTokenBuysOnlyWhileItsAdmissionLives(t *testing.T) {
 // bot holds a seat; every honest fan buys.
 func TestMaxActiveBoundsTheBuyersWhenBotsLeaveAtOnce(t *testing.T) {
 	t.Parallel()
-	const maxActive, bots, honest = 50, 300, 100
-	s := newSplit(t, 1000, nil)
+	eachRedis(t, func(t *testing.T, env map[string]string) {
+		botsAgainstTheCap(t, env, 300, 100)
+	})
+}
+
+// eachRedis runs test on a single Redis and on a three-master Redis
+// Cluster, where the booker's and the waiting room's keys of one event must
+// share its slot.
+func eachRedis(t *testing.T, test func(t *testing.T, env map[string]string)) {
+	t.Run("redis", func(t *testing.T) {
+		t.Parallel()
+		test(t, map[string]string{})
+	})
+	t.Run("cluster", func(t *testing.T) {
+		t.Parallel()
+		test(t, map[string]string{"REDIS_URL": testenv.RedisCluster(t, 3)})
+	})
+}
+
+func botsAgainstTheCap(t *testing.T, env map[string]string, bots, honest int) {
+	const maxActive = 50
+	s := newSplit(t, 1000, env)
 	s.setAdmission(200, maxActive)
 	fans := s.accounts(bots+honest, tokens.RoleFan)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
@@ -125,7 +145,7 @@ func TestMaxActiveBoundsTheBuyersWhenBotsLeaveAtOnce(t *testing.T) {
 	if n := botHolds.Load(); n != 0 {
 		t.Errorf("bots who left got %d holds, want none", n)
 	}
-	if n := bought.Load(); n != honest {
+	if n := bought.Load(); n != int64(honest) {
 		t.Errorf("honest fans who bought: got %d, want %d", n, honest)
 	}
 }
@@ -187,8 +207,13 @@ func (s *split) fanBuys(ctx context.Context, fan account, i int, bought *atomic.
 // free; when the unpaid hold expires, admission goes on in queue order.
 func TestSoldOutReachesTheQueue(t *testing.T) {
 	t.Parallel()
+	eachRedis(t, soldOutReachesTheQueue)
+}
+
+func soldOutReachesTheQueue(t *testing.T, env map[string]string) {
 	const seats, waiters = 10, 20
-	s := newSplit(t, seats, map[string]string{"TICKETVELO_HOLD_TTL": "4s"})
+	env["TICKETVELO_HOLD_TTL"] = "4s"
+	s := newSplit(t, seats, env)
 	s.setAdmission(50, seats)
 	fans := s.accounts(seats+waiters, tokens.RoleFan)
 	buyers, waiting := fans[:seats], fans[seats:]
