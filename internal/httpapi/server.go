@@ -120,6 +120,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 // the limit, in the same JSON shape as every other error.
 func (s *Server) parseError(ctx *fasthttp.RequestCtx, err error) {
 	assignRequestID(ctx)
+	ctx.Response.Header.Set("X-Content-Type-Options", "nosniff")
 	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
 		WriteError(ctx, apperr.New(apperr.TooLarge, "body_too_large", "request body is larger than %d bytes", s.opts.MaxBodyBytes))
 		return

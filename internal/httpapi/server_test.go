@@ -125,6 +125,9 @@ func TestErrorsAreJSON(t *testing.T) {
 			if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
 				t.Errorf("content type: got %q, want application/json", ct)
 			}
+			if got := resp.Header.Get("X-Content-Type-Options"); got != "nosniff" {
+				t.Errorf("X-Content-Type-Options: got %q, want nosniff", got)
+			}
 			var e errorBody
 			if err := json.Unmarshal(b, &e); err != nil {
 				t.Fatalf("body %q is not JSON: %v", b, err)
