@@ -41,15 +41,15 @@ func Error(err error, raw string) error {
 	if err == nil {
 		return nil
 	}
-	msg := String(err.Error(), raw)
+	msg := scrub(err.Error(), raw)
 	if msg == err.Error() {
 		return err
 	}
 	return &redacted{msg: msg, err: err}
 }
 
-// String is s with every secret of raw replaced by Mask.
-func String(s, raw string) string {
+// scrub is s with every secret of raw replaced by Mask.
+func scrub(s, raw string) string {
 	for _, secret := range secrets(raw) {
 		s = strings.ReplaceAll(s, secret, Mask)
 	}
