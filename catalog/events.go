@@ -8,11 +8,11 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/ticketvelo/ticketvelo/internal/apperr"
+	"github.com/ticketvelo/ticketvelo/internal/textfield"
 )
 
 // ErrEventNotFound is an event id that does not exist.
@@ -207,18 +207,22 @@ type NewEvent struct {
 }
 
 func invalidField(field, format string, args ...any) *apperr.Error {
-	return apperr.New(apperr.Invalid, "invalid_field", format, args...).With(map[string]any{"field": field})
+	return textfield.Invalid(field, format, args...)
 }
 
 // CreateEvent checks e, creates the event with the seat inventory of its
 // venue and a slug made from its name, and returns it.
 func (s *Store) CreateEvent(ctx context.Context, e NewEvent, now time.Time) (EventDetail, error) {
-	e.Name = strings.TrimSpace(e.Name)
-	switch n := utf8.RuneCountInString(e.Name); {
-	case e.VenueID <= 0:
+	if e.VenueID <= 0 {
 		return EventDetail{}, invalidField("venue_id", "venue_id must be the id of a venue")
-	case n == 0 || n > 200:
-		return EventDetail{}, invalidField("name", "name must have 1 to 200 characters")
+	}
+	// The name goes to Postgres, pages and mail subjects.
+	name, err := textfield.Clean("name", e.Name, 200)
+	if err != nil {
+		return EventDetail{}, err
+	}
+	e.Name = name
+	switch {
 	case e.StartsAt.IsZero() || !e.StartsAt.After(now):
 		return EventDetail{}, invalidField("starts_at", "starts_at must be in the future")
 	case e.SaleOpensAt.IsZero() || e.SaleOpensAt.After(e.StartsAt):

@@ -124,6 +124,9 @@ func TestCreateEvent(t *testing.T) {
 	}{
 		{"unknown venue", func(e *catalog.NewEvent) { e.VenueID = venueID + 100 }, "venue_id"},
 		{"empty name", func(e *catalog.NewEvent) { e.Name = " " }, "name"},
+		{"NUL in the name", func(e *catalog.NewEvent) { e.Name = "Night\x00Show" }, "name"},
+		{"name not UTF-8", func(e *catalog.NewEvent) { e.Name = "Night \xff\xfe" }, "name"},
+		{"line break in the name", func(e *catalog.NewEvent) { e.Name = "Night\r\nShow" }, "name"},
 		{"starts in the past", func(e *catalog.NewEvent) { e.StartsAt = now.Add(-time.Hour) }, "starts_at"},
 		{"sale after start", func(e *catalog.NewEvent) { e.SaleOpensAt = e.StartsAt.Add(time.Second) }, "sale_opens_at"},
 		{"no sale time", func(e *catalog.NewEvent) { e.SaleOpensAt = time.Time{} }, "sale_opens_at"},
@@ -146,6 +149,46 @@ func TestCreateEvent(t *testing.T) {
 	venues, err := store.Venues(ctx)
 	if err != nil || len(venues) != 1 || venues[0].Name != "Small Hall" || venues[0].Capacity != 80 {
 		t.Fatalf("venues: got %+v, %v", venues, err)
+	}
+}
+
+// TestVenueTextIsCheckedBeforePostgres: the seed command takes a slug from
+// its flags, and a venue's text goes to Postgres and to mail; text that is
+// not UTF-8 or holds a control character is an invalid_field naming what,
+// not a Postgres error, and nothing is written.
+func TestVenueTextIsCheckedBeforePostgres(t *testing.T) {
+	t.Parallel()
+	_, pool := testenv.Postgres(t)
+	store := catalog.NewStore(pool)
+	ctx := context.Background()
+	ok := catalog.Venue{Slug: "hall", Name: "Hall", City: "Leeds", Timezone: "Europe/London", Layout: catalog.GridLayout(10)}
+	bad := []struct {
+		name  string
+		edit  func(*catalog.Venue)
+		field string
+	}{
+		{"slug not UTF-8", func(v *catalog.Venue) { v.Slug = "hall-\xff" }, "slug"},
+		{"NUL in the name", func(v *catalog.Venue) { v.Name = "Hall\x00" }, "name"},
+		{"line break in the city", func(v *catalog.Venue) { v.City = "Leeds\nBcc: x" }, "city"},
+		{"NUL in a section", func(v *catalog.Venue) { v.Layout.Sections[0].Name = "S\x00" }, "section"},
+		{"tier not UTF-8", func(v *catalog.Venue) { v.Layout.Sections[0].Tier = "\xc3" }, "tier"},
+		{"control in a row label", func(v *catalog.Venue) { v.Layout.Sections[0].Rows[0].Label = "1\x1b" }, "row"},
+	}
+	for _, b := range bad {
+		v := ok
+		v.Layout = catalog.GridLayout(10)
+		b.edit(&v)
+		_, _, err := store.EnsureVenue(ctx, v)
+		if ae := apperr.As(err); ae.Kind != apperr.Invalid || ae.Details["field"] != b.field {
+			t.Errorf("%s: got %v, want invalid_field on %s", b.name, err, b.field)
+		}
+	}
+	if _, err := store.SeedGrid(ctx, "grid-\xff", 10, time.Now()); apperr.As(err).Kind != apperr.Invalid {
+		t.Errorf("seeding a grid with a slug that is not UTF-8: got %v, want invalid_field", err)
+	}
+	var venues int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM venues`).Scan(&venues); err != nil || venues != 0 {
+		t.Fatalf("venues after the refused ones: %d (%v), want 0", venues, err)
 	}
 }
 

@@ -5,6 +5,8 @@ package catalog
 import (
 	"fmt"
 	"strconv"
+
+	"github.com/ticketvelo/ticketvelo/internal/textfield"
 )
 
 // Layout is how a venue's seats are arranged and priced.
@@ -58,6 +60,9 @@ func (l Layout) Validate() error {
 	}
 	sections := map[string]bool{}
 	for _, s := range l.Sections {
+		if err := checkLabels(s); err != nil {
+			return err
+		}
 		if s.Name == "" || sections[s.Name] {
 			return fmt.Errorf("section name %q is empty or repeated", s.Name)
 		}
@@ -71,6 +76,24 @@ func (l Layout) Validate() error {
 			if r.Seats <= 0 || r.Seats > 500 || r.PriceCents < 0 {
 				return fmt.Errorf("section %s row %s: needs 1-500 seats and a price of at least 0", s.Name, r.Label)
 			}
+		}
+	}
+	return nil
+}
+
+// checkLabels refuses section, tier and row names that Postgres would
+// refuse (NUL, text that is not UTF-8) or that would break a ticket's line
+// in a mail.
+func checkLabels(s Section) error {
+	if err := textfield.Check("section", s.Name); err != nil {
+		return fmt.Errorf("section %q: %w", s.Name, err)
+	}
+	if err := textfield.Check("tier", s.Tier); err != nil {
+		return fmt.Errorf("section %q: %w", s.Name, err)
+	}
+	for _, r := range s.Rows {
+		if err := textfield.Check("row", r.Label); err != nil {
+			return fmt.Errorf("section %q row %q: %w", s.Name, r.Label, err)
 		}
 	}
 	return nil

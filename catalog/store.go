@@ -9,6 +9,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/ticketvelo/ticketvelo/internal/textfield"
 )
 
 // Store reads and writes venues and events in Postgres.
@@ -42,8 +44,8 @@ type EventSpec struct {
 // EnsureVenue creates the venue unless one with its slug exists, and returns
 // the venue's id and whether this call created it.
 func (s *Store) EnsureVenue(ctx context.Context, v Venue) (int64, bool, error) {
-	if err := v.Layout.Validate(); err != nil {
-		return 0, false, fmt.Errorf("venue %s: %w", v.Slug, err)
+	if err := v.validate(); err != nil {
+		return 0, false, fmt.Errorf("venue %q: %w", v.Slug, err)
 	}
 	layout, err := json.Marshal(v.Layout)
 	if err != nil {
@@ -67,6 +69,23 @@ func (s *Store) EnsureVenue(ctx context.Context, v Venue) (int64, bool, error) {
 	return id, false, nil
 }
 
+// validate checks the venue's text as the API checks an event's (the seed
+// command takes the slug from its flags) and its layout.
+func (v Venue) validate() error {
+	if _, err := textfield.Clean("slug", v.Slug, 100); err != nil {
+		return err
+	}
+	if _, err := textfield.Clean("name", v.Name, 200); err != nil {
+		return err
+	}
+	for _, f := range []struct{ name, value string }{{"city", v.City}, {"timezone", v.Timezone}} {
+		if err := textfield.Check(f.name, f.value); err != nil {
+			return err
+		}
+	}
+	return v.Layout.Validate()
+}
+
 // CreatedEvent is what EnsureEvent did.
 type CreatedEvent struct {
 	ID          int64
@@ -79,6 +98,11 @@ type CreatedEvent struct {
 // venue's layout, in one transaction, unless an event with its slug exists.
 // Seats go in with COPY: a 100,000-seat venue takes well under a second.
 func (s *Store) EnsureEvent(ctx context.Context, e EventSpec) (CreatedEvent, error) {
+	for _, f := range []struct{ name, value string }{{"slug", e.Slug}, {"name", e.Name}} {
+		if err := textfield.Check(f.name, f.value); err != nil {
+			return CreatedEvent{}, fmt.Errorf("event %q: %w", e.Slug, err)
+		}
+	}
 	var out CreatedEvent
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var raw []byte

@@ -147,6 +147,7 @@ type location struct {
 	modifier, pattern string
 	re                *regexp.Regexp
 	upstream          string // from proxy_pass http://NAME
+	status            string // from return STATUS ..., for what nginx answers itself
 }
 
 func nginxLocations(t testing.TB) []location {
@@ -169,6 +170,9 @@ func nginxLocations(t testing.TB) []location {
 		}
 		for _, p := range find(d.block, "proxy_pass") {
 			l.upstream = strings.TrimPrefix(p.args[0], "http://")
+		}
+		for _, r := range find(d.block, "return") {
+			l.status = r.args[0]
 		}
 		out = append(out, l)
 	}
@@ -245,6 +249,15 @@ func apiRoutes(t *testing.T) []apiRoute {
 
 var upstreamRole = map[string]string{"gateways": "gateway", "bookers": "booker"}
 
+// refusedAtProxy are paths the proxy answers 404 itself, in any case and
+// with anything below them: each service serves them on its own port, to
+// Prometheus (prometheus/prometheus.yml), not to the public.
+var refusedAtProxy = []string{"/metrics", "/METRICS", "/Metrics", "/metrics/", "/metrics/x"}
+
+func refused(path string) bool {
+	return strings.EqualFold(path, "/metrics") || strings.HasPrefix(strings.ToLower(path), "/metrics/")
+}
+
 // nearMisses are paths that look like the booker's but are the gateway's
 // (or nobody's: the gateway answers its JSON 404).
 var nearMisses = []apiRoute{
@@ -264,7 +277,15 @@ func TestProxyRoutesEveryAPIPath(t *testing.T) {
 	t.Parallel()
 	locs := nginxLocations(t)
 	var booker int
+	for _, path := range refusedAtProxy {
+		if l, ok := routeNginx(locs, path); !ok || l.upstream != "" || l.status != "404" {
+			t.Errorf("%s goes to location %s %s (upstream %q, return %q), want the proxy's own 404", path, l.modifier, l.pattern, l.upstream, l.status)
+		}
+	}
 	for _, r := range append(apiRoutes(t), nearMisses...) {
+		if refused(r.path) {
+			continue
+		}
 		l, ok := routeNginx(locs, r.path)
 		if !ok {
 			t.Errorf("%s %s matches no location", r.method, r.path)
@@ -333,6 +354,9 @@ func TestProxyWithRealNginx(t *testing.T) {
 
 	t.Run("every API path reaches its service", func(t *testing.T) {
 		for _, r := range append(apiRoutes(t), nearMisses...) {
+			if refused(r.path) {
+				continue
+			}
 			got := proxied(t, r.method, base+r.path, nil, nil)
 			if got.role() != r.role {
 				t.Errorf("%s %s answered by %q, want a %s", r.method, r.path, got.Backend, r.role)
@@ -353,6 +377,18 @@ func TestProxyWithRealNginx(t *testing.T) {
 			if seen[name] == 0 {
 				t.Errorf("%s answered none of 20 requests: %v", name, seen)
 			}
+		}
+	})
+
+	t.Run("metrics are refused at the proxy, in any spelling", func(t *testing.T) {
+		// nginx decodes %XX, merges slashes and resolves dot segments
+		// before it picks a location, as the services' router would.
+		for _, path := range append(refusedAtProxy, "//metrics", "/%6detrics", "/./metrics", "/api/../metrics", "/metrics?name[]=x") {
+			resp := do(t, "GET", base+path, nil, nil)
+			checkJSONError(t, resp, http.StatusNotFound, "not_found")
+		}
+		if resp := do(t, "GET", base+"/metricsx", nil, nil); resp.StatusCode != http.StatusOK {
+			t.Errorf("GET /metricsx: %d, want it passed to the gateway like any page", resp.StatusCode)
 		}
 	})
 

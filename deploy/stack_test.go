@@ -205,8 +205,14 @@ func startGoProxy(t testing.TB, servers map[string]string) string {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		l, ok := routeNginx(locs, r.URL.Path)
 		if !ok || l.upstream == "" {
-			// nginx answers these itself (the proxy's own health).
+			// nginx answers these itself: the proxy's own health, and a
+			// 404 for what is not for the public.
 			w.Header().Set("Content-Type", "application/json")
+			if l.status == "404" {
+				w.WriteHeader(http.StatusNotFound)
+				_, _ = io.WriteString(w, `{"error":{"code":"not_found","message":"not found"}}`)
+				return
+			}
 			_, _ = io.WriteString(w, `{"status":"ok"}`)
 			return
 		}

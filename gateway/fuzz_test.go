@@ -1,14 +1,19 @@
 package gateway_test
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/ticketvelo/ticketvelo/internal/textfield"
 )
 
 // The fuzz targets drive the real handlers, middleware included, in memory:
@@ -115,4 +120,80 @@ func FuzzAccessToken(f *testing.F) {
 			}
 		}
 	})
+}
+
+// FuzzTextFields puts any text in each free-text field a client sends: the
+// ops event's name, and a registration's or login's name, email and
+// password. Each goes in twice: JSON-escaped, so NUL and CR LF reach the
+// handler, and pasted raw into the body, so bytes that are not UTF-8 and
+// stray quotes reach the decoder. Whatever the text, the answer is never a
+// 5xx; an escaped text that is refused is refused naming its own field;
+// and a name or email that is accepted holds nothing textfield refuses.
+// Each input costs ten requests, so fuzz it with -fuzzminimizetime=2s:
+// minimising a large input at the default (60 s) stalls the run.
+func FuzzTextFields(f *testing.F) {
+	e := newEdge(f, edgeOptions{cfg: noLimits})
+	ops := e.opsToken(f)
+	e.event(f, 10, time.Now().Add(time.Hour))
+	venues, err := e.catalog.Venues(context.Background())
+	if err != nil || len(venues) != 1 {
+		f.Fatalf("venues: %v, %v", venues, err)
+	}
+	starts := time.Now().Add(30 * 24 * time.Hour).UTC().Format(time.RFC3339)
+	opens := time.Now().UTC().Format(time.RFC3339)
+	var n atomic.Int64
+	f.Fuzz(func(t *testing.T, text string) {
+		email := func() string { return fmt.Sprintf("fuzz-%d@example.com", n.Add(1)) }
+		for _, c := range []textCase{
+			{"name", "/api/v1/admin/events", ops, map[string]any{"venue_id": venues[0].ID, "name": text, "starts_at": starts, "sale_opens_at": opens, "max_tickets_per_fan": 2}},
+			{"name", "/api/v1/auth/register", "", map[string]any{"email": email(), "password": "a long passphrase", "name": text}},
+			{"email", "/api/v1/auth/register", "", map[string]any{"email": text, "password": "a long passphrase", "name": "Fan"}},
+			{"password", "/api/v1/auth/register", "", map[string]any{"email": email(), "password": text, "name": "Fan"}},
+			{"email", "/api/v1/auth/login", "", map[string]any{"email": text, "password": "a long passphrase"}},
+		} {
+			e.checkTextCase(t, c, text)
+		}
+	})
+}
+
+// textCase is one field of one request body that FuzzTextFields fills.
+type textCase struct {
+	field, path, token string
+	body               map[string]any // body[field] is the fuzzed text
+}
+
+func (e *edge) checkTextCase(t *testing.T, c textCase, text string) {
+	t.Helper()
+	escaped, err := json.Marshal(c.body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := e.serve("POST", c.path, c.token, escaped)
+	checkAnswer(t, c.path+" "+c.field, text, res)
+	var r struct {
+		Error struct {
+			Code    string         `json:"code"`
+			Details map[string]any `json:"details"`
+		} `json:"error"`
+		Event struct{ Name string }        `json:"event"`
+		User  struct{ Name, Email string } `json:"user"`
+	}
+	_ = json.Unmarshal(res.Body(), &r)
+	if r.Error.Code == "invalid_field" && r.Error.Details["field"] != c.field {
+		t.Fatalf("%s with %s %q: refused naming %v: %s", c.path, c.field, text, r.Error.Details["field"], res.Body())
+	}
+	for _, stored := range []string{r.Event.Name, r.User.Name, r.User.Email} {
+		if err := textfield.Check(c.field, stored); err != nil {
+			t.Fatalf("%s with %s %q: accepted %q: %v", c.path, c.field, text, stored, err)
+		}
+	}
+
+	// Raw: the text pasted between the quotes as it is.
+	c.body[c.field] = "\x01TEXT\x01"
+	tmpl, err := json.Marshal(c.body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := bytes.Replace(tmpl, []byte(`\u0001TEXT\u0001`), []byte(text), 1)
+	checkAnswer(t, c.path+" "+c.field+" (raw)", text, e.serve("POST", c.path, c.token, raw))
 }

@@ -6,6 +6,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ticketvelo/ticketvelo/internal/apperr"
+	"github.com/ticketvelo/ticketvelo/internal/textfield"
 )
 
 // Password policy. Length is what makes a password strong (NIST SP 800-63B):
@@ -25,7 +26,7 @@ var (
 )
 
 func invalid(field, format string, args ...any) *apperr.Error {
-	return apperr.New(apperr.Invalid, "invalid_field", format, args...).With(map[string]any{"field": field})
+	return textfield.Invalid(field, format, args...)
 }
 
 // NormaliseEmail trims and lower-cases an address and checks its shape:
@@ -46,7 +47,7 @@ func NormaliseEmail(raw string) (string, error) {
 		return "", invalid("email", "email's domain must look like example.com")
 	}
 	for _, r := range email {
-		if unicode.IsSpace(r) || unicode.IsControl(r) || r == '<' || r == '>' || r == ',' || r == ';' || r == '"' {
+		if unicode.IsSpace(r) || textfield.Forbidden(r) || r == '<' || r == '>' || r == ',' || r == ';' || r == '"' {
 			return "", invalid("email", "email must not contain spaces, quotes or the characters <>,;")
 		}
 	}
@@ -54,19 +55,10 @@ func NormaliseEmail(raw string) (string, error) {
 }
 
 // CleanName trims a display name and checks it has 1 to 100 characters and
-// no control characters.
+// no control characters or line breaks: it is shown in the UI and goes in
+// the To header of confirmation mail.
 func CleanName(raw string) (string, error) {
-	name := strings.TrimSpace(raw)
-	n := utf8.RuneCountInString(name)
-	if n == 0 || n > 100 || !utf8.ValidString(name) {
-		return "", invalid("name", "name must have 1 to 100 characters")
-	}
-	for _, r := range name {
-		if unicode.IsControl(r) {
-			return "", invalid("name", "name must not contain control characters")
-		}
-	}
-	return name, nil
+	return textfield.Clean("name", raw, 100)
 }
 
 // CheckPassword applies the password policy for an account with email.

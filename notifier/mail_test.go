@@ -214,6 +214,11 @@ func FuzzRender(f *testing.F) {
 		if err != nil {
 			t.Fatalf("rendered an unreadable message: %v", err)
 		}
+		for _, line := range bytes.Split(msg.Data, []byte("\r\n")) {
+			if len(line) > 998 {
+				t.Fatalf("rendered a line of %d octets, over RFC 5322's 998", len(line))
+			}
+		}
 		// Event fields must not smuggle headers in (a name with CRLF).
 		for k := range m.Header {
 			switch k {
@@ -223,4 +228,61 @@ func FuzzRender(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestHeadersHoldAnyNameSafely: names come from accounts and events made
+// before the edge refused control characters, so the mail writer must
+// encode whatever it gets: a CR LF in a name never starts a header, and a
+// long name of non-ASCII text is folded so no line passes the 998 octets
+// RFC 5322 allows (servers refuse or cut longer ones), while the headers
+// still decode to the names.
+func TestHeadersHoldAnyNameSafely(t *testing.T) {
+	t.Parallel()
+	signer, _ := testRing(t)
+	r, err := newRenderer(signer, "TicketVelo <tickets@ticketvelo.test>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct{ what, buyer, show string }{
+		{"CR LF", "Ana\r\nBcc: evil@example.com", "Night\r\nBcc: evil@example.com"},
+		{"lone CR and LF", "Ana\rBcc: a@example.com", "Night\nBcc: b@example.com"},
+		{"quotes and brackets", `Ana "the <fan>", (x)`, `"Night" <show> (live)`},
+		{"long non-ASCII", strings.Repeat("é", 100), strings.Repeat("🎫", 200)},
+		{"long ASCII", strings.Repeat("a", 100), strings.TrimSpace(strings.Repeat("Night ", 33))},
+		{"long with no spaces", strings.Repeat("x", 100), strings.Repeat("y", 200)},
+	}
+	for _, c := range cases {
+		t.Run(c.what, func(t *testing.T) {
+			ev := sampleEvent(sampleOrder, "ana@example.com")
+			ev.Type, ev.Buyer.Name, ev.Show.Name = bookingevent.Canceled, c.buyer, c.show
+			msg, err := r.render(ev, renderNow)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, line := range bytes.Split(msg.Data, []byte("\r\n")) {
+				if len(line) > 998 {
+					t.Errorf("line %d has %d octets, over RFC 5322's 998: %.80q...", i+1, len(line), line)
+				}
+			}
+			m, err := mail.ReadMessage(bytes.NewReader(msg.Data))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for k := range m.Header {
+				switch k {
+				case "From", "To", "Subject", "Date", "Message-Id", "Mime-Version", "Auto-Submitted", "Content-Type":
+				default:
+					t.Errorf("a name smuggled in the header %q", k)
+				}
+			}
+			dec := new(mime.WordDecoder)
+			if subject, err := dec.DecodeHeader(m.Header.Get("Subject")); err != nil || subject != "Order canceled: "+c.show {
+				t.Errorf("Subject decodes to %q (%v), want the show's name", subject, err)
+			}
+			to, err := (&mail.AddressParser{WordDecoder: dec}).Parse(m.Header.Get("To"))
+			if err != nil || to.Name != c.buyer || to.Address != "ana@example.com" {
+				t.Errorf("To decodes to %+v (%v), want the buyer's name and address", to, err)
+			}
+		})
+	}
 }

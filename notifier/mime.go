@@ -10,6 +10,7 @@ import (
 	"mime/quotedprintable"
 	"net/mail"
 	"net/textproto"
+	"strings"
 	"time"
 )
 
@@ -27,7 +28,7 @@ type envelope struct {
 func compose(e envelope, text, html []byte, tickets []ticketView) ([]byte, error) {
 	var buf bytes.Buffer
 	buf.Grow(len(text) + len(html) + len(tickets)*8192)
-	header := func(k, v string) { fmt.Fprintf(&buf, "%s: %s\r\n", k, v) }
+	header := func(k, v string) { fmt.Fprintf(&buf, "%s: %s\r\n", k, foldEncodedWords(v)) }
 	header("From", e.from.String())
 	header("To", e.to.String())
 	header("Subject", mime.QEncoding.Encode("utf-8", e.subject))
@@ -87,6 +88,16 @@ func compose(e envelope, text, html []byte, tickets []ticketView) ([]byte, error
 		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+// foldEncodedWords puts each RFC 2047 encoded-word of a header value after
+// the first on a continuation line. The mime package writes a long name as
+// words of at most 75 characters on one line; a 200-character name of
+// emoji makes a line of about 3,000, and RFC 5322 allows 998 (servers
+// refuse or cut longer lines). Only CRLF then a space is added, so folding
+// never starts a header, and readers drop it when they unfold.
+func foldEncodedWords(v string) string {
+	return strings.ReplaceAll(v, "?= =?", "?=\r\n =?")
 }
 
 func writeAlternatives(w *multipart.Writer, text, html []byte) error {

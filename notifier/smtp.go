@@ -12,6 +12,8 @@ import (
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
+
+	"github.com/ticketvelo/ticketvelo/internal/redact"
 )
 
 // Mailer delivers one rendered message. An error wrapping errPermanent means
@@ -45,7 +47,7 @@ type SMTPMailer struct {
 func NewSMTPMailer(rawURL string, tlsConfig *tls.Config, timeout time.Duration) (*SMTPMailer, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("SMTP_URL: %w", err)
+		return nil, fmt.Errorf("SMTP_URL %q: %w", redact.URL(rawURL), redact.ParseError(err, rawURL))
 	}
 	m := &SMTPMailer{timeout: timeout, localName: "localhost", idle: make(chan *smtp.Client, 8)}
 	switch u.Scheme {

@@ -49,7 +49,7 @@ func (d *deps) open(ctx context.Context, n needs) error {
 	if n.postgres {
 		pool, err := database.Open(ctx, d.cfg.DatabaseURL)
 		if err != nil {
-			return err
+			return fmt.Errorf("DATABASE_URL: %w", err)
 		}
 		d.closes = append(d.closes, pool.Close)
 		d.pool = pool
@@ -64,7 +64,7 @@ func (d *deps) open(ctx context.Context, n needs) error {
 	if n.redis {
 		client, err := redisconn.Open(d.cfg.RedisURL)
 		if err != nil {
-			return err
+			return fmt.Errorf("REDIS_URL: %w", err)
 		}
 		d.closes = append(d.closes, client.Close)
 		d.redis = client

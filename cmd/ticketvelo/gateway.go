@@ -38,7 +38,7 @@ func mountGateway(d *deps, srv *httpapi.Server) (func(context.Context) error, er
 		o.PipelineMultiplex = -1
 	})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("REDIS_URL: %w", err)
 	}
 	d.closes = append(d.closes, client.Close)
 	store := catalog.NewStore(d.pool)

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ticketvelo/ticketvelo/internal/redact"
 )
 
 // Config holds every setting of every subcommand. A subcommand binds only
@@ -90,8 +92,8 @@ func (c *Config) Bind(fs *flag.FlagSet, groups int, getenv func(string) string) 
 	*c = Default()
 	b := &binder{fs: fs, getenv: getenv, set: map[string]bool{}}
 	if groups&Stores != 0 {
-		b.str(&c.DatabaseURL, "database-url", "DATABASE_URL", "PostgreSQL URL; the database is created when missing")
-		b.str(&c.RedisURL, "redis-url", "REDIS_URL", "Redis URL (redis://[user:pass@]host:port/db)")
+		b.url(&c.DatabaseURL, "database-url", "DATABASE_URL", "PostgreSQL URL; the database is created when missing")
+		b.url(&c.RedisURL, "redis-url", "REDIS_URL", "Redis URL (redis://[user:pass@]host:port/db)")
 		b.str(&c.RedisPrefix, "redis-prefix", "TICKETVELO_REDIS_PREFIX", "prefix of every Redis key, so several installs share one Redis")
 		b.list(&c.KafkaBrokers, "kafka-brokers", "KAFKA_BROKERS", "comma-separated Kafka bootstrap brokers; empty starts the embedded broker")
 		b.str(&c.BrokerAddr, "broker-addr", "TICKETVELO_BROKER_ADDR", "listen address of the embedded broker when KAFKA_BROKERS is empty")
@@ -209,26 +211,29 @@ func (c *Config) KeyPath() string {
 	return strings.TrimRight(c.DataDir, "/") + "/keys.pem"
 }
 
+// checkURL checks raw is a URL of one of schemes with a host. Its errors
+// show raw with its password masked: they end up in container logs.
 func checkURL(name, raw string, schemes ...string) error {
+	shown := redact.URL(raw)
 	u, err := url.Parse(raw)
 	if err != nil {
-		return fmt.Errorf("%s: expected a URL, got %q: %w", name, raw, err)
+		return fmt.Errorf("%s: expected a URL, got %q: %w", name, shown, redact.ParseError(err, raw))
 	}
 	for _, s := range schemes {
 		if u.Scheme == s {
 			if u.Host == "" && s != "unix" {
-				return fmt.Errorf("%s: expected a host in %q", name, raw)
+				return fmt.Errorf("%s: expected a host in %q", name, shown)
 			}
 			return nil
 		}
 	}
-	return fmt.Errorf("%s: expected a %s:// URL, got %q", name, schemes[0], raw)
+	return fmt.Errorf("%s: expected a %s:// URL, got %q", name, schemes[0], shown)
 }
 
 func checkHostPort(name, addr string) error {
 	_, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return fmt.Errorf("%s: expected host:port, got %q", name, addr)
+		return fmt.Errorf("%s: expected host:port, got %q", name, redact.URL(addr))
 	}
 	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
 		return fmt.Errorf("%s: expected a port number 0-65535, got %q", name, port)
@@ -272,6 +277,15 @@ func (b *binder) str(p *string, name, env, help string) {
 		*p = v
 	}
 	b.fs.Func(name, b.usage(help, env)+defaultNote(*p), b.track(name, func(s string) error { *p = s; return nil }))
+}
+
+// url is str for a URL that may hold a password: the help shows its
+// default (the environment's value) with the password masked.
+func (b *binder) url(p *string, name, env, help string) {
+	if v, ok := b.env(name, env); ok {
+		*p = v
+	}
+	b.fs.Func(name, b.usage(help, env)+defaultNote(redact.URL(*p)), b.track(name, func(s string) error { *p = s; return nil }))
 }
 
 func (b *binder) list(p *[]string, name, env, help string) {

@@ -134,3 +134,35 @@ func TestKeyPath(t *testing.T) {
 		t.Errorf("got %q, want the configured file", got)
 	}
 }
+
+// TestErrorsAndHelpMaskPasswords: a bad URL's error names the variable and
+// shows the URL without its password, and -h shows the environment's URLs
+// as defaults the same way.
+func TestErrorsAndHelpMaskPasswords(t *testing.T) {
+	for _, env := range []map[string]string{
+		{"DATABASE_URL": "postgres://u:secret@db:bad/tv"},
+		{"DATABASE_URL": "postgres://u:secret/x@db/tv"},
+		{"DATABASE_URL": "mysql://u:secret@db/tv"},
+		{"REDIS_URL": "redis://:secret@"},
+		{"SMTP_URL": "smtp://u:secret@mail:bad"},
+		{"KAFKA_BROKERS": "u:secret@k1:9092"},
+	} {
+		_, err := load(t, everything, env)
+		for name := range env {
+			if err == nil || !strings.HasPrefix(err.Error(), name+":") || strings.Contains(err.Error(), "secret") {
+				t.Errorf("%v: got %v, want an error naming %s without the password", env, err, name)
+			}
+		}
+	}
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	var help strings.Builder
+	fs.SetOutput(&help)
+	var c Config
+	c.Bind(fs, everything, func(k string) string {
+		return map[string]string{"DATABASE_URL": "postgres://u:secret@db/tv", "REDIS_URL": "redis://:secret@r:6379/0", "SMTP_URL": "smtp://u:secret@m:587"}[k]
+	})
+	fs.PrintDefaults()
+	if strings.Contains(help.String(), "secret") || !strings.Contains(help.String(), `"postgres://u:xxxxx@db/tv"`) {
+		t.Errorf("help shows the passwords of the environment's URLs:\n%s", help.String())
+	}
+}

@@ -42,7 +42,7 @@ func defaultNotifier() NotifierConfig {
 }
 
 func (n *NotifierConfig) bind(b *binder) {
-	b.str(&n.SMTPURL, "smtp-url", "SMTP_URL", "SMTP server (smtp://user:pass@host:587 with STARTTLS, smtps:// for TLS); empty writes .eml files under <data-dir>/mail")
+	b.url(&n.SMTPURL, "smtp-url", "SMTP_URL", "SMTP server (smtp://user:pass@host:587 with STARTTLS, smtps:// for TLS); empty writes .eml files under <data-dir>/mail")
 	b.str(&n.MailFrom, "mail-from", "TICKETVELO_MAIL_FROM", "sender of confirmation mail")
 	b.duration(&n.SMTPTimeout, "smtp-timeout", "TICKETVELO_SMTP_TIMEOUT", "how long one delivery to the SMTP server may take")
 	b.int(&n.MaxAttempts, "mail-attempts", "TICKETVELO_MAIL_ATTEMPTS", "deliveries a mail gets before it goes to booking.events.dlq")

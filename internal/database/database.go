@@ -11,17 +11,25 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/ticketvelo/ticketvelo/internal/redact"
 )
 
 // defaultMaxConns is the pool size when DATABASE_URL does not set one.
 const defaultMaxConns = 16
 
 // Open connects to the database at url, creating the database first when the
-// server says it does not exist, and checks the connection.
+// server says it does not exist, and checks the connection. Its errors
+// never hold url's password.
 func Open(ctx context.Context, url string) (*pgxpool.Pool, error) {
+	pool, err := open(ctx, url)
+	return pool, redact.Error(err, url)
+}
+
+func open(ctx context.Context, url string) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
-		return nil, fmt.Errorf("parsing DATABASE_URL: %w", err)
+		return nil, fmt.Errorf("parsing the URL: %w", err)
 	}
 	if !strings.Contains(url, "pool_max_conns") {
 		// pgx's default is max(4, CPUs): on a small box that queues a drop's

@@ -35,6 +35,9 @@ func (s *Server) middleware(next fasthttp.RequestHandler) fasthttp.RequestHandle
 	return func(ctx *fasthttp.RequestCtx) {
 		start := time.Now()
 		assignRequestID(ctx)
+		// Browsers must take every answer as the type it says it is: a JSON
+		// error echoing a client's text is never run as a script or page.
+		ctx.Response.Header.Set("X-Content-Type-Options", "nosniff")
 
 		next(ctx)
 

@@ -42,6 +42,7 @@ type Server struct {
 	ready   atomic.Bool
 	mu      sync.Mutex
 	checks  map[string]Check
+	causes  map[string]string // each check's last error text, "" when it passed
 	metrics routeMetrics
 }
 
@@ -50,7 +51,7 @@ func NewServer(opts Options, log zerolog.Logger) *Server {
 	r := router.New()
 	r.SaveMatchedRoutePath = true
 	r.RedirectTrailingSlash = false
-	s := &Server{Router: r, opts: opts, log: log, checks: map[string]Check{}}
+	s := &Server{Router: r, opts: opts, log: log, checks: map[string]Check{}, causes: map[string]string{}}
 	r.NotFound = func(ctx *fasthttp.RequestCtx) {
 		WriteError(ctx, apperr.New(apperr.NotFound, "not_found", "no route for %s %s", ctx.Method(), ctx.Path()))
 	}
@@ -119,6 +120,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 // the limit, in the same JSON shape as every other error.
 func (s *Server) parseError(ctx *fasthttp.RequestCtx, err error) {
 	assignRequestID(ctx)
+	ctx.Response.Header.Set("X-Content-Type-Options", "nosniff")
 	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
 		WriteError(ctx, apperr.New(apperr.TooLarge, "body_too_large", "request body is larger than %d bytes", s.opts.MaxBodyBytes))
 		return
@@ -145,43 +147,22 @@ func writeRaw(ctx *fasthttp.RequestCtx, status int, body string) {
 }
 
 // readyz answers 200 when every dependency check passes, 503 naming the
-// failing ones otherwise, and 503 once shutdown has begun.
+// failing ones otherwise, and 503 once shutdown has begun. It is public
+// (the proxy sends it on), so it says which dependency failed but not how:
+// the error, with its addresses and driver details, goes to the log.
 func (s *Server) readyz(ctx *fasthttp.RequestCtx) {
 	if !s.ready.Load() {
 		WriteJSON(ctx, fasthttp.StatusServiceUnavailable, map[string]any{"status": "shutting_down"})
 		return
 	}
-	s.mu.Lock()
-	names := make([]string, 0, len(s.checks))
-	for name := range s.checks {
-		names = append(names, name)
-	}
-	s.mu.Unlock()
-	sort.Strings(names)
-
-	cctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	results := make([]string, len(names))
-	var wg sync.WaitGroup
-	for i, name := range names {
-		s.mu.Lock()
-		check := s.checks[name]
-		s.mu.Unlock()
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			results[i] = "ok"
-			if err := check(cctx); err != nil {
-				results[i] = err.Error()
-			}
-		}()
-	}
-	wg.Wait()
+	names, errs := s.runChecks()
 	report := map[string]string{}
 	var failing []string
 	for i, name := range names {
-		report[name] = results[i]
-		if results[i] != "ok" {
+		s.noteCheck(name, errs[i])
+		report[name] = "ok"
+		if errs[i] != nil {
+			report[name] = "failing"
 			failing = append(failing, name)
 		}
 	}
@@ -190,6 +171,50 @@ func (s *Server) readyz(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	WriteJSON(ctx, fasthttp.StatusOK, map[string]any{"status": "ready", "checks": report})
+}
+
+// runChecks runs every check at once, within two seconds, and returns
+// their names in order with their errors.
+func (s *Server) runChecks() ([]string, []error) {
+	s.mu.Lock()
+	names := make([]string, 0, len(s.checks))
+	checks := make(map[string]Check, len(s.checks))
+	for name, check := range s.checks {
+		names = append(names, name)
+		checks[name] = check
+	}
+	s.mu.Unlock()
+	sort.Strings(names)
+
+	cctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	errs := make([]error, len(names))
+	var wg sync.WaitGroup
+	for i, name := range names {
+		wg.Go(func() { errs[i] = checks[name](cctx) })
+	}
+	wg.Wait()
+	return names, errs
+}
+
+// noteCheck logs a check's result when it changes: its error when it
+// starts failing or fails another way, and its recovery. Probes come every
+// few seconds, so logging each failure would bury the first one.
+func (s *Server) noteCheck(name string, err error) {
+	cause := ""
+	if err != nil {
+		cause = err.Error()
+	}
+	s.mu.Lock()
+	prev := s.causes[name]
+	s.causes[name] = cause
+	s.mu.Unlock()
+	switch {
+	case cause != "" && cause != prev:
+		s.log.Warn().Str("check", name).Str("error", cause).Msg("readiness check failing")
+	case cause == "" && prev != "":
+		s.log.Info().Str("check", name).Msg("readiness check passes again")
+	}
 }
 
 // fasthttpLogger sends fasthttp's own messages (mostly clients that sent

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -124,6 +125,9 @@ func TestErrorsAreJSON(t *testing.T) {
 			if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
 				t.Errorf("content type: got %q, want application/json", ct)
 			}
+			if got := resp.Header.Get("X-Content-Type-Options"); got != "nosniff" {
+				t.Errorf("X-Content-Type-Options: got %q, want nosniff", got)
+			}
 			var e errorBody
 			if err := json.Unmarshal(b, &e); err != nil {
 				t.Fatalf("body %q is not JSON: %v", b, err)
@@ -174,36 +178,68 @@ func TestRequestIDIsKeptWhenPlainAndReplacedWhenNot(t *testing.T) {
 	}
 }
 
+// TestReadinessNamesTheFailingCheck: /readyz is public (the proxy sends it
+// on), so a failing dependency is named but its error, which holds
+// addresses and driver details, goes to the log only: once when the check
+// starts failing, not on every probe.
 func TestReadinessNamesTheFailingCheck(t *testing.T) {
 	t.Parallel()
-	srv := newServer(httpapi.Options{})
+	var logs syncBuffer
+	srv := httpapi.NewServer(httpapi.Options{MaxBodyBytes: 1024, ShutdownTimeout: 5 * time.Second}, zerolog.New(&logs))
 	var redisDown atomic.Bool
+	const cause = "dial tcp 10.1.2.3:6379: connect: connection refused"
 	srv.AddCheck("postgres", func(context.Context) error { return nil })
 	srv.AddCheck("redis", func(context.Context) error {
 		if redisDown.Load() {
-			return errors.New("dial tcp: connection refused")
+			return errors.New(cause)
 		}
 		return nil
 	})
 	base, _ := serve(t, srv)
 	resp, b := do(t, "GET", base+"/readyz", "", nil)
-	if resp.StatusCode != 200 {
-		t.Fatalf("healthy: got %d %s, want 200", resp.StatusCode, b)
+	if resp.StatusCode != 200 || string(b) != `{"checks":{"postgres":"ok","redis":"ok"},"status":"ready"}`+"\n" {
+		t.Fatalf("healthy: got %d %s, want 200 with every check ok", resp.StatusCode, b)
 	}
 	redisDown.Store(true)
-	resp, b = do(t, "GET", base+"/readyz", "", nil)
-	var body struct {
-		Failing []string          `json:"failing"`
-		Checks  map[string]string `json:"checks"`
+	for range 3 {
+		resp, b = do(t, "GET", base+"/readyz", "", nil)
+		want := `{"checks":{"postgres":"ok","redis":"failing"},"failing":["redis"],"status":"unavailable"}` + "\n"
+		if resp.StatusCode != 503 || string(b) != want {
+			t.Fatalf("redis down: got %d %s, want 503 %s", resp.StatusCode, b, want)
+		}
 	}
-	_ = json.Unmarshal(b, &body)
-	if resp.StatusCode != 503 || len(body.Failing) != 1 || body.Failing[0] != "redis" || body.Checks["postgres"] != "ok" {
-		t.Errorf("redis down: got %d %s, want 503 naming redis only", resp.StatusCode, b)
+	if n := strings.Count(logs.String(), cause); n != 1 {
+		t.Errorf("the cause was logged %d times over three failed probes, want once:\n%s", n, logs.String())
 	}
 	resp, _ = do(t, "GET", base+"/healthz", "", nil)
 	if resp.StatusCode != 200 {
 		t.Errorf("healthz while redis is down: got %d, want 200 (the process is up)", resp.StatusCode)
 	}
+	redisDown.Store(false)
+	if resp, b = do(t, "GET", base+"/readyz", "", nil); resp.StatusCode != 200 {
+		t.Errorf("redis back: got %d %s, want 200", resp.StatusCode, b)
+	}
+	if !strings.Contains(logs.String(), `"check":"redis"`) || !strings.Contains(logs.String(), "passes again") {
+		t.Errorf("the recovery was not logged:\n%s", logs.String())
+	}
+}
+
+// syncBuffer is a log destination the server's goroutines share.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func TestShutdownFailsReadinessFirstAndFinishesInFlight(t *testing.T) {

@@ -8,14 +8,22 @@ import (
 	"time"
 
 	"github.com/redis/rueidis"
+
+	"github.com/ticketvelo/ticketvelo/internal/redact"
 )
 
 // Open connects to the Redis server (or cluster) at url; tune, if given,
-// adjusts the client's options first.
+// adjusts the client's options first. Its errors never hold url's
+// password.
 func Open(url string, tune ...func(*rueidis.ClientOption)) (rueidis.Client, error) {
+	client, err := open(url, tune)
+	return client, redact.Error(err, url)
+}
+
+func open(url string, tune []func(*rueidis.ClientOption)) (rueidis.Client, error) {
 	opt, err := rueidis.ParseURL(url)
 	if err != nil {
-		return nil, fmt.Errorf("parsing REDIS_URL: %w", err)
+		return nil, fmt.Errorf("parsing the URL: %w", err)
 	}
 	// A stalled Redis must fail requests quickly rather than pile them up:
 	// the booker falls back to Postgres, the gateway answers 503.
