@@ -53,7 +53,7 @@ export function EventPage({ eventId }: { eventId: number }) {
           <Card>
             <div className="flex flex-wrap items-center gap-2">
               <SaleBadge event={e} />
-              {e.waiting_room && <WaitingRoomBadge room={e.waiting_room} />}
+              {e.waiting_room && <WaitingRoomBadge state={e.waiting_room.state} />}
             </div>
             <dl className="mt-4 grid gap-4 text-sm sm:grid-cols-2">
               <div>
