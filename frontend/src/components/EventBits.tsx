@@ -18,7 +18,7 @@ const roomBadges: Record<WaitingRoomState, [string, 'indigo' | 'green' | 'amber'
   prequeue: ['Pre-queue open', 'indigo'],
   open: ['Queue moving', 'green'],
   paused: ['Queue paused', 'amber'],
-  sold_out: ['Sold out, waiting for returns', 'amber'],
+  sold_out: ['Queue waiting for returns', 'amber'],
 }
 
 /** WaitingRoomBadge names the room's state, as event pages and ops stats give it. */

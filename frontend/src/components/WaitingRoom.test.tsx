@@ -63,7 +63,7 @@ async function open(ev: Event) {
   await settle()
 }
 
-const soldOutNotice = () => screen.queryByText('Sold out right now')
+const soldOutNotice = () => screen.queryByText('Sold out for now')
 const pausedNotice = () => screen.queryByText('The queue is paused for a moment')
 const liveStatus = () => screen.getAllByRole('status').find((el) => el.className.includes('sr-only'))!.textContent
 

@@ -357,7 +357,7 @@ function Waiting({ status, progress, stall }: { status: QueueStatus; progress: n
 function SoldOut({ paused }: { paused: boolean }) {
   return (
     <div data-testid="queue-sold-out">
-      <Notice tone="warning" title="Sold out right now">
+      <Notice tone="warning" title="Sold out for now">
         <p>
           Every seat is held or sold right now. Keep your place: unpaid holds expire and the queue moves again as soon as seats come back.
           {paused && ' The organisers have also paused admission for a moment.'}

@@ -64,7 +64,7 @@ describe('OpsEventPage live figures', () => {
     stats = { ...open, state: 'sold_out', sold_out: true, eta_back_seconds: null }
     render(<OpsEventPage eventId={eventId} />)
     await settle()
-    expect(screen.getByTestId('room-state').textContent).toBe('Waiting room: Sold out, waiting for returns')
+    expect(screen.getByTestId('room-state').textContent).toBe('Waiting room: Queue waiting for returns')
     expect(screen.getByText('Sold out: nobody is being admitted')).toBeTruthy()
     expect(waitAtBack()).toBe('Wait at back—sold out')
 
