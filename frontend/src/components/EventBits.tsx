@@ -1,4 +1,4 @@
-import type { Event, WaitingRoom } from '../lib/api'
+import type { Event, WaitingRoomState } from '../lib/api'
 import { clock, duration } from '../lib/format'
 import { useSecondsLeft } from '../lib/hooks'
 import { Badge } from './ui'
@@ -14,9 +14,17 @@ export function SaleBadge({ event }: { event: Event }) {
   }
 }
 
-export function WaitingRoomBadge({ room }: { room: WaitingRoom }) {
-  const label = { prequeue: 'Pre-queue open', open: 'Queue moving', paused: 'Queue paused' }[room.state] ?? room.state
-  const tone = room.state === 'paused' ? 'amber' : room.state === 'open' ? 'green' : 'indigo'
+const roomBadges: Record<WaitingRoomState, [string, 'indigo' | 'green' | 'amber' | 'red']> = {
+  prequeue: ['Pre-queue open', 'indigo'],
+  open: ['Queue moving', 'green'],
+  paused: ['Queue paused', 'amber'],
+  sold_out: ['Queue waiting for returns', 'amber'],
+}
+
+/** WaitingRoomBadge names the room's state, as event pages and ops stats give it. */
+export function WaitingRoomBadge({ state }: { state: WaitingRoomState }) {
+  // A state this UI does not know yet (a newer backend) shows as it is.
+  const [label, tone] = roomBadges[state] ?? [state, 'indigo']
   return <Badge tone={tone}>{label}</Badge>
 }
 

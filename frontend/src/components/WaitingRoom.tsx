@@ -1,9 +1,9 @@
 import { useCallback, useEffect, useRef, useState } from 'react'
-import { api, ApiError, type Event, type QueueStatus } from '../lib/api'
+import { api, ApiError, type Event, type ExpiredReason, type QueueStatus } from '../lib/api'
 import { clock, count, dateTime, eta } from '../lib/format'
 import { usePageHidden, useSecondsLeft } from '../lib/hooks'
 import { Poller } from '../lib/poller'
-import { queueProgress } from '../lib/queue'
+import { queueProgress, queueStall, type Stall } from '../lib/queue'
 import { navigate } from '../lib/router'
 import { Link } from './Link'
 import { session, type Session } from '../lib/session'
@@ -157,6 +157,7 @@ export function WaitingRoom({ event, auth }: { event: Event; auth: Session | nul
 
   const status = phase.kind === 'in' ? phase.status : null
   const admitted = status?.state === 'admitted'
+  const stall = status?.state === 'waiting' ? queueStall(status, event.waiting_room?.state) : null
 
   // A background tab learns of its turn from the title.
   useEffect(() => {
@@ -174,7 +175,7 @@ export function WaitingRoom({ event, auth }: { event: Event; auth: Session | nul
         Waiting room
       </h2>
       <p className="sr-only" role="status">
-        {status ? announce[status.state] : ''}
+        {status ? announce(status, stall) : ''}
       </p>
       <div className="mt-3 space-y-4">
         {actionError !== null && <ErrorNotice error={actionError} />}
@@ -187,11 +188,11 @@ export function WaitingRoom({ event, auth }: { event: Event; auth: Session | nul
         )}
         {auth && phase.kind === 'out' && <JoinPanel event={event} busy={busy === 'join'} onJoin={join} />}
         {status?.state === 'prequeue' && <PreQueue event={event} status={status} />}
-        {status?.state === 'waiting' && <Waiting status={status} progress={queueProgress(firstAhead, status.ahead)} paused={event.waiting_room?.state === 'paused'} />}
+        {status?.state === 'waiting' && stall && <Waiting status={status} progress={queueProgress(firstAhead, status.ahead)} stall={stall} />}
         {status?.state === 'admitted' && <Admitted event={event} status={status} />}
         {status?.state === 'expired' && (
-          <Notice tone={status.reason === 'done' ? 'info' : 'warning'} title={ended[status.reason ?? '']?.[0] ?? 'Your turn has passed'}>
-            <p>{ended[status.reason ?? '']?.[1] ?? 'Your place in the queue has ended.'} You can join the queue again at the back.</p>
+          <Notice tone={status.reason === 'done' ? 'info' : 'warning'} title={(status.reason && ended[status.reason]?.[0]) || 'Your turn has passed'}>
+            <p>{(status.reason && ended[status.reason]?.[1]) || 'Your place in the queue has ended.'} You can join the queue again at the back.</p>
             <div className="mt-2">
               <Button onClick={join} busy={busy === 'join'}>
                 Join again
@@ -210,17 +211,25 @@ export function WaitingRoom({ event, auth }: { event: Event; auth: Session | nul
 }
 
 /** ended explains each reason the gateway gives for an expired place. */
-const ended: Record<string, [string, string]> = {
+const ended: Record<ExpiredReason, [string, string]> = {
   timeout: ['Your turn has passed', 'Your admission expired before you finished.'],
   done: ['Your turn is complete', 'You finished your turn: your order or released seats are settled.'],
   abandoned: ['We gave your place away', 'This page stopped checking in for over a minute, so your place went to the next fan.'],
 }
 
-const announce: Record<QueueStatus['state'], string> = {
+const announcements: Record<QueueStatus['state'], string> = {
   prequeue: 'You are in the pre-queue.',
   waiting: 'You are in the queue.',
   admitted: "It's your turn. Choose your seats.",
   expired: 'Your turn has passed.',
+}
+
+/** announce is what the always-present live region says of the status. */
+function announce(status: QueueStatus, stall: Stall | null): string {
+  const base = announcements[status.state]
+  if (stall?.soldOut) return `${base} Every seat is taken right now; your place is kept.`
+  if (stall?.paused) return `${base} The queue is paused; your place is kept.`
+  return base
 }
 
 function PollTrouble({ failures, retryAt }: { failures: number; retryAt: number }) {
@@ -251,17 +260,21 @@ function SignedOut({ event }: { event: Event }) {
 }
 
 function JoinPanel({ event, busy, onJoin }: { event: Event; busy: boolean; onJoin: () => void }) {
-  if (event.sale_state === 'sold_out') return <p className="text-slate-700">This event is sold out.</p>
   const before = event.sale_state === 'upcoming'
+  // No seat free may be only for now: held seats come back when their holds
+  // expire unpaid, sold ones when orders are canceled, in queue order.
+  const soldOut = event.sale_state === 'sold_out'
   return (
     <div className="space-y-3">
       <p className="text-slate-700">
         {before
           ? 'Join now: everyone in the pre-queue when the sale opens gets a random place in the queue, so there is no need to rush at the last second.'
-          : 'The sale is open. Join to get the next place in the queue; fans are let in first come, first served.'}
+          : soldOut
+            ? 'Every seat is held or sold right now. Unpaid holds expire and canceled orders free their seats: join the queue to be let in, in order, if seats come back.'
+            : 'The sale is open. Join to get the next place in the queue; fans are let in first come, first served.'}
       </p>
       <Button onClick={onJoin} busy={busy}>
-        {before ? 'Join the pre-queue' : 'Join the queue'}
+        {before ? 'Join the pre-queue' : soldOut ? 'Join the queue for returns' : 'Join the queue'}
       </Button>
     </div>
   )
@@ -302,23 +315,22 @@ function PreQueue({ event, status }: { event: Event; status: QueueStatus }) {
   )
 }
 
-function Waiting({ status, progress, paused }: { status: QueueStatus; progress: number; paused: boolean }) {
+function Waiting({ status, progress, stall }: { status: QueueStatus; progress: number; stall: Stall }) {
   const pct = Math.round(progress * 100)
   return (
     <div className="space-y-4" data-queue-state="waiting">
       <p className="text-xl font-semibold">You are in the queue.</p>
-      {paused && (
-        <Notice tone="info" title="The queue is paused for a moment">
-          The organisers paused admission briefly. Your place is kept; stay on this page.
-        </Notice>
-      )}
       <dl className="grid grid-cols-2 gap-3">
         <Stat label="Your place" value={status.position !== undefined ? count(status.position) : '—'} />
         <Stat label="People ahead" value={status.ahead !== undefined ? count(status.ahead) : '—'} />
-        <div className="col-span-2">
-          <Stat label="Estimated wait" value={eta(status.eta_seconds)} />
-        </div>
+        {!stall.soldOut && !stall.paused && (
+          <div className="col-span-2">
+            <Stat label="Estimated wait" value={eta(status.eta_seconds)} />
+          </div>
+        )}
       </dl>
+      {/* While the queue stands still there is no wait to estimate: the notice says why instead. */}
+      {stall.soldOut ? <SoldOut paused={stall.paused} /> : stall.paused && <Paused />}
       <div>
         <div className="flex justify-between text-xs text-slate-600">
           <span id="wr-progress-label">Progress to the front</span>
@@ -339,6 +351,27 @@ function Waiting({ status, progress, paused }: { status: QueueStatus; progress: 
         Keep this page open: it updates by itself. If you leave it for more than a minute, your turn may be skipped.
       </p>
     </div>
+  )
+}
+
+function SoldOut({ paused }: { paused: boolean }) {
+  return (
+    <div data-testid="queue-sold-out">
+      <Notice tone="warning" title="Sold out for now">
+        <p>
+          Every seat is held or sold right now. Keep your place: unpaid holds expire and the queue moves again as soon as seats come back.
+          {paused && ' The organisers have also paused admission for a moment.'}
+        </p>
+      </Notice>
+    </div>
+  )
+}
+
+function Paused() {
+  return (
+    <Notice tone="info" title="The queue is paused for a moment">
+      The organisers paused admission briefly. Your place is kept; stay on this page.
+    </Notice>
   )
 }
 

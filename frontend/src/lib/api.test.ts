@@ -4,7 +4,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ApiError, Client, NetworkError, outcomeUnknown } from './api'
+import { admissionEnded, ApiError, Client, NetworkError, outcomeUnknown } from './api'
 
 type Handler = (req: IncomingMessage, body: string, res: ServerResponse) => void
 
@@ -169,5 +169,28 @@ describe('Client', () => {
     const c = new Client(base)
     expect(await c.orders('t')).toEqual([{ id: 'o1' }])
     expect((await c.me('t')).id).toBe(7)
+  })
+})
+
+describe('admissionEnded', () => {
+  it('reads why a hold was refused for an ended admission, and is a definite answer', async () => {
+    routes.set(
+      'POST /api/v1/events/5/holds',
+      json(410, { error: { code: 'admission_expired', message: 'the admission has ended', details: { reason: 'left' }, request_id: 'rid-5' } }),
+    )
+    const err = await new Client(base).hold(5, 'adm', 'k', { seat_ids: [1] }).catch((e: unknown) => e)
+    expect(admissionEnded(err)).toBe('left')
+    expect(outcomeUnknown(err)).toBe(false)
+  })
+
+  it('names every reason of the contract, an unknown or missing one as just ended, and a lapsed token as a timeout', () => {
+    const ended = (details: Record<string, unknown>) => new ApiError(410, 'admission_expired', 'm', details)
+    for (const r of ['timeout', 'done', 'left', 'abandoned', 'replaced']) expect(admissionEnded(ended({ reason: r }))).toBe(r)
+    expect(admissionEnded(ended({ reason: 'cosmic rays' }))).toBe('ended')
+    expect(admissionEnded(ended({}))).toBe('ended')
+    expect(admissionEnded(new ApiError(401, 'token_expired', 'm'))).toBe('timeout')
+    expect(admissionEnded(new ApiError(410, 'hold_expired', 'm'))).toBeNull()
+    expect(admissionEnded(new ApiError(429, 'too_many_attempts', 'm'))).toBeNull()
+    expect(admissionEnded(new NetworkError(new Error('x')))).toBeNull()
   })
 })

@@ -44,7 +44,12 @@ export interface SectionSummary {
   max_price_cents: number
 }
 
-export type WaitingRoomState = 'prequeue' | 'open' | 'paused'
+/**
+ * WaitingRoomState is the room as event pages and ops stats show it:
+ * prequeue until the draw placed the early fans, then open, paused (by ops)
+ * or sold_out (every seat held or sold: admission waits for one to come back).
+ */
+export type WaitingRoomState = 'prequeue' | 'open' | 'paused' | 'sold_out'
 
 export interface WaitingRoom {
   state: WaitingRoomState
@@ -72,20 +77,39 @@ export interface Event {
 
 export type QueueState = 'prequeue' | 'waiting' | 'admitted' | 'expired'
 
+/** ExpiredReason is why a place in the queue ended (state expired). */
+export type ExpiredReason = 'timeout' | 'done' | 'abandoned'
+
 export interface QueueStatus {
   state: QueueState
   event_id: number
   /** Absent in prequeue: the draw has not happened. */
   position?: number
   ahead?: number
+  /** Absent while admission is paused or the event sold out. */
   eta_seconds?: number
+  /** Waiting fans only: ops paused admission. */
+  paused?: boolean
+  /**
+   * Waiting fans only: every seat is held or sold, so nobody is admitted;
+   * the fan keeps their place and admission resumes when a seat comes back.
+   */
+  sold_out?: boolean
   poll_after_ms: number
   sale_opens_at: string
   admission_token?: string
   admission_expires_at?: string
-  /** Why the place expired (the gateway adds it; not in the contract). */
-  reason?: string
+  /** Expired only. */
+  reason?: ExpiredReason
 }
+
+/**
+ * AdmissionEndReason is why an admission token's admission ended, as a hold's
+ * 410 admission_expired names it in details.reason.
+ */
+export type AdmissionEndReason = 'timeout' | 'done' | 'left' | 'abandoned' | 'replaced'
+
+const admissionEndReasons: ReadonlySet<string> = new Set<AdmissionEndReason>(['timeout', 'done', 'left', 'abandoned', 'replaced'])
 
 export interface AdmissionSettings {
   rate_per_second: number
@@ -95,15 +119,22 @@ export interface AdmissionSettings {
 }
 
 export interface AdmissionStats {
+  state: WaitingRoomState
   queue_length: number
   prequeue_length: number
   admitted_total: number
   active: number
   rate_per_second: number
   measured_rate_per_second: number
+  max_active: number
+  paused: boolean
+  sold_out: boolean
+  auto: boolean
   abandoned: number
-  eta_back_seconds: number
-  draw_seed?: string
+  /** null while paused or sold out. */
+  eta_back_seconds: number | null
+  /** "" before the draw. */
+  draw_seed: string
 }
 
 export type SeatStatus = 'available' | 'held' | 'sold'
@@ -230,6 +261,20 @@ export class ApiError extends Error {
     const ids = this.details.seat_ids
     return Array.isArray(ids) ? ids.filter((n): n is number => typeof n === 'number') : []
   }
+}
+
+/**
+ * admissionEnded says whether a hold failed because the admission token is no
+ * longer good: its admission ended (410 admission_expired, with the reason
+ * when the server named a known one, else 'ended') or the token itself ran
+ * out (401 token_expired, a 'timeout'). null for any other failure.
+ */
+export function admissionEnded(err: unknown): AdmissionEndReason | 'ended' | null {
+  if (!(err instanceof ApiError)) return null
+  if (err.code === 'token_expired') return 'timeout'
+  if (err.code !== 'admission_expired') return null
+  const r = err.details.reason
+  return typeof r === 'string' && admissionEndReasons.has(r) ? (r as AdmissionEndReason) : 'ended'
 }
 
 /** NetworkError is a request that got no HTTP answer at all. */

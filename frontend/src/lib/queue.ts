@@ -1,4 +1,5 @@
 // Figures of the fan's place in the queue, for display.
+import type { QueueStatus, WaitingRoomState } from './api'
 
 /**
  * queueProgress is how far the fan has come since first seeing their place:
@@ -8,4 +9,24 @@ export function queueProgress(firstAhead: number | null, ahead: number | undefin
   if (ahead === undefined) return 0
   if (!firstAhead || firstAhead <= 0) return ahead <= 0 ? 1 : 0
   return Math.min(1, Math.max(0, (firstAhead - ahead) / firstAhead))
+}
+
+/** Stall says why the queue does not move for a waiting fan, if it does not. */
+export interface Stall {
+  /** Every seat is held or sold: nobody is admitted until one comes back. */
+  soldOut: boolean
+  /** Ops paused admission. */
+  paused: boolean
+}
+
+/**
+ * queueStall reads the fan's own queue status, which says sold out within
+ * the admission interval; the event page's room state (seconds stale, and
+ * naming only one reason) stands in only for a status without the flags.
+ */
+export function queueStall(status: QueueStatus, room: WaitingRoomState | undefined): Stall {
+  return {
+    soldOut: status.sold_out ?? room === 'sold_out',
+    paused: status.paused ?? room === 'paused',
+  }
 }

@@ -42,18 +42,23 @@ export function EventPage({ eventId }: { eventId: number }) {
       <PageTitle
         sub={
           <>
-            {e.venue.name}, {e.venue.city} · {dateTime(e.starts_at, e.venue.timezone)}
+            {[e.venue.name, e.venue.city].filter(Boolean).join(', ')} · {dateTime(e.starts_at, e.venue.timezone)}
           </>
         }
       >
         {e.name}
       </PageTitle>
       <div className="grid items-start gap-6 lg:grid-cols-[1fr_24rem]">
-        <div className="space-y-6">
+        {/* The waiting room comes first: on a phone the fan's place is above
+            the fold; on a wide screen it sits in the right-hand column. */}
+        <div className="lg:sticky lg:top-4 lg:col-start-2 lg:row-start-1 lg:self-start">
+          <WaitingRoom event={e} auth={auth} />
+        </div>
+        <div className="space-y-6 lg:col-start-1 lg:row-start-1">
           <Card>
             <div className="flex flex-wrap items-center gap-2">
               <SaleBadge event={e} />
-              {e.waiting_room && <WaitingRoomBadge room={e.waiting_room} />}
+              {e.waiting_room && <WaitingRoomBadge state={e.waiting_room.state} />}
             </div>
             <dl className="mt-4 grid gap-4 text-sm sm:grid-cols-2">
               <div>
@@ -83,8 +88,8 @@ export function EventPage({ eventId }: { eventId: number }) {
               )}
             </dl>
             {e.waiting_room?.draw_seed && (
-              <p className="mt-4 break-all border-t border-slate-100 pt-3 text-sm text-slate-700" data-testid="draw-seed">
-                The pre-queue was shuffled at the opening with the published seed <code className="rounded bg-slate-100 px-1">{e.waiting_room.draw_seed}</code>: anyone can recompute the order from it.
+              <p className="mt-4 break-words border-t border-slate-100 pt-3 text-sm text-slate-700" data-testid="draw-seed">
+                The pre-queue was shuffled at the opening with the published seed <code className="break-all rounded bg-slate-100 px-1">{e.waiting_room.draw_seed}</code>: anyone can recompute the order from it.
               </p>
             )}
           </Card>
@@ -94,9 +99,6 @@ export function EventPage({ eventId }: { eventId: number }) {
               <PriceTable sections={e.sections} currency={e.currency} />
             </Card>
           )}
-        </div>
-        <div className="lg:sticky lg:top-4 lg:self-start">
-          <WaitingRoom event={e} auth={auth} />
         </div>
       </div>
     </>

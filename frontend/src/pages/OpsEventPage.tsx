@@ -3,6 +3,7 @@ import { api, type AdmissionSettings, type AdmissionStats } from '../lib/api'
 import { count, dateTime, duration } from '../lib/format'
 import { useDocumentTitle, useLoad, usePageHidden } from '../lib/hooks'
 import { Link } from '../components/Link'
+import { WaitingRoomBadge } from '../components/EventBits'
 import type { Session } from '../lib/session'
 import { Button, Card, ErrorNotice, Field, Loading, Notice, PageTitle, Stat } from '../components/ui'
 import { OpsGate } from './OpsGate'
@@ -77,6 +78,17 @@ function LiveStats({ eventId, token }: { eventId: number; token: string }) {
       {!stats && error === null && <Loading what="figures" />}
       {stats && (
         <>
+          <p className="mt-3 flex items-center gap-2 text-sm text-slate-700" data-testid="room-state">
+            Waiting room: <WaitingRoomBadge state={stats.state} />
+          </p>
+          {stats.sold_out && (
+            <div className="mt-3">
+              <Notice tone="warning" title="Sold out: nobody is being admitted" live>
+                Every seat is held or sold. Waiting fans keep their places; admission resumes in queue order as soon as a seat comes back (an unpaid
+                hold expires, a hold is released, an order is canceled).
+              </Notice>
+            </div>
+          )}
           <dl className="mt-4 grid grid-cols-2 gap-3 sm:grid-cols-4" data-testid="stats">
             <Stat label="In queue" value={count(stats.queue_length)} />
             <Stat label="Pre-queue" value={count(stats.prequeue_length)} />
@@ -85,7 +97,7 @@ function LiveStats({ eventId, token }: { eventId: number; token: string }) {
             <Stat label="Rate set" value={`${stats.rate_per_second}/s`} />
             <Stat label="Rate measured" value={`${stats.measured_rate_per_second.toFixed(1)}/s`} />
             <Stat label="Abandoned" value={count(stats.abandoned)} />
-            <Stat label="Wait at back" value={duration(stats.eta_back_seconds)} />
+            <Stat label="Wait at back" value={stats.eta_back_seconds === null ? '—' : duration(stats.eta_back_seconds)} hint={stalled(stats)} />
           </dl>
           <div className="mt-4">
             <p className="text-xs font-medium uppercase tracking-wide text-slate-600">Queue + pre-queue, last {Math.round((historyLength * statsRefreshMs) / 60000)} min</p>
@@ -100,6 +112,12 @@ function LiveStats({ eventId, token }: { eventId: number; token: string }) {
       )}
     </Card>
   )
+}
+
+/** stalled says why the queue does not move, if it does not. */
+function stalled(s: AdmissionStats): string | undefined {
+  if (s.sold_out) return s.paused ? 'sold out and paused' : 'sold out'
+  return s.paused ? 'paused' : undefined
 }
 
 function Sparkline({ values }: { values: number[] }) {

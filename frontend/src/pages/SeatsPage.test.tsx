@@ -20,7 +20,11 @@ class Backend {
   statusExtra = ''
   /** A status the status view answers instead of its view. */
   statusFails: number | null = null
-  calls: { path: string; ifNoneMatch: string | null }[] = []
+  /** What POST /holds answers. */
+  holdAnswer: { status: number; body: unknown; headers?: Record<string, string> } = { status: 500, body: {} }
+  /** What GET and POST /queue answer (404 not_in_queue when null). */
+  queue: unknown = null
+  calls: { method: string; path: string; ifNoneMatch: string | null; auth: string | null }[] = []
 
   map(): SeatMap {
     const word = { a: 'available', h: 'held', s: 'sold' } as const
@@ -44,11 +48,18 @@ class Backend {
 
   fetch = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
     const path = new URL(String(input), 'http://x').pathname
-    const ifNoneMatch = new Headers(init?.headers).get('If-None-Match')
-    this.calls.push({ path, ifNoneMatch })
-    const json = (status: number, body: unknown, etag?: string) =>
-      new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json', ...(etag ? { ETag: etag } : {}) } })
+    const headers = new Headers(init?.headers)
+    const ifNoneMatch = headers.get('If-None-Match')
+    this.calls.push({ method: init?.method ?? 'GET', path, ifNoneMatch, auth: headers.get('Authorization') })
+    const json = (status: number, body: unknown, etag?: string, extra: Record<string, string> = {}) =>
+      new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json', ...(etag ? { ETag: etag } : {}), ...extra } })
     const notFound = () => json(404, { error: { code: 'not_found', message: 'not found' } })
+    if (path === `/api/v1/events/${eventId}/holds`) {
+      return json(this.holdAnswer.status, this.holdAnswer.body, undefined, this.holdAnswer.headers)
+    }
+    if (path === `/api/v1/events/${eventId}/queue`) {
+      return this.queue ? json(200, this.queue) : json(404, { error: { code: 'not_in_queue', message: 'no place' } })
+    }
     if (path === `/api/v1/events/${eventId}`) {
       return json(200, { event: { id: eventId, name: 'Test night', max_tickets_per_fan: 4 } })
     }
@@ -115,6 +126,7 @@ afterEach(() => {
   vi.useRealTimers()
   vi.unstubAllGlobals()
   session.signOut()
+  history.replaceState(null, '', '/')
 })
 
 describe('SeatsPage live refresh', () => {
@@ -194,5 +206,133 @@ describe('SeatsPage live refresh', () => {
     expect(screen.queryByText('Live seat updates paused')).toBeNull()
     expect(free()).toBe('5 free')
     expect(backend.seatCalls()).toEqual(['/seats', '/seats/status', '/seats/status'])
+  })
+})
+
+/** refuse makes POST /holds answer an API error. */
+function refuse(status: number, code: string, details: Record<string, unknown> = {}, headers: Record<string, string> = {}) {
+  backend.holdAnswer = { status, body: { error: { code, message: `raw server sentence for ${code}`, details, request_id: 'rid-secret' } }, headers }
+}
+
+async function chooseA1AndHold() {
+  fireEvent.click(screen.getByRole('button', { name: /^Stalls/ }))
+  fireEvent.click(seat('A', 1))
+  fireEvent.click(screen.getByRole('button', { name: 'Hold 1 seat' }))
+  await settle()
+}
+
+/** nothingRaw checks the fan sees no server sentence, code or request id. */
+function nothingRaw(code: string) {
+  const text = document.body.textContent ?? ''
+  expect(text).not.toContain('raw server sentence')
+  expect(text).not.toContain(code)
+  expect(text).not.toContain('rid-secret')
+}
+
+describe('SeatsPage when the admission ended', () => {
+  it('says the fan left, names the seat that was not held, forgets the admission and rejoins the waiting room', async () => {
+    await open()
+    refuse(410, 'admission_expired', { reason: 'left' })
+    await chooseA1AndHold()
+    const alert = screen.getByRole('alert')
+    expect(alert.textContent).toContain('You left the queue')
+    expect(screen.getByTestId('unheld').textContent).toBe('This was not held: Section Stalls, row A, seat 1.')
+    expect(session.admission(eventId)).toBeNull()
+    expect(screen.queryByRole('heading', { name: 'Sections' })).toBeNull()
+    nothingRaw('admission_expired')
+
+    backend.queue = { state: 'waiting', event_id: eventId, position: 9, ahead: 8, poll_after_ms: 1000, sale_opens_at: '2020-01-01T00:00:00Z' }
+    fireEvent.click(screen.getByRole('button', { name: 'Rejoin the waiting room' }))
+    await settle()
+    expect(backend.calls.filter((c) => c.path.endsWith('/queue')).map((c) => `${c.method} ${c.auth}`)).toEqual(['POST Bearer tok'])
+    expect(location.pathname).toBe(`/events/${eventId}`)
+  })
+
+  it.each([
+    ['timeout', 'Your time to choose seats ran out'],
+    ['done', 'Your turn is complete'],
+    ['abandoned', 'Your turn went to the next fan'],
+    ['replaced', 'A newer turn replaced this one'],
+    ['something new', 'Your turn has ended'],
+  ])('explains the reason %s plainly', async (reason, title) => {
+    await open()
+    refuse(410, 'admission_expired', { reason })
+    await chooseA1AndHold()
+    expect(screen.getByRole('alert').textContent).toContain(title)
+    expect(screen.getByTestId('unheld').textContent).toContain('row A, seat 1')
+    // One way on: a newer turn is used, any other ends in the waiting room.
+    const actions = screen.getAllByRole('button').map((b) => b.textContent)
+    expect(actions).toEqual([reason === 'replaced' ? 'Use your newer turn' : 'Rejoin the waiting room'])
+    expect(screen.queryByRole('link', { name: 'See your orders' }) !== null).toBe(reason === 'done')
+    nothingRaw('admission_expired')
+  })
+
+  it('says so when the turn runs out on the page, naming the chosen seat that was never held', async () => {
+    session.saveAdmission(eventId, { token: 'adm', expiresAt: new Date(Date.now() + 1200).toISOString() })
+    await open()
+    fireEvent.click(screen.getByRole('button', { name: /^Stalls/ }))
+    fireEvent.click(seat('B', 2))
+    // The countdown runs on the page's real one-second ticker.
+    await vi.waitFor(() => expect(screen.getByRole('alert').textContent).toContain('Your time to choose seats ran out'), { timeout: 4000, interval: 100 })
+    expect(screen.getByTestId('unheld').textContent).toBe('This was not held: Section Stalls, row B, seat 2.')
+    expect(session.admission(eventId)).toBeNull()
+  })
+
+  it('treats a lapsed admission token (401 token_expired) as a turn that ran out', async () => {
+    await open()
+    refuse(401, 'token_expired')
+    await chooseA1AndHold()
+    expect(screen.getByRole('alert').textContent).toContain('Your time to choose seats ran out')
+    expect(screen.queryByText('Sign in again')).toBeNull()
+    nothingRaw('token_expired')
+  })
+
+  it('says what a best-available request asked for was not held', async () => {
+    await open()
+    refuse(410, 'admission_expired', { reason: 'timeout' })
+    fireEvent.click(screen.getByRole('button', { name: 'Find and hold' }))
+    await settle()
+    expect(screen.getByTestId('unheld').textContent).toBe('This was not held: 2 best available in Stalls.')
+  })
+
+  it('goes on with the newer admission that replaced this one', async () => {
+    await open()
+    refuse(410, 'admission_expired', { reason: 'replaced' })
+    await chooseA1AndHold()
+    const expiresAt = new Date(Date.now() + 300_000).toISOString()
+    backend.queue = { state: 'admitted', event_id: eventId, poll_after_ms: 1000, sale_opens_at: '2020-01-01T00:00:00Z', admission_token: 'adm-2', admission_expires_at: expiresAt }
+    fireEvent.click(screen.getByRole('button', { name: 'Use your newer turn' }))
+    await settle()
+    expect(screen.getByRole('heading', { name: 'Sections' })).toBeTruthy()
+    expect(session.admission(eventId)).toEqual({ token: 'adm-2', expiresAt })
+  })
+})
+
+describe('SeatsPage when holding too often', () => {
+  it('asks the fan to slow down for Retry-After seconds, keeps the choice and holds off the hold buttons', async () => {
+    await open()
+    refuse(429, 'too_many_attempts', {}, { 'Retry-After': '7' })
+    await chooseA1AndHold()
+    expect(screen.getByText('Slow down a moment')).toBeTruthy()
+    // The page's clock ticks once a second, so the wait shown may round up by one.
+    const wait = Number(/Try again in (\d+) s\./.exec(document.body.textContent ?? '')?.[1])
+    expect(wait).toBeGreaterThanOrEqual(7)
+    expect(wait).toBeLessThanOrEqual(8)
+    expect(screen.getByTestId('selection').textContent).toContain('row A, seat 1')
+    expect((screen.getByRole('button', { name: 'Hold 1 seat' }) as HTMLButtonElement).disabled).toBe(true)
+    expect((screen.getByRole('button', { name: 'Find and hold' }) as HTMLButtonElement).disabled).toBe(true)
+    // The phone's bottom bar, far from the notice, says why its Hold is off.
+    expect((screen.getByRole('button', { name: 'Hold' }) as HTMLButtonElement).disabled).toBe(true)
+    expect(screen.getByText(/^Slow down: try again in/).textContent).toMatch(/^Slow down: try again in [78] s$/)
+    expect(session.admission(eventId)).not.toBeNull()
+    nothingRaw('too_many_attempts')
+  })
+
+  it('lets the fan try again at once when Retry-After is 0', async () => {
+    await open()
+    refuse(429, 'too_many_attempts', {}, { 'Retry-After': '0' })
+    await chooseA1AndHold()
+    expect(screen.getByText('You can try again now.', { exact: false })).toBeTruthy()
+    expect((screen.getByRole('button', { name: 'Hold 1 seat' }) as HTMLButtonElement).disabled).toBe(false)
   })
 })

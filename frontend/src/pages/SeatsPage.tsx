@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useMemo, useRef, useState, type FormEvent } from 'react'
-import { api, ApiError, type HoldRequest } from '../lib/api'
+import { admissionEnded, api, ApiError, type HoldRequest } from '../lib/api'
 import { clock, count, money, priceRange } from '../lib/format'
 import { useDocumentTitle, useLoad, usePageHidden, useSecondsLeft } from '../lib/hooks'
 import { Attempt, withRetries } from '../lib/idempotency'
@@ -7,6 +7,7 @@ import { navigate } from '../lib/router'
 import { Link } from '../components/Link'
 import { availableIn, layout, refresh, refreshStatuses, sameShape, seatColors, seatLabel, Status, type Venue } from '../lib/seatmap'
 import { session, useSession, type Admission } from '../lib/session'
+import { AdmissionEnded, type AdmissionEnd } from '../components/AdmissionEnded'
 import { SeatCanvas } from '../components/SeatCanvas'
 import { SectionSeats } from '../components/SectionSeats'
 import { Button, Card, ErrorNotice, Loading, Notice, PageTitle } from '../components/ui'
@@ -14,9 +15,17 @@ import { Button, Card, ErrorNotice, Loading, Notice, PageTitle } from '../compon
 /** How often the seat map refreshes while the page is visible. */
 export const seatRefreshMs = 3_000
 
-type AdmissionState = { kind: 'checking' } | { kind: 'none'; reason: string } | { kind: 'ok'; admission: Admission }
+type AdmissionState =
+  | { kind: 'checking' }
+  | { kind: 'none'; reason: string }
+  | { kind: 'ok'; admission: Admission }
+  /** The admission ended while the fan was choosing; unheld names what they had asked for. */
+  | { kind: 'ended'; why: AdmissionEnd; unheld: string[] }
 
-function useAdmission(eventId: number, token: string | undefined): [AdmissionState, () => void] {
+/** EndAdmission forgets the admission: why it ended and what was not held. */
+type EndAdmission = (why: AdmissionEnd, unheld: string[]) => void
+
+function useAdmission(eventId: number, token: string | undefined): [AdmissionState, EndAdmission, () => void] {
   const [state, setState] = useState<AdmissionState>(() => {
     const a = session.admission(eventId)
     return a ? { kind: 'ok', admission: a } : { kind: 'checking' }
@@ -46,17 +55,22 @@ function useAdmission(eventId: number, token: string | undefined): [AdmissionSta
     )
     return () => ctrl.abort()
   }, [eventId, token, state.kind])
-  const expire = useCallback(() => {
-    session.forgetAdmission(eventId)
-    setState({ kind: 'none', reason: 'Your admission has expired. Join the queue again for another turn.' })
-  }, [eventId])
-  return [state, expire]
+  const end = useCallback<EndAdmission>(
+    (why, unheld) => {
+      session.forgetAdmission(eventId)
+      setState({ kind: 'ended', why, unheld })
+    },
+    [eventId],
+  )
+  // Ask the queue again, e.g. for the newer admission that replaced this one.
+  const recheck = useCallback(() => setState({ kind: 'checking' }), [])
+  return [state, end, recheck]
 }
 
 export function SeatsPage({ eventId }: { eventId: number }) {
   const auth = useSession()
   const [ev] = useLoad((signal) => api.event(eventId, signal), [eventId])
-  const [adm, expireAdmission] = useAdmission(eventId, auth?.token)
+  const [adm, endAdmission, recheckAdmission] = useAdmission(eventId, auth?.token)
   useDocumentTitle(ev.data ? `Seats · ${ev.data.name}` : 'Choose seats')
 
   if (!auth) {
@@ -73,6 +87,14 @@ export function SeatsPage({ eventId }: { eventId: number }) {
     )
   }
   if (adm.kind === 'checking') return <Loading what="your admission" />
+  if (adm.kind === 'ended') {
+    return (
+      <>
+        <PageTitle sub={ev.data?.name}>Choose your seats</PageTitle>
+        <AdmissionEnded eventId={eventId} reason={adm.why} unheld={adm.unheld} onUseNewTurn={recheckAdmission} />
+      </>
+    )
+  }
   if (adm.kind === 'none') {
     return (
       <>
@@ -88,7 +110,7 @@ export function SeatsPage({ eventId }: { eventId: number }) {
       </>
     )
   }
-  return <SeatPicker eventId={eventId} admission={adm.admission} maxTickets={ev.data?.max_tickets_per_fan ?? 4} eventName={ev.data?.name} onExpired={expireAdmission} />
+  return <SeatPicker eventId={eventId} admission={adm.admission} maxTickets={ev.data?.max_tickets_per_fan ?? 4} eventName={ev.data?.name} onEnded={endAdmission} />
 }
 
 function SeatPicker({
@@ -96,13 +118,13 @@ function SeatPicker({
   admission,
   maxTickets,
   eventName,
-  onExpired,
+  onEnded,
 }: {
   eventId: number
   admission: Admission
   maxTickets: number
   eventName?: string
-  onExpired: () => void
+  onEnded: EndAdmission
 }) {
   // The venue's typed arrays are refreshed in place (no copy of 20,000
   // seats per poll); version tells React and the canvas that they changed.
@@ -115,6 +137,10 @@ function SeatPicker({
   const [gone, setGone] = useState<string[]>([])
   const [notice, setNotice] = useState<string | null>(null)
   const [holdError, setHoldError] = useState<unknown>(null)
+  /** Until when the booker asked for no more hold attempts (429 too_many_attempts). */
+  const [slowUntil, setSlowUntil] = useState<string | null>(null)
+  const slowFor = useSecondsLeft(slowUntil)
+  const slowingDown = slowFor !== null && slowFor > 0
   const [busy, setBusy] = useState(false)
   const attempt = useRef(new Attempt())
   const hidden = usePageHidden()
@@ -223,9 +249,19 @@ function SeatPicker({
     }
   }, [load, hidden])
 
+  /** unheld names what a request asked for, for a fan told it was not held. */
+  const unheld = useCallback(
+    (req: HoldRequest): string[] => {
+      const v = venueRef.current
+      if ('seat_ids' in req) return req.seat_ids.map((id) => (v ? seatLabel(v, id) : `Seat ${id}`))
+      return [`${req.quantity} best available in ${req.section}`]
+    },
+    [],
+  )
+
   useEffect(() => {
-    if (left !== null && left <= 0) onExpired()
-  }, [left, onExpired])
+    if (left !== null && left <= 0) onEnded('timeout', unheld({ seat_ids: [...selectedRef.current].sort((a, b) => a - b) }))
+  }, [left, onEnded, unheld])
 
   const toggle = useCallback(
     (id: number) => {
@@ -251,7 +287,17 @@ function SeatPicker({
       const h = await withRetries(attempt.current, req, (key) => api.hold(eventId, admission.token, key, req))
       navigate(`/holds/${h.id}`)
     } catch (err) {
+      const ended = admissionEnded(err)
+      if (ended) {
+        onEnded(ended, unheld(req))
+        return
+      }
       setHoldError(err)
+      if (err instanceof ApiError && err.code === 'too_many_attempts') {
+        // Without a Retry-After, the attempts are counted per minute.
+        const wait = err.retryAfter ?? 60
+        setSlowUntil(wait > 0 ? new Date(Date.now() + wait * 1000).toISOString() : null)
+      }
       if (err instanceof ApiError) {
         if (err.code === 'seat_taken') {
           const ids = err.seatIds
@@ -262,8 +308,6 @@ function SeatPicker({
           }
           setSelected((s) => new Set([...s].filter((id) => !ids.includes(id))))
           void load()
-        } else if (err.code === 'admission_expired' || err.code === 'token_expired') {
-          onExpired()
         }
       }
     } finally {
@@ -321,7 +365,7 @@ function SeatPicker({
                 </Notice>
               )}
               {notice && <Notice tone="info" live>{notice}</Notice>}
-              {holdError !== null && <HoldErrorNotice error={holdError} venue={v} eventId={eventId} />}
+              {holdError !== null && <HoldErrorNotice error={holdError} venue={v} slowFor={slowFor} />}
               {selected.size === 0 ? (
                 <p className="text-sm text-slate-600">Choose up to {maxTickets} seats on the map, or let us pick the best available below.</p>
               ) : (
@@ -345,21 +389,28 @@ function SeatPicker({
                   <span className="tabular-nums">{money(total, v.currency)}</span>
                 </p>
               )}
-              <Button className="w-full" disabled={selected.size === 0} busy={busy} onClick={() => hold({ seat_ids: [...selected].sort((a, b) => a - b) })}>
+              <Button className="w-full" disabled={selected.size === 0 || slowingDown} busy={busy} onClick={() => hold({ seat_ids: [...selected].sort((a, b) => a - b) })}>
                 Hold {selected.size > 0 ? `${selected.size} seat${selected.size === 1 ? '' : 's'}` : 'seats'}
               </Button>
             </div>
           </Card>
-          {v && <BestAvailable venue={v} version={version} maxTickets={maxTickets} busy={busy} onHold={hold} defaultSection={box?.name} />}
+          {v && <BestAvailable venue={v} version={version} maxTickets={maxTickets} busy={busy} disabled={slowingDown} onHold={hold} defaultSection={box?.name} />}
         </aside>
         {selected.size > 0 && v && (
           // On phones the selection panel is far below the map: keep the
           // total and the hold button in reach.
           <div className="fixed inset-x-0 bottom-0 z-20 flex items-center justify-between gap-3 border-t border-slate-200 bg-white px-4 py-3 shadow-[0_-4px_12px_rgba(0,0,0,0.08)] lg:hidden">
-            <span className="text-sm">
-              {selected.size} seat{selected.size === 1 ? '' : 's'} · <span className="font-semibold tabular-nums">{money(total, v.currency)}</span>
-            </span>
-            <Button busy={busy} onClick={() => hold({ seat_ids: [...selected].sort((a, b) => a - b) })}>
+            {slowingDown ? (
+              // The notice is far up the page: say here why Hold is off.
+              <span className="text-sm text-amber-900">
+                Slow down: try again in <span className="whitespace-nowrap font-semibold tabular-nums">{Math.ceil(slowFor)} s</span>
+              </span>
+            ) : (
+              <span className="text-sm">
+                {selected.size} seat{selected.size === 1 ? '' : 's'} · <span className="font-semibold tabular-nums">{money(total, v.currency)}</span>
+              </span>
+            )}
+            <Button busy={busy} disabled={slowingDown} onClick={() => hold({ seat_ids: [...selected].sort((a, b) => a - b) })}>
               Hold
             </Button>
           </div>
@@ -396,7 +447,7 @@ function SeatPicker({
   )
 }
 
-function HoldErrorNotice({ error, venue, eventId }: { error: unknown; venue: Venue | null; eventId: number }) {
+function HoldErrorNotice({ error, venue, slowFor }: { error: unknown; venue: Venue | null; slowFor: number | null }) {
   if (error instanceof ApiError && error.code === 'seat_taken') {
     const names = venue ? error.seatIds.map((id) => seatLabel(venue, id)) : []
     return (
@@ -406,17 +457,21 @@ function HoldErrorNotice({ error, venue, eventId }: { error: unknown; venue: Ven
       </Notice>
     )
   }
-  if (error instanceof ApiError && (error.code === 'admission_expired' || error.code === 'token_expired')) {
+  if (error instanceof ApiError && error.code === 'too_many_attempts') {
+    const wait = Math.ceil(slowFor ?? 0)
     return (
-      <ErrorNotice
-        error={error}
-        title="Your turn has ended"
-        action={
-          <Link href={`/events/${eventId}`} className="underline">
-            Back to the waiting room
-          </Link>
-        }
-      />
+      <Notice tone="warning" title="Slow down a moment" live>
+        <p>
+          That was a lot of tries in a minute, so holds are paused for you.{' '}
+          {wait > 0 ? (
+            <>
+              Try again in <span className="whitespace-nowrap font-semibold tabular-nums">{wait} s</span>.
+            </>
+          ) : (
+            'You can try again now.'
+          )}
+        </p>
+      </Notice>
     )
   }
   return <ErrorNotice error={error} title="We could not hold those seats" />
@@ -446,6 +501,7 @@ function BestAvailable({
   version,
   maxTickets,
   busy,
+  disabled,
   onHold,
   defaultSection,
 }: {
@@ -453,6 +509,7 @@ function BestAvailable({
   version: number
   maxTickets: number
   busy: boolean
+  disabled: boolean
   onHold: (req: HoldRequest) => void
   defaultSection?: string
 }) {
@@ -502,7 +559,7 @@ function BestAvailable({
           <input type="checkbox" checked={together} onChange={(e) => setTogether(e.target.checked)} className="size-5 accent-indigo-700" />
           Seats next to each other
         </label>
-        <Button type="submit" variant="secondary" className="w-full" busy={busy}>
+        <Button type="submit" variant="secondary" className="w-full" busy={busy} disabled={disabled}>
           Find and hold
         </Button>
       </form>
