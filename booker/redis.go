@@ -33,12 +33,17 @@ type redisStore struct {
 	timeout   time.Duration
 	stats     *counters
 	downUntil atomic.Int64 // unix nanos
-	failures  atomic.Int64 // in a row
+	// failingSince is when the calls began to fail with none succeeding
+	// since (unix nanos), 0 while they succeed.
+	failingSince atomic.Int64
 }
 
-// tripAfter is how many Redis failures in a row mark it down: one slow
-// answer on a busy machine is not an outage.
-const tripAfter = 3
+// outageAfter is how long Redis must fail without one call succeeding
+// before it counts as down. A count of failures in a row would not do:
+// with a hundred holds in flight, one stall (a GC pause, a busy machine)
+// fails them all at once, and calling that an outage refused every hold
+// for a second on a healthy Redis.
+const outageAfter = time.Second
 
 // newRedisStore returns the booker's Redis. Its timing (timeouts, how long
 // Redis stays marked down) follows the wall clock, not the booker's
@@ -76,28 +81,30 @@ func (r *redisStore) ctx(parent context.Context) (context.Context, context.Cance
 	return ctx, cancel, nil
 }
 
-// failed records the result of a Redis call: after tripAfter failures in a
-// row, holds are refused (503) at once for a second instead of each
-// waiting for the timeout.
+// failed records the result of a Redis call: once calls have failed for
+// outageAfter with none succeeding, holds are refused (503) at once for a
+// second instead of each waiting for the timeout.
 func (r *redisStore) failed(err error) error {
 	if err == nil {
-		r.failures.Store(0)
+		r.succeeded()
 		return nil
 	}
 	if errors.Is(err, errRedisDown) {
 		return err
 	}
-	if r.failures.Add(1) >= tripAfter {
+	now := time.Now().UnixNano()
+	r.failingSince.CompareAndSwap(0, now)
+	if now-r.failingSince.Load() > int64(outageAfter) {
 		r.stats.redisDown()
-		r.downUntil.Store(time.Now().Add(time.Second).UnixNano())
+		r.downUntil.Store(now + int64(time.Second))
 	}
 	return fmt.Errorf("redis: %w", err)
 }
 
 // succeeded ends a run of failures.
 func (r *redisStore) succeeded() {
-	if r.failures.Load() != 0 {
-		r.failures.Store(0)
+	if r.failingSince.Load() != 0 {
+		r.failingSince.Store(0)
 	}
 }
 
