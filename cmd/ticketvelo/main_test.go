@@ -269,8 +269,8 @@ func TestHelpListsCommandsAndFlags(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range commands {
-		if !strings.Contains(out.String(), "  "+c.name+" ") {
-			t.Errorf("help does not list %s", c.name)
+		if listed := strings.Contains(out.String(), "  "+c.name+" "); listed == c.hidden {
+			t.Errorf("help lists %s: %v, want %v", c.name, listed, !c.hidden)
 		}
 	}
 	for _, c := range commands {
