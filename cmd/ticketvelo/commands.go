@@ -45,6 +45,7 @@ func init() {
 		{name: "user create", summary: "create an account, e.g. an ops account with --role ops, and exit", groups: config.Stores, bind: userCreateCommand},
 		{name: "user role", summary: "give an existing account another role (--email, --role fan|ops), e.g. to demote an ops account, and exit", groups: config.Stores, bind: userRoleCommand},
 		{name: "loadgen", summary: "benchmark the waiting room on loopback against a bare fasthttp handler (join, poll) and weigh queued fans in Redis, in a scratch database and prefix", groups: config.Stores | config.Serving | config.Gateway, bind: loadgenCommand},
+		{name: "edgebench", summary: "benchmark the drop-day edge with wrk: the real gateway and booker processes (joins, polls, event page, seat status) against a bare fasthttp process, in a scratch database and a private redis-server", groups: config.Stores, bind: edgebenchCommand},
 		{name: "edgebench-bare", hidden: true, summary: "serve edgebench's baseline, bare fasthttp answering a fixed queue-status body, in a process of its own (edgebench starts it)", groups: config.Serving, bind: noFlags(runBare)},
 		{name: "ticket verify", summary: "check a ticket code (--code) offline with the key file's public keys, as a door scanner does", groups: config.Files | config.Keys, bind: ticketVerifyCommand},
 		{name: "dlq replay", summary: "put the booking events dead-lettered since the last replay back on booking.events, once the cause is mended (--dry-run lists them)", groups: config.Stores, bind: dlqReplayCommand},
