@@ -37,7 +37,7 @@ func edgebenchCommand(fs *flag.FlagSet) mainFunc {
 	fs.DurationVar(&o.duration, "duration", o.duration, "measured time of each target in each round, whole seconds (wrk -d)")
 	fs.IntVar(&o.conns, "conns", o.conns, "wrk connections (-c), each with one request at a time")
 	fs.IntVar(&o.threads, "threads", o.threads, "wrk threads (-t)")
-	fs.IntVar(&o.joinRate, "join-rate", o.joinRate, "joins per second to sign tokens for: each join target gets duration × this many new fans per round; a run that uses them all up fails")
+	fs.IntVar(&o.joinRate, "join-rate", o.joinRate, "joins per second to sign tokens for: the seen-token join gets duration × this many new fans per round, the never-seen one half as many (an Ed25519 verification each caps it far lower); a run that uses them all up fails")
 	fs.IntVar(&o.crowd, "crowd", o.crowd, "fans who join, unmeasured, behind the 64 at the front before anything is measured, so every measured join and far poll is at least this deep")
 	fs.StringVar(&o.only, "targets", "", "comma-separated targets to run, of "+strings.Join(edgeTargetKeys, ", ")+" (default all; poll-far needs join-seen)")
 	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "directory to write a CPU profile of the answering process into, per target and round (<target>-r<round>.pprof, taken through the child's TICKETVELO_PPROF_ADDR on loopback)")
@@ -88,8 +88,14 @@ func (o edgeOptions) targets() []string {
 
 func (o edgeOptions) runs(key string) bool { return slices.Contains(o.targets(), key) }
 
-// perRound is how many tokens each join target gets for one round.
-func (o edgeOptions) perRound() int { return o.joinRate * int(o.duration/time.Second) }
+// perRound is how many tokens a join target gets for one round.
+func (o edgeOptions) perRound(key string) int {
+	n := o.joinRate * int(o.duration/time.Second)
+	if key == "join-new" {
+		return n / 2
+	}
+	return n
+}
 
 // edgeBench is one run of edgebench: its scratch world, the processes it
 // measures and the fans it made.
@@ -234,7 +240,7 @@ func (b *edgeBench) startChildren(ctx context.Context, cfg config.Config) error 
 // rest of the environment passes through, so a setting can be compared
 // by running edgebench twice.
 func (b *edgeBench) childEnv(cfg config.Config) []string {
-	tokens := frontFans + b.o.crowd + b.o.rounds*2*b.o.perRound()
+	tokens := frontFans + b.o.crowd + b.o.rounds*(b.o.perRound("join-new")+b.o.perRound("join-seen"))
 	return []string{
 		"DATABASE_URL=" + cfg.DatabaseURL, "REDIS_URL=" + cfg.RedisURL, "TICKETVELO_REDIS_PREFIX=" + cfg.RedisPrefix,
 		"TICKETVELO_KEY_FILE=" + cfg.KeyFile, "TICKETVELO_DATA_DIR=" + b.dir,
@@ -265,7 +271,7 @@ func (b *edgeBench) fillQueue(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := b.each(ctx, fasthttp.MethodPost, front, 201); err != nil {
+	if err := b.each(ctx, fasthttp.MethodPost, b.queuePath(), front, 201); err != nil {
 		return fmt.Errorf("queueing the fans at the front: %w", err)
 	}
 	fmt.Fprintf(b.out, "queueing a crowd of %d fans behind the %d at the front...\n", b.o.crowd, frontFans)
@@ -273,7 +279,7 @@ func (b *edgeBench) fillQueue(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := b.each(ctx, fasthttp.MethodPost, crowd, 201); err != nil {
+	if err := b.each(ctx, fasthttp.MethodPost, b.queuePath(), crowd, 201); err != nil {
 		return fmt.Errorf("queueing the crowd: %w", err)
 	}
 	return nil
@@ -308,23 +314,25 @@ func (b *edgeBench) waitPaused(ctx context.Context) error {
 
 // signJoinTokens signs, for each round, the tokens of the fans the two
 // join targets queue, and shows the gateway those of the seen-token join
-// once, as a login on it would: a poll of a fan not yet queued (404).
+// once, as a login on it would. The showing request is a poll of an event
+// id that does not parse: the gateway verifies (and caches) the token
+// first, then answers 404 without asking Redis or the database.
 func (b *edgeBench) signJoinTokens(ctx context.Context) error {
-	n := b.o.perRound()
-	fmt.Fprintf(b.out, "signing %d tokens for each join target and round...\n", n)
+	fmt.Fprintf(b.out, "signing %d tokens for the seen-token join and %d for the never-seen one, per round...\n",
+		b.o.perRound("join-seen"), b.o.perRound("join-new"))
 	for r := range b.o.rounds {
 		if b.o.runs("join-new") {
-			if _, err := b.fanTokens(roundFile("join-new", r), n); err != nil {
+			if _, err := b.fanTokens(roundFile("join-new", r), b.o.perRound("join-new")); err != nil {
 				return err
 			}
 		}
 		if b.o.runs("join-seen") {
-			seen, err := b.fanTokens(roundFile("join-seen", r), n)
+			seen, err := b.fanTokens(roundFile("join-seen", r), b.o.perRound("join-seen"))
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(b.out, "showing the gateway round %d's %d seen tokens (unmeasured)...\n", r+1, n)
-			if err := b.each(ctx, fasthttp.MethodGet, seen, 404); err != nil {
+			fmt.Fprintf(b.out, "showing the gateway round %d's %d seen tokens (unmeasured)...\n", r+1, len(seen))
+			if err := b.each(ctx, fasthttp.MethodGet, "/api/v1/events/seen/queue", seen, 404); err != nil {
 				return fmt.Errorf("showing the gateway the seen tokens: %w", err)
 			}
 		}
@@ -366,13 +374,13 @@ func (b *edgeBench) fanTokens(name string, n int) ([][]byte, error) {
 // few the measured ones do.
 const setupConns = 64
 
-// each sends one request to the event's queue per token, unmeasured, and
-// fails unless every one answered want.
-func (b *edgeBench) each(ctx context.Context, method string, toks [][]byte, want int) error {
-	path := []byte(b.queuePath())
+// each sends one request to the gateway per token, unmeasured, and fails
+// unless every one answered want.
+func (b *edgeBench) each(ctx context.Context, method, path string, toks [][]byte, want int) error {
+	uri := []byte(path)
 	bad := loadgen.Each(ctx, b.gateway.addr, setupConns, len(toks), want, func(n uint64, req *fasthttp.Request) {
 		req.Header.SetMethod(method)
-		req.SetRequestURIBytes(path)
+		req.SetRequestURIBytes(uri)
 		req.Header.SetBytesV("Authorization", toks[n])
 	})
 	if err := ctx.Err(); err != nil {

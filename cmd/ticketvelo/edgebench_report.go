@@ -149,8 +149,11 @@ func (b *edgeBench) problems(w io.Writer, samples map[string][]edgeSample) error
 					t.key, r+1, run.Errors(), run.Connect, run.Read, run.Write, run.Timeout, run.Status, failedAnswers(s.counts)))
 			}
 			if t.joins && run.Wrapped > 0 {
-				found = append(found, fmt.Sprintf("%s, round %d: used all %d new fans' tokens and reused some; run again with a -join-rate above %.0f",
-					t.key, r+1, b.o.perRound(), run.RPS()))
+				found = append(found, fmt.Sprintf("%s, round %d: used all %d new fans' tokens and reused some; run again with a higher -join-rate (this round: %.0f joins/s)",
+					t.key, r+1, b.o.perRound(t.key), run.RPS()))
+			}
+			if v := verificationsOff(t.key, s); v != "" {
+				found = append(found, fmt.Sprintf("%s, round %d: %s", t.key, r+1, v))
 			}
 		}
 	}
@@ -182,3 +185,20 @@ func failedAnswers(counts map[string]int64) string {
 }
 
 var answerSeries = regexp.MustCompile(`^ticketvelo_http_requests_total\{route="([^"]*)",method="([^"]*)",status="(\d+)"\}$`)
+
+// verificationsOff checks that the joins with a never-seen token verified
+// one each and the gateway's other targets none, which is what tells
+// those targets apart.
+func verificationsOff(key string, s edgeSample) string {
+	if s.verifications < 0 || s.run.Requests == 0 {
+		return ""
+	}
+	per := float64(s.verifications) / float64(s.run.Requests)
+	switch {
+	case key == "join-new" && per < 0.95:
+		return fmt.Sprintf("%.2f token verifications per request, want 1: were the tokens seen before?", per)
+	case key != "join-new" && per > 0.05:
+		return fmt.Sprintf("%.2f token verifications per request, want 0: did the gateway forget the tokens it saw?", per)
+	}
+	return ""
+}

@@ -331,3 +331,25 @@ func childrenOf(pid int) []string {
 	}
 	return out
 }
+
+func TestVerificationsTellTheJoinsApart(t *testing.T) {
+	sample := func(verifications int64) edgeSample {
+		return edgeSample{run: wrkRun{Requests: 1000}, verifications: verifications}
+	}
+	for _, tc := range []struct {
+		key           string
+		verifications int64
+		suspect       bool
+	}{
+		{"join-new", 1000, false},
+		{"join-new", 10, true},
+		{"join-seen", 0, false},
+		{"join-seen", 900, true},
+		{"poll-far", 3, false},
+		{"seats", -1, false}, // the booker has no token cache
+	} {
+		if got := verificationsOff(tc.key, sample(tc.verifications)); (got != "") != tc.suspect {
+			t.Errorf("%s with %d verifications: got %q, want suspect %v", tc.key, tc.verifications, got, tc.suspect)
+		}
+	}
+}
