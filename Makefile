@@ -33,6 +33,7 @@ bench:
 	$(GO) test -run '^$$' -bench BenchmarkConfirmLatencyWithNotifier -benchtime 1x -count 1 -timeout 10m ./cmd/ticketvelo/
 	$(GO) test -run '^$$' -bench BenchmarkProxyHop -benchtime 5s -count 3 ./deploy/
 	$(GO) run ./cmd/ticketvelo loadgen
+	$(GO) run ./cmd/ticketvelo edgebench
 	@if [ -f frontend/package.json ]; then $(MAKE) frontend && cd frontend && npm run bench; fi
 
 ## lint: formatting, vet and staticcheck

@@ -17,6 +17,9 @@ type command struct {
 	name    string
 	summary string
 	groups  int // the config groups its flags come from
+	// hidden leaves it out of the list of commands: it is started by
+	// another command, not by people.
+	hidden bool
 	// bind registers the command's own flags and returns its main, which
 	// reads them.
 	bind func(fs *flag.FlagSet) mainFunc
@@ -42,6 +45,8 @@ func init() {
 		{name: "user create", summary: "create an account, e.g. an ops account with --role ops, and exit", groups: config.Stores, bind: userCreateCommand},
 		{name: "user role", summary: "give an existing account another role (--email, --role fan|ops), e.g. to demote an ops account, and exit", groups: config.Stores, bind: userRoleCommand},
 		{name: "loadgen", summary: "benchmark the waiting room on loopback against a bare fasthttp handler (join, poll) and weigh queued fans in Redis, in a scratch database and prefix", groups: config.Stores | config.Serving | config.Gateway, bind: loadgenCommand},
+		{name: "edgebench", summary: "benchmark the drop-day edge with wrk: the real gateway and booker processes (joins, polls, event page, seat status) against a bare fasthttp process, in a scratch database and a private redis-server", groups: config.Stores, bind: edgebenchCommand},
+		{name: "edgebench-bare", hidden: true, summary: "serve edgebench's baseline, bare fasthttp answering a fixed queue-status body, in a process of its own (edgebench starts it)", groups: config.Serving, bind: noFlags(runBare)},
 		{name: "ticket verify", summary: "check a ticket code (--code) offline with the key file's public keys, as a door scanner does", groups: config.Files | config.Keys, bind: ticketVerifyCommand},
 		{name: "dlq replay", summary: "put the booking events dead-lettered since the last replay back on booking.events, once the cause is mended (--dry-run lists them)", groups: config.Stores, bind: dlqReplayCommand},
 		{name: "migrate", summary: "apply database migrations and exit", groups: config.Stores, bind: noFlags(runMigrate)},
@@ -64,7 +69,9 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "\nUsage: ticketvelo COMMAND [flags]\n\nCommands:")
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, c := range commands {
-		fmt.Fprintf(tw, "  %s\t%s\n", c.name, c.summary)
+		if !c.hidden {
+			fmt.Fprintf(tw, "  %s\t%s\n", c.name, c.summary)
+		}
 	}
 	tw.Flush()
 	fmt.Fprintln(w, "\nEvery flag can also be set by the environment variable named in its help.")

@@ -134,5 +134,8 @@ func (d *deps) serve(ctx context.Context, srv *httpapi.Server, loops ...func(con
 	for _, loop := range loops {
 		g.Go(func() error { return loop(gctx) })
 	}
+	if d.cfg.PprofAddr != "" {
+		g.Go(func() error { return servePprof(gctx, d.cfg.PprofAddr, d.log) })
+	}
 	return g.Wait()
 }

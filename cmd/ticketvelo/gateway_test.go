@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ticketvelo/ticketvelo/internal/testenv"
 )
 
 // call sends a JSON request to the running program.
@@ -109,5 +111,25 @@ func TestGatewayWithAnOpsAccountFromTheCommandLine(t *testing.T) {
 	status, jwks := w.call(t, "GET", "/.well-known/jwks.json", "", nil)
 	if keys, _ := jwks["keys"].([]any); status != 200 || len(keys) != 1 {
 		t.Fatalf("jwks: %d %v", status, jwks)
+	}
+}
+
+// TestPprofOnlyWhenAsked boots 'ticketvelo gateway' with
+// TICKETVELO_PPROF_ADDR: pprof answers there and nowhere on the public
+// listener.
+func TestPprofOnlyWhenAsked(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	pprofAddr := testenv.FreeAddr(t)
+	w.env["TICKETVELO_PPROF_ADDR"] = pprofAddr
+	w.start(t, "gateway")
+	w.waitReady(t, 30*time.Second)
+	const index = "Types of profiles available"
+	if code, body, err := get("http://" + pprofAddr + "/debug/pprof/"); err != nil || code != 200 || !strings.Contains(body, index) {
+		t.Errorf("pprof on %s: got %d %.80q %v, want 200 with pprof's index", pprofAddr, code, body, err)
+	}
+	// Unknown paths of the public listener fall through to the UI.
+	if _, body, _ := get(w.base + "/debug/pprof/"); strings.Contains(body, index) {
+		t.Error("the public listener serves pprof")
 	}
 }

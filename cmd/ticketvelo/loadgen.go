@@ -2,17 +2,12 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
-	"net/url"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"strconv"
@@ -20,8 +15,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/rueidis"
 	"github.com/valyala/fasthttp"
 	"golang.org/x/sync/errgroup"
@@ -29,7 +22,6 @@ import (
 	"github.com/ticketvelo/ticketvelo/admission"
 	"github.com/ticketvelo/ticketvelo/catalog"
 	"github.com/ticketvelo/ticketvelo/gateway/loadgen"
-	"github.com/ticketvelo/ticketvelo/identity"
 	"github.com/ticketvelo/ticketvelo/internal/config"
 	"github.com/ticketvelo/ticketvelo/internal/tokens"
 )
@@ -64,34 +56,18 @@ func runLoadgen(ctx context.Context, e env, cfg config.Config, o loadgenOptions)
 	if o.rounds < 1 || o.conns < 1 || o.fans < 8 || o.duration < time.Duration(o.rounds)*100*time.Millisecond || o.memoryFans < 0 {
 		return errors.New("loadgen: expected -rounds >= 1, -conns >= 1, -fans >= 8, -memory-fans >= 0 and at least 100ms of -duration per round")
 	}
-	suffix := randomHex(4)
-	scratchURL, dbName, err := withDatabaseName(cfg.DatabaseURL, func(name string) string { return name + "_loadgen_" + suffix })
+	s, err := openScratch(ctx, cfg, "loadgen", o.privateRedis)
 	if err != nil {
 		return err
 	}
-	cfg.DatabaseURL = scratchURL
-	cfg.RedisPrefix += "loadgen-" + suffix + ":"
-	dir, err := os.MkdirTemp("", "ticketvelo-loadgen")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	cfg.KeyFile = filepath.Join(dir, "keys.pem")
-	if o.privateRedis {
-		url, stop, err := startRedis(ctx, dir)
-		if err != nil {
-			return err
-		}
-		defer stop()
-		cfg.RedisURL = url
-	}
+	defer s.close()
+	cfg = s.cfg
 	cfg.LogLevel = "warn"
 	// The join limit per address stays on, so its cost is measured, but
 	// every request comes from 127.0.0.1.
 	cfg.Gateway.JoinPerIP = config.RateLimit{N: 1 << 30, Per: time.Minute}
 
 	d := newDeps(e, cfg)
-	defer dropDatabase(cfg.DatabaseURL, dbName)
 	defer d.close()
 	if err := d.open(ctx, needs{postgres: true, redis: true}); err != nil {
 		return err
@@ -130,13 +106,13 @@ func runLoadgen(ctx context.Context, e env, cfg config.Config, o loadgenOptions)
 		return err
 	}
 	fmt.Fprintf(e.stdout, "signing %d access tokens...\n", o.fans)
-	toks, err := signTokens(ring, o.fans)
+	toks, err := signTokens(ring, 1, o.fans)
 	if err != nil {
 		return err
 	}
 	// Admission paused: the fans stay in the queue and every poll is a
 	// waiting fan's.
-	opsTok, err := loadgenOps(ctx, d.pool, ring)
+	opsTok, err := benchOps(ctx, d.pool, ring)
 	if err != nil {
 		return err
 	}
@@ -280,98 +256,6 @@ func statuses(m map[int]int) string {
 	return strings.Join(parts, " ")
 }
 
-// startRedis runs a redis-server of the run's own on a free loopback port,
-// without persistence, and returns its URL.
-func startRedis(ctx context.Context, dir string) (string, func(), error) {
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		return "", nil, errors.New("loadgen: redis-server is not on PATH; install it or pass -private-redis=false to use REDIS_URL")
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", nil, err
-	}
-	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
-	ln.Close()
-	cmd := exec.Command(bin, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir, "--logfile", filepath.Join(dir, "redis.log"))
-	if err := cmd.Start(); err != nil {
-		return "", nil, fmt.Errorf("starting redis-server: %w", err)
-	}
-	stop := func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	}
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		conn, err := net.DialTimeout("tcp", "127.0.0.1:"+port, time.Second)
-		if err == nil {
-			conn.Close()
-			return "redis://127.0.0.1:" + port + "/0", stop, nil
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			stop()
-			return "", nil, fmt.Errorf("redis-server did not listen on port %s: %w", port, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// signTokens makes one "Bearer <token>" header value per fan, fans 1..n.
-func signTokens(ring *tokens.Ring, n int) ([][]byte, error) {
-	out := make([][]byte, n)
-	var g errgroup.Group
-	workers := runtime.GOMAXPROCS(0)
-	for w := range workers {
-		g.Go(func() error {
-			for i := w; i < n; i += workers {
-				tok, _, err := ring.IssueAccess(int64(i+1), tokens.RoleFan, 2*time.Hour, time.Now())
-				if err != nil {
-					return err
-				}
-				out[i] = []byte("Bearer " + tok)
-			}
-			return nil
-		})
-	}
-	return out, g.Wait()
-}
-
-// loadgenOps makes an ops account in the scratch database and signs its
-// token: ops routes ask the database for the role, not only the token.
-func loadgenOps(ctx context.Context, pool *pgxpool.Pool, ring *tokens.Ring) (string, error) {
-	pw := make([]byte, 16)
-	if _, err := rand.Read(pw); err != nil {
-		return "", err
-	}
-	users, err := identity.NewStore(pool, identity.DefaultParams, identity.HashLimits{})
-	if err != nil {
-		return "", err
-	}
-	u, err := users.Create(ctx, identity.Registration{Email: "loadgen-ops@ticketvelo.local", Password: hex.EncodeToString(pw), Name: "loadgen"}, tokens.RoleOps)
-	if err != nil {
-		return "", fmt.Errorf("making loadgen's ops account: %w", err)
-	}
-	tok, _, err := ring.IssueAccess(u.ID, tokens.RoleOps, time.Hour, time.Now())
-	return tok, err
-}
-
-func putPaused(addr string, eventID int64, opsToken string) error {
-	req, res := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
-	defer fasthttp.ReleaseRequest(req)
-	defer fasthttp.ReleaseResponse(res)
-	req.Header.SetMethod(fasthttp.MethodPut)
-	req.SetRequestURI("http://" + addr + "/api/v1/admin/events/" + strconv.FormatInt(eventID, 10) + "/admission")
-	req.Header.SetContentType("application/json")
-	req.Header.Set("Authorization", "Bearer "+opsToken)
-	req.SetBodyString(`{"rate_per_second":50,"max_active":500,"paused":true,"auto":false}`)
-	if err := fasthttp.Do(req, res); err != nil {
-		return fmt.Errorf("pausing admission: %w", err)
-	}
-	if res.StatusCode() != 200 {
-		return fmt.Errorf("pausing admission: %d %s", res.StatusCode(), res.Body())
-	}
-	return nil
-}
-
 // weighQueue queues n fans for an event and reports what they take in
 // Redis: the sum of MEMORY USAGE of the event's keys, and the growth of
 // used_memory (which other clients of a shared Redis also move).
@@ -450,87 +334,14 @@ func sumMemory(ctx context.Context, client rueidis.Client, pattern string) (int6
 	}
 }
 
-func micros(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
-
-// redisCPUTime is the Redis server's user and system CPU time so far.
-func redisCPUTime(ctx context.Context, client rueidis.Client) (time.Duration, error) {
-	info, err := client.Do(ctx, client.B().Info().Section("cpu").Build()).ToString()
+func usedMemory(ctx context.Context, client rueidis.Client) (int64, error) {
+	mem, err := redisInfo(ctx, client, "memory")
 	if err != nil {
 		return 0, err
 	}
-	var total float64
-	for _, line := range strings.Split(info, "\n") {
-		for _, field := range []string{"used_cpu_sys:", "used_cpu_user:"} {
-			if v, ok := strings.CutPrefix(strings.TrimSpace(line), field); ok {
-				f, _ := strconv.ParseFloat(v, 64)
-				total += f
-			}
-		}
+	used, ok := mem["used_memory"]
+	if !ok {
+		return 0, errors.New("INFO memory has no used_memory")
 	}
-	return time.Duration(total * float64(time.Second)), nil
-}
-
-func usedMemory(ctx context.Context, client rueidis.Client) (int64, error) {
-	info, err := client.Do(ctx, client.B().Info().Section("memory").Build()).ToString()
-	if err != nil {
-		return 0, fmt.Errorf("reading Redis memory: %w", err)
-	}
-	for _, line := range strings.Split(info, "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "used_memory:"); ok {
-			return strconv.ParseInt(v, 10, 64)
-		}
-	}
-	return 0, errors.New("INFO memory has no used_memory")
-}
-
-// deleteKeys removes every key under prefix.
-func deleteKeys(client rueidis.Client, prefix string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	var cursor uint64
-	for {
-		page, err := client.Do(ctx, client.B().Scan().Cursor(cursor).Match(prefix+"*").Count(5000).Build()).AsScanEntry()
-		if err != nil {
-			return
-		}
-		if len(page.Elements) > 0 {
-			client.Do(ctx, client.B().Unlink().Key(page.Elements...).Build())
-		}
-		if cursor = page.Cursor; cursor == 0 {
-			return
-		}
-	}
-}
-
-// withDatabaseName rewrites the database name of a postgres URL.
-func withDatabaseName(raw string, rename func(string) string) (string, string, error) {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "", "", fmt.Errorf("DATABASE_URL: %w", err)
-	}
-	name := rename(strings.TrimPrefix(u.Path, "/"))
-	u.Path = "/" + name
-	return u.String(), name, nil
-}
-
-// dropDatabase drops the scratch database through the maintenance one.
-func dropDatabase(dbURL, name string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	admin, _, err := withDatabaseName(dbURL, func(string) string { return "postgres" })
-	if err != nil {
-		return
-	}
-	conn, err := pgx.Connect(ctx, admin)
-	if err != nil {
-		return
-	}
-	defer conn.Close(ctx)
-	conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
+	return int64(used), nil
 }

@@ -21,14 +21,22 @@ import (
 // BareBody is what the baseline answers: a queue status of a typical size.
 var BareBody = []byte(`{"state":"waiting","event_id":1,"position":1234,"ahead":1233,"eta_seconds":62,"poll_after_ms":5000,"sale_opens_at":"2026-11-25T12:00:00Z"}`)
 
-// ServeBare starts the baseline on a loopback port: fasthttp with the
-// settings the gateway's server uses, no router and no middleware.
+// ServeBare starts the baseline on a loopback port.
 func ServeBare() (addr string, stop func(), err error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", nil, fmt.Errorf("listening for the baseline: %w", err)
 	}
-	srv := &fasthttp.Server{
+	srv := BareServer()
+	go srv.Serve(ln)
+	return ln.Addr().String(), func() { srv.Shutdown() }, nil
+}
+
+// BareServer is the baseline: fasthttp with the settings the gateway's
+// server uses, no router and no middleware, answering BareBody to every
+// request.
+func BareServer() *fasthttp.Server {
+	return &fasthttp.Server{
 		Handler: func(ctx *fasthttp.RequestCtx) {
 			ctx.SetContentType("application/json")
 			ctx.Response.Header.Set("Cache-Control", "no-store")
@@ -37,8 +45,6 @@ func ServeBare() (addr string, stop func(), err error) {
 		Name: "bare", NoDefaultServerHeader: true, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second,
 		IdleTimeout: 2 * time.Minute, DisablePreParseMultipartForm: true,
 	}
-	go srv.Serve(ln)
-	return ln.Addr().String(), func() { srv.Shutdown() }, nil
 }
 
 // Request fills req for the n-th request of a run (n counts from 0 across

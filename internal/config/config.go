@@ -33,6 +33,10 @@ type Config struct {
 	ShutdownDelay   time.Duration
 	ShutdownTimeout time.Duration
 	TrustedProxies  []*net.IPNet
+	// PprofAddr serves net/http/pprof for profiling a live process; empty
+	// serves none. Only a loopback address is accepted: profiles show
+	// the code and the CPU profile endpoint costs CPU.
+	PprofAddr string
 
 	// Files and logs.
 	DataDir   string
@@ -104,6 +108,7 @@ func (c *Config) Bind(fs *flag.FlagSet, groups int, getenv func(string) string) 
 		b.duration(&c.ShutdownDelay, "shutdown-delay", "TICKETVELO_SHUTDOWN_DELAY", "how long /readyz fails before the listener closes on shutdown, so load balancers stop sending")
 		b.duration(&c.ShutdownTimeout, "shutdown-timeout", "TICKETVELO_SHUTDOWN_TIMEOUT", "how long in-flight requests may take to finish on shutdown")
 		b.cidrs(&c.TrustedProxies, "trusted-proxies", "TICKETVELO_TRUSTED_PROXIES", "comma-separated CIDRs of proxies whose X-Forwarded-For is believed")
+		b.str(&c.PprofAddr, "pprof-addr", "TICKETVELO_PPROF_ADDR", "serve net/http/pprof (/debug/pprof/) on this loopback address, e.g. 127.0.0.1:6060; empty serves none")
 	}
 	if groups&(Files|Stores|Serving) != 0 {
 		b.str(&c.DataDir, "data-dir", "TICKETVELO_DATA_DIR", "directory for the broker log, signing keys and mail files")
@@ -171,6 +176,11 @@ func (c *Config) Validate(groups int) error {
 		if c.ShutdownDelay < 0 || c.ShutdownTimeout <= 0 {
 			return errors.New("TICKETVELO_SHUTDOWN_DELAY / TICKETVELO_SHUTDOWN_TIMEOUT: expected positive durations")
 		}
+		if c.PprofAddr != "" {
+			if err := checkLoopback("TICKETVELO_PPROF_ADDR", c.PprofAddr); err != nil {
+				return err
+			}
+		}
 	}
 	if c.DataDir == "" {
 		return errors.New("TICKETVELO_DATA_DIR: expected a directory, got an empty value")
@@ -237,6 +247,19 @@ func checkHostPort(name, addr string) error {
 	}
 	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
 		return fmt.Errorf("%s: expected a port number 0-65535, got %q", name, port)
+	}
+	return nil
+}
+
+// checkLoopback accepts host:port whose host is a loopback IP or
+// localhost.
+func checkLoopback(name, addr string) error {
+	if err := checkHostPort(name, addr); err != nil {
+		return err
+	}
+	host, _, _ := net.SplitHostPort(addr)
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return fmt.Errorf("%s: expected a loopback address such as 127.0.0.1:6060, got %q", name, addr)
 	}
 	return nil
 }

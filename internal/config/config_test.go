@@ -83,6 +83,9 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		{"log format", map[string]string{"TICKETVELO_LOG_FORMAT": "xml"}, nil, "TICKETVELO_LOG_FORMAT"},
 		{"smtp", map[string]string{"SMTP_URL": "http://mail"}, nil, "SMTP_URL"},
 		{"seed", map[string]string{"TICKETVELO_SEED": "maybe"}, nil, "TICKETVELO_SEED"},
+		{"pprof on every interface", map[string]string{"TICKETVELO_PPROF_ADDR": ":6060"}, nil, "TICKETVELO_PPROF_ADDR"},
+		{"pprof on a public address", map[string]string{"TICKETVELO_PPROF_ADDR": "10.1.2.3:6060"}, nil, "TICKETVELO_PPROF_ADDR"},
+		{"pprof without port", map[string]string{"TICKETVELO_PPROF_ADDR": "127.0.0.1"}, nil, "TICKETVELO_PPROF_ADDR"},
 		{"flag value", nil, []string{"-addr", "nope"}, "TICKETVELO_ADDR"},
 	}
 	for _, tc := range cases {
@@ -98,6 +101,14 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 				t.Errorf("got a multi-line error %q, want one line", err)
 			}
 		})
+	}
+}
+
+func TestPprofOnLoopbackOnly(t *testing.T) {
+	for _, addr := range []string{"127.0.0.1:6060", "[::1]:0", "localhost:6060"} {
+		if c, err := load(t, everything, map[string]string{"TICKETVELO_PPROF_ADDR": addr}); err != nil || c.PprofAddr != addr {
+			t.Errorf("%s: got %q and %v, want it accepted", addr, c.PprofAddr, err)
+		}
 	}
 }
 

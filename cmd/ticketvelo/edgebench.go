@@ -1,0 +1,437 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/ticketvelo/ticketvelo/catalog"
+	"github.com/ticketvelo/ticketvelo/gateway/loadgen"
+	"github.com/ticketvelo/ticketvelo/internal/config"
+	"github.com/ticketvelo/ticketvelo/internal/kafka"
+	"github.com/ticketvelo/ticketvelo/internal/tokens"
+)
+
+// edgebenchCommand measures the drop-day edge from outside with wrk: the
+// real gateway and booker, each a process of this program, and a bare
+// fasthttp process as the baseline, target after target in interleaved
+// rounds, in a scratch database and a private redis-server.
+func edgebenchCommand(fs *flag.FlagSet) mainFunc {
+	o := defaultEdgeOptions()
+	fs.IntVar(&o.rounds, "rounds", o.rounds, "rounds in which the targets take turns")
+	fs.DurationVar(&o.duration, "duration", o.duration, "measured time of each target in each round, whole seconds (wrk -d)")
+	fs.IntVar(&o.conns, "conns", o.conns, "wrk connections (-c), each with one request at a time")
+	fs.IntVar(&o.threads, "threads", o.threads, "wrk threads (-t)")
+	fs.IntVar(&o.joinRate, "join-rate", o.joinRate, "joins per second to sign tokens for: the seen-token join gets duration × this many new fans per round, the never-seen one half as many (an Ed25519 verification each caps it far lower); a run that uses them all up fails")
+	fs.IntVar(&o.crowd, "crowd", o.crowd, "fans who join, unmeasured, behind the 64 at the front before anything is measured, so every measured join and far poll is at least this deep")
+	fs.StringVar(&o.only, "targets", "", "comma-separated targets to run, of "+strings.Join(edgeTargetKeys, ", ")+" (default all; poll-far needs join-seen)")
+	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "directory to write a CPU profile of the answering process into, per target and round (<target>-r<round>.pprof, taken through the child's TICKETVELO_PPROF_ADDR on loopback)")
+	return func(ctx context.Context, e env, cfg config.Config) error { return runEdgebench(ctx, e, cfg, *o) }
+}
+
+type edgeOptions struct {
+	rounds, conns, threads, joinRate, crowd int
+	duration                                time.Duration
+	only, cpuprofile                        string
+}
+
+func defaultEdgeOptions() *edgeOptions {
+	return &edgeOptions{rounds: 3, duration: 8 * time.Second, conns: 64, threads: 2, joinRate: 80_000, crowd: 10_000}
+}
+
+// edgeTargetKeys are the targets in the order each round runs them: the
+// far polls poll the fans the seen-token join of the same round queued.
+var edgeTargetKeys = []string{"bare", "join-new", "join-seen", "poll-far", "poll-front", "event", "seats"}
+
+// frontFans wait at the head of the queue: fewer than the admission rate's
+// slack of 116 (admission.Overview.waitingAhead), so each of their polls
+// asks Redis.
+const frontFans = 64
+
+func (o edgeOptions) validate() error {
+	if o.rounds < 1 || o.threads < 1 || o.conns < o.threads || o.joinRate < 1 || o.crowd < 0 ||
+		o.duration < time.Second || o.duration%time.Second != 0 {
+		return errors.New("edgebench: expected -rounds >= 1, -threads >= 1, -conns >= -threads, -join-rate >= 1, -crowd >= 0 and -duration of whole seconds, at least 1s")
+	}
+	for _, k := range o.targets() {
+		if !slices.Contains(edgeTargetKeys, k) {
+			return fmt.Errorf("edgebench: -targets: unknown target %q, expected some of %s", k, strings.Join(edgeTargetKeys, ", "))
+		}
+	}
+	if slices.Contains(o.targets(), "poll-far") && !slices.Contains(o.targets(), "join-seen") {
+		return errors.New("edgebench: -targets: poll-far polls the fans join-seen queued; add join-seen")
+	}
+	return nil
+}
+
+func (o edgeOptions) targets() []string {
+	if o.only == "" {
+		return edgeTargetKeys
+	}
+	return strings.Split(o.only, ",")
+}
+
+func (o edgeOptions) runs(key string) bool { return slices.Contains(o.targets(), key) }
+
+// perRound is how many tokens a join target gets for one round.
+func (o edgeOptions) perRound(key string) int {
+	n := o.joinRate * int(o.duration/time.Second)
+	if key == "join-new" {
+		return n / 2
+	}
+	return n
+}
+
+// edgeBench is one run of edgebench: its scratch world, the processes it
+// measures and the fans it made.
+type edgeBench struct {
+	o       edgeOptions
+	out     io.Writer
+	dir     string
+	wrk     wrkFlags
+	d       *deps
+	ring    *tokens.Ring
+	event   int64
+	bare    *child
+	gateway *child
+	booker  *child
+	undo    []func()
+	nextFan int64
+	// seenJoins is, per round and wrk thread, how many of the tokens the
+	// seen-token join sent are surely queued fans (settled): the fans the
+	// round's far polls poll.
+	seenJoins [][]int64
+	targets   []edgeTarget
+}
+
+func runEdgebench(ctx context.Context, e env, cfg config.Config, o edgeOptions) error {
+	if err := o.validate(); err != nil {
+		return err
+	}
+	wrkBin, err := exec.LookPath("wrk")
+	if err != nil {
+		return errNoWrk
+	}
+	s, err := openScratch(ctx, cfg, "edgebench", true)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	b := &edgeBench{o: o, out: e.stdout, dir: s.dir, nextFan: 1000}
+	b.wrk = wrkFlags{bin: wrkBin, script: filepath.Join(s.dir, "edgebench.lua"), threads: o.threads, conns: o.conns, duration: o.duration, maxLat: 5 * time.Second}
+	defer b.close()
+	if err := b.setUp(ctx, e, s.cfg); err != nil {
+		return err
+	}
+	samples, err := b.measure(ctx)
+	if err != nil {
+		return err
+	}
+	return b.report(samples)
+}
+
+// close stops the children, then the stores; the scratch world goes after.
+func (b *edgeBench) close() {
+	for _, f := range slices.Backward(b.undo) {
+		f()
+	}
+}
+
+func (b *edgeBench) setUp(ctx context.Context, e env, cfg config.Config) error {
+	fmt.Fprintf(b.out, "edgebench: %s; %s\n", machine(), wrkVersion(b.wrk.bin))
+	if err := os.WriteFile(b.wrk.script, edgebenchLua, 0o600); err != nil {
+		return err
+	}
+	if b.o.cpuprofile != "" {
+		if err := os.MkdirAll(b.o.cpuprofile, 0o755); err != nil {
+			return err
+		}
+	}
+	cfg.LogLevel = "warn"
+	steps := []func() error{
+		func() error { return b.openStores(ctx, e, cfg) },
+		func() error { return b.startChildren(ctx, cfg) },
+		func() error { return b.fillQueue(ctx) },
+		func() error { return b.signJoinTokens(ctx) },
+		func() error { return b.checkStaticTargets() },
+	}
+	for _, step := range steps {
+		if err := step(); err != nil {
+			return err
+		}
+	}
+	b.targets = b.defineTargets()
+	return nil
+}
+
+// openStores opens Postgres (creating and migrating the scratch database),
+// the private Redis (for its INFO), and seeds the arena's event, on sale
+// since a minute ago.
+func (b *edgeBench) openStores(ctx context.Context, e env, cfg config.Config) error {
+	b.d = newDeps(e, cfg)
+	b.undo = append(b.undo, b.d.close)
+	if err := b.d.open(ctx, needs{postgres: true, redis: true}); err != nil {
+		return err
+	}
+	ring, err := tokens.LoadOrCreate(cfg.KeyPath())
+	if err != nil {
+		return err
+	}
+	b.ring = ring
+	store := catalog.NewStore(b.d.pool)
+	venue, _, err := store.EnsureVenue(ctx, catalog.Venue{Slug: "edgebench-arena", Name: "Edgebench Arena", City: "Manchester", Timezone: "Europe/London", Layout: catalog.ArenaLayout()})
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	ev, err := store.EnsureEvent(ctx, catalog.EventSpec{VenueID: venue, Slug: "edgebench", Name: "Edgebench drop",
+		StartsAt: now.Add(60 * 24 * time.Hour), SaleOpensAt: now.Add(-time.Minute), MaxTicketsPerFan: 6})
+	b.event = ev.ID
+	return err
+}
+
+// startChildren starts the bare baseline, the gateway and the booker (with
+// an embedded broker, which the booker needs and this process runs), each
+// on the scratch stores.
+func (b *edgeBench) startChildren(ctx context.Context, cfg config.Config) error {
+	fmt.Fprintln(b.out, "starting the bare baseline, the gateway and the booker...")
+	broker, err := kafka.StartEmbedded("127.0.0.1:0", "")
+	if err != nil {
+		return err
+	}
+	b.undo = append(b.undo, broker.Close)
+	env := b.childEnv(cfg)
+	profile := b.o.cpuprofile != ""
+	for _, c := range []struct {
+		to      **child
+		command string
+		env     []string
+	}{
+		{&b.bare, "edgebench-bare", nil},
+		{&b.gateway, "gateway", env},
+		{&b.booker, "booker", append(slices.Clip(env), "KAFKA_BROKERS="+broker.Addrs()[0])},
+	} {
+		started, err := startChild(ctx, b.dir, c.command, c.env, profile)
+		if err != nil {
+			return err
+		}
+		*c.to = started
+		b.undo = append(b.undo, started.stop)
+	}
+	return nil
+}
+
+// childEnv points the gateway and the booker at the scratch stores. The
+// rest of the environment passes through, so a setting can be compared
+// by running edgebench twice.
+func (b *edgeBench) childEnv(cfg config.Config) []string {
+	tokens := frontFans + b.o.crowd + b.o.rounds*(b.o.perRound("join-new")+b.o.perRound("join-seen"))
+	return []string{
+		"DATABASE_URL=" + cfg.DatabaseURL, "REDIS_URL=" + cfg.RedisURL, "TICKETVELO_REDIS_PREFIX=" + cfg.RedisPrefix,
+		"TICKETVELO_KEY_FILE=" + cfg.KeyFile, "TICKETVELO_DATA_DIR=" + b.dir,
+		"TICKETVELO_LOG_LEVEL=warn", "TICKETVELO_LOG_FORMAT=json",
+		// Every request comes from 127.0.0.1: the join limit per address
+		// stays on, so its cost is measured, but cannot bite.
+		"TICKETVELO_LIMIT_JOIN_IP=1073741824/1m",
+		// Room for every fan of the run, so no seen token is evicted (the
+		// cache's 64 shards fill evenly to within a few percent).
+		"TICKETVELO_TOKEN_CACHE_SIZE=" + strconv.Itoa(max(1_000_000, tokens*5/4)),
+	}
+}
+
+// fillQueue pauses admission, so every fan stays waiting, and queues the
+// fans at the front and the crowd behind them, unmeasured.
+func (b *edgeBench) fillQueue(ctx context.Context) error {
+	ops, err := benchOps(ctx, b.d.pool, b.ring)
+	if err != nil {
+		return err
+	}
+	if err := putPaused(b.gateway.addr, b.event, ops); err != nil {
+		return err
+	}
+	if err := b.waitPaused(ctx); err != nil {
+		return err
+	}
+	front, err := b.fanTokens("front", frontFans)
+	if err != nil {
+		return err
+	}
+	if err := b.each(ctx, fasthttp.MethodPost, b.queuePath(), front, 201); err != nil {
+		return fmt.Errorf("queueing the fans at the front: %w", err)
+	}
+	fmt.Fprintf(b.out, "queueing a crowd of %d fans behind the %d at the front...\n", b.o.crowd, frontFans)
+	crowd, err := b.signFans(b.o.crowd)
+	if err != nil {
+		return err
+	}
+	if err := b.each(ctx, fasthttp.MethodPost, b.queuePath(), crowd, 201); err != nil {
+		return fmt.Errorf("queueing the crowd: %w", err)
+	}
+	return nil
+}
+
+// waitPaused waits until the event page says the waiting room is paused:
+// the draw is done (joins go to the queue, not the pre-queue) and the
+// admission settings took.
+func (b *edgeBench) waitPaused(ctx context.Context) error {
+	var page struct {
+		Event struct {
+			WaitingRoom struct {
+				State string `json:"state"`
+			} `json:"waiting_room"`
+		} `json:"event"`
+	}
+	url := "http://" + b.gateway.addr + "/api/v1/events/" + strconv.FormatInt(b.event, 10)
+	for deadline := time.Now().Add(15 * time.Second); ; {
+		if res, err := http.Get(url); err == nil {
+			_ = json.NewDecoder(res.Body).Decode(&page)
+			res.Body.Close()
+		}
+		if page.Event.WaitingRoom.State == "paused" {
+			return nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("the event's waiting room is %q, want paused", page.Event.WaitingRoom.State)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// signJoinTokens signs, for each round, the tokens of the fans the two
+// join targets queue, and shows the gateway those of the seen-token join
+// once, as a login on it would. The showing request is a poll of an event
+// id that does not parse: the gateway verifies (and caches) the token
+// first, then answers 404 without asking Redis or the database.
+func (b *edgeBench) signJoinTokens(ctx context.Context) error {
+	fmt.Fprintf(b.out, "signing %d tokens for the seen-token join and %d for the never-seen one, per round...\n",
+		b.o.perRound("join-seen"), b.o.perRound("join-new"))
+	for r := range b.o.rounds {
+		if b.o.runs("join-new") {
+			if _, err := b.fanTokens(roundFile("join-new", r), b.o.perRound("join-new")); err != nil {
+				return err
+			}
+		}
+		if b.o.runs("join-seen") {
+			seen, err := b.fanTokens(roundFile("join-seen", r), b.o.perRound("join-seen"))
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(b.out, "showing the gateway round %d's %d seen tokens (unmeasured)...\n", r+1, len(seen))
+			if err := b.each(ctx, fasthttp.MethodGet, "/api/v1/events/seen/queue", seen, 404); err != nil {
+				return fmt.Errorf("showing the gateway the seen tokens: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+func roundFile(key string, round int) string { return key + "-r" + strconv.Itoa(round+1) }
+
+// signFans signs the tokens of n new fans.
+func (b *edgeBench) signFans(n int) ([][]byte, error) {
+	toks, err := signTokens(b.ring, b.nextFan, n)
+	b.nextFan += int64(n)
+	return toks, err
+}
+
+// fanTokens signs the tokens of n new fans and deals them round-robin into
+// one file per wrk thread, <name>.1 .. <name>.<threads> in the scratch
+// directory, so that each thread sends its own fans.
+func (b *edgeBench) fanTokens(name string, n int) ([][]byte, error) {
+	toks, err := b.signFans(n)
+	if err != nil {
+		return nil, err
+	}
+	for t := range b.o.threads {
+		var buf bytes.Buffer
+		for i := t; i < n; i += b.o.threads {
+			buf.Write(toks[i])
+			buf.WriteByte('\n')
+		}
+		if err := os.WriteFile(filepath.Join(b.dir, name+"."+strconv.Itoa(t+1)), buf.Bytes(), 0o600); err != nil {
+			return nil, err
+		}
+	}
+	return toks, nil
+}
+
+// setupConns is how many connections the unmeasured requests use, however
+// few the measured ones do.
+const setupConns = 64
+
+// each sends one request to the gateway per token, unmeasured, and fails
+// unless every one answered want.
+func (b *edgeBench) each(ctx context.Context, method, path string, toks [][]byte, want int) error {
+	uri := []byte(path)
+	bad := loadgen.Each(ctx, b.gateway.addr, setupConns, len(toks), want, func(n uint64, req *fasthttp.Request) {
+		req.Header.SetMethod(method)
+		req.SetRequestURIBytes(uri)
+		req.Header.SetBytesV("Authorization", toks[n])
+	})
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if bad > 0 {
+		return fmt.Errorf("%d of %d %s requests did not answer %d", bad, len(toks), method, want)
+	}
+	return nil
+}
+
+func (b *edgeBench) queuePath() string {
+	return "/api/v1/events/" + strconv.FormatInt(b.event, 10) + "/queue"
+}
+
+// checkStaticTargets makes sure the targets without fans answer 200, before
+// minutes of measuring them.
+func (b *edgeBench) checkStaticTargets() error {
+	ev := "/api/v1/events/" + strconv.FormatInt(b.event, 10)
+	for _, c := range []struct{ addr, path string }{{b.bare.addr, "/"}, {b.gateway.addr, ev}, {b.booker.addr, ev + "/seats/status"}} {
+		res, err := http.Get("http://" + c.addr + c.path)
+		if err != nil {
+			return err
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			return fmt.Errorf("GET %s answered %d, want 200", c.path, res.StatusCode)
+		}
+	}
+	return nil
+}
+
+// machine describes where the figures come from.
+func machine() string {
+	model := "unknown CPU"
+	if info, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(info), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				model = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	raw, _ := os.ReadFile("/proc/loadavg")
+	load := strings.Fields(string(raw))
+	return fmt.Sprintf("%s, %d CPUs (%s), load average %s", time.Now().Format("2006-01-02 15:04 MST"), runtime.NumCPU(), model,
+		strings.Join(load[:min(3, len(load))], " "))
+}
+
+func wrkVersion(bin string) string {
+	out, _ := exec.Command(bin, "-v").CombinedOutput() // exits 1 after printing its usage
+	line, _, _ := strings.Cut(string(out), "\n")
+	return strings.TrimSpace(strings.Split(line, " Copyright")[0])
+}

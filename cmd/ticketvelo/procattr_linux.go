@@ -1,0 +1,10 @@
+package main
+
+import "syscall"
+
+// childProcAttr keeps a benchmark's child processes out of the terminal's
+// process group, so Ctrl-C reaches the benchmark alone and it stops them in
+// order, and kills them should the benchmark itself die without cleaning up.
+func childProcAttr() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+}
