@@ -33,16 +33,24 @@ func TestFansWriteALastPollOncePerInterval(t *testing.T) {
 			t.Fatalf("with no interval every poll must be written; poll %d was not", i)
 		}
 	}
-	// Fans who share a slot cost each other writes, never skip one: with
-	// a single slot, two fans polling in turn are written every time.
-	one := newFanTable(10*time.Second, 1)
-	for i := range 6 {
-		if touch, _, _ := one.poll(1, int64(100+i%2), t0.Add(time.Duration(i)*time.Second), time.Minute); !touch {
-			t.Fatalf("poll %d of a fan sharing the slot was not written", i)
+	// Fans who share a set cost each other writes, never skip one: with
+	// one set of two slots, three fans polling in turn are written every
+	// time.
+	one := newFanTable(10*time.Second, 2)
+	for i := range 9 {
+		if touch, _, _ := one.poll(1, int64(100+i%3), t0.Add(time.Duration(i)*time.Second), time.Minute); !touch {
+			t.Fatalf("poll %d of a fan sharing the set was not written", i)
 		}
 	}
-	if touch, _, _ := one.poll(1, 101, t0.Add(5*time.Second), time.Minute); touch {
+	if touch, _, _ := one.poll(1, 102, t0.Add(8*time.Second), time.Minute); touch {
 		t.Fatal("the slot's own fan, just written, was written again")
+	}
+	// Two fans fit the set's two ways: neither knocks the other out.
+	two := newFanTable(10*time.Second, 2)
+	two.poll(1, 100, t0, time.Minute)
+	two.poll(1, 101, t0.Add(time.Second), time.Minute)
+	if touch, _, _ := two.poll(1, 100, t0.Add(2*time.Second), time.Minute); touch {
+		t.Fatal("a fan was knocked out of its set by one other fan")
 	}
 }
 
@@ -68,11 +76,15 @@ func TestFansRememberAMarkForItsFanAndAge(t *testing.T) {
 	if _, _, ok := tc.poll(1, 7, t0, time.Minute); ok {
 		t.Fatal("a forgotten mark was used")
 	}
-	one := newFanTable(10*time.Second, 1)
+	one := newFanTable(10*time.Second, 2)
 	one.remember(1, 100, m, t0)
-	one.remember(1, 101, mark{seq: 9}, t0)
+	one.remember(1, 101, mark{seq: 9}, t0.Add(time.Second))
+	one.remember(1, 102, mark{seq: 8}, t0.Add(2*time.Second))
 	if _, _, ok := one.poll(1, 100, t0, time.Minute); ok {
 		t.Fatal("a fan whose slot another fan took kept its mark")
+	}
+	if _, got, ok := one.poll(1, 102, t0.Add(2*time.Second), time.Minute); !ok || got.seq != 8 {
+		t.Fatal("the newest fan of the set lost its mark")
 	}
 }
 

@@ -294,7 +294,11 @@ func (r *Room) joinOpen(ctx context.Context, k *eventKeys, userID int64, now tim
 			return Status{}, false, true, joinLimited(acctEnd.Sub(now).Milliseconds())
 		}
 	}
-	r.fans.remember(k.event, userID, markOf(totals, rank), now)
+	if added == 1 {
+		r.fans.joined(k.event, userID, markOf(totals, rank), now)
+	} else {
+		r.fans.remember(k.event, userID, markOf(totals, rank), now)
+	}
 	return Status{State: Waiting, Ahead: rank}, added == 1, true, nil
 }
 

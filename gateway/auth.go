@@ -9,7 +9,6 @@ import (
 
 	"github.com/ticketvelo/ticketvelo/identity"
 	"github.com/ticketvelo/ticketvelo/internal/httpapi"
-	"github.com/ticketvelo/ticketvelo/internal/tokens"
 )
 
 type userJSON struct {
@@ -116,7 +115,6 @@ func (g *Gateway) writeSession(ctx *fasthttp.RequestCtx, status int, u identity.
 	if err != nil {
 		return err
 	}
-	g.access.remember(tok, tokens.Access{UserID: u.ID, Role: u.Role, ExpiresAt: exp})
 	httpapi.WriteJSON(ctx, status, sessionJSON{User: userOf(u), AccessToken: tok, TokenType: "Bearer", ExpiresAt: exp.UTC()})
 	return nil
 }

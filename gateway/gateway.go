@@ -40,7 +40,6 @@ type Deps struct {
 type Gateway struct {
 	d      Deps
 	ui     *uiHandler
-	access *accessCache
 	roles  *roleCache
 	limits *limiter
 	jwks   []byte
@@ -58,7 +57,6 @@ func New(d Deps) (*Gateway, error) {
 	return &Gateway{
 		d:      d,
 		ui:     newUIHandler(frontend.Files()),
-		access: newAccessCache(d.Ring, d.Config.TokenCacheSize),
 		roles:  newRoleCache(d.Users.Role, d.Config.RoleCacheTTL),
 		limits: &limiter{client: d.Redis, prefix: d.Prefix, now: d.Now},
 		jwks:   jwks,

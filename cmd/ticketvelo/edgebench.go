@@ -240,7 +240,6 @@ func (b *edgeBench) startChildren(ctx context.Context, cfg config.Config) error 
 // rest of the environment passes through, so a setting can be compared
 // by running edgebench twice.
 func (b *edgeBench) childEnv(cfg config.Config) []string {
-	tokens := frontFans + b.o.crowd + b.o.rounds*(b.o.perRound("join-new")+b.o.perRound("join-seen"))
 	return []string{
 		"DATABASE_URL=" + cfg.DatabaseURL, "REDIS_URL=" + cfg.RedisURL, "TICKETVELO_REDIS_PREFIX=" + cfg.RedisPrefix,
 		"TICKETVELO_KEY_FILE=" + cfg.KeyFile, "TICKETVELO_DATA_DIR=" + b.dir,
@@ -248,9 +247,6 @@ func (b *edgeBench) childEnv(cfg config.Config) []string {
 		// Every request comes from 127.0.0.1: the join limit per address
 		// stays on, so its cost is measured, but cannot bite.
 		"TICKETVELO_LIMIT_JOIN_IP=1073741824/1m",
-		// Room for every fan of the run, so no seen token is evicted (the
-		// cache's 64 shards fill evenly to within a few percent).
-		"TICKETVELO_TOKEN_CACHE_SIZE=" + strconv.Itoa(max(1_000_000, tokens*5/4)),
 	}
 }
 

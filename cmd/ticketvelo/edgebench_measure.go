@@ -70,9 +70,10 @@ type edgeSample struct {
 	// CPU time of the answering process and of Redis in the run.
 	server, redis time.Duration
 	// redisCmds is how many commands Redis ran; verifications how many
-	// access tokens the gateway verified (its token cache's misses), -1
-	// for the processes that have no token cache.
-	redisCmds, verifications int64
+	// access tokens the gateway verified on the fast path, and general
+	// how many took the general one (-1 both for processes that verify
+	// none).
+	redisCmds, verifications, general int64
 	// counts are the changes of the process's own counters (serverCounts).
 	counts map[string]int64
 }
@@ -126,9 +127,9 @@ func (b *edgeBench) measureOnce(ctx context.Context, t edgeTarget, round int) (e
 		return edgeSample{}, err
 	}
 	s := edgeSample{run: run, server: after.server - before.server, redis: after.redis - before.redis,
-		redisCmds: after.cmds - before.cmds, counts: countsSince(counts0, counts1), verifications: -1}
+		redisCmds: after.cmds - before.cmds, counts: countsSince(counts0, counts1), verifications: -1, general: -1}
 	if t.server == b.gateway {
-		s.verifications = s.counts[tokenMisses]
+		s.verifications, s.general = s.counts[fastVerifications], s.counts[generalVerifications]
 	}
 	return s, nil
 }
@@ -172,7 +173,7 @@ func (b *edgeBench) cpu(ctx context.Context, server *child) (cpuReading, error) 
 }
 
 // serverCounts reads the counters edgebench checks in a process's
-// /metrics: the access tokens it verified (its token cache's misses) and
+// /metrics: the access tokens it verified, by path, and
 // its answers by route, method and status. The bare baseline has none. It
 // is read outside the CPU window: the scrape costs the process CPU too.
 func (b *edgeBench) serverCounts(server *child) (map[string]int64, error) {
@@ -184,10 +185,13 @@ func (b *edgeBench) serverCounts(server *child) (map[string]int64, error) {
 		return nil, fmt.Errorf("reading %s's metrics: %w", server.name, err)
 	}
 	defer res.Body.Close()
-	return metricValues(res.Body, tokenMisses, "ticketvelo_http_requests_total{")
+	return metricValues(res.Body, "ticketvelo_access_tokens_verified_total{", "ticketvelo_http_requests_total{")
 }
 
-const tokenMisses = `ticketvelo_access_token_cache_total{result="miss"}`
+const (
+	fastVerifications    = `ticketvelo_access_tokens_verified_total{path="fast"}`
+	generalVerifications = `ticketvelo_access_tokens_verified_total{path="general"}`
+)
 
 // metricValues reads the samples of a Prometheus text exposition whose
 // series start with one of prefixes.

@@ -112,8 +112,8 @@ func TestFailedAnswersNameRouteAndStatus(t *testing.T) {
 	if want := "; the server counted GET /api/v1/events/{id}/queue 404 ×2"; got != want {
 		t.Errorf("got %q, want %q", got, want)
 	}
-	values, err := metricValues(strings.NewReader("# HELP x\n"+tokenMisses+" 12\nother 3\n"), tokenMisses)
-	if err != nil || len(values) != 1 || values[tokenMisses] != 12 {
+	values, err := metricValues(strings.NewReader("# HELP x\n"+fastVerifications+" 12\nother 3\n"), fastVerifications)
+	if err != nil || len(values) != 1 || values[fastVerifications] != 12 {
 		t.Errorf("metricValues: got %v, %v, want the one series", values, err)
 	}
 }
@@ -332,24 +332,25 @@ func childrenOf(pid int) []string {
 	return out
 }
 
-func TestVerificationsTellTheJoinsApart(t *testing.T) {
-	sample := func(verifications int64) edgeSample {
-		return edgeSample{run: wrkRun{Requests: 1000}, verifications: verifications}
+func TestVerificationsAreOneFastOnePerTokenRequest(t *testing.T) {
+	sample := func(fast, general int64) edgeSample {
+		return edgeSample{run: wrkRun{Requests: 1000}, verifications: fast, general: general}
 	}
 	for _, tc := range []struct {
 		key           string
-		verifications int64
+		fast, general int64
 		suspect       bool
 	}{
-		{"join-new", 1000, false},
-		{"join-new", 10, true},
-		{"join-seen", 0, false},
-		{"join-seen", 900, true},
-		{"poll-far", 3, false},
-		{"seats", -1, false}, // the booker has no token cache
+		{"join-new", 1000, 0, false},
+		{"join-new", 10, 0, true},
+		{"join-seen", 1000, 0, false},
+		{"poll-far", 1000, 300, true}, // the fast path missed
+		{"event", 0, 0, false},
+		{"event", 900, 0, true},
+		{"seats", -1, -1, false}, // the booker verifies none
 	} {
-		if got := verificationsOff(tc.key, sample(tc.verifications)); (got != "") != tc.suspect {
-			t.Errorf("%s with %d verifications: got %q, want suspect %v", tc.key, tc.verifications, got, tc.suspect)
+		if got := verificationsOff(tc.key, sample(tc.fast, tc.general)); (got != "") != tc.suspect {
+			t.Errorf("%s with %d fast and %d general verifications: got %q, want suspect %v", tc.key, tc.fast, tc.general, got, tc.suspect)
 		}
 	}
 }

@@ -14,9 +14,6 @@ type GatewayConfig struct {
 	// Tokens.
 	AccessTokenTTL time.Duration
 	AdmissionTTL   time.Duration
-	// TokenCacheSize bounds how many verified access tokens a gateway keeps,
-	// so a poll does not pay for an Ed25519 verification each time.
-	TokenCacheSize int
 	// RoleCacheTTL is how long a gateway believes the role it read from the
 	// database for ops routes: how long a demoted ops account keeps its
 	// powers (its token says ops for hours).
@@ -99,7 +96,6 @@ func defaultGateway() GatewayConfig {
 	return GatewayConfig{
 		AccessTokenTTL:     12 * time.Hour,
 		AdmissionTTL:       10 * time.Minute,
-		TokenCacheSize:     1_000_000,
 		RoleCacheTTL:       5 * time.Second,
 		HashWait:           3 * time.Second,
 		GracePeriod:        60 * time.Second,
@@ -128,7 +124,6 @@ func defaultGateway() GatewayConfig {
 func (g *GatewayConfig) bind(b *binder) {
 	b.duration(&g.AccessTokenTTL, "access-token-ttl", "TICKETVELO_ACCESS_TOKEN_TTL", "lifetime of access tokens")
 	b.duration(&g.AdmissionTTL, "admission-ttl", "TICKETVELO_ADMISSION_TTL", "how long an admitted buyer may buy (the admission token's lifetime, whole seconds)")
-	b.int(&g.TokenCacheSize, "token-cache-size", "TICKETVELO_TOKEN_CACHE_SIZE", "verified access tokens kept in memory per gateway (~50 bytes each); size it for the fans of a drop")
 	b.duration(&g.RoleCacheTTL, "role-cache-ttl", "TICKETVELO_ROLE_CACHE_TTL", "how long the role read from the database is believed on ops routes: a demoted ops account loses ops powers within this (0 reads it every time)")
 	b.int(&g.HashConcurrency, "hash-concurrency", "TICKETVELO_HASH_CONCURRENCY", "password hashes (argon2id, ~30 ms and 19 MiB each) run at once; 0 is twice GOMAXPROCS")
 	b.duration(&g.HashWait, "hash-wait", "TICKETVELO_HASH_WAIT", "longest a login or registration waits for a password hash to start; past it the answer is 503 with Retry-After")
@@ -158,8 +153,6 @@ func (g *GatewayConfig) validate() error {
 		return fmt.Errorf("TICKETVELO_ACCESS_TOKEN_TTL: expected at least 1m, got %s", g.AccessTokenTTL)
 	case g.AdmissionTTL < 10*time.Second || g.AdmissionTTL%time.Second != 0:
 		return fmt.Errorf("TICKETVELO_ADMISSION_TTL: expected whole seconds, at least 10s, got %s", g.AdmissionTTL)
-	case g.TokenCacheSize < 0:
-		return fmt.Errorf("TICKETVELO_TOKEN_CACHE_SIZE: expected 0 or more, got %d", g.TokenCacheSize)
 	case g.RoleCacheTTL < 0 || g.RoleCacheTTL > time.Minute:
 		return fmt.Errorf("TICKETVELO_ROLE_CACHE_TTL: expected 0 to 1m, so a demotion bites within a minute, got %s", g.RoleCacheTTL)
 	case g.HashConcurrency < 0:

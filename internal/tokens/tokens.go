@@ -42,6 +42,13 @@ var (
 	ErrWrongEvent = apperr.New(apperr.Forbidden, "token_event", "the admission token is for another event")
 )
 
+// Access tokens verified, by path: fast (this ring's own HS256 header) or
+// general (everything else, refusals included).
+var (
+	accessFast    = metrics.NewCounter(`ticketvelo_access_tokens_verified_total{path="fast"}`)
+	accessGeneral = metrics.NewCounter(`ticketvelo_access_tokens_verified_total{path="general"}`)
+)
+
 // rejected counts refused tokens by reason.
 func rejected(e *apperr.Error) error {
 	metrics.GetOrCreateCounter(`ticketvelo_token_rejections_total{reason="` + e.Code + `"}`).Inc()
@@ -131,8 +138,10 @@ func (r *Ring) sign(claims jwt.Claims) (string, error) {
 // so tokens signed before the change work until they expire.
 func (r *Ring) VerifyAccess(token string, now time.Time) (Access, error) {
 	if a, ok := r.fastAccess(token, now); ok {
+		accessFast.Inc()
 		return a, nil
 	}
+	accessGeneral.Inc()
 	var c accessClaims
 	if err := r.parse(token, AudienceAccess, now, &c, jwt.SigningMethodHS256, jwt.SigningMethodEdDSA); err != nil {
 		return Access{}, err
