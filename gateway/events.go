@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"encoding/json"
+	"sync"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -120,8 +122,48 @@ func (g *Gateway) getEvent(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	httpapi.WriteJSON(ctx, fasthttp.StatusOK, map[string]eventJSON{"event": detailOf(d, o, now)})
+	ctx.Response.Header.SetContentType("application/json")
+	ctx.Response.Header.Set(fasthttp.HeaderCacheControl, "no-store")
+	ctx.SetBody(g.pages.body(d, o, now))
 	return nil
+}
+
+// eventPages keeps each event's page as JSON for as long as what it says
+// stays the same. Every fan's browser refreshes the page every few
+// seconds, so on drop day it is as hot as the queue, and encoding its 44
+// sections with encoding/json took half of the route's CPU.
+type eventPages struct{ m sync.Map } // event id -> *eventPage
+
+type eventPage struct {
+	key  pageKey
+	body []byte
+}
+
+// pageKey is everything an event page shows that can change while the
+// event's catalog entry and waiting-room overview are cached: the entry
+// itself (its sections' backing array is replaced when it is read again),
+// the waiting room, and the sale's state at now.
+type pageKey struct {
+	sections         *catalog.SectionLeft
+	seatsLeft        int
+	room, seed, sale string
+	queued           int64
+}
+
+func (p *eventPages) body(d catalog.EventDetail, o admission.Overview, now time.Time) []byte {
+	key := pageKey{seatsLeft: d.SeatsLeft, room: roomState(o), queued: o.QueueLength + o.PrequeueLength, sale: d.SaleState(now)}
+	if len(d.Sections) > 0 {
+		key.sections = &d.Sections[0]
+	}
+	if o.Draw != admission.DrawPending {
+		key.seed = o.Seed
+	}
+	if v, ok := p.m.Load(d.ID); ok && v.(*eventPage).key == key {
+		return v.(*eventPage).body
+	}
+	body, _ := json.Marshal(map[string]eventJSON{"event": detailOf(d, o, now)})
+	p.m.Store(d.ID, &eventPage{key: key, body: body})
+	return body
 }
 
 type venueSummaryJSON struct {

@@ -41,6 +41,7 @@ type Gateway struct {
 	d      Deps
 	ui     *uiHandler
 	roles  *roleCache
+	pages  eventPages
 	limits *limiter
 	jwks   []byte
 }
