@@ -79,3 +79,71 @@ func dialClosedPort(t *testing.T) error {
 	}
 	return err
 }
+// A pool whose connections are all taken fails the next call within the
+// acquire timeout, with an error the classifier calls unavailable, instead
+// of waiting as long as the caller's context allows.
+func TestExhaustedPoolFailsWithinTheAcquireTimeout(t *testing.T) {
+	t.Parallel()
+	url, _ := testenv.Postgres(t)
+	ctx := context.Background()
+	pool, err := database.OpenWith(ctx, url+"&pool_max_conns=1", database.Options{AcquireTimeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	held, err := pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err = pool.Exec(ctx, "SELECT 1")
+	took := time.Since(start)
+	held.Release()
+	if !database.IsUnavailable(err) {
+		t.Fatalf("Exec on an exhausted pool: got %v, want an unavailable error", err)
+	}
+	if took > time.Second {
+		t.Errorf("Exec on an exhausted pool took %s, want about the 200ms acquire timeout", took)
+	}
+	if _, err := pool.Exec(ctx, "SELECT 1"); err != nil {
+		t.Errorf("Exec once the connection is back: %v", err)
+	}
+}
+
+// A pool whose server goes away and comes back (a restart, a failover
+// behind one address) fails fast meanwhile and works again afterwards by
+// itself: nothing needs restarting.
+func TestPoolRecoversAfterTheServerComesBack(t *testing.T) {
+	t.Parallel()
+	url, _ := testenv.Postgres(t)
+	url, proxy := testenv.ProxyPostgres(t, url)
+	ctx := context.Background()
+	pool, err := database.Open(ctx, url+"&pool_max_conns=4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	for range 4 {
+		if _, err := pool.Exec(ctx, "SELECT 1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	proxy.Cut()
+	for i := range 8 {
+		start := time.Now()
+		_, err := pool.Exec(ctx, "SELECT 1")
+		if !database.IsUnavailable(err) {
+			t.Fatalf("call %d with the server away: got %v, want an unavailable error", i, err)
+		}
+		if d := time.Since(start); d > 2*time.Second {
+			t.Errorf("call %d with the server away took %s", i, d)
+		}
+	}
+	if err := proxy.Restore(); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 5*time.Second, func() error {
+		_, err := pool.Exec(ctx, "SELECT 1")
+		return err
+	})
+}

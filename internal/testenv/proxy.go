@@ -3,6 +3,7 @@ package testenv
 import (
 	"io"
 	"net"
+	neturl "net/url"
 	"sync"
 	"testing"
 )
@@ -77,4 +78,22 @@ func (p *Proxy) Restore() error {
 	p.mu.Unlock()
 	go p.serve(ln)
 	return nil
+}
+
+// ProxyPostgres puts a Proxy between a program and the Postgres server of
+// url (a postgres:// URL naming host:port) and returns the URL to give the
+// program instead, so a test can cut its database away from it alone.
+func ProxyPostgres(tb testing.TB, url string) (string, *Proxy) {
+	tb.Helper()
+	u, err := neturl.Parse(url)
+	if err != nil || u.Host == "" {
+		tb.Fatalf("ProxyPostgres: %q is not a postgres://host:port URL: %v", url, err)
+	}
+	target := u.Host
+	if u.Port() == "" {
+		target = net.JoinHostPort(u.Hostname(), "5432")
+	}
+	p := StartProxy(tb, target)
+	u.Host = p.Addr()
+	return u.String(), p
 }
