@@ -78,6 +78,7 @@ var (
 	bitmapRepairsTotal  = metrics.NewCounter("ticketvelo_booker_bitmap_repairs_total")
 	lastDefenceTotal    = metrics.NewCounter("ticketvelo_booker_ticket_unique_violations_total")
 	snapshotBuildsTotal = metrics.NewCounter("ticketvelo_booker_snapshot_builds_total")
+	holdsShedTotal      = metrics.NewCounter("ticketvelo_booker_holds_shed_total")
 	holdSeconds         = metrics.NewPrometheusHistogramExt("ticketvelo_booker_hold_duration_seconds", holdLatencyBuckets)
 	confirmSeconds      = metrics.NewPrometheusHistogramExt("ticketvelo_booker_confirm_duration_seconds", holdLatencyBuckets)
 	snapshotSeconds     = metrics.NewPrometheusHistogramExt("ticketvelo_booker_snapshot_build_seconds", holdLatencyBuckets)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/ticketvelo/ticketvelo/internal/apperr"
 	"github.com/ticketvelo/ticketvelo/internal/bookingevent"
+	"github.com/ticketvelo/ticketvelo/internal/database"
 	"github.com/ticketvelo/ticketvelo/internal/kafka"
 )
 
@@ -42,14 +43,14 @@ func (s *Service) readHold(ctx context.Context, q pgx.Tx, id string) (holdRow, e
 	var h holdRow
 	var seats []int32
 	const sql = `SELECT id::text, event_id, user_id, status, expires_at, seat_nos, total_cents FROM holds WHERE id = $1`
-	var row pgx.Row
+	dest := []any{&h.ID, &h.EventID, &h.UserID, &h.Status, &h.ExpiresAt, &seats, &h.TotalCents}
+	var err error
 	if q != nil {
-		row = q.QueryRow(ctx, sql, id)
+		err = q.QueryRow(ctx, sql, id).Scan(dest...)
 	} else {
 		s.stats.pgTx(opRead)
-		row = s.pool.QueryRow(ctx, sql, id)
+		err = database.Retry(ctx, func() error { return s.pool.QueryRow(ctx, sql, id).Scan(dest...) })
 	}
-	err := row.Scan(&h.ID, &h.EventID, &h.UserID, &h.Status, &h.ExpiresAt, &seats, &h.TotalCents)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return h, errHoldNotFound
 	}
@@ -94,7 +95,8 @@ func (s *Service) releaseHold(ctx context.Context, userID int64, id string) erro
 	var h holdRow
 	s.stats.pgTx(opReleaseTx)
 	released := false
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := database.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		released = false
 		var err error
 		h, err = s.readHoldForUpdate(ctx, tx, id)
 		if err != nil {
@@ -154,16 +156,30 @@ const (
 	payTimeout  = "tok_timeout"
 )
 
+// paymentWait is how long the simulated payment with token may take; a
+// confirm's store budget comes on top of it.
+func (s *Service) paymentWait(token string) time.Duration {
+	if token == payTimeout {
+		return s.cfg.PaymentTimeout
+	}
+	return 0
+}
+
 // confirm turns an active hold into an order after the simulated payment.
 // The order, its tickets and the booking.confirmed outbox row are written in
 // one transaction; the unique index on live tickets is the last line of
 // defence against a seat sold twice.
+//
+// A confirm that fails on a store fault gives its key back, so the fan's
+// retry with the same key runs at once; if its COMMIT went through
+// unseen, the answer recorded in that transaction is what the retry
+// replays, and the key is never given back from under it.
 func (s *Service) confirm(ctx context.Context, userID int64, holdID, key, payment, requestID string) (answer, error) {
 	start := time.Now()
 	defer confirmSeconds.UpdateDuration(start)
 	const scope = "confirm"
 	hash := requestHash("confirm", holdID, payment)
-	prev, err := s.pgClaim(ctx, userID, scope, key, hash, s.cfg.PaymentTimeout+30*time.Second)
+	prev, err := s.pgClaim(ctx, userID, scope, key, hash, s.claimStale(s.paymentWait(payment)))
 	if err != nil || prev != nil {
 		if prev != nil {
 			return *prev, nil
@@ -171,21 +187,22 @@ func (s *Service) confirm(ctx context.Context, userID int64, holdID, key, paymen
 		return answer{}, err
 	}
 	a, err := s.confirmClaimed(ctx, userID, holdID, key, payment, requestID)
-	if err != nil {
-		s.pgAbandon(ctx, userID, scope, key)
-		return answer{}, err
-	}
-	if a.status >= 500 {
+	if err == nil && a.status >= 500 {
 		// A timed-out payment is not an answer to keep: the same key may
 		// try again.
 		s.pgAbandon(ctx, userID, scope, key)
 		return a, nil
 	}
-	if a.status != fasthttp.StatusCreated {
+	if err == nil && a.status != fasthttp.StatusCreated {
 		s.stats.pgTx(opIdempotency)
-		if err := pgFinish(ctx, s.pool, userID, scope, key, a); err != nil {
-			return answer{}, err
-		}
+		err = database.Retry(ctx, func() error { return pgFinish(ctx, s.pool, userID, scope, key, a) })
+	}
+	switch {
+	case errors.Is(err, errClaimLost):
+		return answer{}, err // the key is another request's now: not ours to give back
+	case err != nil:
+		s.pgAbandon(ctx, userID, scope, key)
+		return answer{}, err
 	}
 	return a, nil
 }
@@ -233,7 +250,8 @@ func (s *Service) confirmClaimed(ctx context.Context, userID int64, holdID, key,
 func (s *Service) expireNow(ctx context.Context, h holdRow) {
 	s.stats.pgTx(opSweep)
 	var done bool
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := database.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		done = false
 		cur, err := s.readHoldForUpdate(ctx, tx, h.ID)
 		if err != nil || cur.Status != "active" {
 			return err
@@ -266,7 +284,7 @@ func (s *Service) orderTx(ctx context.Context, ev *eventInfo, h holdRow, key, pa
 	created := jsonAnswer(fasthttp.StatusCreated, map[string]any{"order": order})
 	var outcome answer
 	s.stats.pgTx(opConfirmTx)
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := database.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE holds SET status = 'confirmed', updated_at = now()
 			WHERE id = $1 AND user_id = $2 AND status = 'active' AND expires_at > $3`, h.ID, h.UserID, now)
 		if err != nil {
@@ -351,7 +369,7 @@ func (s *Service) writeOutbox(ctx context.Context, tx pgx.Tx, ev *eventInfo, typ
 // transaction. Cancelling a canceled order answers it again.
 func (s *Service) cancelOrder(ctx context.Context, userID int64, orderID, key, requestID string) (answer, error) {
 	const scope = "cancel"
-	prev, err := s.pgClaim(ctx, userID, scope, key, requestHash("cancel", orderID), time.Minute)
+	prev, err := s.pgClaim(ctx, userID, scope, key, requestHash("cancel", orderID), s.claimStale(0))
 	if err != nil || prev != nil {
 		if prev != nil {
 			return *prev, nil
@@ -360,7 +378,9 @@ func (s *Service) cancelOrder(ctx context.Context, userID int64, orderID, key, r
 	}
 	var eventID int64
 	s.stats.pgTx(opRead)
-	err = s.pool.QueryRow(ctx, `SELECT event_id FROM orders WHERE id = $1 AND user_id = $2`, orderID, userID).Scan(&eventID)
+	err = database.Retry(ctx, func() error {
+		return s.pool.QueryRow(ctx, `SELECT event_id FROM orders WHERE id = $1 AND user_id = $2`, orderID, userID).Scan(&eventID)
+	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		err = errOrderNotFound
 	}
@@ -375,6 +395,9 @@ func (s *Service) cancelOrder(ctx context.Context, userID int64, orderID, key, r
 		return answer{}, err
 	}
 	a, seats, err := s.cancelTx(ctx, ev, userID, orderID, key)
+	if errors.Is(err, errClaimLost) {
+		return answer{}, err
+	}
 	if err != nil {
 		s.pgAbandon(ctx, userID, scope, key)
 		return answer{}, err
@@ -393,7 +416,7 @@ func (s *Service) cancelTx(ctx context.Context, ev *eventInfo, userID int64, ord
 	var freed []int
 	eventID := ev.ID
 	s.stats.pgTx(opCancelTx)
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := database.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		freed = nil
 		var (
 			holdID, status string
@@ -477,26 +500,30 @@ func orderTickets(ctx context.Context, q pgx.Tx, ev *eventInfo, orderID string) 
 
 // listOrders returns the fan's orders, newest first (the latest 100).
 func (s *Service) listOrders(ctx context.Context, userID int64) ([]orderJSON, error) {
-	s.stats.pgTx(opRead)
-	rows, err := s.pool.Query(ctx, `SELECT o.id::text, o.event_id, o.status, o.total_cents, o.created_at, o.canceled_at,
-			coalesce(array_agg(t.id::text ORDER BY t.seat_no) FILTER (WHERE t.id IS NOT NULL), '{}'),
-			coalesce(array_agg(t.seat_no ORDER BY t.seat_no) FILTER (WHERE t.id IS NOT NULL), '{}')
-		FROM orders o LEFT JOIN tickets t ON t.order_id = o.id
-		WHERE o.user_id = $1 GROUP BY o.id ORDER BY o.created_at DESC LIMIT 100`, userID)
-	if err != nil {
-		return nil, fmt.Errorf("listing orders: %w", err)
-	}
 	type listed struct {
 		o     orderJSON
 		ids   []string
 		seats []int32
 	}
 	var all []listed
-	var l listed
-	_, err = pgx.ForEachRow(rows, []any{&l.o.ID, &l.o.EventID, &l.o.Status, &l.o.TotalCents, &l.o.CreatedAt, &l.o.CanceledAt, &l.ids, &l.seats}, func() error {
-		all = append(all, l)
-		l = listed{}
-		return nil
+	s.stats.pgTx(opRead)
+	err := database.Retry(ctx, func() error {
+		all = nil
+		rows, err := s.pool.Query(ctx, `SELECT o.id::text, o.event_id, o.status, o.total_cents, o.created_at, o.canceled_at,
+			coalesce(array_agg(t.id::text ORDER BY t.seat_no) FILTER (WHERE t.id IS NOT NULL), '{}'),
+			coalesce(array_agg(t.seat_no ORDER BY t.seat_no) FILTER (WHERE t.id IS NOT NULL), '{}')
+		FROM orders o LEFT JOIN tickets t ON t.order_id = o.id
+		WHERE o.user_id = $1 GROUP BY o.id ORDER BY o.created_at DESC LIMIT 100`, userID)
+		if err != nil {
+			return err
+		}
+		var l listed
+		_, err = pgx.ForEachRow(rows, []any{&l.o.ID, &l.o.EventID, &l.o.Status, &l.o.TotalCents, &l.o.CreatedAt, &l.o.CanceledAt, &l.ids, &l.seats}, func() error {
+			all = append(all, l)
+			l = listed{}
+			return nil
+		})
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("listing orders: %w", err)

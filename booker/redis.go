@@ -171,6 +171,7 @@ type claimArgs struct {
 	eventID, userID      int64
 	key, hash, requestID string
 	admissionExp, now    time.Time
+	pendingTTL           time.Duration // how long the key says "in flight" at most
 	conflictTTL          time.Duration // how long a 409 answered here is kept
 	attempts             int           // per attemptWindow
 	sentinel             int
@@ -188,7 +189,7 @@ func (r *redisStore) claim(ctx context.Context, a claimArgs) (claimResult, error
 	defer cancel()
 	ms := func(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) }
 	args := make([]string, 0, 10+len(a.seats))
-	args = append(args, pendingRecord(a.hash), ms(pendingTTL), strconv.Itoa(a.sentinel),
+	args = append(args, pendingRecord(a.hash), ms(a.pendingTTL), strconv.Itoa(a.sentinel),
 		conflictPrefix(a.hash, a.requestID), ms(a.conflictTTL), strconv.FormatInt(a.userID, 10),
 		strconv.FormatInt(a.admissionExp.UnixMilli(), 10), strconv.FormatInt(a.now.UnixMilli(), 10),
 		strconv.Itoa(a.attempts), ms(attemptWindow))
@@ -399,8 +400,12 @@ func (r *redisStore) get(ctx context.Context, key string) (string, error) {
 	return v, r.failed(err)
 }
 
+// forget deletes the pending claim of a request that failed, so its retry
+// runs at once. It runs whatever became of the request's context (its
+// store timeout passing is the usual reason to be here), within the Redis
+// timeout; if it fails too, the claim's own TTL frees the key.
 func (r *redisStore) forget(ctx context.Context, key string) error {
-	cctx, cancel, err := r.ctx(ctx)
+	cctx, cancel, err := r.ctx(context.WithoutCancel(ctx))
 	if err != nil {
 		return err
 	}

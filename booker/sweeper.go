@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/ticketvelo/ticketvelo/internal/database"
 )
 
 // RunSweeper releases expired holds every sweep interval until ctx ends.
@@ -64,7 +66,7 @@ func (s *Service) SweepOnce(ctx context.Context) (int, error) {
 func (s *Service) sweepBatch(ctx context.Context) ([]expiredHold, error) {
 	var out []expiredHold
 	s.stats.pgTx(opSweep)
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := database.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		out = out[:0]
 		rows, err := tx.Query(ctx, `
 			WITH due AS (

@@ -83,6 +83,7 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		{"smtp", map[string]string{"SMTP_URL": "http://mail"}, nil, "SMTP_URL"},
 		{"seed", map[string]string{"TICKETVELO_SEED": "maybe"}, nil, "TICKETVELO_SEED"},
 		{"flag value", nil, []string{"-addr", "nope"}, "TICKETVELO_ADDR"},
+		{"hold queue wait", map[string]string{"TICKETVELO_HOLD_QUEUE_WAIT": "1m"}, nil, "TICKETVELO_HOLD_QUEUE_WAIT"},
 		{"store timeout", map[string]string{"TICKETVELO_STORE_TIMEOUT": "0s"}, nil, "TICKETVELO_STORE_TIMEOUT"},
 		{"acquire timeout", map[string]string{"TICKETVELO_DB_ACQUIRE_TIMEOUT": "-1s"}, nil, "TICKETVELO_DB_ACQUIRE_TIMEOUT"},
 		{"acquire over the store timeout", map[string]string{"TICKETVELO_DB_ACQUIRE_TIMEOUT": "3s", "TICKETVELO_STORE_TIMEOUT": "2s"}, nil, "TICKETVELO_DB_ACQUIRE_TIMEOUT"},

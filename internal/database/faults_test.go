@@ -79,6 +79,7 @@ func dialClosedPort(t *testing.T) error {
 	}
 	return err
 }
+
 // A pool whose connections are all taken fails the next call within the
 // acquire timeout, with an error the classifier calls unavailable, instead
 // of waiting as long as the caller's context allows.
