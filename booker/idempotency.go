@@ -212,27 +212,35 @@ func pgFinish(ctx context.Context, q execer, userID int64, scope, key string, a 
 	return nil
 }
 
-// abandonTimeout bounds giving a claim back; claimStale leaves room for it.
-const abandonTimeout = 800 * time.Millisecond
+// abandonGrace is how long giving a claim back may take past the
+// request's own deadline: a request that failed at its very end (a store
+// that stalled until the deadline) still tries, briefly, and its answer is
+// held up by this much at most.
+const abandonGrace = 300 * time.Millisecond
 
 // claimStale is how long a confirm's or cancel's claim may say "in flight"
 // before another request with its key takes it over: past the longest its
 // request can run (the store timeout plus extra, the payment's wait) and
 // give the claim back, so the request that took it has surely ended. A
 // request that failed on a fault gives its claim back at once (pgAbandon);
-// only when that fails too does the key wait this long, seconds, not the
+// only when that fails too does the key wait this long: seconds, not the
 // half minute it once did.
 func (s *Service) claimStale(extra time.Duration) time.Duration {
-	return s.storeTimeout + extra + abandonTimeout + 200*time.Millisecond
+	return s.storeTimeout + extra + abandonGrace + 700*time.Millisecond
 }
 
 // pgAbandon gives up a claim whose request failed for a reason a retry may
 // not meet again (payment timeout, a store error), so the retry runs at
-// once. It runs whatever became of the request's context, for a moment at
-// most; when it fails as well, claimStale frees the key.
+// once. It runs within the request's deadline, or abandonGrace past it,
+// whatever became of the request's context; when it fails as well,
+// claimStale frees the key.
 func (s *Service) pgAbandon(ctx context.Context, userID int64, scope, key string) {
 	s.stats.pgTx(opIdempotency)
-	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abandonTimeout)
+	deadline := time.Now().Add(abandonGrace)
+	if d, ok := ctx.Deadline(); ok && d.After(deadline) {
+		deadline = d
+	}
+	actx, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline)
 	defer cancel()
 	err := database.Retry(actx, func() error {
 		_, err := s.pool.Exec(actx, `DELETE FROM idempotency_keys
