@@ -124,6 +124,14 @@ func (s *Service) Routes(r *router.Router) {
 	r.POST("/api/v1/orders/{id}/cancel", s.handle(opOther, s.handleCancelOrder))
 }
 
+// loopTimeout bounds one round of a background loop (a sweep, a seat-map
+// build). Requests have the store timeout; a round may do more (a sweep
+// releases up to a batch of holds per transaction, in as many transactions
+// as are due), but a store that stalls without failing must not stop a
+// loop for good: past this the round is abandoned and the next starts on
+// a fresh connection.
+const loopTimeout = 10 * time.Second
+
 // Loops are the booker's background loops, each a Run(ctx) error: the hold
 // expiry sweeper, the seat-map snapshot refresher and the health reporter.
 func (s *Service) Loops() []func(context.Context) error {

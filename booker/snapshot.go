@@ -98,17 +98,25 @@ func (sn *snapshots) Run(ctx context.Context) error {
 				sn.local.Delete(id)
 				return true
 			}
-			ev, err := sn.s.events.get(ctx, id)
+			ev, err := sn.s.events.get(ctx, id) // bounded by the store timeout
 			if err != nil {
 				return true
 			}
-			if won, err := sn.lease(ctx, id); err == nil && won {
-				if _, err := sn.build(ctx, ev); err != nil && ctx.Err() == nil {
-					sn.s.log.Warn().Err(err).Int64("event_id", id).Msg("rebuilding seat map")
-				}
-			}
+			sn.rebuild(ctx, ev)
 			return true
 		})
+	}
+}
+
+// rebuild builds the event's snapshot if this booker wins the lease, within
+// loopTimeout, so a stalled store cannot stop the refresher for good.
+func (sn *snapshots) rebuild(ctx context.Context, ev *eventInfo) {
+	bctx, cancel := context.WithTimeout(ctx, loopTimeout)
+	defer cancel()
+	if won, err := sn.lease(bctx, ev.ID); err == nil && won {
+		if _, err := sn.build(bctx, ev); err != nil && ctx.Err() == nil {
+			sn.s.log.Warn().Err(err).Int64("event_id", ev.ID).Msg("rebuilding seat map")
+		}
 	}
 }
 
