@@ -5,6 +5,7 @@ import (
 	neturl "net/url"
 	"sync"
 	"testing"
+	"time"
 )
 
 // Proxy forwards TCP to a target until it is cut, so a test can take a
@@ -21,6 +22,7 @@ type Proxy struct {
 	// resumed is closed while bytes flow; a stall replaces it with an
 	// open channel that Resume closes.
 	resumed chan struct{}
+	delay   time.Duration // added to every chunk forwarded: a slow server
 }
 
 // StartProxy listens on a loopback port and forwards each connection to
@@ -64,9 +66,12 @@ func (p *Proxy) copy(dst, src net.Conn) {
 		n, err := src.Read(buf)
 		if n > 0 {
 			p.mu.Lock()
-			resumed := p.resumed
+			resumed, delay := p.resumed, p.delay
 			p.mu.Unlock()
 			<-resumed
+			if delay > 0 {
+				time.Sleep(delay)
+			}
 			if _, werr := dst.Write(buf[:n]); werr != nil {
 				return
 			}
@@ -75,6 +80,15 @@ func (p *Proxy) copy(dst, src net.Conn) {
 			return
 		}
 	}
+}
+
+// SetDelay holds every chunk back d before forwarding it, both ways: each
+// round trip through the proxy takes 2d longer, as with a server slowed
+// by a busy machine. 0 ends it.
+func (p *Proxy) SetDelay(d time.Duration) {
+	p.mu.Lock()
+	p.delay = d
+	p.mu.Unlock()
 }
 
 // Stall stops every byte in both directions without closing anything: the
