@@ -124,7 +124,7 @@ func (s *Service) takeHoldSlot(ctx context.Context) (release func(), err error) 
 	case <-wait.C:
 	case <-ctx.Done():
 	}
-	holdsShedTotal.Inc()
+	s.stats.holdShed()
 	return nil, errBusy
 }
 

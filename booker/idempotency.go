@@ -200,9 +200,7 @@ var errClaimLost = errInFlight.Withf("another request with this Idempotency-Key 
 // of the one that took it over; the same answer again is a no-op, so a
 // retry of pgFinish itself is safe.
 func pgFinish(ctx context.Context, q execer, userID int64, scope, key string, a answer) error {
-	tag, err := q.Exec(ctx, `UPDATE idempotency_keys SET status_code = $4, response = $5
-		WHERE user_id = $1 AND scope = $2 AND key = $3
-		AND (status_code IS NULL OR (status_code = $4 AND response = $5))`, userID, scope, key, a.status, encodeStored(a))
+	tag, err := q.Exec(ctx, pgFinishSQL, userID, scope, key, a.status, encodeStored(a))
 	if err != nil {
 		return fmt.Errorf("recording idempotent answer: %w", err)
 	}
@@ -211,6 +209,10 @@ func pgFinish(ctx context.Context, q execer, userID int64, scope, key string, a 
 	}
 	return nil
 }
+
+const pgFinishSQL = `UPDATE idempotency_keys SET status_code = $4, response = $5
+	WHERE user_id = $1 AND scope = $2 AND key = $3
+	AND (status_code IS NULL OR (status_code = $4 AND response = $5))`
 
 // abandonGrace is how long giving a claim back may take past the
 // request's own deadline: a request that failed at its very end (a store

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/valyala/fasthttp"
 
 	"github.com/ticketvelo/ticketvelo/internal/apperr"
@@ -268,100 +267,39 @@ func (s *Service) expireNow(ctx context.Context, h holdRow) {
 	}
 }
 
-// orderTx is the order's one transaction.
-func (s *Service) orderTx(ctx context.Context, ev *eventInfo, h holdRow, key, paymentRef, requestID string) (answer, error) {
-	now := s.now()
-	orderID := newUUID()
-	order := orderJSON{ID: orderID, EventID: ev.ID, EventName: ev.Name, Status: "confirmed", Currency: ev.Currency,
-		TotalCents: h.TotalCents, CreatedAt: now.UTC(), Tickets: make([]ticketJSON, len(h.Seats))}
-	ticketIDs := make([]string, len(h.Seats))
-	prices := make([]int64, len(h.Seats))
-	for i, no := range h.Seats {
-		ticketIDs[i] = newUUID()
-		order.Tickets[i] = ev.ticketView(ticketIDs[i], no)
-		prices[i] = order.Tickets[i].PriceCents
-	}
-	created := jsonAnswer(fasthttp.StatusCreated, map[string]any{"order": order})
-	var outcome answer
-	s.stats.pgTx(opConfirmTx)
-	err := database.InTx(ctx, s.pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE holds SET status = 'confirmed', updated_at = now()
-			WHERE id = $1 AND user_id = $2 AND status = 'active' AND expires_at > $3`, h.ID, h.UserID, now)
-		if err != nil {
-			return fmt.Errorf("confirming hold: %w", err)
-		}
-		if tag.RowsAffected() == 0 {
-			// The sweeper or a parallel request got there first.
-			outcome = errorAnswer(errHoldExpired, fasthttp.StatusGone, requestID)
-			if cur, err := s.readHold(ctx, tx, h.ID); err == nil && cur.Status != "expired" && cur.Status != "active" {
-				outcome = errorAnswer(errHoldNotActive.Withf("the hold is %s", cur.Status), fasthttp.StatusConflict, requestID)
-			}
-			return nil
-		}
-		sold, err := tx.Exec(ctx, `UPDATE seats SET status = 'sold', version = version + 1
-			WHERE event_id = $1 AND hold_id = $2 AND status = 'held'`, ev.ID, h.ID)
-		if err != nil {
-			return fmt.Errorf("selling seats: %w", err)
-		}
-		if int(sold.RowsAffected()) != len(h.Seats) {
-			return fmt.Errorf("hold %s owns %d of its %d seats", h.ID, sold.RowsAffected(), len(h.Seats))
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO orders (id, hold_id, event_id, user_id, idempotency_key, total_cents, payment_ref, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, orderID, h.ID, ev.ID, h.UserID, key, h.TotalCents, paymentRef, now); err != nil {
-			return fmt.Errorf("inserting order: %w", err)
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO tickets (id, order_id, event_id, seat_no, price_cents)
-			SELECT t.id, $1, $2, t.seat_no, t.price FROM unnest($3::uuid[], $4::int[], $5::int[]) AS t(id, seat_no, price)`,
-			orderID, ev.ID, ticketIDs, h.Seats, prices); err != nil {
-			return fmt.Errorf("inserting tickets: %w", err)
-		}
-		if err := s.writeOutbox(ctx, tx, ev, bookingevent.Confirmed, orderID, h.UserID, order.Tickets, h.TotalCents, now); err != nil {
-			return err
-		}
-		outcome = created
-		return pgFinish(ctx, tx, h.UserID, "confirm", key, created)
-	})
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == "tickets_one_per_seat" {
-		// The last line of defence held: something upstream let two holds
-		// own one seat. Refuse the sale; the metric should stay at zero.
-		lastDefenceTotal.Inc()
-		s.log.Error().Str("hold_id", h.ID).Msg("unique ticket index refused a second sale of a seat")
-		return errorAnswer(errSeatTaken.Withf("a seat of this hold was sold to someone else"), fasthttp.StatusConflict, requestID), nil
-	}
-	if err != nil {
-		return answer{}, err
-	}
-	if outcome.status == fasthttp.StatusCreated {
-		ordersTotal("confirmed").Inc()
-		s.admissionDone(ctx, ev.ID, h.UserID)
-	}
-	return outcome, nil
-}
-
 // writeOutbox inserts a self-contained booking event in the caller's
 // transaction; the relay publishes it to booking.events keyed by order.
 func (s *Service) writeOutbox(ctx context.Context, tx pgx.Tx, ev *eventInfo, typ, orderID string, userID int64, tickets []ticketJSON, total int64, at time.Time) error {
-	e := bookingevent.Event{
-		Type: typ, OrderID: orderID, OccurredAt: at.UTC(), TotalCents: total, Currency: ev.Currency,
-		Buyer: bookingevent.Buyer{UserID: userID},
-		Show:  bookingevent.Show{EventID: ev.ID, Name: ev.Name, StartsAt: ev.StartsAt.UTC(), Venue: ev.Venue, City: ev.City, Timezone: ev.Timezone},
-	}
-	if err := tx.QueryRow(ctx, `SELECT email, name FROM users WHERE id = $1`, userID).Scan(&e.Buyer.Email, &e.Buyer.Name); err != nil {
+	buyer := bookingevent.Buyer{UserID: userID}
+	if err := tx.QueryRow(ctx, `SELECT email, name FROM users WHERE id = $1`, userID).Scan(&buyer.Email, &buyer.Name); err != nil {
 		return fmt.Errorf("reading buyer: %w", err)
+	}
+	payload, err := bookingPayload(ev, typ, orderID, buyer, tickets, total, at)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, insertOutboxSQL, kafka.BookingEvents, orderID, typ, payload); err != nil {
+		return fmt.Errorf("writing outbox: %w", err)
+	}
+	return nil
+}
+
+const insertOutboxSQL = `INSERT INTO outbox (topic, key, type, payload) VALUES ($1, $2, $3, $4)`
+
+// bookingPayload is the booking event of an order, as the outbox keeps it.
+func bookingPayload(ev *eventInfo, typ, orderID string, buyer bookingevent.Buyer, tickets []ticketJSON, total int64, at time.Time) ([]byte, error) {
+	e := bookingevent.Event{
+		Type: typ, OrderID: orderID, OccurredAt: at.UTC(), TotalCents: total, Currency: ev.Currency, Buyer: buyer,
+		Show: bookingevent.Show{EventID: ev.ID, Name: ev.Name, StartsAt: ev.StartsAt.UTC(), Venue: ev.Venue, City: ev.City, Timezone: ev.Timezone},
 	}
 	for _, t := range tickets {
 		e.Tickets = append(e.Tickets, bookingevent.Ticket{ID: t.ID, SeatNo: t.SeatID, Section: t.Section, Row: t.Row, Number: t.Number, PriceCents: t.PriceCents})
 	}
 	payload, err := json.Marshal(e)
 	if err != nil {
-		return fmt.Errorf("encoding booking event: %w", err)
+		return nil, fmt.Errorf("encoding booking event: %w", err)
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO outbox (topic, key, type, payload) VALUES ($1, $2, $3, $4)`,
-		kafka.BookingEvents, orderID, typ, payload); err != nil {
-		return fmt.Errorf("writing outbox: %w", err)
-	}
-	return nil
+	return payload, nil
 }
 
 // cancelOrder cancels a confirmed order: its tickets are voided, its seats
