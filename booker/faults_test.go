@@ -399,3 +399,40 @@ func TestBusyBookerShedsHoldsInsteadOfQueueing(t *testing.T) {
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// TestHoldWhoseCommitWasLostIsReplayed: a hold's COMMIT reaches Postgres
+// but its answer never comes back (the network stalls at that moment), so
+// the fan gets 503 while the hold is made. When the fan retries with the
+// same key, after the seat-map refresh has marked the seat taken (by that
+// very hold), they get their hold back (201, replayed), not 409 for their
+// own seat while a hold in their name keeps it for ten minutes.
+func TestHoldWhoseCommitWasLostIsReplayed(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{realClock: true, pgProxy: true})
+	h.serve()
+	fan := h.users(1)[0]
+	var once sync.Once
+	h.svc.hooks.afterSeatUpdate = func([]int) { once.Do(h.pgProxy.Stall) } // the COMMIT is held back
+	r := h.holdSeats(fan, "k", 7)
+	if r.status != 503 {
+		t.Fatalf("hold whose COMMIT stalled: got %d %s, want 503", r.status, r.body)
+	}
+	h.pgProxy.Resume() // the COMMIT goes through after all
+	var holdID string
+	testenvEventually(t, func() error {
+		return h.direct.QueryRow(context.Background(), `SELECT id::text FROM holds WHERE user_id = $1 AND status = 'active'`, fan).Scan(&holdID)
+	})
+	ctx := context.Background()
+	if err := h.svc.redis.setBits(ctx, h.eventID, []int{7}, true, nil); err != nil { // as the refresher does
+		t.Fatal(err)
+	}
+	r = h.holdSeats(fan, "k", 7)
+	var held struct{ Hold holdJSON }
+	if r.status != 201 || jsonUnmarshal(r.body, &held) != nil || held.Hold.ID != holdID {
+		t.Fatalf("the retry with the same key: got %d %s, want 201 replaying hold %s", r.status, r.body, holdID)
+	}
+	if r.header.Get("Idempotent-Replayed") != "true" {
+		t.Errorf("the retry's answer is not marked replayed")
+	}
+	checkInvariants(t, h.direct, h.eventID)
+}

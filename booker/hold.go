@@ -144,12 +144,11 @@ func (s *Service) createHold(ctx context.Context, req *holdRequest) (answer, err
 	if !req.best {
 		seats = req.seats
 	}
-	cl, err := s.redis.claim(ctx, claimArgs{
-		eventID: ev.ID, userID: req.userID, key: req.key, hash: req.hash, requestID: req.requestID,
-		admissionExp: req.admissionExp, now: s.now(), pendingTTL: s.pendingTTL(), conflictTTL: s.shortRecordTTL(req),
-		attempts: s.cfg.HoldAttempts, sentinel: ev.capacity(), seats: seats,
-	})
+	cl, err := s.claimHold(ctx, req, seats)
+	var pgFault *unknownOutcomeError
 	switch {
+	case errors.As(err, &pgFault):
+		return answer{}, pgFault.err
 	case err != nil:
 		s.stats.redisFallback()
 		return answer{}, errAdmissionUnchecked
@@ -187,7 +186,7 @@ func (s *Service) createHold(ctx context.Context, req *holdRequest) (answer, err
 		out, locks, err := s.lockAndHold(ctx, req, seats)
 		if err != nil {
 			locks.release(ctx)
-			_ = s.redis.forget(ctx, idemKey)
+			s.giveBackKey(ctx, req, idemKey, err)
 			return answer{}, err
 		}
 		// Best available retries with other seats when its pick was taken
@@ -561,18 +560,10 @@ type queryer interface {
 // Postgres: a created hold, made before Redis lost its copy, or by a
 // duplicate that ran while Redis was away.
 func (s *Service) replayFromPostgres(ctx context.Context, req *holdRequest, scope string) (holdOutcome, error) {
-	var hash string
-	var status int
-	var stored []byte
-	s.stats.pgTx(opIdempotency)
-	err := database.Retry(ctx, func() error {
-		return s.pool.QueryRow(ctx, `SELECT request_hash, status_code, response FROM idempotency_keys
-			WHERE user_id = $1 AND scope = $2 AND key = $3`, req.userID, scope, req.key).Scan(&hash, &status, &stored)
-	})
-	if err != nil {
-		return holdOutcome{}, fmt.Errorf("reading idempotency key: %w", err)
+	hash, first, found, err := s.storedHoldAnswer(ctx, req, scope)
+	if err == nil && !found {
+		err = errors.New("the idempotency record vanished")
 	}
-	first, err := decodeStored(status, stored)
 	if err != nil {
 		return holdOutcome{}, err
 	}

@@ -59,8 +59,9 @@ func requestHash(parts ...string) string {
 	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
-// A Redis record is "P<hash>" while its request runs and
-// "D<hash><status><retry-after>:<body>" once answered.
+// A Redis record is "P<hash>" while its request runs,
+// "D<hash><status><retry-after>:<body>" once answered, and "U<hash>" when
+// its request failed at a COMMIT that may have gone through (unknown.go).
 func pendingRecord(hash string) string { return "P" + hash }
 
 func doneRecord(hash string, a answer) string {
@@ -77,7 +78,7 @@ func replayRecord(record, hash string) (answer, error) {
 	if len(record) < 1+len(hash) || record[1:1+len(hash)] != hash {
 		return answer{}, errKeyReused
 	}
-	if record[0] == 'P' {
+	if record[0] == 'P' || record[0] == 'U' {
 		return answer{}, errInFlight
 	}
 	if record[0] == 'C' {

@@ -413,6 +413,37 @@ func (r *redisStore) forget(ctx context.Context, key string) error {
 	return r.failed(r.client.Do(cctx, r.client.B().Del().Key(key).Build()).Error())
 }
 
+// setRecord stores an idempotency record, whatever became of the
+// request's context, within the Redis timeout.
+func (r *redisStore) setRecord(ctx context.Context, key, value string, ttl time.Duration) error {
+	cctx, cancel, err := r.ctx(context.WithoutCancel(ctx))
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	return r.failed(r.client.Do(cctx, r.client.B().Set().Key(key).Value(value).PxMilliseconds(ttl.Milliseconds()).Build()).Error())
+}
+
+// swapRecord replaces the record under key with value (deletes it when
+// value is empty) if it is still old: a request that claimed the key
+// meanwhile keeps its claim.
+func (r *redisStore) swapRecord(ctx context.Context, key, old, value string, ttl time.Duration) error {
+	cctx, cancel, err := r.ctx(ctx)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	ms := strconv.FormatInt(max(1, ttl.Milliseconds()), 10)
+	return r.failed(swapRecord.Exec(cctx, r.client, []string{key}, []string{old, value, ms}).Error())
+}
+
+var swapRecord = rueidis.NewLuaScript(`
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if ARGV[2] == '' then return redis.call('DEL', KEYS[1]) end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 1
+`)
+
 // lockSet is the seat locks one request holds, under one random owner token.
 type lockSet struct {
 	r     *redisStore
