@@ -46,7 +46,15 @@ func (j *journey) run(ctx context.Context, arrive time.Time) {
 		j.rec.outcome(outcomeOf(err, "left_queue"))
 		return
 	}
-	j.rec.outcome(j.buy(ctx, admission))
+	outcome := j.buy(ctx, admission)
+	if outcome != "bought" && ctx.Err() == nil {
+		// A fan who gives up leaves, as the page's leave button does, so
+		// their admission slot goes to the next fan now rather than when
+		// it times out: with every slot held by fans who gave up, the
+		// queue would stop while seats are left.
+		_, _ = j.callRetrying(ctx, "leave", "DELETE", fmt.Sprintf("/api/v1/events/%d/queue", j.sim.eventID), j.fan.token, "", nil, nil)
+	}
+	j.rec.outcome(outcome)
 }
 
 var (
