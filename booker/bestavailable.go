@@ -4,6 +4,10 @@ import (
 	"context"
 	"fmt"
 	"slices"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/ticketvelo/ticketvelo/internal/database"
 )
 
 // chooseSeats picks the best available seats of the request's section from
@@ -33,24 +37,25 @@ func (s *Service) chooseSeatsFromPostgres(ctx context.Context, req *holdRequest,
 	ev := req.ev
 	first, last := sectionRange(&ev.sections[req.section])
 	s.stats.pgTx(opHoldRead)
-	rows, err := s.pool.Query(ctx, `SELECT seat_no FROM seats WHERE event_id = $1 AND seat_no BETWEEN $2 AND $3 AND status <> 'available'`, ev.ID, first, last)
+	takenSet := map[int32]bool{}
+	err := database.Retry(ctx, func() error {
+		clear(takenSet)
+		rows, err := s.pool.Query(ctx, `SELECT seat_no FROM seats WHERE event_id = $1 AND seat_no BETWEEN $2 AND $3 AND status <> 'available'`, ev.ID, first, last)
+		if err != nil {
+			return err
+		}
+		var no int32
+		_, err = pgx.ForEachRow(rows, []any{&no}, func() error {
+			takenSet[no] = true
+			return nil
+		})
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("reading taken seats: %w", err)
 	}
-	takenSet := map[int32]bool{}
 	for _, e := range exclude {
 		takenSet[int32(e)] = true
-	}
-	var no int32
-	for rows.Next() {
-		if err := rows.Scan(&no); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("reading taken seats: %w", err)
-		}
-		takenSet[no] = true
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("reading taken seats: %w", err)
 	}
 	return pickSeats(&ev.sections[req.section], func(no int32) bool { return takenSet[no] }, req.quantity, req.together), nil
 }

@@ -39,7 +39,10 @@ type Options struct {
 	Tokens     *tokens.Ring
 	Admissions Admissions
 	Config     config.BookerConfig
-	Log        zerolog.Logger
+	// StoreTimeout bounds the store work of one request
+	// (TICKETVELO_STORE_TIMEOUT); the default when 0.
+	StoreTimeout time.Duration
+	Log          zerolog.Logger
 	// Now is the clock; time.Now when nil. Hold expiry follows it.
 	Now func() time.Time
 }
@@ -53,6 +56,9 @@ type Service struct {
 	cfg        config.BookerConfig
 	log        zerolog.Logger
 	now        func() time.Time
+	// storeTimeout bounds a request's store work, and so how long its
+	// idempotency claim can be in flight.
+	storeTimeout time.Duration
 
 	events    *eventCache
 	snapshots *snapshots
@@ -90,9 +96,12 @@ func New(o Options) (*Service, error) {
 	if now == nil {
 		now = time.Now
 	}
+	if o.StoreTimeout <= 0 {
+		o.StoreTimeout = config.Default().StoreTimeout
+	}
 	s := &Service{
 		pool: o.Pool, tokens: o.Tokens, admissions: o.Admissions,
-		cfg: o.Config, log: o.Log, now: now,
+		cfg: o.Config, log: o.Log, now: now, storeTimeout: o.StoreTimeout,
 		stats:     newCounters(),
 		health:    newHealthWindow(),
 		holdSlots: make(chan struct{}, max(1, o.Config.HoldConcurrency)),
@@ -114,6 +123,14 @@ func (s *Service) Routes(r *router.Router) {
 	r.GET("/api/v1/orders", s.handle(opOther, s.handleListOrders))
 	r.POST("/api/v1/orders/{id}/cancel", s.handle(opOther, s.handleCancelOrder))
 }
+
+// loopTimeout bounds one round of a background loop (a sweep, a seat-map
+// build). Requests have the store timeout; a round may do more (a sweep
+// releases up to a batch of holds per transaction, in as many transactions
+// as are due), but a store that stalls without failing must not stop a
+// loop for good: past this the round is abandoned and the next starts on
+// a fresh connection.
+const loopTimeout = 10 * time.Second
 
 // Loops are the booker's background loops, each a Run(ctx) error: the hold
 // expiry sweeper, the seat-map snapshot refresher and the health reporter.

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/ticketvelo/ticketvelo/internal/apperr"
+	"github.com/ticketvelo/ticketvelo/internal/database"
 )
 
 var errEventNotFound = apperr.New(apperr.NotFound, "event_not_found", "no such event")
@@ -95,7 +96,11 @@ func (c *eventCache) get(ctx context.Context, id int64) (*eventInfo, error) {
 		return nil, errEventNotFound
 	}
 	v, err, _ := c.group.Do(fmt.Sprint(id), func() (any, error) {
-		ev, err := c.s.loadEvent(context.WithoutCancel(ctx), id)
+		// The load serves every request waiting for it, whichever hangs
+		// up first, within one request's store budget.
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.s.storeTimeout)
+		defer cancel()
+		ev, err := c.s.loadEvent(lctx, id)
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		switch {
@@ -156,7 +161,10 @@ func (s *Service) loadEvent(ctx context.Context, id int64) (*eventInfo, error) {
 		})
 		return err
 	})
-	err := s.pool.SendBatch(ctx, batch).Close()
+	err := database.Retry(ctx, func() error {
+		ev.seats, ev.sections, ev.bySec = nil, nil, map[string]int{}
+		return s.pool.SendBatch(ctx, batch).Close()
+	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, errEventNotFound
 	}

@@ -100,14 +100,18 @@ type harness struct {
 	admitted map[int64]tokens.Admission
 	tokens   map[int64]string
 	pool     *pgxpool.Pool
-	redis    rueidis.Client
-	prefix   string
-	ring     *tokens.Ring
-	adm      *recordingAdmissions
-	clock    *testenv.Clock
-	eventID  int64
-	seats    int
-	url      string // of the HTTP server, once started
+	// direct is a pool on the test's database that never goes through
+	// pgProxy, for setting up and checking while the booker's is cut.
+	direct  *pgxpool.Pool
+	pgProxy *testenv.Proxy // between the booker and Postgres, with harnessOptions.pgProxy
+	redis   rueidis.Client
+	prefix  string
+	ring    *tokens.Ring
+	adm     *recordingAdmissions
+	clock   *testenv.Clock
+	eventID int64
+	seats   int
+	url     string // of the HTTP server, once started
 }
 
 type harnessOptions struct {
@@ -118,6 +122,9 @@ type harnessOptions struct {
 	redis     rueidis.Client // instead of the shared Redis (e.g. through a proxy)
 	layout    *catalog.Layout
 	realClock bool // the wall clock instead of one the test moves
+	// pgProxy puts the booker's Postgres connections behind a proxy the
+	// test can cut (harness.pgProxy).
+	pgProxy bool
 }
 
 func newHarness(t testing.TB, o harnessOptions) *harness {
@@ -134,6 +141,10 @@ func newHarness(t testing.TB, o harnessOptions) *harness {
 		rc = o.redis
 	}
 	ctx := context.Background()
+	var proxy *testenv.Proxy
+	if o.pgProxy {
+		url, proxy = testenv.ProxyPostgres(t, url)
+	}
 	pool, err := database.Open(ctx, url+fmt.Sprintf("&pool_max_conns=%d", o.poolConns))
 	if err != nil {
 		t.Fatalf("opening pool: %v", err)
@@ -188,7 +199,7 @@ func newHarness(t testing.TB, o harnessOptions) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &harness{t: t, svc: svc, pool: pool, redis: rc, prefix: prefix, ring: ring, adm: adm, clock: clk, eventID: eventID, seats: o.seats}
+	return &harness{t: t, svc: svc, pool: pool, direct: setupPool, pgProxy: proxy, redis: rc, prefix: prefix, ring: ring, adm: adm, clock: clk, eventID: eventID, seats: o.seats}
 }
 
 // users inserts n fans and returns their ids.

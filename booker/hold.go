@@ -14,6 +14,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/ticketvelo/ticketvelo/internal/apperr"
+	"github.com/ticketvelo/ticketvelo/internal/database"
 )
 
 // Answers of the hold path.
@@ -98,8 +99,34 @@ type holdOutcome struct {
 }
 
 // pendingTTL bounds how long a hold's idempotency claim says "in flight"
-// when the booker handling it dies.
-const pendingTTL = 30 * time.Second
+// when the request that took it could not give it back (its booker died,
+// or Redis failed too): a second past the request's store timeout, when
+// the request has surely ended, so a retry finds the key free within
+// seconds, never while the first request still runs.
+func (s *Service) pendingTTL() time.Duration { return s.storeTimeout + time.Second }
+
+// takeHoldSlot waits for one of the HoldConcurrency slots, at most
+// HoldQueueWait: a booker that has them all busy for that long is
+// overloaded, and a 503 now serves the fan better than a place in a queue
+// that ends in a timeout.
+func (s *Service) takeHoldSlot(ctx context.Context) (release func(), err error) {
+	release = func() { <-s.holdSlots }
+	select {
+	case s.holdSlots <- struct{}{}:
+		return release, nil
+	default:
+	}
+	wait := time.NewTimer(s.cfg.HoldQueueWait)
+	defer wait.Stop()
+	select {
+	case s.holdSlots <- struct{}{}:
+		return release, nil
+	case <-wait.C:
+	case <-ctx.Done():
+	}
+	s.stats.holdShed()
+	return nil, errBusy
+}
 
 // createHold runs the hold path and returns the answer to send; the error
 // is for failures that are not an answer (the claim is given up, so a retry
@@ -107,23 +134,21 @@ const pendingTTL = 30 * time.Second
 func (s *Service) createHold(ctx context.Context, req *holdRequest) (answer, error) {
 	start := time.Now()
 	defer holdSeconds.UpdateDuration(start)
-	select {
-	case s.holdSlots <- struct{}{}:
-		defer func() { <-s.holdSlots }()
-	case <-ctx.Done():
-		return answer{}, errBusy
+	release, err := s.takeHoldSlot(ctx)
+	if err != nil {
+		return answer{}, err
 	}
+	defer release()
 	ev := req.ev
 	var seats []int
 	if !req.best {
 		seats = req.seats
 	}
-	cl, err := s.redis.claim(ctx, claimArgs{
-		eventID: ev.ID, userID: req.userID, key: req.key, hash: req.hash, requestID: req.requestID,
-		admissionExp: req.admissionExp, now: s.now(), conflictTTL: s.shortRecordTTL(req),
-		attempts: s.cfg.HoldAttempts, sentinel: ev.capacity(), seats: seats,
-	})
+	cl, err := s.claimHold(ctx, req, seats)
+	var pgFault *unknownOutcomeError
 	switch {
+	case errors.As(err, &pgFault):
+		return answer{}, pgFault.err
 	case err != nil:
 		s.stats.redisFallback()
 		return answer{}, errAdmissionUnchecked
@@ -161,7 +186,7 @@ func (s *Service) createHold(ctx context.Context, req *holdRequest) (answer, err
 		out, locks, err := s.lockAndHold(ctx, req, seats)
 		if err != nil {
 			locks.release(ctx)
-			_ = s.redis.forget(ctx, idemKey)
+			s.giveBackKey(ctx, req, idemKey, err)
 			return answer{}, err
 		}
 		// Best available retries with other seats when its pick was taken
@@ -301,21 +326,39 @@ func (s *Service) lockAndHold(ctx context.Context, req *holdRequest, seats []int
 // still available at the version last seen, requiring every one to change.
 // A seat whose version moved but is still available is re-read and tried
 // again at its new version within the same transaction.
+//
+// A transaction that failed before its COMMIT on a broken connection (a
+// restart, terminated backends, connections a pool kept from before) runs
+// again on another: the server kept nothing of it. One whose COMMIT failed
+// is not retried: the idempotency record it carries decides, when the fan
+// retries with the same key.
 func (s *Service) holdTx(ctx context.Context, req *holdRequest, seats []int) (holdOutcome, error) {
-	for attempt := 0; ; attempt++ {
-		out, err := s.holdTxOnce(ctx, req, seats)
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		var out holdOutcome
+		out, err = s.holdTxOnce(ctx, req, seats)
 		var pgErr *pgconn.PgError
-		if errors.As(err, &pgErr) && (pgErr.Code == "40P01" || pgErr.Code == "40001") {
+		var commit *commitError
+		switch {
+		case errors.As(err, &pgErr) && (pgErr.Code == "40P01" || pgErr.Code == "40001"):
 			// A deadlock between holds whose Redis locks lapsed: one of
 			// them is told so; retry once, then call the seats taken.
-			if attempt == 0 {
-				continue
+			if attempt > 0 {
+				return holdOutcome{taken: seats, decidedBy: layerPostgres}, nil
 			}
-			return holdOutcome{taken: seats, decidedBy: layerPostgres}, nil
+		case err == nil, errors.As(err, &commit), !database.Retryable(err), ctx.Err() != nil:
+			return out, err
 		}
-		return out, err
 	}
+	return holdOutcome{}, err
 }
+
+// commitError is a COMMIT that failed: whether the transaction took effect
+// is unknown.
+type commitError struct{ err error }
+
+func (e *commitError) Error() string { return "committing hold: " + e.err.Error() }
+func (e *commitError) Unwrap() error { return e.err }
 
 func (s *Service) holdTxOnce(ctx context.Context, req *holdRequest, seats []int) (holdOutcome, error) {
 	if h := s.hooks.beforeHoldTx; h != nil {
@@ -344,7 +387,11 @@ func (s *Service) holdTxOnce(ctx context.Context, req *holdRequest, seats []int)
 	ended := false
 	defer func() {
 		if !ended {
-			_, _ = tx.Exec(context.WithoutCancel(ctx), "ROLLBACK")
+			// Bounded: a connection that died mid-transaction fails at
+			// once, but one that merely stalls must not hold the request.
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+			_, _ = tx.Exec(rctx, "ROLLBACK")
+			cancel()
 		}
 	}()
 
@@ -433,10 +480,12 @@ func (s *Service) holdTxOnce(ctx context.Context, req *holdRequest, seats []int)
 	}
 	if err != nil {
 		var pgErr *pgconn.PgError
-		if errors.As(err, &pgErr) {
+		if errors.As(err, &pgErr) && !database.IsUnavailable(err) {
+			// The server refused the transaction (a deferred check):
+			// its answer, not an unknown outcome.
 			return holdOutcome{}, err
 		}
-		return holdOutcome{}, fmt.Errorf("committing hold: %w", err)
+		return holdOutcome{}, &commitError{err}
 	}
 	return holdOutcome{created: &view, body: created.body, decidedBy: layerPostgres}, nil
 }
@@ -511,16 +560,10 @@ type queryer interface {
 // Postgres: a created hold, made before Redis lost its copy, or by a
 // duplicate that ran while Redis was away.
 func (s *Service) replayFromPostgres(ctx context.Context, req *holdRequest, scope string) (holdOutcome, error) {
-	var hash string
-	var status int
-	var stored []byte
-	s.stats.pgTx(opIdempotency)
-	err := s.pool.QueryRow(ctx, `SELECT request_hash, status_code, response FROM idempotency_keys
-		WHERE user_id = $1 AND scope = $2 AND key = $3`, req.userID, scope, req.key).Scan(&hash, &status, &stored)
-	if err != nil {
-		return holdOutcome{}, fmt.Errorf("reading idempotency key: %w", err)
+	hash, first, found, err := s.storedHoldAnswer(ctx, req, scope)
+	if err == nil && !found {
+		err = errors.New("the idempotency record vanished")
 	}
-	first, err := decodeStored(status, stored)
 	if err != nil {
 		return holdOutcome{}, err
 	}

@@ -24,10 +24,6 @@ const (
 	opConfirm
 )
 
-// requestTimeout bounds the store work of one request; the simulated
-// payment timeout comes on top.
-const requestTimeout = 15 * time.Second
-
 // handle adapts a handler: errors become JSON answers, and holds and
 // confirms feed the health report.
 func (s *Service) handle(op healthOp, h func(ctx *fasthttp.RequestCtx) error) fasthttp.RequestHandler {
@@ -44,9 +40,12 @@ func (s *Service) handle(op healthOp, h func(ctx *fasthttp.RequestCtx) error) fa
 }
 
 // storeCtx is the context of a request's store work: not tied to the
-// connection, so a client that hangs up does not leave a half-done change.
-func storeCtx(extra time.Duration) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), requestTimeout+extra)
+// connection, so a client that hangs up does not leave a half-done change,
+// and bounded by the store timeout (plus extra, the simulated payment's
+// wait), so a broken or overloaded store costs a fan a quick 503, not a
+// long wait.
+func (s *Service) storeCtx(extra time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), s.storeTimeout+extra)
 }
 
 func writeAnswer(ctx *fasthttp.RequestCtx, a answer) {
@@ -88,7 +87,7 @@ func (s *Service) serveSnapshot(ctx *fasthttp.RequestCtx, view func(*mapCopy) (s
 		httpapi.WriteError(ctx, err)
 		return
 	}
-	sctx, cancel := storeCtx(0)
+	sctx, cancel := s.storeCtx(0)
 	defer cancel()
 	ev, err := s.events.get(sctx, eventID)
 	if err != nil {
@@ -206,7 +205,7 @@ func (s *Service) handleCreateHold(ctx *fasthttp.RequestCtx) error {
 	if err := httpapi.DecodeJSON(ctx, &body); err != nil {
 		return err
 	}
-	sctx, cancel := storeCtx(0)
+	sctx, cancel := s.storeCtx(0)
 	defer cancel()
 	ev, err := s.events.get(sctx, eventID)
 	if err != nil {
@@ -247,7 +246,7 @@ func (s *Service) handleGetHold(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	sctx, cancel := storeCtx(0)
+	sctx, cancel := s.storeCtx(0)
 	defer cancel()
 	h, err := s.getHold(sctx, acc.UserID, id)
 	if err != nil {
@@ -284,7 +283,7 @@ func (s *Service) handleConfirm(ctx *fasthttp.RequestCtx) error {
 	default:
 		return invalid("payment_token", "payment_token must be tok_visa, tok_declined or tok_timeout")
 	}
-	sctx, cancel := storeCtx(s.cfg.PaymentTimeout)
+	sctx, cancel := s.storeCtx(s.paymentWait(body.PaymentToken))
 	defer cancel()
 	a, err := s.confirm(sctx, acc.UserID, id, key, body.PaymentToken, httpapi.RequestID(ctx))
 	if err != nil {
@@ -303,7 +302,7 @@ func (s *Service) handleReleaseHold(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	sctx, cancel := storeCtx(0)
+	sctx, cancel := s.storeCtx(0)
 	defer cancel()
 	if err := s.releaseHold(sctx, acc.UserID, id); err != nil {
 		return err
@@ -317,7 +316,7 @@ func (s *Service) handleListOrders(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	sctx, cancel := storeCtx(0)
+	sctx, cancel := s.storeCtx(0)
 	defer cancel()
 	orders, err := s.listOrders(sctx, acc.UserID)
 	if err != nil {
@@ -347,7 +346,7 @@ func (s *Service) handleCancelOrder(ctx *fasthttp.RequestCtx) error {
 			return err
 		}
 	}
-	sctx, cancel := storeCtx(0)
+	sctx, cancel := s.storeCtx(0)
 	defer cancel()
 	a, err := s.cancelOrder(sctx, acc.UserID, id, key, httpapi.RequestID(ctx))
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/ticketvelo/ticketvelo/internal/apperr"
+	"github.com/ticketvelo/ticketvelo/internal/database"
 )
 
 // Idempotency answers.
@@ -58,8 +59,9 @@ func requestHash(parts ...string) string {
 	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
-// A Redis record is "P<hash>" while its request runs and
-// "D<hash><status><retry-after>:<body>" once answered.
+// A Redis record is "P<hash>" while its request runs,
+// "D<hash><status><retry-after>:<body>" once answered, and "U<hash>" when
+// its request failed at a COMMIT that may have gone through (unknown.go).
 func pendingRecord(hash string) string { return "P" + hash }
 
 func doneRecord(hash string, a answer) string {
@@ -76,7 +78,7 @@ func replayRecord(record, hash string) (answer, error) {
 	if len(record) < 1+len(hash) || record[1:1+len(hash)] != hash {
 		return answer{}, errKeyReused
 	}
-	if record[0] == 'P' {
+	if record[0] == 'P' || record[0] == 'U' {
 		return answer{}, errInFlight
 	}
 	if record[0] == 'C' {
@@ -113,10 +115,19 @@ func replayRecord(record, hash string) (answer, error) {
 // Postgres anyway (confirm, cancel). It returns the earlier answer to
 // replay, or nil when this request owns the key now. A claim whose request
 // died unanswered is taken over after staleAfter.
+//
+// The claim is retried inside only when it surely did not land (see
+// database.RetryStatement): a claim whose INSERT outcome is unknown may be
+// this very request's, which a retry would see as in flight, so the fan
+// gets 503 and the claim is stale, and taken over, within staleAfter.
 func (s *Service) pgClaim(ctx context.Context, userID int64, scope, key, hash string, staleAfter time.Duration) (*answer, error) {
 	s.stats.pgTx(opIdempotency)
-	tag, err := s.pool.Exec(ctx, `INSERT INTO idempotency_keys (user_id, key, scope, request_hash) VALUES ($1, $2, $3, $4)
-		ON CONFLICT DO NOTHING`, userID, key, scope, hash)
+	var tag pgconn.CommandTag
+	err := database.RetryStatement(ctx, func() (err error) {
+		tag, err = s.pool.Exec(ctx, `INSERT INTO idempotency_keys (user_id, key, scope, request_hash) VALUES ($1, $2, $3, $4)
+			ON CONFLICT DO NOTHING`, userID, key, scope, hash)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("claiming idempotency key: %w", err)
 	}
@@ -130,8 +141,10 @@ func (s *Service) pgClaim(ctx context.Context, userID int64, scope, key, hash st
 		createdAt time.Time
 	)
 	s.stats.pgTx(opIdempotency)
-	err = s.pool.QueryRow(ctx, `SELECT request_hash, status_code, response, created_at FROM idempotency_keys
-		WHERE user_id = $1 AND scope = $2 AND key = $3`, userID, scope, key).Scan(&prevHash, &status, &response, &createdAt)
+	err = database.Retry(ctx, func() error {
+		return s.pool.QueryRow(ctx, `SELECT request_hash, status_code, response, created_at FROM idempotency_keys
+			WHERE user_id = $1 AND scope = $2 AND key = $3`, userID, scope, key).Scan(&prevHash, &status, &response, &createdAt)
+	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return s.pgClaim(ctx, userID, scope, key, hash, staleAfter) // the owner gave it up meanwhile
 	}
@@ -149,8 +162,11 @@ func (s *Service) pgClaim(ctx context.Context, userID int64, scope, key, hash st
 		return nil, errInFlight
 	}
 	s.stats.pgTx(opIdempotency)
-	tag, err = s.pool.Exec(ctx, `UPDATE idempotency_keys SET created_at = now()
-		WHERE user_id = $1 AND scope = $2 AND key = $3 AND status_code IS NULL AND created_at = $4`, userID, scope, key, createdAt)
+	err = database.RetryStatement(ctx, func() (err error) {
+		tag, err = s.pool.Exec(ctx, `UPDATE idempotency_keys SET created_at = now()
+			WHERE user_id = $1 AND scope = $2 AND key = $3 AND status_code IS NULL AND created_at = $4`, userID, scope, key, createdAt)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("taking over idempotency key: %w", err)
 	}
@@ -175,24 +191,67 @@ func decodeStored(status int, stored []byte) (answer, error) {
 	return answer{status: status, body: []byte(body), retryAfter: retry, replayed: true}, nil
 }
 
-// pgFinish records the answer of a claimed key.
+// errClaimLost: the key got its answer from another request (one that took
+// over this request's claim) before this one could record its own; a
+// retry replays that answer.
+var errClaimLost = errInFlight.Withf("another request with this Idempotency-Key answered first; retry to see its answer")
+
+// pgFinish records the answer of a claimed key. Only an unanswered claim
+// takes it, so a request that lost its claim never overwrites the answer
+// of the one that took it over; the same answer again is a no-op, so a
+// retry of pgFinish itself is safe.
 func pgFinish(ctx context.Context, q execer, userID int64, scope, key string, a answer) error {
-	_, err := q.Exec(ctx, `UPDATE idempotency_keys SET status_code = $4, response = $5
-		WHERE user_id = $1 AND scope = $2 AND key = $3`, userID, scope, key, a.status, encodeStored(a))
+	tag, err := q.Exec(ctx, pgFinishSQL, userID, scope, key, a.status, encodeStored(a))
 	if err != nil {
 		return fmt.Errorf("recording idempotent answer: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return errClaimLost
 	}
 	return nil
 }
 
+const pgFinishSQL = `UPDATE idempotency_keys SET status_code = $4, response = $5
+	WHERE user_id = $1 AND scope = $2 AND key = $3
+	AND (status_code IS NULL OR (status_code = $4 AND response = $5))`
+
+// abandonGrace is how long giving a claim back may take past the
+// request's own deadline: a request that failed at its very end (a store
+// that stalled until the deadline) still tries, briefly, and its answer is
+// held up by this much at most.
+const abandonGrace = 300 * time.Millisecond
+
+// claimStale is how long a confirm's or cancel's claim may say "in flight"
+// before another request with its key takes it over: past the longest its
+// request can run (the store timeout plus extra, the payment's wait) and
+// give the claim back, so the request that took it has surely ended. A
+// request that failed on a fault gives its claim back at once (pgAbandon);
+// only when that fails too does the key wait this long: seconds, not the
+// half minute it once did.
+func (s *Service) claimStale(extra time.Duration) time.Duration {
+	return s.storeTimeout + extra + abandonGrace + 700*time.Millisecond
+}
+
 // pgAbandon gives up a claim whose request failed for a reason a retry may
-// not meet again (payment timeout, a store error).
+// not meet again (payment timeout, a store error), so the retry runs at
+// once. It runs within the request's deadline, or abandonGrace past it,
+// whatever became of the request's context; when it fails as well,
+// claimStale frees the key.
 func (s *Service) pgAbandon(ctx context.Context, userID int64, scope, key string) {
 	s.stats.pgTx(opIdempotency)
-	_, err := s.pool.Exec(context.WithoutCancel(ctx), `DELETE FROM idempotency_keys
-		WHERE user_id = $1 AND scope = $2 AND key = $3 AND status_code IS NULL`, userID, scope, key)
+	deadline := time.Now().Add(abandonGrace)
+	if d, ok := ctx.Deadline(); ok && d.After(deadline) {
+		deadline = d
+	}
+	actx, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline)
+	defer cancel()
+	err := database.Retry(actx, func() error {
+		_, err := s.pool.Exec(actx, `DELETE FROM idempotency_keys
+			WHERE user_id = $1 AND scope = $2 AND key = $3 AND status_code IS NULL`, userID, scope, key)
+		return err
+	})
 	if err != nil {
-		s.log.Warn().Err(err).Msg("releasing idempotency key")
+		s.log.Warn().Err(err).Str("scope", scope).Msg("releasing idempotency key; it frees itself when stale")
 	}
 }
 

@@ -65,6 +65,7 @@ type counters struct {
 	fallbak atomic.Int64
 	expired atomic.Int64
 	repairs atomic.Int64
+	shed    atomic.Int64
 
 	pgTotal      [numPGOps]*metrics.Counter
 	decidedTotal [numOutcomes][numLayers]*metrics.Counter
@@ -78,6 +79,7 @@ var (
 	bitmapRepairsTotal  = metrics.NewCounter("ticketvelo_booker_bitmap_repairs_total")
 	lastDefenceTotal    = metrics.NewCounter("ticketvelo_booker_ticket_unique_violations_total")
 	snapshotBuildsTotal = metrics.NewCounter("ticketvelo_booker_snapshot_builds_total")
+	holdsShedTotal      = metrics.NewCounter("ticketvelo_booker_holds_shed_total")
 	holdSeconds         = metrics.NewPrometheusHistogramExt("ticketvelo_booker_hold_duration_seconds", holdLatencyBuckets)
 	confirmSeconds      = metrics.NewPrometheusHistogramExt("ticketvelo_booker_confirm_duration_seconds", holdLatencyBuckets)
 	snapshotSeconds     = metrics.NewPrometheusHistogramExt("ticketvelo_booker_snapshot_build_seconds", holdLatencyBuckets)
@@ -111,6 +113,11 @@ func (c *counters) decide(o outcome, l layer) {
 	c.decidedTotal[o][l].Inc()
 }
 
+func (c *counters) holdShed() {
+	c.shed.Add(1)
+	holdsShedTotal.Inc()
+}
+
 func (c *counters) lockWait() {
 	c.waits.Add(1)
 	lockWaitsTotal.Inc()
@@ -138,13 +145,16 @@ type Stats struct {
 	RedisFallbacks int64
 	HoldsExpired   int64
 	BitmapRepairs  int64
+	// HoldsShed are holds refused with 503 because every hold slot stayed
+	// busy for the queue wait.
+	HoldsShed int64
 }
 
 // Stats returns the booker's counters so far.
 func (s *Service) Stats() Stats {
 	c := s.stats
 	st := Stats{Transactions: map[string]int64{}, Decided: map[string]int64{},
-		LockWaits: c.waits.Load(), RedisFallbacks: c.fallbak.Load(), HoldsExpired: c.expired.Load(), BitmapRepairs: c.repairs.Load()}
+		LockWaits: c.waits.Load(), RedisFallbacks: c.fallbak.Load(), HoldsExpired: c.expired.Load(), BitmapRepairs: c.repairs.Load(), HoldsShed: c.shed.Load()}
 	for op := range numPGOps {
 		st.Transactions[pgOpNames[op]] = c.pg[op].Load()
 	}

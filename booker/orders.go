@@ -8,11 +8,11 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/valyala/fasthttp"
 
 	"github.com/ticketvelo/ticketvelo/internal/apperr"
 	"github.com/ticketvelo/ticketvelo/internal/bookingevent"
+	"github.com/ticketvelo/ticketvelo/internal/database"
 	"github.com/ticketvelo/ticketvelo/internal/kafka"
 )
 
@@ -42,14 +42,14 @@ func (s *Service) readHold(ctx context.Context, q pgx.Tx, id string) (holdRow, e
 	var h holdRow
 	var seats []int32
 	const sql = `SELECT id::text, event_id, user_id, status, expires_at, seat_nos, total_cents FROM holds WHERE id = $1`
-	var row pgx.Row
+	dest := []any{&h.ID, &h.EventID, &h.UserID, &h.Status, &h.ExpiresAt, &seats, &h.TotalCents}
+	var err error
 	if q != nil {
-		row = q.QueryRow(ctx, sql, id)
+		err = q.QueryRow(ctx, sql, id).Scan(dest...)
 	} else {
 		s.stats.pgTx(opRead)
-		row = s.pool.QueryRow(ctx, sql, id)
+		err = database.Retry(ctx, func() error { return s.pool.QueryRow(ctx, sql, id).Scan(dest...) })
 	}
-	err := row.Scan(&h.ID, &h.EventID, &h.UserID, &h.Status, &h.ExpiresAt, &seats, &h.TotalCents)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return h, errHoldNotFound
 	}
@@ -94,7 +94,8 @@ func (s *Service) releaseHold(ctx context.Context, userID int64, id string) erro
 	var h holdRow
 	s.stats.pgTx(opReleaseTx)
 	released := false
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := database.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		released = false
 		var err error
 		h, err = s.readHoldForUpdate(ctx, tx, id)
 		if err != nil {
@@ -154,16 +155,30 @@ const (
 	payTimeout  = "tok_timeout"
 )
 
+// paymentWait is how long the simulated payment with token may take; a
+// confirm's store budget comes on top of it.
+func (s *Service) paymentWait(token string) time.Duration {
+	if token == payTimeout {
+		return s.cfg.PaymentTimeout
+	}
+	return 0
+}
+
 // confirm turns an active hold into an order after the simulated payment.
 // The order, its tickets and the booking.confirmed outbox row are written in
 // one transaction; the unique index on live tickets is the last line of
 // defence against a seat sold twice.
+//
+// A confirm that fails on a store fault gives its key back, so the fan's
+// retry with the same key runs at once; if its COMMIT went through
+// unseen, the answer recorded in that transaction is what the retry
+// replays, and the key is never given back from under it.
 func (s *Service) confirm(ctx context.Context, userID int64, holdID, key, payment, requestID string) (answer, error) {
 	start := time.Now()
 	defer confirmSeconds.UpdateDuration(start)
 	const scope = "confirm"
 	hash := requestHash("confirm", holdID, payment)
-	prev, err := s.pgClaim(ctx, userID, scope, key, hash, s.cfg.PaymentTimeout+30*time.Second)
+	prev, err := s.pgClaim(ctx, userID, scope, key, hash, s.claimStale(s.paymentWait(payment)))
 	if err != nil || prev != nil {
 		if prev != nil {
 			return *prev, nil
@@ -171,21 +186,22 @@ func (s *Service) confirm(ctx context.Context, userID int64, holdID, key, paymen
 		return answer{}, err
 	}
 	a, err := s.confirmClaimed(ctx, userID, holdID, key, payment, requestID)
-	if err != nil {
-		s.pgAbandon(ctx, userID, scope, key)
-		return answer{}, err
-	}
-	if a.status >= 500 {
+	if err == nil && a.status >= 500 {
 		// A timed-out payment is not an answer to keep: the same key may
 		// try again.
 		s.pgAbandon(ctx, userID, scope, key)
 		return a, nil
 	}
-	if a.status != fasthttp.StatusCreated {
+	if err == nil && a.status != fasthttp.StatusCreated {
 		s.stats.pgTx(opIdempotency)
-		if err := pgFinish(ctx, s.pool, userID, scope, key, a); err != nil {
-			return answer{}, err
-		}
+		err = database.Retry(ctx, func() error { return pgFinish(ctx, s.pool, userID, scope, key, a) })
+	}
+	switch {
+	case errors.Is(err, errClaimLost):
+		return answer{}, err // the key is another request's now: not ours to give back
+	case err != nil:
+		s.pgAbandon(ctx, userID, scope, key)
+		return answer{}, err
 	}
 	return a, nil
 }
@@ -233,7 +249,8 @@ func (s *Service) confirmClaimed(ctx context.Context, userID int64, holdID, key,
 func (s *Service) expireNow(ctx context.Context, h holdRow) {
 	s.stats.pgTx(opSweep)
 	var done bool
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := database.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		done = false
 		cur, err := s.readHoldForUpdate(ctx, tx, h.ID)
 		if err != nil || cur.Status != "active" {
 			return err
@@ -250,100 +267,39 @@ func (s *Service) expireNow(ctx context.Context, h holdRow) {
 	}
 }
 
-// orderTx is the order's one transaction.
-func (s *Service) orderTx(ctx context.Context, ev *eventInfo, h holdRow, key, paymentRef, requestID string) (answer, error) {
-	now := s.now()
-	orderID := newUUID()
-	order := orderJSON{ID: orderID, EventID: ev.ID, EventName: ev.Name, Status: "confirmed", Currency: ev.Currency,
-		TotalCents: h.TotalCents, CreatedAt: now.UTC(), Tickets: make([]ticketJSON, len(h.Seats))}
-	ticketIDs := make([]string, len(h.Seats))
-	prices := make([]int64, len(h.Seats))
-	for i, no := range h.Seats {
-		ticketIDs[i] = newUUID()
-		order.Tickets[i] = ev.ticketView(ticketIDs[i], no)
-		prices[i] = order.Tickets[i].PriceCents
-	}
-	created := jsonAnswer(fasthttp.StatusCreated, map[string]any{"order": order})
-	var outcome answer
-	s.stats.pgTx(opConfirmTx)
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE holds SET status = 'confirmed', updated_at = now()
-			WHERE id = $1 AND user_id = $2 AND status = 'active' AND expires_at > $3`, h.ID, h.UserID, now)
-		if err != nil {
-			return fmt.Errorf("confirming hold: %w", err)
-		}
-		if tag.RowsAffected() == 0 {
-			// The sweeper or a parallel request got there first.
-			outcome = errorAnswer(errHoldExpired, fasthttp.StatusGone, requestID)
-			if cur, err := s.readHold(ctx, tx, h.ID); err == nil && cur.Status != "expired" && cur.Status != "active" {
-				outcome = errorAnswer(errHoldNotActive.Withf("the hold is %s", cur.Status), fasthttp.StatusConflict, requestID)
-			}
-			return nil
-		}
-		sold, err := tx.Exec(ctx, `UPDATE seats SET status = 'sold', version = version + 1
-			WHERE event_id = $1 AND hold_id = $2 AND status = 'held'`, ev.ID, h.ID)
-		if err != nil {
-			return fmt.Errorf("selling seats: %w", err)
-		}
-		if int(sold.RowsAffected()) != len(h.Seats) {
-			return fmt.Errorf("hold %s owns %d of its %d seats", h.ID, sold.RowsAffected(), len(h.Seats))
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO orders (id, hold_id, event_id, user_id, idempotency_key, total_cents, payment_ref, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, orderID, h.ID, ev.ID, h.UserID, key, h.TotalCents, paymentRef, now); err != nil {
-			return fmt.Errorf("inserting order: %w", err)
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO tickets (id, order_id, event_id, seat_no, price_cents)
-			SELECT t.id, $1, $2, t.seat_no, t.price FROM unnest($3::uuid[], $4::int[], $5::int[]) AS t(id, seat_no, price)`,
-			orderID, ev.ID, ticketIDs, h.Seats, prices); err != nil {
-			return fmt.Errorf("inserting tickets: %w", err)
-		}
-		if err := s.writeOutbox(ctx, tx, ev, bookingevent.Confirmed, orderID, h.UserID, order.Tickets, h.TotalCents, now); err != nil {
-			return err
-		}
-		outcome = created
-		return pgFinish(ctx, tx, h.UserID, "confirm", key, created)
-	})
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == "tickets_one_per_seat" {
-		// The last line of defence held: something upstream let two holds
-		// own one seat. Refuse the sale; the metric should stay at zero.
-		lastDefenceTotal.Inc()
-		s.log.Error().Str("hold_id", h.ID).Msg("unique ticket index refused a second sale of a seat")
-		return errorAnswer(errSeatTaken.Withf("a seat of this hold was sold to someone else"), fasthttp.StatusConflict, requestID), nil
-	}
-	if err != nil {
-		return answer{}, err
-	}
-	if outcome.status == fasthttp.StatusCreated {
-		ordersTotal("confirmed").Inc()
-		s.admissionDone(ctx, ev.ID, h.UserID)
-	}
-	return outcome, nil
-}
-
 // writeOutbox inserts a self-contained booking event in the caller's
 // transaction; the relay publishes it to booking.events keyed by order.
 func (s *Service) writeOutbox(ctx context.Context, tx pgx.Tx, ev *eventInfo, typ, orderID string, userID int64, tickets []ticketJSON, total int64, at time.Time) error {
-	e := bookingevent.Event{
-		Type: typ, OrderID: orderID, OccurredAt: at.UTC(), TotalCents: total, Currency: ev.Currency,
-		Buyer: bookingevent.Buyer{UserID: userID},
-		Show:  bookingevent.Show{EventID: ev.ID, Name: ev.Name, StartsAt: ev.StartsAt.UTC(), Venue: ev.Venue, City: ev.City, Timezone: ev.Timezone},
-	}
-	if err := tx.QueryRow(ctx, `SELECT email, name FROM users WHERE id = $1`, userID).Scan(&e.Buyer.Email, &e.Buyer.Name); err != nil {
+	buyer := bookingevent.Buyer{UserID: userID}
+	if err := tx.QueryRow(ctx, `SELECT email, name FROM users WHERE id = $1`, userID).Scan(&buyer.Email, &buyer.Name); err != nil {
 		return fmt.Errorf("reading buyer: %w", err)
+	}
+	payload, err := bookingPayload(ev, typ, orderID, buyer, tickets, total, at)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, insertOutboxSQL, kafka.BookingEvents, orderID, typ, payload); err != nil {
+		return fmt.Errorf("writing outbox: %w", err)
+	}
+	return nil
+}
+
+const insertOutboxSQL = `INSERT INTO outbox (topic, key, type, payload) VALUES ($1, $2, $3, $4)`
+
+// bookingPayload is the booking event of an order, as the outbox keeps it.
+func bookingPayload(ev *eventInfo, typ, orderID string, buyer bookingevent.Buyer, tickets []ticketJSON, total int64, at time.Time) ([]byte, error) {
+	e := bookingevent.Event{
+		Type: typ, OrderID: orderID, OccurredAt: at.UTC(), TotalCents: total, Currency: ev.Currency, Buyer: buyer,
+		Show: bookingevent.Show{EventID: ev.ID, Name: ev.Name, StartsAt: ev.StartsAt.UTC(), Venue: ev.Venue, City: ev.City, Timezone: ev.Timezone},
 	}
 	for _, t := range tickets {
 		e.Tickets = append(e.Tickets, bookingevent.Ticket{ID: t.ID, SeatNo: t.SeatID, Section: t.Section, Row: t.Row, Number: t.Number, PriceCents: t.PriceCents})
 	}
 	payload, err := json.Marshal(e)
 	if err != nil {
-		return fmt.Errorf("encoding booking event: %w", err)
+		return nil, fmt.Errorf("encoding booking event: %w", err)
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO outbox (topic, key, type, payload) VALUES ($1, $2, $3, $4)`,
-		kafka.BookingEvents, orderID, typ, payload); err != nil {
-		return fmt.Errorf("writing outbox: %w", err)
-	}
-	return nil
+	return payload, nil
 }
 
 // cancelOrder cancels a confirmed order: its tickets are voided, its seats
@@ -351,7 +307,7 @@ func (s *Service) writeOutbox(ctx context.Context, tx pgx.Tx, ev *eventInfo, typ
 // transaction. Cancelling a canceled order answers it again.
 func (s *Service) cancelOrder(ctx context.Context, userID int64, orderID, key, requestID string) (answer, error) {
 	const scope = "cancel"
-	prev, err := s.pgClaim(ctx, userID, scope, key, requestHash("cancel", orderID), time.Minute)
+	prev, err := s.pgClaim(ctx, userID, scope, key, requestHash("cancel", orderID), s.claimStale(0))
 	if err != nil || prev != nil {
 		if prev != nil {
 			return *prev, nil
@@ -360,7 +316,9 @@ func (s *Service) cancelOrder(ctx context.Context, userID int64, orderID, key, r
 	}
 	var eventID int64
 	s.stats.pgTx(opRead)
-	err = s.pool.QueryRow(ctx, `SELECT event_id FROM orders WHERE id = $1 AND user_id = $2`, orderID, userID).Scan(&eventID)
+	err = database.Retry(ctx, func() error {
+		return s.pool.QueryRow(ctx, `SELECT event_id FROM orders WHERE id = $1 AND user_id = $2`, orderID, userID).Scan(&eventID)
+	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		err = errOrderNotFound
 	}
@@ -375,6 +333,9 @@ func (s *Service) cancelOrder(ctx context.Context, userID int64, orderID, key, r
 		return answer{}, err
 	}
 	a, seats, err := s.cancelTx(ctx, ev, userID, orderID, key)
+	if errors.Is(err, errClaimLost) {
+		return answer{}, err
+	}
 	if err != nil {
 		s.pgAbandon(ctx, userID, scope, key)
 		return answer{}, err
@@ -393,7 +354,7 @@ func (s *Service) cancelTx(ctx context.Context, ev *eventInfo, userID int64, ord
 	var freed []int
 	eventID := ev.ID
 	s.stats.pgTx(opCancelTx)
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := database.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		freed = nil
 		var (
 			holdID, status string
@@ -477,26 +438,30 @@ func orderTickets(ctx context.Context, q pgx.Tx, ev *eventInfo, orderID string) 
 
 // listOrders returns the fan's orders, newest first (the latest 100).
 func (s *Service) listOrders(ctx context.Context, userID int64) ([]orderJSON, error) {
-	s.stats.pgTx(opRead)
-	rows, err := s.pool.Query(ctx, `SELECT o.id::text, o.event_id, o.status, o.total_cents, o.created_at, o.canceled_at,
-			coalesce(array_agg(t.id::text ORDER BY t.seat_no) FILTER (WHERE t.id IS NOT NULL), '{}'),
-			coalesce(array_agg(t.seat_no ORDER BY t.seat_no) FILTER (WHERE t.id IS NOT NULL), '{}')
-		FROM orders o LEFT JOIN tickets t ON t.order_id = o.id
-		WHERE o.user_id = $1 GROUP BY o.id ORDER BY o.created_at DESC LIMIT 100`, userID)
-	if err != nil {
-		return nil, fmt.Errorf("listing orders: %w", err)
-	}
 	type listed struct {
 		o     orderJSON
 		ids   []string
 		seats []int32
 	}
 	var all []listed
-	var l listed
-	_, err = pgx.ForEachRow(rows, []any{&l.o.ID, &l.o.EventID, &l.o.Status, &l.o.TotalCents, &l.o.CreatedAt, &l.o.CanceledAt, &l.ids, &l.seats}, func() error {
-		all = append(all, l)
-		l = listed{}
-		return nil
+	s.stats.pgTx(opRead)
+	err := database.Retry(ctx, func() error {
+		all = nil
+		rows, err := s.pool.Query(ctx, `SELECT o.id::text, o.event_id, o.status, o.total_cents, o.created_at, o.canceled_at,
+			coalesce(array_agg(t.id::text ORDER BY t.seat_no) FILTER (WHERE t.id IS NOT NULL), '{}'),
+			coalesce(array_agg(t.seat_no ORDER BY t.seat_no) FILTER (WHERE t.id IS NOT NULL), '{}')
+		FROM orders o LEFT JOIN tickets t ON t.order_id = o.id
+		WHERE o.user_id = $1 GROUP BY o.id ORDER BY o.created_at DESC LIMIT 100`, userID)
+		if err != nil {
+			return err
+		}
+		var l listed
+		_, err = pgx.ForEachRow(rows, []any{&l.o.ID, &l.o.EventID, &l.o.Status, &l.o.TotalCents, &l.o.CreatedAt, &l.o.CanceledAt, &l.ids, &l.seats}, func() error {
+			all = append(all, l)
+			l = listed{}
+			return nil
+		})
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("listing orders: %w", err)

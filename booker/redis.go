@@ -178,6 +178,7 @@ type claimArgs struct {
 	eventID, userID      int64
 	key, hash, requestID string
 	admissionExp, now    time.Time
+	pendingTTL           time.Duration // how long the key says "in flight" at most
 	conflictTTL          time.Duration // how long a 409 answered here is kept
 	attempts             int           // per attemptWindow
 	sentinel             int
@@ -195,7 +196,7 @@ func (r *redisStore) claim(ctx context.Context, a claimArgs) (claimResult, error
 	defer cancel()
 	ms := func(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) }
 	args := make([]string, 0, 10+len(a.seats))
-	args = append(args, pendingRecord(a.hash), ms(pendingTTL), strconv.Itoa(a.sentinel),
+	args = append(args, pendingRecord(a.hash), ms(a.pendingTTL), strconv.Itoa(a.sentinel),
 		conflictPrefix(a.hash, a.requestID), ms(a.conflictTTL), strconv.FormatInt(a.userID, 10),
 		strconv.FormatInt(a.admissionExp.UnixMilli(), 10), strconv.FormatInt(a.now.UnixMilli(), 10),
 		strconv.Itoa(a.attempts), ms(attemptWindow))
@@ -406,14 +407,49 @@ func (r *redisStore) get(ctx context.Context, key string) (string, error) {
 	return v, r.failed(err)
 }
 
+// forget deletes the pending claim of a request that failed, so its retry
+// runs at once. It runs whatever became of the request's context (its
+// store timeout passing is the usual reason to be here), within the Redis
+// timeout; if it fails too, the claim's own TTL frees the key.
 func (r *redisStore) forget(ctx context.Context, key string) error {
-	cctx, cancel, err := r.ctx(ctx)
+	cctx, cancel, err := r.ctx(context.WithoutCancel(ctx))
 	if err != nil {
 		return err
 	}
 	defer cancel()
 	return r.failed(r.client.Do(cctx, r.client.B().Del().Key(key).Build()).Error())
 }
+
+// setRecord stores an idempotency record, whatever became of the
+// request's context, within the Redis timeout.
+func (r *redisStore) setRecord(ctx context.Context, key, value string, ttl time.Duration) error {
+	cctx, cancel, err := r.ctx(context.WithoutCancel(ctx))
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	return r.failed(r.client.Do(cctx, r.client.B().Set().Key(key).Value(value).PxMilliseconds(ttl.Milliseconds()).Build()).Error())
+}
+
+// swapRecord replaces the record under key with value (deletes it when
+// value is empty) if it is still old: a request that claimed the key
+// meanwhile keeps its claim.
+func (r *redisStore) swapRecord(ctx context.Context, key, old, value string, ttl time.Duration) error {
+	cctx, cancel, err := r.ctx(ctx)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	ms := strconv.FormatInt(max(1, ttl.Milliseconds()), 10)
+	return r.failed(swapRecord.Exec(cctx, r.client, []string{key}, []string{old, value, ms}).Error())
+}
+
+var swapRecord = rueidis.NewLuaScript(`
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if ARGV[2] == '' then return redis.call('DEL', KEYS[1]) end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 1
+`)
 
 // lockSet is the seat locks one request holds, under one random owner token.
 type lockSet struct {

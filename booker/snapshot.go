@@ -15,6 +15,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/rueidis"
 	"golang.org/x/sync/singleflight"
+
+	"github.com/ticketvelo/ticketvelo/internal/database"
 )
 
 // Snapshots follow the wall clock, not the booker's injected one: how
@@ -96,17 +98,25 @@ func (sn *snapshots) Run(ctx context.Context) error {
 				sn.local.Delete(id)
 				return true
 			}
-			ev, err := sn.s.events.get(ctx, id)
+			ev, err := sn.s.events.get(ctx, id) // bounded by the store timeout
 			if err != nil {
 				return true
 			}
-			if won, err := sn.lease(ctx, id); err == nil && won {
-				if _, err := sn.build(ctx, ev); err != nil && ctx.Err() == nil {
-					sn.s.log.Warn().Err(err).Int64("event_id", id).Msg("rebuilding seat map")
-				}
-			}
+			sn.rebuild(ctx, ev)
 			return true
 		})
+	}
+}
+
+// rebuild builds the event's snapshot if this booker wins the lease, within
+// loopTimeout, so a stalled store cannot stop the refresher for good.
+func (sn *snapshots) rebuild(ctx context.Context, ev *eventInfo) {
+	bctx, cancel := context.WithTimeout(ctx, loopTimeout)
+	defer cancel()
+	if won, err := sn.lease(bctx, ev.ID); err == nil && won {
+		if _, err := sn.build(bctx, ev); err != nil && ctx.Err() == nil {
+			sn.s.log.Warn().Err(err).Int64("event_id", ev.ID).Msg("rebuilding seat map")
+		}
 	}
 }
 
@@ -191,20 +201,24 @@ func (sn *snapshots) readStatuses(ctx context.Context, ev *eventInfo) ([]byte, t
 	asOf := time.Now()
 	statuses := make([]byte, ev.capacity())
 	sn.s.stats.pgTx(opSnapshot)
-	rows, err := sn.s.pool.Query(ctx, `SELECT seat_no, status FROM seats WHERE event_id = $1 AND status <> 'available'`, ev.ID)
-	if err != nil {
-		return nil, asOf, fmt.Errorf("reading seat statuses: %w", err)
-	}
-	var no int32
-	var status string
-	_, err = pgx.ForEachRow(rows, []any{&no, &status}, func() error {
-		if int(no) < len(statuses) {
-			statuses[no] = seatHeld
-			if status == "sold" {
-				statuses[no] = seatSold
-			}
+	err := database.Retry(ctx, func() error {
+		clear(statuses)
+		rows, err := sn.s.pool.Query(ctx, `SELECT seat_no, status FROM seats WHERE event_id = $1 AND status <> 'available'`, ev.ID)
+		if err != nil {
+			return err
 		}
-		return nil
+		var no int32
+		var status string
+		_, err = pgx.ForEachRow(rows, []any{&no, &status}, func() error {
+			if int(no) < len(statuses) {
+				statuses[no] = seatHeld
+				if status == "sold" {
+					statuses[no] = seatSold
+				}
+			}
+			return nil
+		})
+		return err
 	})
 	if err != nil {
 		return nil, asOf, fmt.Errorf("reading seat statuses: %w", err)
@@ -375,7 +389,11 @@ func (sn *snapshots) current(ctx context.Context, ev *eventInfo) (*mapCopy, erro
 		}
 	}
 	v, err, _ := sn.group.Do(strconv.FormatInt(ev.ID, 10), func() (any, error) {
-		return sn.refresh(context.WithoutCancel(ctx), ev, have)
+		// Shared by every request waiting for it, so not tied to the
+		// first one's, but within a request's store budget.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), sn.s.storeTimeout)
+		defer cancel()
+		return sn.refresh(rctx, ev, have)
 	})
 	if err != nil {
 		return nil, err

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/ticketvelo/ticketvelo/internal/database"
 )
 
 // RunSweeper releases expired holds every sweep interval until ctx ends.
@@ -24,14 +26,23 @@ func (s *Service) RunSweeper(ctx context.Context) error {
 			return nil
 		case <-t.C:
 		}
-		if _, err := s.SweepOnce(ctx); err != nil && ctx.Err() == nil {
-			s.log.Warn().Err(err).Msg("sweeping expired holds")
-		}
-		if time.Since(lastPrune) > time.Minute {
-			lastPrune = time.Now()
-			if err := s.pruneIdempotency(ctx); err != nil && ctx.Err() == nil {
-				s.log.Warn().Err(err).Msg("pruning idempotency keys")
-			}
+		s.sweepRound(ctx, &lastPrune)
+	}
+}
+
+// sweepRound is one round of the sweeper, within loopTimeout: a Postgres
+// that stalls without failing holds it that long at most, and the next
+// round starts afresh on another connection.
+func (s *Service) sweepRound(ctx context.Context, lastPrune *time.Time) {
+	rctx, cancel := context.WithTimeout(ctx, loopTimeout)
+	defer cancel()
+	if _, err := s.SweepOnce(rctx); err != nil && ctx.Err() == nil {
+		s.log.Warn().Err(err).Msg("sweeping expired holds")
+	}
+	if time.Since(*lastPrune) > time.Minute {
+		*lastPrune = time.Now()
+		if err := s.pruneIdempotency(rctx); err != nil && ctx.Err() == nil {
+			s.log.Warn().Err(err).Msg("pruning idempotency keys")
 		}
 	}
 }
@@ -64,7 +75,7 @@ func (s *Service) SweepOnce(ctx context.Context) (int, error) {
 func (s *Service) sweepBatch(ctx context.Context) ([]expiredHold, error) {
 	var out []expiredHold
 	s.stats.pgTx(opSweep)
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := database.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		out = out[:0]
 		rows, err := tx.Query(ctx, `
 			WITH due AS (

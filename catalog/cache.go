@@ -19,7 +19,10 @@ type Cache struct {
 	store    *Store
 	ttl      time.Duration
 	maxStale time.Duration
-	now      func() time.Time
+	// loadTimeout bounds a load, and so how long a reader with nothing in
+	// the cache waits: a stalled Postgres costs it a 503 within this.
+	loadTimeout time.Duration
+	now         func() time.Time
 
 	mu      sync.RWMutex
 	events  map[int64]cached[EventDetail]
@@ -36,9 +39,10 @@ type cached[T any] struct {
 // maxCachedEvents bounds the map against lookups of many made-up ids.
 const maxCachedEvents = 10_000
 
-// NewCache returns a cache over store whose entries are fresh for ttl.
-func NewCache(store *Store, ttl time.Duration, now func() time.Time) *Cache {
-	return &Cache{store: store, ttl: ttl, maxStale: 30 * ttl, now: now, events: map[int64]cached[EventDetail]{}}
+// NewCache returns a cache over store whose entries are fresh for ttl and
+// whose loads take at most loadTimeout (the store timeout of a request).
+func NewCache(store *Store, ttl, loadTimeout time.Duration, now func() time.Time) *Cache {
+	return &Cache{store: store, ttl: ttl, maxStale: 30 * ttl, loadTimeout: loadTimeout, now: now, events: map[int64]cached[EventDetail]{}}
 }
 
 // Event is Store.Event, at most TTL stale in the common case.
@@ -52,7 +56,7 @@ func (c *Cache) Event(ctx context.Context, id int64) (EventDetail, error) {
 	}
 	load := func() (any, error) {
 		// The refresh outlives the request that triggered it.
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.loadTimeout)
 		defer cancel()
 		d, err := c.store.Event(ctx, id)
 		if err == nil || errors.Is(err, ErrEventNotFound) {
@@ -84,7 +88,7 @@ func (c *Cache) UpcomingEvents(ctx context.Context) ([]EventInfo, error) {
 		return l.value, nil
 	}
 	load := func() (any, error) {
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.loadTimeout)
 		defer cancel()
 		now := c.now()
 		events, err := c.store.UpcomingEvents(ctx, now)

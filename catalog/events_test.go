@@ -204,7 +204,7 @@ func TestCacheServesFreshThenRefreshes(t *testing.T) {
 	var clock atomic.Int64
 	clock.Store(time.Now().UnixNano())
 	now := func() time.Time { return time.Unix(0, clock.Load()) }
-	cache := catalog.NewCache(store, time.Second, now)
+	cache := catalog.NewCache(store, time.Second, 5*time.Second, now)
 
 	d, err := cache.Event(ctx, r.EventID)
 	if err != nil || d.SeatsLeft != 100 {

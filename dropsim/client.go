@@ -40,6 +40,7 @@ func newClient(base string, conns int) *client {
 // result is what one request did.
 type result struct {
 	status     int
+	code       string // the error code of a JSON error answer
 	took       time.Duration
 	retryAfter time.Duration
 }
@@ -99,6 +100,16 @@ func (c *client) callFrom(ctx context.Context, ip, method, path, token, key stri
 			return res, fmt.Errorf("%s %s: decoding %d answer: %w", method, path, res.status, err)
 		}
 	}
+	if res.status >= 400 {
+		var e struct {
+			Error struct {
+				Code string `json:"code"`
+			} `json:"error"`
+		}
+		if json.Unmarshal(resp.Body(), &e) == nil {
+			res.code = e.Error.Code
+		}
+	}
 	return res, nil
 }
 
@@ -122,6 +133,9 @@ func (c *client) sections(ctx context.Context, eventID int64) ([]string, error) 
 	if err != nil {
 		return nil, err
 	}
+	if res.status == 503 {
+		return nil, &unavailableError{retryAfter: res.retryAfter}
+	}
 	if res.status != 200 {
 		return nil, fmt.Errorf("event %d: status %d", eventID, res.status)
 	}
@@ -136,6 +150,11 @@ func (c *client) sections(ctx context.Context, eventID int64) ([]string, error) 
 	c.sectionsAt = time.Now()
 	return c.sectionsOf, nil
 }
+
+// unavailableError is a 503: try again after retryAfter.
+type unavailableError struct{ retryAfter time.Duration }
+
+func (e *unavailableError) Error() string { return "unavailable (503)" }
 
 func newKey() string {
 	b := make([]byte, 12)

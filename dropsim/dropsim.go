@@ -248,7 +248,10 @@ type Report struct {
 	Outcomes   map[string]int
 	Latency    map[string]Percentiles
 	Statuses   map[string]map[int]int
-	Status5xx  int
+	Status5xx  int // server errors other than 503: bugs, each breaks the run
+	// Status503 counts 503 answers (a store away, load shed): the fans
+	// retried them, as browsers do, so they cost time, not seats.
+	Status503 int
 	// FairnessInversions is the share of pairs of fans who joined after the
 	// opening, in order, and were admitted in the other order.
 	FairnessInversions float64

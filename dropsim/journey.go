@@ -46,7 +46,15 @@ func (j *journey) run(ctx context.Context, arrive time.Time) {
 		j.rec.outcome(outcomeOf(err, "left_queue"))
 		return
 	}
-	j.rec.outcome(j.buy(ctx, admission))
+	outcome := j.buy(ctx, admission)
+	if outcome != "bought" && ctx.Err() == nil {
+		// A fan who gives up leaves, as the page's leave button does, so
+		// their admission slot goes to the next fan now rather than when
+		// it times out: with every slot held by fans who gave up, the
+		// queue would stop while seats are left.
+		_, _ = j.callRetrying(ctx, "leave", "DELETE", fmt.Sprintf("/api/v1/events/%d/queue", j.sim.eventID), j.fan.token, "", nil, nil)
+	}
+	j.rec.outcome(outcome)
 }
 
 var (
@@ -69,8 +77,7 @@ func (j *journey) queue(ctx context.Context) (string, error) {
 	path := fmt.Sprintf("/api/v1/events/%d/queue", j.sim.eventID)
 	var st queueStatus
 	for {
-		res, err := j.call(ctx, "POST", path, j.fan.token, "", nil, &st)
-		j.rec.request("join", res, err)
+		res, err := j.callRetrying(ctx, "join", "POST", path, j.fan.token, "", nil, &st)
 		if err != nil {
 			return "", err
 		}
@@ -117,14 +124,16 @@ func (j *journey) queue(ctx context.Context) (string, error) {
 // the map), then pays; a declined card releases the hold.
 func (j *journey) buy(ctx context.Context, admission string) string {
 	for attempt := 0; attempt < 6; attempt++ {
-		sections, err := j.sim.api.sections(ctx, j.sim.eventID)
-		if err != nil || len(sections) == 0 {
+		sections, err := j.openSections(ctx)
+		if err != nil {
+			return outcomeOf(err, "error")
+		}
+		if len(sections) == 0 {
 			return "sold_out"
 		}
 		body := map[string]any{"section": sections[j.rng.IntN(len(sections))], "quantity": j.want, "together": true}
 		var hold holdResponse
-		res, err := j.call(ctx, "POST", fmt.Sprintf("/api/v1/events/%d/holds", j.sim.eventID), admission, newKey(), body, &hold)
-		j.rec.request("hold", res, err)
+		res, err := j.callRetrying(ctx, "hold", "POST", fmt.Sprintf("/api/v1/events/%d/holds", j.sim.eventID), admission, newKey(), body, &hold)
 		if err != nil {
 			return outcomeOf(err, "error")
 		}
@@ -133,7 +142,7 @@ func (j *journey) buy(ctx context.Context, admission string) string {
 			return j.pay(ctx, hold.Hold.ID)
 		case res.status == 409 || res.status == 422:
 			continue // taken, or this section cannot seat the party together: try another
-		case res.status == 429 || res.status == 503:
+		case res.status == 429:
 			if !sleepFor(ctx, max(res.retryAfter, 100*time.Millisecond)) {
 				return "timed_out"
 			}
@@ -144,13 +153,28 @@ func (j *journey) buy(ctx context.Context, admission string) string {
 	return "no_seats"
 }
 
+// openSections is the event's sections with seats left, read again after
+// Retry-After while the event page is unavailable: a fan does not take an
+// outage for a sell-out.
+func (j *journey) openSections(ctx context.Context) ([]string, error) {
+	for {
+		sections, err := j.sim.api.sections(ctx, j.sim.eventID)
+		var busy *unavailableError
+		if !errors.As(err, &busy) {
+			return sections, err
+		}
+		if !sleepFor(ctx, max(busy.retryAfter, 100*time.Millisecond)) {
+			return nil, errTimedOut
+		}
+	}
+}
+
 func (j *journey) pay(ctx context.Context, holdID string) string {
 	token := "tok_visa"
 	if j.declines {
 		token = "tok_declined"
 	}
-	res, err := j.call(ctx, "POST", "/api/v1/holds/"+holdID+"/confirm", j.fan.token, newKey(), map[string]string{"payment_token": token}, nil)
-	j.rec.request("confirm", res, err)
+	res, err := j.callRetrying(ctx, "confirm", "POST", "/api/v1/holds/"+holdID+"/confirm", j.fan.token, newKey(), map[string]string{"payment_token": token}, nil)
 	switch {
 	case err != nil:
 		return outcomeOf(err, "error")
@@ -158,12 +182,35 @@ func (j *journey) pay(ctx context.Context, holdID string) string {
 		j.rec.sold()
 		return "bought"
 	case res.status == 402:
-		res, err := j.call(ctx, "DELETE", "/api/v1/holds/"+holdID, j.fan.token, "", nil, nil)
-		j.rec.request("release", res, err)
+		_, _ = j.callRetrying(ctx, "release", "DELETE", "/api/v1/holds/"+holdID, j.fan.token, "", nil, nil)
 		return "declined"
 	default:
 		return fmt.Sprintf("confirm_status_%d", res.status)
 	}
+}
+
+// callRetrying is call, recorded as kind, sent again while the answer says
+// to come back: 503 (a store is down or the service sheds load) after its
+// Retry-After, and 409 request_in_flight (the same key's first attempt
+// still holds it) shortly, both with the same Idempotency-Key, as a
+// browser would. A fault costs the fan a second, not their seats: a
+// retried hold or payment is the same request, never a second one.
+func (j *journey) callRetrying(ctx context.Context, kind, method, path, token, key string, in, out any) (result, error) {
+	for {
+		res, err := j.call(ctx, method, path, token, key, in, out)
+		j.rec.request(kind, res, err)
+		if err != nil || !comeBack(res) {
+			return res, err
+		}
+		if !sleepFor(ctx, max(res.retryAfter, 100*time.Millisecond)) {
+			return res, errTimedOut
+		}
+	}
+}
+
+// comeBack says whether an answer asks the client to send the request again.
+func comeBack(res result) bool {
+	return res.status == 503 || res.status == 409 && res.code == "request_in_flight"
 }
 
 // call is the API call of this fan, from the fan's own address.

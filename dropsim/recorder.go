@@ -15,6 +15,7 @@ type recorder struct {
 	statuses  map[string]map[int]int
 	outcomes  map[string]int
 	fivexx    int
+	retried   int // 503s, which the fans sent again
 	lastSold  time.Time
 	admission []admittedFan
 }
@@ -39,7 +40,10 @@ func (r *recorder) request(kind string, res result, err error) {
 	}
 	r.statuses[kind][res.status]++
 	r.took[kind] = append(r.took[kind], res.took)
-	if res.status >= 500 && res.status != 503 {
+	switch {
+	case res.status == 503:
+		r.retried++
+	case res.status >= 500:
 		r.fivexx++
 	}
 }
@@ -73,7 +77,7 @@ func (r *recorder) admitted(joined, opensAt, admissionExpires time.Time) {
 func (r *recorder) report(took time.Duration, opensAt time.Time) *Report {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	rep := &Report{Took: took, Outcomes: r.outcomes, Statuses: r.statuses, Status5xx: r.fivexx, Latency: map[string]Percentiles{}}
+	rep := &Report{Took: took, Outcomes: r.outcomes, Statuses: r.statuses, Status5xx: r.fivexx, Status503: r.retried, Latency: map[string]Percentiles{}}
 	if !r.lastSold.IsZero() {
 		rep.SoldOutIn = r.lastSold.Sub(opensAt)
 	}
@@ -135,6 +139,7 @@ func (r *Report) Print(w io.Writer) {
 			p.P50.Round(10*time.Microsecond), p.P99.Round(10*time.Microsecond), p.Max.Round(10*time.Microsecond), r.Statuses[k])
 	}
 	fmt.Fprintf(w, "fairness: %.3f%% of post-opening pairs admitted out of join order\n", 100*r.FairnessInversions)
+	fmt.Fprintf(w, "unavailable (503, sent again after Retry-After): %d\n", r.Status503)
 	fmt.Fprintf(w, "server errors (5xx other than 503): %d\n", r.Status5xx)
 	if len(r.Problems) == 0 {
 		fmt.Fprintln(w, "invariants: OK (no seat sold twice, sold = valid tickets <= capacity, orders = fans who bought)")

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"time"
@@ -60,10 +61,12 @@ func (g *Gateway) register(ctx *fasthttp.RequestCtx) error {
 		return err
 	}
 	cfg := g.d.Config
-	if err := g.limits.check(ctx, limit{scope: "register-ip", who: g.clientIP(ctx), rule: cfg.RegisterPerIP}, limit{scope: "register-account", who: emailKey(b.Email), rule: cfg.RegisterPerAccount}); err != nil {
+	sctx, cancel := g.storeCtx(ctx, cfg.HashWait) // the wait for a hash slot comes on top
+	defer cancel()
+	if err := g.limits.check(sctx, limit{scope: "register-ip", who: g.clientIP(ctx), rule: cfg.RegisterPerIP}, limit{scope: "register-account", who: emailKey(b.Email), rule: cfg.RegisterPerAccount}); err != nil {
 		return err
 	}
-	u, err := g.d.Users.Register(ctx, identity.Registration{Email: b.Email, Password: b.Password, Name: b.Name})
+	u, err := g.d.Users.Register(sctx, identity.Registration{Email: b.Email, Password: b.Password, Name: b.Name})
 	if err != nil {
 		return err
 	}
@@ -84,26 +87,28 @@ func (g *Gateway) login(ctx *fasthttp.RequestCtx) error {
 		return err
 	}
 	cfg, ip, account := g.d.Config, g.clientIP(ctx), emailKey(b.Email)
-	if err := g.limits.check(ctx, limit{scope: "login-ip", who: ip, rule: cfg.LoginPerIP}); err != nil {
+	sctx, cancel := g.storeCtx(ctx, cfg.HashWait) // the wait for a hash slot comes on top
+	defer cancel()
+	if err := g.limits.check(sctx, limit{scope: "login-ip", who: ip, rule: cfg.LoginPerIP}); err != nil {
 		return err
 	}
 	// One hash tag, the account, for both counters: the reserve script
 	// touches them together.
 	tag := "{" + account + "}"
-	held, err := g.limits.reserve(ctx,
+	held, err := g.limits.reserve(sctx,
 		limit{scope: "login-fail-account-ip", who: tag + ":" + ip, rule: cfg.LoginPerAccountIP, clearOnSuccess: true},
 		limit{scope: "login-fail-account", who: tag, rule: cfg.LoginPerAccount})
 	if err != nil {
 		return err
 	}
-	u, err := g.d.Users.Login(ctx, b.Email, b.Password)
+	u, err := g.d.Users.Login(sctx, b.Email, b.Password)
 	if errors.Is(err, identity.ErrBadCredentials) {
 		return err // a failure: it keeps its unit of both limits
 	}
 	// A failure to settle costs the fan at most one counted failure until
 	// the window ends: not worth refusing a good login or hiding the
 	// first error.
-	_ = g.limits.settle(ctx, held, err == nil)
+	_ = g.limits.settle(context.WithoutCancel(sctx), held, err == nil)
 	if err != nil {
 		return err
 	}
@@ -124,7 +129,9 @@ func (g *Gateway) me(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	u, err := g.d.Users.ByID(ctx, a.UserID)
+	sctx, cancel := g.storeCtx(ctx, 0)
+	defer cancel()
+	u, err := g.d.Users.ByID(sctx, a.UserID)
 	if err != nil {
 		return err
 	}

@@ -42,7 +42,9 @@ func (g *Gateway) ops(ctx *fasthttp.RequestCtx) (tokens.Access, error) {
 	if err != nil {
 		return a, err
 	}
-	isOps, err := g.roles.isOps(ctx, a.UserID, g.d.Now())
+	sctx, cancel := g.storeCtx(ctx, 0)
+	defer cancel()
+	isOps, err := g.roles.isOps(sctx, a.UserID, g.d.Now())
 	if err != nil {
 		return a, err
 	}

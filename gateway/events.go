@@ -178,7 +178,9 @@ func (g *Gateway) listVenues(ctx *fasthttp.RequestCtx) error {
 	if _, err := g.ops(ctx); err != nil {
 		return err
 	}
-	venues, err := g.d.Catalog.Venues(ctx)
+	sctx, cancel := g.storeCtx(ctx, 0)
+	defer cancel()
+	venues, err := g.d.Catalog.Venues(sctx)
 	if err != nil {
 		return err
 	}
@@ -225,7 +227,9 @@ func (g *Gateway) createEvent(ctx *fasthttp.RequestCtx) error {
 		return err
 	}
 	now := g.d.Now()
-	d, err := g.d.Catalog.CreateEvent(ctx, catalog.NewEvent{
+	sctx, cancel := g.storeCtx(ctx, 0)
+	defer cancel()
+	d, err := g.d.Catalog.CreateEvent(sctx, catalog.NewEvent{
 		VenueID: b.VenueID, Name: b.Name, StartsAt: starts, SaleOpensAt: opens, MaxTicketsPerFan: b.MaxTicketsPerFan,
 	}, now)
 	if err != nil {

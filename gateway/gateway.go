@@ -4,6 +4,7 @@
 package gateway
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"time"
@@ -29,9 +30,12 @@ type Deps struct {
 	Room    *admission.Room
 	Ring    *tokens.Ring
 	// Redis and Prefix hold the abuse limits' counters.
-	Redis          rueidis.Client
-	Prefix         string
-	Config         config.GatewayConfig
+	Redis  rueidis.Client
+	Prefix string
+	Config config.GatewayConfig
+	// StoreTimeout bounds the Postgres and Redis work of a request
+	// (TICKETVELO_STORE_TIMEOUT); the default when 0.
+	StoreTimeout   time.Duration
 	TrustedProxies []*net.IPNet // whose X-Forwarded-For names the client
 	Now            func() time.Time
 }
@@ -50,6 +54,9 @@ type Gateway struct {
 func New(d Deps) (*Gateway, error) {
 	if d.Now == nil {
 		d.Now = time.Now
+	}
+	if d.StoreTimeout <= 0 {
+		d.StoreTimeout = config.Default().StoreTimeout
 	}
 	jwks, err := d.Ring.JWKS()
 	if err != nil {
@@ -90,6 +97,15 @@ func (g *Gateway) Routes(r *router.Router) {
 			notFound(ctx)
 		}
 	}
+}
+
+// storeCtx bounds a request's work on Postgres (and Redis) by the store
+// timeout, plus extra: a store that stalls without failing (a black-holed
+// failover) costs the fan a 503 within it instead of a hang. Only routes
+// that reach Postgres pay for it; the queue polls answer from memory and
+// Redis, whose client has timeouts of its own.
+func (g *Gateway) storeCtx(ctx *fasthttp.RequestCtx, extra time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, g.d.StoreTimeout+extra)
 }
 
 func (g *Gateway) serveJWKS(ctx *fasthttp.RequestCtx) {

@@ -21,6 +21,7 @@ import (
 	"github.com/ticketvelo/ticketvelo/gateway"
 	"github.com/ticketvelo/ticketvelo/identity"
 	"github.com/ticketvelo/ticketvelo/internal/config"
+	"github.com/ticketvelo/ticketvelo/internal/database"
 	"github.com/ticketvelo/ticketvelo/internal/httpapi"
 	"github.com/ticketvelo/ticketvelo/internal/testenv"
 	"github.com/ticketvelo/ticketvelo/internal/tokens"
@@ -40,6 +41,7 @@ type edge struct {
 	room    *admission.Room
 	cfg     config.GatewayConfig
 	client  *http.Client
+	pgProxy *testenv.Proxy // between the gateway and Postgres, with edgeOptions.pgProxy
 }
 
 type edgeOptions struct {
@@ -48,6 +50,9 @@ type edgeOptions struct {
 	ring    *tokens.Ring
 	now     func() time.Time // the gateway's clock; time.Now when nil
 	hash    *identity.Params // argon2id costs; cheap ones when nil
+	// pgProxy puts the gateway's Postgres connections behind a proxy the
+	// test can cut or stall (edge.pgProxy); edge.pool stays direct.
+	pgProxy bool
 }
 
 func newRing(t testing.TB) *tokens.Ring {
@@ -71,7 +76,11 @@ func noLimits(c *config.GatewayConfig) {
 
 func newEdge(t testing.TB, o edgeOptions) *edge {
 	t.Helper()
-	_, pool := testenv.Postgres(t)
+	url, pool := testenv.Postgres(t)
+	gwPool, proxy := pool, (*testenv.Proxy)(nil)
+	if o.pgProxy {
+		gwPool, proxy = proxiedPool(t, url)
+	}
 	client, prefix := testenv.Redis(t)
 	ring := o.ring
 	if ring == nil {
@@ -89,11 +98,11 @@ func newEdge(t testing.TB, o edgeOptions) *edge {
 	if o.hash != nil {
 		hash = *o.hash
 	}
-	users, err := identity.NewStore(pool, hash, identity.HashLimits{Concurrency: cfg.HashConcurrency, Wait: cfg.HashWait})
+	users, err := identity.NewStore(gwPool, hash, identity.HashLimits{Concurrency: cfg.HashConcurrency, Wait: cfg.HashWait})
 	if err != nil {
 		t.Fatal(err)
 	}
-	store := catalog.NewStore(pool)
+	store := catalog.NewStore(gwPool)
 	room := admission.NewRoom(client, prefix, ring, admission.Options{
 		AdmissionTTL: cfg.AdmissionTTL, GracePeriod: cfg.GracePeriod, DefaultRate: cfg.DefaultRate, DefaultMaxActive: cfg.DefaultMaxActive,
 		Auto: admission.AutoOptions{TargetP99: cfg.AutoTargetP99, TargetErrors: cfg.AutoTargetErrors, Increase: cfg.AutoIncrease,
@@ -101,7 +110,7 @@ func newEdge(t testing.TB, o edgeOptions) *edge {
 	})
 	t.Cleanup(room.Close) // its held-back writes land before the test's keys go
 	gw, err := gateway.New(gateway.Deps{
-		Users: users, Catalog: store, Events: catalog.NewCache(store, time.Second, time.Now), Room: room, Ring: ring,
+		Users: users, Catalog: store, Events: catalog.NewCache(store, time.Second, config.Default().StoreTimeout, time.Now), Room: room, Ring: ring,
 		Redis: client, Prefix: prefix, Config: cfg, TrustedProxies: o.trusted, Now: now,
 	})
 	if err != nil {
@@ -124,7 +133,7 @@ func newEdge(t testing.TB, o edgeOptions) *edge {
 	})
 	return &edge{
 		base: "http://" + ln.Addr().String(), srv: srv, pool: pool, redis: client, prefix: prefix, ring: ring,
-		users: users, catalog: store, room: room, cfg: cfg,
+		users: users, catalog: store, room: room, cfg: cfg, pgProxy: proxy,
 		client: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 256}},
 	}
 }
@@ -295,4 +304,17 @@ func (e *edge) controller(t testing.TB, interval time.Duration) {
 		cancel()
 		<-done
 	})
+}
+
+// proxiedPool opens a pool on the database of url through a proxy the test
+// can cut or stall.
+func proxiedPool(t testing.TB, url string) (*pgxpool.Pool, *testenv.Proxy) {
+	t.Helper()
+	url, proxy := testenv.ProxyPostgres(t, url)
+	pool, err := database.Open(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return pool, proxy
 }

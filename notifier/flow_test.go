@@ -116,10 +116,17 @@ type runningNotifier struct {
 // at the latest.
 func (f *flow) start(t testing.TB, mailer Mailer, opts Options, mode stopMode) *runningNotifier {
 	t.Helper()
+	return f.startWith(t, mailer, opts, mode)
+}
+
+// startWith is start with extra options for the notifier's consumer.
+func (f *flow) startWith(t testing.TB, mailer Mailer, opts Options, mode stopMode, kafkaOpts ...kgo.Opt) *runningNotifier {
+	t.Helper()
 	n, err := New(f.pool, f.brokers, f.signer, mailer, opts, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}
+	n.kafkaOpts = kafkaOpts
 	ctx, cancel := context.WithCancel(f.ctx)
 	done := make(chan error, 1)
 	go func() { done <- n.run(ctx, mode) }()

@@ -44,6 +44,9 @@ type Options struct {
 	MaxPollRecords int
 	// Concurrency bounds the mails in progress at once.
 	Concurrency int
+	// SessionTimeout and HeartbeatInterval are the consumer group's: how
+	// soon the others take over the partitions of a notifier that died.
+	SessionTimeout, HeartbeatInterval time.Duration
 	// Now and Jitter are the clock and the random source ([0, 1)).
 	Now    func() time.Time
 	Jitter func() float64
@@ -54,6 +57,7 @@ func OptionsFrom(c config.NotifierConfig) Options {
 	return Options{
 		From: c.MailFrom, Group: c.ConsumerGroup, MaxAttempts: c.MaxAttempts,
 		RetryBackoff: c.RetryBackoff, RetryBackoffMax: c.RetryBackoffMax, ClaimLease: c.ClaimLease,
+		SessionTimeout: c.SessionTimeout, HeartbeatInterval: c.HeartbeatInterval,
 	}
 }
 
@@ -76,6 +80,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.ClaimLease <= 0 {
 		o.ClaimLease = d.ClaimLease
+	}
+	if o.SessionTimeout <= 0 {
+		o.SessionTimeout = d.SessionTimeout
+	}
+	if o.HeartbeatInterval <= 0 {
+		o.HeartbeatInterval = d.HeartbeatInterval
 	}
 	if o.MaxPollRecords <= 0 {
 		o.MaxPollRecords = 512
@@ -102,6 +112,9 @@ type Notifier struct {
 	claims  claims
 	opts    Options
 	log     zerolog.Logger
+	// kafkaOpts are added to the consumer's (tests route its connections
+	// through a proxy they can cut, as a killed process's sockets are).
+	kafkaOpts []kgo.Opt
 }
 
 // New returns a notifier that consumes from brokers, claims in pool, signs
@@ -142,26 +155,11 @@ const (
 func (n *Notifier) run(ctx context.Context, mode stopMode) error {
 	lag := newLagTracker()
 	defer lag.close()
-	client, err := kafka.NewClient(n.brokers, append(kafka.QuickRecovery(),
-		kgo.ConsumerGroup(n.opts.Group),
-		kgo.ConsumeTopics(kafka.BookingEvents),
-		// A new group starts at the oldest event: no confirmed order goes
-		// unmailed because the notifier was deployed after it.
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.DisableAutoCommit(),
-		// Rebalances wait until the records of a poll are handled and
-		// committed, so no partition changes hands with work in flight.
-		kgo.BlockRebalanceOnPoll(),
-		kgo.OnPartitionsRevoked(lag.forget),
-		kgo.OnPartitionsLost(lag.forget),
-		// Dead letters are produced by this client too; see the outbox
-		// relay for why cancellation is allowed.
-		kgo.AllowIdempotentProduceCancellation(),
-	)...)
+	client, err := kafka.NewClient(n.brokers, n.consumerOpts(lag)...)
 	if err != nil {
 		return err
 	}
-	defer client.CloseAllowingRebalance()
+	defer closeConsumer(client, mode)
 
 	for {
 		fetches := client.PollRecords(ctx, n.opts.MaxPollRecords)
@@ -188,6 +186,46 @@ func (n *Notifier) run(ctx context.Context, mode stopMode) error {
 			return nil
 		}
 	}
+}
+
+// consumerOpts are the consumer's options.
+func (n *Notifier) consumerOpts(lag *lagTracker) []kgo.Opt {
+	opts := append(kafka.QuickRecovery(),
+		kgo.ConsumerGroup(n.opts.Group),
+		kgo.ConsumeTopics(kafka.BookingEvents),
+		// A notifier that dies without leaving the group (kill -9, a lost
+		// machine) keeps its partitions until the session times out:
+		// seconds, so its orders' mail is late by about that much.
+		kgo.SessionTimeout(n.opts.SessionTimeout),
+		kgo.HeartbeatInterval(n.opts.HeartbeatInterval),
+		// A new group starts at the oldest event: no confirmed order goes
+		// unmailed because the notifier was deployed after it.
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.DisableAutoCommit(),
+		// Rebalances wait until the records of a poll are handled and
+		// committed, so no partition changes hands with work in flight.
+		kgo.BlockRebalanceOnPoll(),
+		kgo.OnPartitionsRevoked(lag.forget),
+		kgo.OnPartitionsLost(lag.forget),
+		// Dead letters are produced by this client too; see the outbox
+		// relay for why cancellation is allowed.
+		kgo.AllowIdempotentProduceCancellation(),
+	)
+	return append(opts, n.kafkaOpts...)
+}
+
+// closeConsumer closes the client. A graceful stop leaves the group, so the
+// partitions move at once; a crash does not (a killed process sends
+// nothing), and the group takes them over when the session times out.
+func closeConsumer(client *kgo.Client, mode stopMode) {
+	if mode == crash {
+		// A leave with a context already canceled gives up before it is
+		// sent, and makes Close skip it.
+		gone, cancel := context.WithCancel(context.Background())
+		cancel()
+		_ = client.LeaveGroupContext(gone)
+	}
+	client.CloseAllowingRebalance()
 }
 
 // handleFetches handles the records of a poll and returns, per partition,

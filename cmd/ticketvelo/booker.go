@@ -20,7 +20,8 @@ func mountBooker(d *deps, srv *httpapi.Server) ([]func(context.Context) error, e
 	b, err := booker.New(booker.Options{
 		Pool: d.pool, Redis: d.redis, Prefix: d.cfg.RedisPrefix, Tokens: ring,
 		Admissions: admission.NewFeedback(d.redis, d.cfg.RedisPrefix),
-		Config:     d.cfg.Booker, Log: d.log.With().Str("module", "booker").Logger(), Now: time.Now,
+		Config:     d.cfg.Booker, StoreTimeout: d.cfg.StoreTimeout,
+		Log: d.log.With().Str("module", "booker").Logger(), Now: time.Now,
 	})
 	if err != nil {
 		return nil, err

@@ -47,7 +47,7 @@ func newDeps(e env, cfg config.Config) *deps {
 // and Kafka with its topics.
 func (d *deps) open(ctx context.Context, n needs) error {
 	if n.postgres {
-		pool, err := database.Open(ctx, d.cfg.DatabaseURL)
+		pool, err := database.OpenWith(ctx, d.cfg.DatabaseURL, database.Options{AcquireTimeout: d.cfg.DBAcquireTimeout})
 		if err != nil {
 			return fmt.Errorf("DATABASE_URL: %w", err)
 		}

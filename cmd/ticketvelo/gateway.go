@@ -52,14 +52,17 @@ func mountGateway(d *deps, srv *httpapi.Server) (func(context.Context) error, er
 	})
 	d.closes = append(d.closes, room.Close) // before the client's: it writes the last polls
 	gw, err := gateway.New(gateway.Deps{
-		Users: users, Catalog: store, Events: catalog.NewCache(store, time.Second, time.Now), Room: room, Ring: ring,
-		Redis: client, Prefix: cfg.RedisPrefix, Config: g, TrustedProxies: cfg.TrustedProxies, Now: time.Now,
+		Users: users, Catalog: store, Events: catalog.NewCache(store, time.Second, cfg.StoreTimeout, time.Now), Room: room, Ring: ring,
+		Redis: client, Prefix: cfg.RedisPrefix, Config: g, StoreTimeout: cfg.StoreTimeout, TrustedProxies: cfg.TrustedProxies, Now: time.Now,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("starting the gateway: %w", err)
 	}
 	gw.Routes(srv.Router)
 	sales := func(ctx context.Context, now time.Time) ([]admission.Sale, error) {
+		// A stalled Postgres must not stall every event's admission step.
+		ctx, cancel := context.WithTimeout(ctx, cfg.StoreTimeout)
+		defer cancel()
 		list, err := store.Sales(ctx, now, time.Minute)
 		out := make([]admission.Sale, len(list))
 		for i, s := range list {

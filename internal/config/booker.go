@@ -35,6 +35,10 @@ type BookerConfig struct {
 	// queue in memory, so a burst cannot pile thousands of calls onto Redis
 	// and Postgres at the same moment.
 	HoldConcurrency int
+	// HoldQueueWait is how long a hold waits for one of those slots; past
+	// it the booker is overloaded and the hold gets 503 with Retry-After
+	// at once, rather than queueing into a timeout.
+	HoldQueueWait time.Duration
 	// HoldAttempts caps the hold attempts (replays aside) one fan makes
 	// for one event in a minute, so one admission cannot flood the booker
 	// and Redis with refused requests.
@@ -60,6 +64,7 @@ func defaultBooker() BookerConfig {
 		IdempotencyTTL:   24 * time.Hour,
 		HealthInterval:   time.Second,
 		HoldConcurrency:  128,
+		HoldQueueWait:    500 * time.Millisecond,
 		HoldAttempts:     30,
 		OutboxRetention:  7 * 24 * time.Hour,
 	}
@@ -80,6 +85,7 @@ func (k *BookerConfig) bind(b *binder) {
 	b.duration(&k.RedisTimeout, "booker-redis-timeout", "TICKETVELO_BOOKER_REDIS_TIMEOUT", "timeout of each Redis call on the hold path; past it the hold answers 503")
 	b.duration(&k.IdempotencyTTL, "idempotency-ttl", "TICKETVELO_IDEMPOTENCY_TTL", "how long an Idempotency-Key replays its first answer")
 	b.int(&k.HoldConcurrency, "hold-concurrency", "TICKETVELO_HOLD_CONCURRENCY", "most holds one booker works on at once; the rest wait their turn")
+	b.duration(&k.HoldQueueWait, "hold-queue-wait", "TICKETVELO_HOLD_QUEUE_WAIT", "longest a hold waits for its turn (hold-concurrency); then it gets 503 with Retry-After")
 	b.int(&k.HoldAttempts, "hold-attempts", "TICKETVELO_HOLD_ATTEMPTS", "most hold attempts one fan makes for one event in a minute (replays of the same Idempotency-Key aside); more get 429")
 	b.duration(&k.HealthInterval, "health-interval", "TICKETVELO_HEALTH_INTERVAL", "how often the booker reports its latency and error ratio to the admission controller")
 	b.duration(&k.OutboxRetention, "outbox-retention", "TICKETVELO_OUTBOX_RETENTION", "how long published outbox rows are kept before they are deleted (0 keeps them)")
@@ -106,6 +112,9 @@ func (k *BookerConfig) validate() error {
 	}
 	if k.OutboxRetention < 0 {
 		return fmt.Errorf("TICKETVELO_OUTBOX_RETENTION: expected zero (keep) or a positive duration, got %s", k.OutboxRetention)
+	}
+	if k.HoldQueueWait < 0 || k.HoldQueueWait > 10*time.Second {
+		return fmt.Errorf("TICKETVELO_HOLD_QUEUE_WAIT: expected 0 to 10s, got %s", k.HoldQueueWait)
 	}
 	if k.SeatLockWait < 0 {
 		return fmt.Errorf("TICKETVELO_SEAT_LOCK_WAIT: expected zero or a positive duration, got %s", k.SeatLockWait)

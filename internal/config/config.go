@@ -26,6 +26,13 @@ type Config struct {
 	RedisPrefix  string
 	KafkaBrokers []string
 	BrokerAddr   string
+	// DBAcquireTimeout bounds how long a Postgres call waits for a free
+	// connection of the pool; past it the request gets 503 instead of
+	// queueing behind a busy or broken pool.
+	DBAcquireTimeout time.Duration
+	// StoreTimeout bounds the Postgres and Redis work of one request (the
+	// simulated payment's wait comes on top); past it the request gets 503.
+	StoreTimeout time.Duration
 
 	// Serving.
 	Addr            string
@@ -69,21 +76,26 @@ const (
 // loopback with the embedded broker.
 func Default() Config {
 	return Config{
-		DatabaseURL:     "postgres://postgres@127.0.0.1:5432/ticketvelo?sslmode=disable",
-		RedisURL:        "redis://127.0.0.1:6379/0",
-		RedisPrefix:     "tv:",
-		BrokerAddr:      "127.0.0.1:9092",
-		Addr:            ":8080",
-		MaxBodyBytes:    64 << 10,
-		ShutdownDelay:   0,
-		ShutdownTimeout: 10 * time.Second,
-		DataDir:         "data",
-		LogLevel:        "info",
-		LogFormat:       "json",
-		Seed:            true,
-		Gateway:         defaultGateway(),
-		Booker:          defaultBooker(),
-		Notifier:        defaultNotifier(),
+		DatabaseURL: "postgres://postgres@127.0.0.1:5432/ticketvelo?sslmode=disable",
+		RedisURL:    "redis://127.0.0.1:6379/0",
+		RedisPrefix: "tv:",
+		BrokerAddr:  "127.0.0.1:9092",
+		// About a second each: long enough for any request of a healthy
+		// system on a busy machine, short enough that a fan of an outage
+		// hears 503 and retries instead of watching a spinner.
+		DBAcquireTimeout: time.Second,
+		StoreTimeout:     2 * time.Second,
+		Addr:             ":8080",
+		MaxBodyBytes:     64 << 10,
+		ShutdownDelay:    0,
+		ShutdownTimeout:  10 * time.Second,
+		DataDir:          "data",
+		LogLevel:         "info",
+		LogFormat:        "json",
+		Seed:             true,
+		Gateway:          defaultGateway(),
+		Booker:           defaultBooker(),
+		Notifier:         defaultNotifier(),
 	}
 }
 
@@ -101,6 +113,8 @@ func (c *Config) Bind(fs *flag.FlagSet, groups int, getenv func(string) string) 
 		b.str(&c.RedisPrefix, "redis-prefix", "TICKETVELO_REDIS_PREFIX", "prefix of every Redis key, so several installs share one Redis")
 		b.list(&c.KafkaBrokers, "kafka-brokers", "KAFKA_BROKERS", "comma-separated Kafka bootstrap brokers; empty starts the embedded broker")
 		b.str(&c.BrokerAddr, "broker-addr", "TICKETVELO_BROKER_ADDR", "listen address of the embedded broker when KAFKA_BROKERS is empty")
+		b.duration(&c.DBAcquireTimeout, "db-acquire-timeout", "TICKETVELO_DB_ACQUIRE_TIMEOUT", "longest a Postgres call waits for a free pool connection; then the request gets 503")
+		b.duration(&c.StoreTimeout, "store-timeout", "TICKETVELO_STORE_TIMEOUT", "longest the Postgres and Redis work of one request may take; then it gets 503")
 	}
 	if groups&Serving != 0 {
 		b.str(&c.Addr, "addr", "TICKETVELO_ADDR", "HTTP listen address")
@@ -165,6 +179,9 @@ func (c *Config) Validate(groups int) error {
 				return err
 			}
 		}
+		if err := c.validateTimeouts(); err != nil {
+			return err
+		}
 	}
 	if groups&Serving != 0 {
 		if err := checkHostPort("TICKETVELO_ADDR", c.Addr); err != nil {
@@ -209,6 +226,18 @@ func (c *Config) Validate(groups int) error {
 		if err := c.Notifier.validate(); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+func (c *Config) validateTimeouts() error {
+	switch {
+	case c.StoreTimeout <= 0 || c.StoreTimeout > time.Minute:
+		return fmt.Errorf("TICKETVELO_STORE_TIMEOUT: expected a positive duration up to 1m, got %s", c.StoreTimeout)
+	case c.DBAcquireTimeout <= 0 || c.DBAcquireTimeout > c.StoreTimeout:
+		// A wait for a connection longer than the request's whole budget
+		// would only end in the request's own timeout.
+		return fmt.Errorf("TICKETVELO_DB_ACQUIRE_TIMEOUT: expected a positive duration up to TICKETVELO_STORE_TIMEOUT (%s), got %s", c.StoreTimeout, c.DBAcquireTimeout)
 	}
 	return nil
 }

@@ -87,6 +87,10 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		{"pprof on a public address", map[string]string{"TICKETVELO_PPROF_ADDR": "10.1.2.3:6060"}, nil, "TICKETVELO_PPROF_ADDR"},
 		{"pprof without port", map[string]string{"TICKETVELO_PPROF_ADDR": "127.0.0.1"}, nil, "TICKETVELO_PPROF_ADDR"},
 		{"flag value", nil, []string{"-addr", "nope"}, "TICKETVELO_ADDR"},
+		{"hold queue wait", map[string]string{"TICKETVELO_HOLD_QUEUE_WAIT": "1m"}, nil, "TICKETVELO_HOLD_QUEUE_WAIT"},
+		{"store timeout", map[string]string{"TICKETVELO_STORE_TIMEOUT": "0s"}, nil, "TICKETVELO_STORE_TIMEOUT"},
+		{"acquire timeout", map[string]string{"TICKETVELO_DB_ACQUIRE_TIMEOUT": "-1s"}, nil, "TICKETVELO_DB_ACQUIRE_TIMEOUT"},
+		{"acquire over the store timeout", map[string]string{"TICKETVELO_DB_ACQUIRE_TIMEOUT": "3s", "TICKETVELO_STORE_TIMEOUT": "2s"}, nil, "TICKETVELO_DB_ACQUIRE_TIMEOUT"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -27,6 +27,13 @@ type NotifierConfig struct {
 	ClaimLease time.Duration
 	// ConsumerGroup is the Kafka consumer group the notifiers share.
 	ConsumerGroup string
+	// SessionTimeout is how long the group waits for a notifier that
+	// stopped heartbeating (killed, cut off) before it gives that
+	// notifier's partitions to the others; HeartbeatInterval is how often a
+	// live notifier says it is there. The broker bounds the session timeout
+	// (group.min.session.timeout.ms, 6 s in Kafka and the embedded broker).
+	SessionTimeout    time.Duration
+	HeartbeatInterval time.Duration
 }
 
 func defaultNotifier() NotifierConfig {
@@ -38,6 +45,10 @@ func defaultNotifier() NotifierConfig {
 		RetryBackoffMax: 30 * time.Second,
 		ClaimLease:      2 * time.Minute,
 		ConsumerGroup:   "ticketvelo-notifier",
+		// franz-go's defaults (45 s, 3 s) left a crashed notifier's
+		// orders unmailed for most of a minute.
+		SessionTimeout:    10 * time.Second,
+		HeartbeatInterval: time.Second,
 	}
 }
 
@@ -50,6 +61,8 @@ func (n *NotifierConfig) bind(b *binder) {
 	b.duration(&n.RetryBackoffMax, "mail-retry-backoff-max", "TICKETVELO_MAIL_RETRY_BACKOFF_MAX", "longest wait between deliveries")
 	b.duration(&n.ClaimLease, "mail-claim-lease", "TICKETVELO_MAIL_CLAIM_LEASE", "how long a claimed, unsent mail waits for its notifier before another takes it over")
 	b.str(&n.ConsumerGroup, "notifier-group", "TICKETVELO_NOTIFIER_GROUP", "Kafka consumer group of the notifiers")
+	b.duration(&n.SessionTimeout, "notifier-session-timeout", "TICKETVELO_NOTIFIER_SESSION_TIMEOUT", "how long the group waits for a notifier that stopped heartbeating before its partitions go to the others (the broker allows 6s at least by default)")
+	b.duration(&n.HeartbeatInterval, "notifier-heartbeat", "TICKETVELO_NOTIFIER_HEARTBEAT", "how often a notifier heartbeats to its group; at most a third of the session timeout")
 }
 
 func (n *NotifierConfig) validate() error {
@@ -73,6 +86,12 @@ func (n *NotifierConfig) validate() error {
 		return fmt.Errorf("TICKETVELO_MAIL_CLAIM_LEASE: expected longer than TICKETVELO_SMTP_TIMEOUT (%s), got %s", n.SMTPTimeout, n.ClaimLease)
 	case n.ConsumerGroup == "":
 		return errors.New("TICKETVELO_NOTIFIER_GROUP: expected a group name, got an empty value")
+	case n.SessionTimeout < time.Second || n.SessionTimeout > 30*time.Minute:
+		return fmt.Errorf("TICKETVELO_NOTIFIER_SESSION_TIMEOUT: expected 1s to 30m (and within the broker's group.min/max.session.timeout.ms), got %s", n.SessionTimeout)
+	case n.HeartbeatInterval <= 0 || 3*n.HeartbeatInterval > n.SessionTimeout:
+		// Fewer than three heartbeats a session and one late heartbeat
+		// on a busy machine costs the notifier its partitions.
+		return fmt.Errorf("TICKETVELO_NOTIFIER_HEARTBEAT: expected a positive duration up to a third of TICKETVELO_NOTIFIER_SESSION_TIMEOUT (%s), got %s", n.SessionTimeout, n.HeartbeatInterval)
 	}
 	return nil
 }

@@ -8,13 +8,14 @@ import (
 
 func TestNotifierSettings(t *testing.T) {
 	t.Parallel()
-	c, err := load(t, Notifier, map[string]string{"SMTP_URL": "smtps://u:p@mail.example.com:465", "TICKETVELO_MAIL_ATTEMPTS": "7"},
-		"-mail-claim-lease", "5m", "-smtp-timeout", "20s")
+	c, err := load(t, Notifier, map[string]string{"SMTP_URL": "smtps://u:p@mail.example.com:465", "TICKETVELO_MAIL_ATTEMPTS": "7", "TICKETVELO_NOTIFIER_SESSION_TIMEOUT": "12s"},
+		"-mail-claim-lease", "5m", "-smtp-timeout", "20s", "-notifier-heartbeat", "2s")
 	if err != nil {
 		t.Fatal(err)
 	}
 	n := c.Notifier
-	if n.SMTPURL != "smtps://u:p@mail.example.com:465" || n.MaxAttempts != 7 || n.ClaimLease != 5*time.Minute || n.SMTPTimeout != 20*time.Second {
+	if n.SMTPURL != "smtps://u:p@mail.example.com:465" || n.MaxAttempts != 7 || n.ClaimLease != 5*time.Minute || n.SMTPTimeout != 20*time.Second ||
+		n.SessionTimeout != 12*time.Second || n.HeartbeatInterval != 2*time.Second {
 		t.Errorf("notifier settings = %+v", n)
 	}
 
@@ -28,6 +29,8 @@ func TestNotifierSettings(t *testing.T) {
 		{"backoff above its max", map[string]string{"TICKETVELO_MAIL_RETRY_BACKOFF": "1m", "TICKETVELO_MAIL_RETRY_BACKOFF_MAX": "10s"}, "TICKETVELO_MAIL_RETRY_BACKOFF"},
 		{"lease shorter than a delivery", map[string]string{"TICKETVELO_MAIL_CLAIM_LEASE": "10s", "TICKETVELO_SMTP_TIMEOUT": "30s"}, "TICKETVELO_MAIL_CLAIM_LEASE"},
 		{"attempts not a number", map[string]string{"TICKETVELO_MAIL_ATTEMPTS": "many"}, "TICKETVELO_MAIL_ATTEMPTS"},
+		{"session timeout", map[string]string{"TICKETVELO_NOTIFIER_SESSION_TIMEOUT": "100ms"}, "TICKETVELO_NOTIFIER_SESSION_TIMEOUT"},
+		{"heartbeat over a third of the session", map[string]string{"TICKETVELO_NOTIFIER_SESSION_TIMEOUT": "9s", "TICKETVELO_NOTIFIER_HEARTBEAT": "4s"}, "TICKETVELO_NOTIFIER_HEARTBEAT"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

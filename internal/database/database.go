@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -18,15 +19,37 @@ import (
 // defaultMaxConns is the pool size when DATABASE_URL does not set one.
 const defaultMaxConns = 16
 
+// Defaults of Options.
+const (
+	DefaultAcquireTimeout = time.Second
+	// defaultConnectTimeout bounds a new connection when DATABASE_URL sets
+	// no connect_timeout. pgx's own is two minutes, which a black-holed
+	// server after a failover would make every new connection wait.
+	defaultConnectTimeout = 5 * time.Second
+)
+
+// Options tune the pool beyond what DATABASE_URL says.
+type Options struct {
+	// AcquireTimeout bounds how long any call waits for a free connection
+	// of the pool; then it fails with an error IsUnavailable knows, so a
+	// request gets 503 instead of queueing. 0 takes DefaultAcquireTimeout.
+	AcquireTimeout time.Duration
+}
+
 // Open connects to the database at url, creating the database first when the
 // server says it does not exist, and checks the connection. Its errors
 // never hold url's password.
 func Open(ctx context.Context, url string) (*pgxpool.Pool, error) {
-	pool, err := open(ctx, url)
+	return OpenWith(ctx, url, Options{})
+}
+
+// OpenWith is Open with options.
+func OpenWith(ctx context.Context, url string, o Options) (*pgxpool.Pool, error) {
+	pool, err := open(ctx, url, o)
 	return pool, redact.Error(err, url)
 }
 
-func open(ctx context.Context, url string) (*pgxpool.Pool, error) {
+func open(ctx context.Context, url string, o Options) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("parsing the URL: %w", err)
@@ -38,6 +61,13 @@ func open(ctx context.Context, url string) (*pgxpool.Pool, error) {
 		// DATABASE_URL to tune it.
 		cfg.MaxConns = defaultMaxConns
 	}
+	if !strings.Contains(url, "connect_timeout") {
+		cfg.ConnConfig.ConnectTimeout = defaultConnectTimeout
+	}
+	if o.AcquireTimeout <= 0 {
+		o.AcquireTimeout = DefaultAcquireTimeout
+	}
+	cfg.ConnConfig.Tracer = &acquireBound{wait: o.AcquireTimeout}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("opening pool: %w", err)

@@ -12,6 +12,8 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/ticketvelo/ticketvelo/internal/apperr"
+	"github.com/ticketvelo/ticketvelo/internal/database"
+	"github.com/ticketvelo/ticketvelo/internal/redisconn"
 )
 
 // statusOf is the one table from failure kind to HTTP status.
@@ -33,7 +35,28 @@ var statusOf = map[apperr.Kind]int{
 }
 
 // StatusOf is the HTTP status for err.
-func StatusOf(err error) int { return statusOf[apperr.As(err).Kind] }
+func StatusOf(err error) int { return statusOf[classify(err).Kind] }
+
+// errDependency answers a request that met a store fault on its way:
+// Postgres or Redis away, restarting, failing over, timing out, or the
+// connection pool exhausted. The client may retry in a second.
+var errDependency = &apperr.Error{Kind: apperr.Unavailable, Code: "unavailable",
+	Message: "a service this request needs is unavailable or too busy; retry shortly", RetryAfter: 1}
+
+// classify is the one place a failure becomes an answer: an *apperr.Error
+// is its own answer, a store fault is 503 unavailable, and anything else is
+// a bug: 500, its text kept from the client. Handlers return store errors
+// as they are (wrapped with context) and never sniff them themselves.
+func classify(err error) *apperr.Error {
+	var e *apperr.Error
+	switch {
+	case errors.As(err, &e):
+		return e
+	case database.IsUnavailable(err), redisconn.IsUnavailable(err):
+		return errDependency
+	}
+	return apperr.As(err)
+}
 
 type errorBodyJSON struct {
 	Error errorJSON `json:"error"`
@@ -46,11 +69,11 @@ type errorJSON struct {
 	RequestID string         `json:"request_id,omitempty"`
 }
 
-// WriteError answers with err as {"error":{"code","message",...}}. Errors
-// that are not *apperr.Error become a 500 that does not leak their text; the
-// middleware logs those.
+// WriteError answers with err as {"error":{"code","message",...}}. Store
+// faults become 503 unavailable with Retry-After; other errors that are not
+// *apperr.Error become a 500. Neither leaks its text; the middleware logs it.
 func WriteError(ctx *fasthttp.RequestCtx, err error) {
-	e := apperr.As(err)
+	e := classify(err)
 	status := statusOf[e.Kind]
 	if e.RetryAfter > 0 {
 		ctx.Response.Header.Set("Retry-After", strconv.Itoa(e.RetryAfter))
@@ -59,7 +82,7 @@ func WriteError(ctx *fasthttp.RequestCtx, err error) {
 		ctx.Response.Header.Set("WWW-Authenticate", `Bearer error="invalid_token", error_description="`+e.Code+`"`)
 	}
 	WriteJSON(ctx, status, errorBodyJSON{errorJSON{Code: e.Code, Message: e.Message, Details: e.Details, RequestID: RequestID(ctx)}})
-	if e.Kind == apperr.Internal && !errors.As(err, new(*apperr.Error)) {
+	if !errors.As(err, new(*apperr.Error)) {
 		// Keep the real cause for the log line the middleware writes.
 		ctx.SetUserValue(causeKey, err.Error())
 	}

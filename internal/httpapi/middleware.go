@@ -50,7 +50,13 @@ func (s *Server) middleware(next fasthttp.RequestHandler) fasthttp.RequestHandle
 		m.requests.Inc()
 		m.latency.UpdateDuration(start)
 		if status >= 500 {
-			s.log.Error().Str("request_id", RequestID(ctx)).Str("method", string(ctx.Method())).Str("route", route).
+			// A 503 is a store fault or load shed, expected in an outage
+			// and answered; a 500 is a bug.
+			ev := s.log.Error()
+			if status == fasthttp.StatusServiceUnavailable {
+				ev = s.log.Warn()
+			}
+			ev.Str("request_id", RequestID(ctx)).Str("method", string(ctx.Method())).Str("route", route).
 				Int("status", status).Dur("took", time.Since(start)).Bytes("body", errorBody(ctx)).Interface("cause", ctx.UserValue(causeKey)).Msg("request failed")
 		} else if e := s.log.Debug(); e.Enabled() {
 			e.Str("request_id", RequestID(ctx)).Str("method", string(ctx.Method())).Bytes("path", ctx.Path()).

@@ -4,15 +4,18 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/rs/zerolog"
 	"github.com/valyala/fasthttp"
 
@@ -96,6 +99,15 @@ func TestErrorsAreJSON(t *testing.T) {
 	}))
 	srv.Router.GET("/boom", httpapi.Handle(func(*fasthttp.RequestCtx) error { return errors.New("secret database detail") }))
 	srv.Router.GET("/panic", func(*fasthttp.RequestCtx) { panic("oops") })
+	srv.Router.GET("/restart", httpapi.Handle(func(*fasthttp.RequestCtx) error {
+		return fmt.Errorf("confirming secret hold: %w", &pgconn.PgError{Code: "57P01", Message: "terminating connection due to administrator command"})
+	}))
+	srv.Router.GET("/refused", httpapi.Handle(func(*fasthttp.RequestCtx) error {
+		return fmt.Errorf("reading secret: %w", &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED})
+	}))
+	srv.Router.GET("/slow", httpapi.Handle(func(*fasthttp.RequestCtx) error {
+		return fmt.Errorf("reading secret: %w", context.DeadlineExceeded)
+	}))
 	base, _ := serve(t, srv)
 
 	cases := []struct {
@@ -115,6 +127,9 @@ func TestErrorsAreJSON(t *testing.T) {
 		{"trailing data", "POST", "/echo", `{"name":"a"} {"name":"b"}`, "application/json", 400, "malformed_json"},
 		{"internal error hides its cause", "GET", "/boom", "", "", 500, "internal"},
 		{"panic", "GET", "/panic", "", "", 500, "internal"},
+		{"Postgres restarting is 503", "GET", "/restart", "", "", 503, "unavailable"},
+		{"a refused connection is 503", "GET", "/refused", "", "", 503, "unavailable"},
+		{"a store call out of time is 503", "GET", "/slow", "", "", 503, "unavailable"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -137,6 +152,9 @@ func TestErrorsAreJSON(t *testing.T) {
 			}
 			if strings.Contains(string(b), "secret") {
 				t.Errorf("the body leaks an internal error: %s", b)
+			}
+			if tc.status == 503 && resp.Header.Get("Retry-After") == "" {
+				t.Errorf("503 without Retry-After")
 			}
 			if id := resp.Header.Get("X-Request-Id"); id == "" || id != e.Error.RequestID {
 				t.Errorf("request id: header %q, body %q, want the same non-empty id", id, e.Error.RequestID)

@@ -1,21 +1,28 @@
 package testenv
 
 import (
-	"io"
 	"net"
+	neturl "net/url"
 	"sync"
 	"testing"
+	"time"
 )
 
 // Proxy forwards TCP to a target until it is cut, so a test can take a
 // shared service (Redis, say) away from one program while it keeps running
-// for everyone else, and give it back.
+// for everyone else, and give it back. It can also stall: connections stay
+// open and new ones are accepted, but no byte passes, as when a server
+// vanishes without closing anything (a black-holed failover).
 type Proxy struct {
 	target string
 	addr   string
 	mu     sync.Mutex
 	ln     net.Listener
 	conns  []net.Conn
+	// resumed is closed while bytes flow; a stall replaces it with an
+	// open channel that Resume closes.
+	resumed chan struct{}
+	delay   time.Duration // added to every chunk forwarded: a slow server
 }
 
 // StartProxy listens on a loopback port and forwards each connection to
@@ -26,7 +33,8 @@ func StartProxy(tb testing.TB, target string) *Proxy {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	p := &Proxy{target: target, addr: ln.Addr().String(), ln: ln}
+	p := &Proxy{target: target, addr: ln.Addr().String(), ln: ln, resumed: make(chan struct{})}
+	close(p.resumed)
 	go p.serve(ln)
 	tb.Cleanup(p.Cut)
 	return p
@@ -46,8 +54,64 @@ func (p *Proxy) serve(ln net.Listener) {
 		p.mu.Lock()
 		p.conns = append(p.conns, c, up)
 		p.mu.Unlock()
-		go func() { _, _ = io.Copy(up, c); up.Close() }()
-		go func() { _, _ = io.Copy(c, up); c.Close() }()
+		go func() { p.copy(up, c); up.Close() }()
+		go func() { p.copy(c, up); c.Close() }()
+	}
+}
+
+// copy forwards src to dst, holding each read back while the proxy stalls.
+func (p *Proxy) copy(dst, src net.Conn) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			p.mu.Lock()
+			resumed, delay := p.resumed, p.delay
+			p.mu.Unlock()
+			<-resumed
+			if delay > 0 {
+				time.Sleep(delay)
+			}
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// SetDelay holds every chunk back d before forwarding it, both ways: each
+// round trip through the proxy takes 2d longer, as with a server slowed
+// by a busy machine. 0 ends it.
+func (p *Proxy) SetDelay(d time.Duration) {
+	p.mu.Lock()
+	p.delay = d
+	p.mu.Unlock()
+}
+
+// Stall stops every byte in both directions without closing anything: the
+// target seems to hang. Resume lets the bytes go again.
+func (p *Proxy) Stall() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	select {
+	case <-p.resumed:
+		p.resumed = make(chan struct{})
+	default: // already stalled
+	}
+}
+
+// Resume ends a Stall: what was held back goes on, as after a network
+// partition heals.
+func (p *Proxy) Resume() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	select {
+	case <-p.resumed:
+	default:
+		close(p.resumed)
 	}
 }
 
@@ -56,6 +120,7 @@ func (p *Proxy) Addr() string { return p.addr }
 
 // Cut stops listening and drops every connection: the target is unreachable.
 func (p *Proxy) Cut() {
+	p.Resume() // the held-back copies end on the closed connections
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.ln.Close()
@@ -77,4 +142,22 @@ func (p *Proxy) Restore() error {
 	p.mu.Unlock()
 	go p.serve(ln)
 	return nil
+}
+
+// ProxyPostgres puts a Proxy between a program and the Postgres server of
+// url (a postgres:// URL naming host:port) and returns the URL to give the
+// program instead, so a test can cut its database away from it alone.
+func ProxyPostgres(tb testing.TB, url string) (string, *Proxy) {
+	tb.Helper()
+	u, err := neturl.Parse(url)
+	if err != nil || u.Host == "" {
+		tb.Fatalf("ProxyPostgres: %q is not a postgres://host:port URL: %v", url, err)
+	}
+	target := u.Host
+	if u.Port() == "" {
+		target = net.JoinHostPort(u.Hostname(), "5432")
+	}
+	p := StartProxy(tb, target)
+	u.Host = p.Addr()
+	return u.String(), p
 }
