@@ -125,7 +125,11 @@ func newEdge(t testing.TB, o edgeOptions) *edge {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, ln) }()
+	httpClient := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 256}}
 	t.Cleanup(func() {
+		// A graceful shutdown waits for open connections: the test's idle
+		// ones go first, or a busy machine can run out its timeout.
+		httpClient.CloseIdleConnections()
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("serving: %v", err)
@@ -133,8 +137,7 @@ func newEdge(t testing.TB, o edgeOptions) *edge {
 	})
 	return &edge{
 		base: "http://" + ln.Addr().String(), srv: srv, pool: pool, redis: client, prefix: prefix, ring: ring,
-		users: users, catalog: store, room: room, cfg: cfg, pgProxy: proxy,
-		client: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 256}},
+		users: users, catalog: store, room: room, cfg: cfg, pgProxy: proxy, client: httpClient,
 	}
 }
 
