@@ -353,13 +353,6 @@ func (s *Service) holdTx(ctx context.Context, req *holdRequest, seats []int) (ho
 	return holdOutcome{}, err
 }
 
-// commitError is a COMMIT that failed: whether the transaction took effect
-// is unknown.
-type commitError struct{ err error }
-
-func (e *commitError) Error() string { return "committing hold: " + e.err.Error() }
-func (e *commitError) Unwrap() error { return e.err }
-
 func (s *Service) holdTxOnce(ctx context.Context, req *holdRequest, seats []int) (holdOutcome, error) {
 	if h := s.hooks.beforeHoldTx; h != nil {
 		h(seats)
@@ -376,24 +369,11 @@ func (s *Service) holdTxOnce(ctx context.Context, req *holdRequest, seats []int)
 	scope := holdScope(ev.ID)
 
 	s.stats.pgTx(opHoldTx)
-	tx, err := s.pool.Acquire(ctx)
+	tx, err := beginBatchTx(ctx, s.pool, "hold")
 	if err != nil {
-		return holdOutcome{}, fmt.Errorf("beginning hold: %w", err)
+		return holdOutcome{}, err
 	}
-	defer tx.Release()
-	// BEGIN travels with the first statements, a round trip fewer than
-	// pool.Begin; every way out ends the transaction before the connection
-	// goes back to the pool.
-	ended := false
-	defer func() {
-		if !ended {
-			// Bounded: a connection that died mid-transaction fails at
-			// once, but one that merely stalls must not hold the request.
-			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
-			_, _ = tx.Exec(rctx, "ROLLBACK")
-			cancel()
-		}
-	}()
+	defer tx.close(ctx)
 
 	batch := &pgx.Batch{}
 	batch.Queue("BEGIN")
@@ -420,8 +400,7 @@ func (s *Service) holdTxOnce(ctx context.Context, req *holdRequest, seats []int)
 	}
 	if tag.RowsAffected() == 0 {
 		br.Close()
-		_, _ = tx.Exec(ctx, "ROLLBACK")
-		ended = true
+		tx.rollback(ctx)
 		return s.replayFromPostgres(ctx, req, scope)
 	}
 	if _, err := br.Exec(); err != nil {
@@ -473,19 +452,8 @@ func (s *Service) holdTxOnce(ctx context.Context, req *holdRequest, seats []int)
 	if h := s.hooks.afterSeatUpdate; h != nil {
 		h(seats)
 	}
-	tag, err = tx.Exec(ctx, "COMMIT")
-	ended = true
-	if err == nil && tag.String() != "COMMIT" {
-		err = pgx.ErrTxCommitRollback
-	}
-	if err != nil {
-		var pgErr *pgconn.PgError
-		if errors.As(err, &pgErr) && !database.IsUnavailable(err) {
-			// The server refused the transaction (a deferred check):
-			// its answer, not an unknown outcome.
-			return holdOutcome{}, err
-		}
-		return holdOutcome{}, &commitError{err}
+	if err := tx.commit(ctx, "hold"); err != nil {
+		return holdOutcome{}, err
 	}
 	return holdOutcome{created: &view, body: created.body, decidedBy: layerPostgres}, nil
 }

@@ -85,43 +85,25 @@ func (s *Service) orderTx(ctx context.Context, ev *eventInfo, h holdRow, key, pa
 // trips, four times a hold's: when Postgres slowed down, confirms queued
 // for connections and timed out first (TestStallUnderSlowPostgres).
 func (s *Service) orderTxOnce(ctx context.Context, o *newOrder) (answer, error) {
-	conn, err := s.pool.Acquire(ctx)
+	tx, err := beginBatchTx(ctx, s.pool, "order")
 	if err != nil {
-		return answer{}, fmt.Errorf("beginning order: %w", err)
+		return answer{}, err
 	}
-	defer conn.Release()
-	ended := false
-	defer func() {
-		if !ended {
-			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
-			_, _ = conn.Exec(rctx, "ROLLBACK")
-			cancel()
-		}
-	}()
-	buyer, taken, err := s.takeHold(ctx, conn, o)
+	defer tx.close(ctx)
+	buyer, taken, err := s.takeHold(ctx, tx.Conn, o)
 	if err != nil {
 		return answer{}, err
 	}
 	if !taken {
-		outcome := s.holdGone(ctx, conn, o)
-		_, _ = conn.Exec(ctx, "ROLLBACK")
-		ended = true
+		outcome := s.holdGone(ctx, tx.Conn, o)
+		tx.rollback(ctx)
 		return outcome, nil
 	}
-	if err := s.writeOrder(ctx, conn, o, buyer); err != nil {
+	if err := s.writeOrder(ctx, tx.Conn, o, buyer); err != nil {
 		return answer{}, err
 	}
-	tag, err := conn.Exec(ctx, "COMMIT")
-	ended = true
-	if err == nil && tag.String() != "COMMIT" {
-		err = pgx.ErrTxCommitRollback
-	}
-	if err != nil {
-		var pgErr *pgconn.PgError
-		if errors.As(err, &pgErr) && !database.IsUnavailable(err) {
-			return answer{}, err
-		}
-		return answer{}, &commitError{err}
+	if err := tx.commit(ctx, "order"); err != nil {
+		return answer{}, err
 	}
 	return o.created, nil
 }
