@@ -78,7 +78,7 @@ func TestThreeGatewaysKeepTheRateAndNeverExceedTheCap(t *testing.T) {
 				scheduled[m] = true
 				user, _ := strconv.ParseInt(m, 10, 64)
 				time.AfterFunc(time.Duration(20+rand.IntN(180))*time.Millisecond, func() {
-					if w.fb.Done(ctx, capEvent, user) == nil {
+					if w.fb.Done(ctx, capEvent, user, time.Time{}) == nil {
 						doneCount.Add(1)
 					}
 				})

@@ -30,12 +30,18 @@ func NewFeedback(client rueidis.Client, prefix string) *Feedback {
 	return &Feedback{client: client, prefix: prefix, instance: hex.EncodeToString(b), now: time.Now}
 }
 
-// Done frees the buyer's admission slot (order confirmed, hold released,
-// token expired), so the controller can admit the next fan. It is
+// Done ends the buyer's admission that expires at admission (order
+// confirmed, hold expired) and frees its slot, so the controller can admit
+// the next fan. A newer admission of the same fan (they left and came back)
+// is left alone; a zero admission ends whichever they have. It is
 // idempotent; the buyer's status then reads expired, reason done.
-func (f *Feedback) Done(ctx context.Context, eventID, userID int64) error {
+func (f *Feedback) Done(ctx context.Context, eventID, userID int64, admission time.Time) error {
 	k := newEventKeys(f.prefix, eventID)
-	err := doneScript.Exec(ctx, f.client, []string{k.active, k.tokens, k.ended}, []string{strconv.FormatInt(userID, 10)}).Error()
+	exp := ""
+	if !admission.IsZero() {
+		exp = strconv.FormatInt(admission.UnixMilli(), 10)
+	}
+	err := doneScript.Exec(ctx, f.client, []string{k.active, k.tokens, k.ended}, []string{strconv.FormatInt(userID, 10), exp}).Error()
 	if err != nil {
 		return fmt.Errorf("freeing the admission of user %d for event %d: %w", userID, eventID, err)
 	}

@@ -370,11 +370,19 @@ func TestAdmissionTokenIsForTheFanAndTheEventAndFreedByDoneOrExpiry(t *testing.T
 	if res := w.step(t, event, opens, t0.Add(5*time.Second)); res.Admitted != 0 {
 		t.Fatalf("admitted %d over max_active", res.Admitted)
 	}
-	// The booker reports the first buyer done: the slot frees.
-	if err := w.fb.Done(ctx, event, 1); err != nil {
+	// The booker reports done an admission of the first buyer's that is
+	// not this one (an older one's hold expired): this one stays.
+	if err := w.fb.Done(ctx, event, 1, st.ExpiresAt.Add(-time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.fb.Done(ctx, event, 1); err != nil {
+	if again := w.status(t, event, 1, t0.Add(5*time.Second)); again.State != admission.Admitted {
+		t.Fatalf("after done of another admission: %+v, want this one admitted still", again)
+	}
+	// The booker reports this admission done: the slot frees.
+	if err := w.fb.Done(ctx, event, 1, st.ExpiresAt); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.fb.Done(ctx, event, 1, time.Time{}); err != nil {
 		t.Fatalf("done twice: %v", err)
 	}
 	if st := w.status(t, event, 1, t0.Add(6*time.Second)); st.State != admission.Expired || st.Reason != admission.EndedDone {

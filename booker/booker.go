@@ -24,9 +24,11 @@ import (
 
 // Admissions is the waiting room as the booker sees it.
 type Admissions interface {
-	// Done ends the buyer's admission and frees its slot (order confirmed,
-	// hold expired): their admission token buys nothing more.
-	Done(ctx context.Context, eventID, userID int64) error
+	// Done ends the buyer's admission that expires at admission and frees
+	// its slot (order confirmed, hold expired): that admission token buys
+	// nothing more. A newer admission of the same fan is left alone; a
+	// zero admission ends whichever the fan has.
+	Done(ctx context.Context, eventID, userID int64, admission time.Time) error
 	// ReportHealth publishes the booker's recent p99 latency and error ratio for auto mode.
 	ReportHealth(ctx context.Context, p99 time.Duration, errorRate float64) error
 }

@@ -44,12 +44,17 @@ type admitted struct {
 	exp   time.Time
 }
 
-func (a *recordingAdmissions) Done(ctx context.Context, eventID, userID int64) error {
+func (a *recordingAdmissions) Done(ctx context.Context, eventID, userID int64, admission time.Time) error {
 	a.mu.Lock()
 	if a.done == nil {
 		a.done = map[[2]int64]int{}
 	}
 	a.done[[2]int64{eventID, userID}]++
+	cur, ok := a.tokens[userID]
+	if ok && !admission.IsZero() && !cur.exp.Equal(admission) {
+		a.mu.Unlock()
+		return nil // a newer admission than the one that is done
+	}
 	delete(a.tokens, userID) // a fan who comes back is admitted afresh
 	a.mu.Unlock()
 	return a.end(ctx, eventID, userID, "done")

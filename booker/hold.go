@@ -381,8 +381,8 @@ func (s *Service) holdTxOnce(ctx context.Context, req *holdRequest, seats []int)
 	// this transaction, then replays its answer.
 	batch.Queue(`INSERT INTO idempotency_keys (user_id, key, scope, request_hash, status_code, response)
 		VALUES ($1, $2, $3, $4, 201, $5) ON CONFLICT DO NOTHING`, req.userID, req.key, scope, req.hash, encodeStored(created))
-	batch.Queue(`INSERT INTO holds (id, event_id, user_id, seat_count, total_cents, expires_at, seat_nos)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`, holdID, ev.ID, req.userID, len(seats), view.TotalCents, expires, seats)
+	batch.Queue(`INSERT INTO holds (id, event_id, user_id, seat_count, total_cents, expires_at, seat_nos, admission_expires_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, holdID, ev.ID, req.userID, len(seats), view.TotalCents, expires, seats, req.admissionExp)
 	batch.Queue(`INSERT INTO fan_tickets AS f (event_id, user_id, tickets) VALUES ($1, $2, $3)
 		ON CONFLICT (event_id, user_id) DO UPDATE SET tickets = f.tickets + excluded.tickets
 		WHERE f.tickets + excluded.tickets <= $4

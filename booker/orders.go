@@ -36,13 +36,16 @@ type holdRow struct {
 	ExpiresAt  time.Time
 	Seats      []int
 	TotalCents int64
+	// Admission is the expiry of the admission the hold was made under;
+	// nil for holds older than the column.
+	Admission *time.Time
 }
 
 func (s *Service) readHold(ctx context.Context, q pgx.Tx, id string) (holdRow, error) {
 	var h holdRow
 	var seats []int32
-	const sql = `SELECT id::text, event_id, user_id, status, expires_at, seat_nos, total_cents FROM holds WHERE id = $1`
-	dest := []any{&h.ID, &h.EventID, &h.UserID, &h.Status, &h.ExpiresAt, &seats, &h.TotalCents}
+	const sql = `SELECT id::text, event_id, user_id, status, expires_at, seat_nos, total_cents, admission_expires_at FROM holds WHERE id = $1`
+	dest := []any{&h.ID, &h.EventID, &h.UserID, &h.Status, &h.ExpiresAt, &seats, &h.TotalCents, &h.Admission}
 	var err error
 	if q != nil {
 		err = q.QueryRow(ctx, sql, id).Scan(dest...)

@@ -73,7 +73,7 @@ func (s *Service) orderTx(ctx context.Context, ev *eventInfo, h holdRow, key, pa
 	}
 	if outcome.status == fasthttp.StatusCreated {
 		ordersTotal("confirmed").Inc()
-		s.admissionDone(ctx, ev.ID, h.UserID)
+		s.admissionDone(ctx, ev.ID, h.UserID, h.Admission)
 	}
 	return outcome, nil
 }

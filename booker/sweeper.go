@@ -49,10 +49,11 @@ func (s *Service) sweepRound(ctx context.Context, lastPrune *time.Time) {
 
 // expiredHold is a hold the sweeper released.
 type expiredHold struct {
-	id      string
-	eventID int64
-	userID  int64
-	seats   []int
+	id        string
+	eventID   int64
+	userID    int64
+	seats     []int
+	admission *time.Time // the admission it was made under; nil for old holds
 }
 
 // SweepOnce releases the holds that have expired, in batches, and returns
@@ -82,13 +83,13 @@ func (s *Service) sweepBatch(ctx context.Context) ([]expiredHold, error) {
 				SELECT id FROM holds WHERE status = 'active' AND expires_at <= $1
 				ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)
 			UPDATE holds h SET status = 'expired', updated_at = now() FROM due WHERE h.id = due.id
-			RETURNING h.id::text, h.event_id, h.user_id, h.seat_nos`, s.now(), s.cfg.SweepBatch)
+			RETURNING h.id::text, h.event_id, h.user_id, h.seat_nos, h.admission_expires_at`, s.now(), s.cfg.SweepBatch)
 		if err != nil {
 			return fmt.Errorf("expiring holds: %w", err)
 		}
 		var h expiredHold
 		var seats []int32
-		_, err = pgx.ForEachRow(rows, []any{&h.id, &h.eventID, &h.userID, &seats}, func() error {
+		_, err = pgx.ForEachRow(rows, []any{&h.id, &h.eventID, &h.userID, &seats, &h.admission}, func() error {
 			c := h
 			c.seats = make([]int, len(seats))
 			for i, n := range seats {
@@ -171,14 +172,19 @@ func (s *Service) afterExpiry(ctx context.Context, holds []expiredHold) {
 		}
 	}
 	for _, h := range holds {
-		s.admissionDone(ctx, h.eventID, h.userID)
+		s.admissionDone(ctx, h.eventID, h.userID, h.admission)
 	}
 }
 
-// admissionDone tells the waiting room the buyer is done; a failure only
-// delays the slot until the admission expires.
-func (s *Service) admissionDone(ctx context.Context, eventID, userID int64) {
-	if err := s.admissions.Done(context.WithoutCancel(ctx), eventID, userID); err != nil {
+// admissionDone tells the waiting room the buyer is done with the
+// admission that ends at admission (whichever they have when nil); a
+// failure only delays the slot until the admission expires.
+func (s *Service) admissionDone(ctx context.Context, eventID, userID int64, admission *time.Time) {
+	var exp time.Time
+	if admission != nil {
+		exp = *admission
+	}
+	if err := s.admissions.Done(context.WithoutCancel(ctx), eventID, userID, exp); err != nil {
 		s.log.Warn().Err(err).Int64("event_id", eventID).Int64("user_id", userID).Msg("freeing admission slot")
 	}
 }
