@@ -304,7 +304,7 @@ func (r *Room) joinOpen(ctx context.Context, k *eventKeys, userID int64, now tim
 
 func joinLimited(ms int64) error {
 	e := *errJoinLimited
-	e.RetryAfter = max(1, int((ms+999)/1000))
+	e.RetryAfter = apperr.RetryAfterSeconds(time.Duration(ms) * time.Millisecond)
 	e.Message = fmt.Sprintf("too many joins; try again in %d s", e.RetryAfter)
 	metrics.GetOrCreateCounter(`ticketvelo_rate_limited_total{scope="join"}`).Inc()
 	return &e

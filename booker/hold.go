@@ -52,12 +52,10 @@ func admissionExpired(why string) error {
 
 // holdAttemptsExceeded is the 429 of a fan over their hold attempts.
 func holdAttemptsExceeded(limit int, wait time.Duration) error {
-	e := errHoldAttempts.Withf("at most %d hold attempts a minute; retry in %d s", limit, retrySeconds(wait))
-	e.RetryAfter = retrySeconds(wait)
+	e := errHoldAttempts.Withf("at most %d hold attempts a minute; retry in %d s", limit, apperr.RetryAfterSeconds(wait))
+	e.RetryAfter = apperr.RetryAfterSeconds(wait)
 	return e
 }
-
-func retrySeconds(d time.Duration) int { return int((d + time.Second - 1) / time.Second) }
 
 // holdRequest is a validated request for a hold.
 type holdRequest struct {

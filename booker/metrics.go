@@ -128,6 +128,10 @@ var redisTripsTotal = metrics.NewCounter("ticketvelo_booker_redis_trips_total")
 // redisDown counts the times the hold path stopped using Redis for a while.
 func (c *counters) redisDown() { redisTripsTotal.Inc() }
 
+// redisFallback counts a request that could not use Redis: a hold refused
+// with 503 (its admission cannot be checked without it), or a best-available
+// choice read from Postgres instead of the bitmap. The metric keeps its
+// name from when holds fell back to Postgres alone.
 func (c *counters) redisFallback() {
 	c.fallbak.Add(1)
 	redisFallbacksTotal.Inc()

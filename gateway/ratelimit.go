@@ -95,7 +95,7 @@ func (l *limiter) check(ctx context.Context, limits ...limit) error {
 // rateLimited is the 429 that asks the client to wait.
 func rateLimited(wait time.Duration) error {
 	e := *errRateLimited
-	e.RetryAfter = max(1, int((wait+time.Second-1)/time.Second))
+	e.RetryAfter = apperr.RetryAfterSeconds(wait)
 	e.Message = fmt.Sprintf("too many requests; try again in %d s", e.RetryAfter)
 	return &e
 }

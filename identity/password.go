@@ -73,7 +73,7 @@ func NewHasher(p Params, l HashLimits) *Hasher {
 	busy := *ErrBusy
 	// About as long as the wait that just failed: the queue ahead of the
 	// client will not have drained much sooner.
-	busy.RetryAfter = max(1, int((l.Wait+time.Second-1)/time.Second))
+	busy.RetryAfter = apperr.RetryAfterSeconds(l.Wait)
 	busy.Message = fmt.Sprintf("too many sign-ins at once; try again in %d s", busy.RetryAfter)
 	return &Hasher{params: p, slots: make(chan struct{}, n), wait: l.Wait, busy: &busy}
 }

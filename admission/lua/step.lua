@@ -50,7 +50,7 @@ end
 local s = redis.call('HMGET', KEYS[2], 'rate', 'max_active', 'paused', 'auto')
 local rate = tonumber(s[1]) or tonumber(ARGV[6])
 local maxActive = tonumber(s[2]) or tonumber(ARGV[7])
-local m = redis.call('HMGET', KEYS[1], 'last', 'carry', 'mr', 'mr_at', 'aimd_at')
+local m = redis.call('HMGET', KEYS[1], 'last', 'carry', 'mr', 'mr_at', 'aimd_at', 'sold_out')
 local last = tonumber(m[1]) or now
 local elapsed = now - last
 if elapsed < 0 then
@@ -63,9 +63,10 @@ end
 -- the first seat that comes back (a hold expired, released or canceled).
 local seats = tonumber(ARGV[13])
 local soldOut = seats > 0 and redis.call('GETBIT', KEYS[8], seats) == 1 and redis.call('BITCOUNT', KEYS[8]) > seats
-if soldOut then
+-- Written only when it changes: steps run ten times a second per gateway.
+if soldOut and not m[6] then
   redis.call('HSET', KEYS[1], 'sold_out', 1)
-else
+elseif m[6] and not soldOut then
   redis.call('HDEL', KEYS[1], 'sold_out')
 end
 if s[3] == '1' or soldOut then

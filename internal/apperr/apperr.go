@@ -6,6 +6,7 @@ package apperr
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Kind is the class of failure; each kind has one HTTP status.
@@ -66,6 +67,10 @@ func (e *Error) Withf(format string, args ...any) *Error {
 	c.Message = fmt.Sprintf(format, args...)
 	return &c
 }
+
+// RetryAfterSeconds is a wait as a Retry-After value: whole seconds,
+// rounded up, at least 1 (a client told 0 would come straight back).
+func RetryAfterSeconds(d time.Duration) int { return max(1, int((d+time.Second-1)/time.Second)) }
 
 // As returns the *Error in err's chain, or a generic internal error that
 // hides err's text from clients.
