@@ -412,12 +412,12 @@ func TestHoldWhoseCommitWasLostIsReplayed(t *testing.T) {
 	h.serve()
 	fan := h.users(1)[0]
 	var once sync.Once
-	h.svc.hooks.afterSeatUpdate = func([]int) { once.Do(h.pgProxy.Stall) } // the COMMIT is held back
+	h.svc.hooks.afterSeatUpdate = func([]int) { once.Do(h.pgProxy.StallReplies) } // the COMMIT's answer is held back
 	r := h.holdSeats(fan, "k", 7)
 	if r.status != 503 {
-		t.Fatalf("hold whose COMMIT stalled: got %d %s, want 503", r.status, r.body)
+		t.Fatalf("hold whose COMMIT's answer stalled: got %d %s, want 503", r.status, r.body)
 	}
-	h.pgProxy.Resume() // the COMMIT goes through after all
+	h.pgProxy.Resume()
 	var holdID string
 	testenvEventually(t, func() error {
 		return h.direct.QueryRow(context.Background(), `SELECT id::text FROM holds WHERE user_id = $1 AND status = 'active'`, fan).Scan(&holdID)

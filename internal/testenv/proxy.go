@@ -19,10 +19,10 @@ type Proxy struct {
 	mu     sync.Mutex
 	ln     net.Listener
 	conns  []net.Conn
-	// resumed is closed while bytes flow; a stall replaces it with an
-	// open channel that Resume closes.
-	resumed chan struct{}
-	delay   time.Duration // added to every chunk forwarded: a slow server
+	// Each direction's gate is closed while bytes flow that way; a stall
+	// replaces it with an open channel that Resume closes.
+	requests, replies chan struct{}
+	delay             time.Duration // added to every chunk forwarded: a slow server
 }
 
 // StartProxy listens on a loopback port and forwards each connection to
@@ -33,8 +33,7 @@ func StartProxy(tb testing.TB, target string) *Proxy {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	p := &Proxy{target: target, addr: ln.Addr().String(), ln: ln, resumed: make(chan struct{})}
-	close(p.resumed)
+	p := &Proxy{target: target, addr: ln.Addr().String(), ln: ln, requests: flowing(), replies: flowing()}
 	go p.serve(ln)
 	tb.Cleanup(p.Cut)
 	return p
@@ -54,19 +53,20 @@ func (p *Proxy) serve(ln net.Listener) {
 		p.mu.Lock()
 		p.conns = append(p.conns, c, up)
 		p.mu.Unlock()
-		go func() { p.copy(up, c); up.Close() }()
-		go func() { p.copy(c, up); c.Close() }()
+		go func() { p.copy(up, c, &p.requests); up.Close() }()
+		go func() { p.copy(c, up, &p.replies); c.Close() }()
 	}
 }
 
-// copy forwards src to dst, holding each read back while the proxy stalls.
-func (p *Proxy) copy(dst, src net.Conn) {
+// copy forwards src to dst, holding each read back while its direction's
+// gate is stalled.
+func (p *Proxy) copy(dst, src net.Conn, gate *chan struct{}) {
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := src.Read(buf)
 		if n > 0 {
 			p.mu.Lock()
-			resumed, delay := p.resumed, p.delay
+			resumed, delay := *gate, p.delay
 			p.mu.Unlock()
 			<-resumed
 			if delay > 0 {
@@ -96,22 +96,47 @@ func (p *Proxy) SetDelay(d time.Duration) {
 func (p *Proxy) Stall() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	select {
-	case <-p.resumed:
-		p.resumed = make(chan struct{})
-	default: // already stalled
-	}
+	stall(&p.requests)
+	stall(&p.replies)
 }
 
-// Resume ends a Stall: what was held back goes on, as after a network
+// StallReplies stops the target's answers only: what the program sends
+// still arrives and takes effect, but it never hears so, as when a
+// connection breaks after the server acted.
+func (p *Proxy) StallReplies() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	stall(&p.replies)
+}
+
+// Resume ends a stall: what was held back goes on, as after a network
 // partition heals.
 func (p *Proxy) Resume() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	resume(p.requests)
+	resume(p.replies)
+}
+
+func flowing() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}
+
+func stall(gate *chan struct{}) {
 	select {
-	case <-p.resumed:
+	case <-*gate:
+		*gate = make(chan struct{})
+	default: // already stalled
+	}
+}
+
+func resume(gate chan struct{}) {
+	select {
+	case <-gate:
 	default:
-		close(p.resumed)
+		close(gate)
 	}
 }
 
