@@ -1,6 +1,7 @@
 package admission
 
 import (
+	"math/rand/v2"
 	"testing"
 	"time"
 )
@@ -107,5 +108,21 @@ func TestWaitingAheadIsSureOnlyBeyondWhatTheStaleOverviewMayHide(t *testing.T) {
 	o.MeasuredRate = 50 // a measured rate above the setting counts
 	if _, sure := o.waitingAhead(mark{seq: 216, left: 7}); sure {
 		t.Fatal("116 ahead with 100 + 16 of slack counted as sure")
+	}
+}
+
+// BenchmarkFansPoll polls fans in random order across a full-size table, as
+// far-back polls arrive: each lookup misses the CPU's caches.
+func BenchmarkFansPoll(b *testing.B) {
+	t := newFans(10 * time.Second)
+	const crowd = 400_000
+	now := time.Unix(1_800_000_000, 0)
+	for u := int64(1); u <= crowd; u++ {
+		t.joined(1, u, mark{seq: uint32(u)}, now)
+	}
+	order := rand.Perm(crowd)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		t.poll(1, int64(order[i%crowd]+1), now, time.Minute)
 	}
 }

@@ -39,6 +39,8 @@ type eventKeys struct {
 	// so an idle event (stepped once a second) is stepped at the next tick
 	// after a fan arrives.
 	joined atomic.Bool
+	// breaker fails the event's calls at once while its Redis is away.
+	breaker breaker
 }
 
 func newEventKeys(prefix string, eventID int64) *eventKeys {

@@ -47,6 +47,8 @@ type Options struct {
 	Auto             AutoOptions
 	// Random draws the seeds of the pre-queue draws; crypto/rand when nil.
 	Random io.Reader
+	// CallTimeout bounds a request's call to Redis; 2 s when 0.
+	CallTimeout time.Duration
 }
 
 // AutoOptions steer auto mode's AIMD on the rate.
@@ -81,6 +83,9 @@ type Room struct {
 func NewRoom(client rueidis.Client, prefix string, ring *tokens.Ring, opts Options) *Room {
 	if opts.Random == nil {
 		opts.Random = rand.Reader
+	}
+	if opts.CallTimeout <= 0 {
+		opts.CallTimeout = 2 * time.Second
 	}
 	return &Room{client: client, prefix: prefix, ring: ring, opts: opts, fans: newFans(opts.GracePeriod / 6)}
 }
@@ -191,7 +196,11 @@ func (r *Room) Join(ctx context.Context, eventID, userID int64, opensAt, now tim
 	args = append(args, strconv.FormatInt(opensAt.UnixMilli(), 10), limits.Address,
 		strconv.Itoa(limits.PerAccount.N), strconv.FormatInt(acctEnd.UnixMilli(), 10),
 		strconv.Itoa(limits.PerAddress.N), strconv.FormatInt(addrEnd.UnixMilli(), 10), strconv.FormatInt(score, 10))
-	reply, err := joinScript.Exec(ctx, r.client, keys, args).ToArray()
+	var reply []rueidis.RedisMessage
+	err = k.call(ctx, r.opts.CallTimeout, func(ctx context.Context) (err error) {
+		reply, err = joinScript.Exec(ctx, r.client, keys, args).ToArray()
+		return err
+	})
 	if err != nil {
 		return Status{}, false, unavailable("joining the waiting room", err)
 	}
@@ -249,11 +258,9 @@ func (r *Room) joinOpen(ctx context.Context, k *eventKeys, userID int64, now tim
 		k.totals(c),
 		c.B().Zadd().Key(k.queue).Nx().ScoreMember().ScoreMember(float64(score), uid).Build(),
 		c.B().Zrank().Key(k.queue).Member(uid).Build())
-	res := c.DoMulti(ctx, cmds...)
-	for _, x := range res {
-		if err := x.Error(); err != nil && !rueidis.IsRedisNil(err) {
-			return Status{}, false, true, unavailable("joining the waiting room", err)
-		}
+	var res []rueidis.RedisResult
+	if err := k.call(ctx, r.opts.CallTimeout, func(ctx context.Context) error { res = c.DoMulti(ctx, cmds...); return firstError(res) }); err != nil {
+		return Status{}, false, true, unavailable("joining the waiting room", err)
 	}
 	i, over := 0, false
 	if limited {
@@ -338,10 +345,16 @@ func (r *Room) Status(ctx context.Context, eventID, userID int64, now time.Time)
 		// that a step between the two can only make the mark look closer
 		// to the front, which sends the fan to Redis sooner.
 		uid := strconv.FormatInt(userID, 10)
-		res := r.client.DoMulti(ctx, k.totals(r.client), r.client.B().Zrank().Key(k.queue).Member(uid).Build())
-		rank, err := res[1].AsInt64()
+		var rank int64
+		var totals rueidis.RedisResult
+		err := k.call(ctx, r.opts.CallTimeout, func(ctx context.Context) (err error) {
+			res := r.client.DoMulti(ctx, k.totals(r.client), r.client.B().Zrank().Key(k.queue).Member(uid).Build())
+			totals = res[0]
+			rank, err = res[1].AsInt64()
+			return err
+		})
 		if err == nil {
-			r.fans.remember(eventID, userID, markOf(res[0], rank), now)
+			r.fans.remember(eventID, userID, markOf(totals, rank), now)
 			return Status{State: Waiting, Ahead: rank}, nil
 		}
 		if !rueidis.IsRedisNil(err) {
@@ -349,7 +362,11 @@ func (r *Room) Status(ctx context.Context, eventID, userID int64, now time.Time)
 		}
 	}
 	keys, args := r.placeArgs(k, eventID, userID, now)
-	reply, err := statusScript.Exec(ctx, r.client, keys, args).ToArray()
+	var reply []rueidis.RedisMessage
+	err := k.call(ctx, r.opts.CallTimeout, func(ctx context.Context) (err error) {
+		reply, err = statusScript.Exec(ctx, r.client, keys, args).ToArray()
+		return err
+	})
 	if err != nil {
 		return Status{}, unavailable("reading the waiting room", err)
 	}
@@ -392,8 +409,11 @@ func (r *Room) issueToken(ctx context.Context, k *eventKeys, eventID, userID int
 		return Status{}, fmt.Errorf("signing admission token: %w", err)
 	}
 	uid := strconv.FormatInt(userID, 10)
-	res := tokenScript.Exec(ctx, r.client, []string{k.active, k.tokens}, []string{uid, strconv.FormatInt(st.ExpiresAt.UnixMilli(), 10), tok})
-	kept, err := res.ToString()
+	var kept string
+	err = k.call(ctx, r.opts.CallTimeout, func(ctx context.Context) (err error) {
+		kept, err = tokenScript.Exec(ctx, r.client, []string{k.active, k.tokens}, []string{uid, strconv.FormatInt(st.ExpiresAt.UnixMilli(), 10), tok}).ToString()
+		return err
+	})
 	if rueidis.IsRedisNil(err) {
 		// The admission ended between the two calls (done, or expired).
 		return Status{State: Expired, Reason: EndedDone}, nil
@@ -410,8 +430,10 @@ func (r *Room) issueToken(ctx context.Context, k *eventKeys, eventID, userID int
 func (r *Room) Leave(ctx context.Context, eventID, userID int64) error {
 	k := r.eventKeys(eventID)
 	bucket, field := k.seen(userID)
-	err := leaveScript.Exec(ctx, r.client, []string{k.pre, k.queue, k.active, k.tokens, k.ended, bucket, k.meta},
-		[]string{strconv.FormatInt(userID, 10), field}).Error()
+	err := k.call(ctx, r.opts.CallTimeout, func(ctx context.Context) error {
+		return leaveScript.Exec(ctx, r.client, []string{k.pre, k.queue, k.active, k.tokens, k.ended, bucket, k.meta},
+			[]string{strconv.FormatInt(userID, 10), field}).Error()
+	})
 	if err != nil {
 		return unavailable("leaving the waiting room", err)
 	}

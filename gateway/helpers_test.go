@@ -42,6 +42,8 @@ type edge struct {
 	cfg     config.GatewayConfig
 	client  *http.Client
 	pgProxy *testenv.Proxy // between the gateway and Postgres, with edgeOptions.pgProxy
+	// redisProxy is between the gateway and Redis, with edgeOptions.redisProxy.
+	redisProxy *testenv.Proxy
 }
 
 type edgeOptions struct {
@@ -53,6 +55,9 @@ type edgeOptions struct {
 	// pgProxy puts the gateway's Postgres connections behind a proxy the
 	// test can cut or stall (edge.pgProxy); edge.pool stays direct.
 	pgProxy bool
+	// redisProxy puts the gateway's Redis behind a proxy the test can cut
+	// or stall (edge.redisProxy); edge.redis stays direct.
+	redisProxy bool
 }
 
 func newRing(t testing.TB) *tokens.Ring {
@@ -81,7 +86,11 @@ func newEdge(t testing.TB, o edgeOptions) *edge {
 	if o.pgProxy {
 		gwPool, proxy = proxiedPool(t, url)
 	}
-	client, prefix := testenv.Redis(t)
+	direct, prefix := testenv.Redis(t)
+	client, redisProxy := direct, (*testenv.Proxy)(nil)
+	if o.redisProxy {
+		client, redisProxy = testenv.ProxyRedis(t)
+	}
 	ring := o.ring
 	if ring == nil {
 		ring = newRing(t)
@@ -136,8 +145,8 @@ func newEdge(t testing.TB, o edgeOptions) *edge {
 		}
 	})
 	return &edge{
-		base: "http://" + ln.Addr().String(), srv: srv, pool: pool, redis: client, prefix: prefix, ring: ring,
-		users: users, catalog: store, room: room, cfg: cfg, pgProxy: proxy, client: httpClient,
+		base: "http://" + ln.Addr().String(), srv: srv, pool: pool, redis: direct, prefix: prefix, ring: ring,
+		users: users, catalog: store, room: room, cfg: cfg, pgProxy: proxy, redisProxy: redisProxy, client: httpClient,
 	}
 }
 
