@@ -125,7 +125,7 @@ var latencyBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .02
 
 var (
 	requestsFamily = promtext.Help("ticketvelo_http_requests_total", "HTTP answers by route pattern, method and status code.")
-	_              = promtext.Help("ticketvelo_http_request_duration_seconds", "Time from a request's arrival to its answer, by route pattern, method and status code.")
+	latencyFamily  = promtext.Help("ticketvelo_http_request_duration_seconds", "Time from a request's arrival to its answer, by route pattern, method and status code.")
 	rateLimited    = promtext.Help("ticketvelo_rate_limited_total", "Requests refused with 429 because a rate limit was spent, by the limit's scope.")
 )
 
@@ -159,7 +159,7 @@ func (r *routeMetrics) get(route, method string, status int) routeMetric {
 	labels := `{route=` + strconv.Quote(route) + `,method=` + strconv.Quote(method) + `,status="` + strconv.Itoa(status) + `"}`
 	m := routeMetric{
 		requests: metrics.GetOrCreateCounter(requestsFamily + labels),
-		latency:  metrics.GetOrCreatePrometheusHistogramExt("ticketvelo_http_request_duration_seconds"+labels, latencyBuckets),
+		latency:  metrics.GetOrCreatePrometheusHistogramExt(latencyFamily+labels, latencyBuckets),
 	}
 	r.m.Store(key, m)
 	return m
