@@ -9,6 +9,8 @@ import (
 
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/rs/zerolog"
+
+	"github.com/ticketvelo/ticketvelo/internal/promtext"
 )
 
 // StepResult is what one admission step did.
@@ -105,7 +107,7 @@ const (
 	salesInterval = 2 * time.Second // how often the list of events on sale is read
 )
 
-var stepDuration = metrics.GetOrCreatePrometheusHistogramExt("ticketvelo_admission_step_duration_seconds",
+var stepDuration = metrics.GetOrCreatePrometheusHistogramExt(promtext.Help("ticketvelo_admission_step_duration_seconds", "Time of one admission step of one event: admit, expire and skip the abandoned."),
 	[]float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25})
 
 // Run steps until ctx ends. Store errors are logged and retried; they never
@@ -215,32 +217,38 @@ func (c *Controller) startDraw(ctx context.Context, s Sale, now time.Time) {
 			return
 		}
 		if opened {
-			metrics.GetOrCreateCounter("ticketvelo_waitingroom_draws_total").Inc()
+			drawsTotal.Inc()
 			c.log.Info().Int64("event_id", s.EventID).Dur("took", time.Since(start)).Msg("pre-queue drawn, queue open")
 		}
 	}()
 }
 
-// record exports the step's figures per event.
+var (
+	drawsTotal      = metrics.NewCounter(promtext.Help("ticketvelo_waitingroom_draws_total", "Pre-queues drawn into a random order when an event's sale opened."))
+	queueLength     = promtext.Help("ticketvelo_waitingroom_queue_length", "Fans waiting in an event's queue, by event.")
+	activeFamily    = promtext.Help("ticketvelo_waitingroom_active", "Fans admitted and still buying, by event.")
+	soldOutFamily   = promtext.Help("ticketvelo_waitingroom_sold_out", "1 while an event is sold out, else 0, by event.")
+	rateFamily      = promtext.Help("ticketvelo_admission_rate_per_second", "Admission rate in force, fans per second, by event.")
+	admittedFamily  = promtext.Help("ticketvelo_admissions_total", "Fans admitted from the queue, by event.")
+	abandonedFamily = promtext.Help("ticketvelo_waitingroom_abandoned_total", "Fans skipped at their turn because they had stopped polling, by event.")
+	expiredFamily   = promtext.Help("ticketvelo_admissions_expired_total", "Admissions that ran out unused and freed their slot, by event.")
+)
+
+// record exports the step's figures per event. The counters are touched
+// every step, even by zero, so each event's series exist from its first step.
 func (c *Controller) record(eventID int64, res StepResult) {
 	label := `{event="` + strconv.FormatInt(eventID, 10) + `"}`
-	metrics.GetOrCreateGauge("ticketvelo_waitingroom_queue_length"+label, nil).Set(float64(res.QueueLength))
-	metrics.GetOrCreateGauge("ticketvelo_waitingroom_active"+label, nil).Set(float64(res.Active))
+	metrics.GetOrCreateGauge(queueLength+label, nil).Set(float64(res.QueueLength))
+	metrics.GetOrCreateGauge(activeFamily+label, nil).Set(float64(res.Active))
 	soldOut := 0.0
 	if res.SoldOut {
 		soldOut = 1
 	}
-	metrics.GetOrCreateGauge("ticketvelo_waitingroom_sold_out"+label, nil).Set(soldOut)
+	metrics.GetOrCreateGauge(soldOutFamily+label, nil).Set(soldOut)
 	if !res.DrawDue && !res.BeforeOpening {
-		metrics.GetOrCreateGauge("ticketvelo_admission_rate_per_second"+label, nil).Set(res.Rate)
+		metrics.GetOrCreateGauge(rateFamily+label, nil).Set(res.Rate)
 	}
-	if res.Admitted > 0 {
-		metrics.GetOrCreateCounter("ticketvelo_admissions_total" + label).AddInt64(res.Admitted)
-	}
-	if res.Skipped > 0 {
-		metrics.GetOrCreateCounter("ticketvelo_waitingroom_abandoned_total" + label).AddInt64(res.Skipped)
-	}
-	if res.Expired > 0 {
-		metrics.GetOrCreateCounter("ticketvelo_admissions_expired_total" + label).AddInt64(res.Expired)
-	}
+	metrics.GetOrCreateCounter(admittedFamily + label).AddInt64(res.Admitted)
+	metrics.GetOrCreateCounter(abandonedFamily + label).AddInt64(res.Skipped)
+	metrics.GetOrCreateCounter(expiredFamily + label).AddInt64(res.Expired)
 }

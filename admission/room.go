@@ -18,11 +18,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/VictoriaMetrics/metrics"
 	"github.com/redis/rueidis"
 
 	"github.com/ticketvelo/ticketvelo/internal/apperr"
 	"github.com/ticketvelo/ticketvelo/internal/config"
+	"github.com/ticketvelo/ticketvelo/internal/httpapi"
 	"github.com/ticketvelo/ticketvelo/internal/tokens"
 )
 
@@ -309,11 +309,14 @@ func (r *Room) joinOpen(ctx context.Context, k *eventKeys, userID int64, now tim
 	return Status{State: Waiting, Ahead: rank}, added == 1, true, nil
 }
 
+// joinsLimited counts joins refused by the per-address join limit.
+var joinsLimited = httpapi.RateLimited("join")
+
 func joinLimited(ms int64) error {
 	e := *errJoinLimited
 	e.RetryAfter = apperr.RetryAfterSeconds(time.Duration(ms) * time.Millisecond)
 	e.Message = fmt.Sprintf("too many joins; try again in %d s", e.RetryAfter)
-	metrics.GetOrCreateCounter(`ticketvelo_rate_limited_total{scope="join"}`).Inc()
+	joinsLimited.Inc()
 	return &e
 }
 
