@@ -19,12 +19,19 @@ type StepResult struct {
 	BeforeOpening bool
 	Paused        bool
 	SoldOut       bool // every seat is held or sold: nobody is admitted
-	Admitted      int64
-	Skipped       int64 // abandoned places passed over
-	Expired       int64 // admissions whose window ended
-	QueueLength   int64
-	Active        int64
-	Rate          float64 // in force after the step (auto mode may have moved it)
+	// Restoring: the queue's state was lost and its fans are being put
+	// back from their receipts; nobody is admitted until RecoveryWindow
+	// after the loss was noticed.
+	Restoring bool
+	// StateLost: this step found the queue's keys gone, an open queue
+	// whose draw is due again.
+	StateLost   bool
+	Admitted    int64
+	Skipped     int64 // abandoned places passed over
+	Expired     int64 // admissions whose window ended
+	QueueLength int64
+	Active      int64
+	Rate        float64 // in force after the step (auto mode may have moved it)
 }
 
 // Step runs one admission step of the event: expired admissions free their
@@ -55,12 +62,19 @@ func (r *Room) Step(ctx context.Context, s Sale, health Health, now time.Time) (
 	if len(reply) != 7 {
 		return StepResult{}, fmt.Errorf("admission step of event %d answered %d values, want 7", s.EventID, len(reply))
 	}
-	if reply[0] == 0 || reply[0] == 2 || reply[0] == 4 {
+	lost := reply[0] == 1 && r.isOpen(s.EventID)
+	if lost {
+		if err := r.noteLost(ctx, k, now); err != nil {
+			return StepResult{}, fmt.Errorf("admission step of event %d: %w", s.EventID, err)
+		}
+	}
+	if reply[0] == 0 || reply[0] == 2 || reply[0] >= 4 {
 		r.markOpen(s.EventID)
 	}
 	r.noteSoldOut(s.EventID, reply[0] == 4)
 	return StepResult{
 		DrawDue: reply[0] == 1, Paused: reply[0] == 2, BeforeOpening: reply[0] == 3, SoldOut: reply[0] == 4,
+		Restoring: reply[0] == 5, StateLost: lost,
 		Admitted: reply[1], Skipped: reply[2], Expired: reply[3], QueueLength: reply[4], Active: reply[5],
 		Rate: float64(reply[6]) / 1000,
 	}, nil
@@ -166,6 +180,10 @@ func (c *Controller) Run(ctx context.Context) error {
 				continue
 			}
 			c.record(s.EventID, res)
+			if res.StateLost {
+				statesLost.Inc()
+				c.log.Warn().Int64("event_id", s.EventID).Msg("the waiting room's keys are gone (a Redis node lost with its replica, or a restart without persistence): fans get their places back from their receipts; admission waits for them")
+			}
 			switch {
 			case res.DrawDue:
 				c.startDraw(ctx, s, now)
@@ -224,6 +242,7 @@ func (c *Controller) startDraw(ctx context.Context, s Sale, now time.Time) {
 }
 
 var (
+	statesLost      = metrics.NewCounter(promtext.Help("ticketvelo_waitingroom_states_lost_total", "Times a gateway found an open queue's keys gone from Redis."))
 	drawsTotal      = metrics.NewCounter(promtext.Help("ticketvelo_waitingroom_draws_total", "Pre-queues drawn into a random order when an event's sale opened."))
 	queueLength     = promtext.Help("ticketvelo_waitingroom_queue_length", "Fans waiting in an event's queue, by event.")
 	activeFamily    = promtext.Help("ticketvelo_waitingroom_active", "Fans admitted and still buying, by event.")

@@ -49,6 +49,10 @@ type Options struct {
 	Random io.Reader
 	// CallTimeout bounds a request's call to Redis; 2 s when 0.
 	CallTimeout time.Duration
+	// RecoveryWindow is how long admission waits after a queue's keys were
+	// found lost, for its fans to come back with their place receipts;
+	// 30 s when 0, longer than a far-back fan's poll interval.
+	RecoveryWindow time.Duration
 }
 
 // AutoOptions steer auto mode's AIMD on the rate.
@@ -86,6 +90,9 @@ func NewRoom(client rueidis.Client, prefix string, ring *tokens.Ring, opts Optio
 	}
 	if opts.CallTimeout <= 0 {
 		opts.CallTimeout = 2 * time.Second
+	}
+	if opts.RecoveryWindow <= 0 {
+		opts.RecoveryWindow = 30 * time.Second
 	}
 	return &Room{client: client, prefix: prefix, ring: ring, opts: opts, fans: newFans(opts.GracePeriod / 6)}
 }
@@ -130,6 +137,10 @@ type Status struct {
 	ExpiresAt time.Time
 	// Reason says why an expired place ended.
 	Reason string
+	// Receipt is the place receipt of a place a join just made (see
+	// tokens.Place): the fan shows it to get the place back should the
+	// waiting room lose it.
+	Receipt string
 }
 
 // markOpen records that the event's queue is open (its draw is done).
@@ -175,12 +186,22 @@ func window(rule config.RateLimit, now time.Time) (int64, time.Time) {
 // ended joins again at the back. Joins over a limit get 429 and nothing
 // else happens.
 func (r *Room) Join(ctx context.Context, eventID, userID int64, opensAt, now time.Time, limits JoinLimits) (st Status, created bool, err error) {
+	score := placeBand + now.UnixMicro()
+	st, created, err = r.join(ctx, eventID, userID, score, opensAt, now, limits)
+	if err == nil && created {
+		// Before the opening the draw places the fan; should that place be
+		// lost, their arrival time is what is left to order them by.
+		st.Receipt, err = r.ring.IssuePlace(tokens.Place{EventID: eventID, UserID: userID, Score: score})
+	}
+	return st, created, err
+}
+
+func (r *Room) join(ctx context.Context, eventID, userID, score int64, opensAt, now time.Time, limits JoinLimits) (st Status, created bool, err error) {
 	k := r.eventKeys(eventID)
 	acctWindow, acctEnd := window(limits.PerAccount, now)
 	addrWindow, addrEnd := window(limits.PerAddress, now)
 	acctKey := k.base + "joins:a:" + strconv.FormatInt(acctWindow, 36) + ":" + strconv.FormatInt(userID>>7, 10)
 	addrKey := k.base + "joins:ip:" + strconv.FormatInt(addrWindow, 36)
-	score := placeBand + now.UnixMicro()
 	if r.isOpen(eventID) {
 		st, created, done, err := r.joinOpen(ctx, k, userID, now, score, limits, addrKey, addrEnd, acctKey, acctEnd)
 		if done {
@@ -330,7 +351,7 @@ func (r *Room) Status(ctx context.Context, eventID, userID int64, now time.Time)
 		// gateway has not written it for a while; recording the poll of a
 		// fan who turns out not to be waiting costs a few bytes and
 		// misleads nothing: only queued fans are checked for abandonment.
-		touch, m, known := r.fans.poll(eventID, userID, now, r.opts.GracePeriod)
+		touch, m, known := r.fans.poll(eventID, userID, now, r.opts.GracePeriod, k.marksFrom.Load())
 		if touch {
 			r.notePoll(k, userID, now)
 		}

@@ -58,6 +58,8 @@ type edgeOptions struct {
 	// redisProxy puts the gateway's Redis behind a proxy the test can cut
 	// or stall (edge.redisProxy); edge.redis stays direct.
 	redisProxy bool
+	// recovery is the room's RecoveryWindow; its default when 0.
+	recovery time.Duration
 }
 
 func newRing(t testing.TB) *tokens.Ring {
@@ -114,6 +116,7 @@ func newEdge(t testing.TB, o edgeOptions) *edge {
 	store := catalog.NewStore(gwPool)
 	room := admission.NewRoom(client, prefix, ring, admission.Options{
 		AdmissionTTL: cfg.AdmissionTTL, GracePeriod: cfg.GracePeriod, DefaultRate: cfg.DefaultRate, DefaultMaxActive: cfg.DefaultMaxActive,
+		RecoveryWindow: o.recovery,
 		Auto: admission.AutoOptions{TargetP99: cfg.AutoTargetP99, TargetErrors: cfg.AutoTargetErrors, Increase: cfg.AutoIncrease,
 			DecreaseFactor: cfg.AutoDecreaseFactor, MinRate: cfg.AutoMinRate, MaxRate: cfg.AutoMaxRate},
 	})

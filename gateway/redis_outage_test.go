@@ -85,8 +85,9 @@ func TestQueueThroughARedisOutage(t *testing.T) {
 // pausedQueue is an open queue of n fans that does not move: admission is
 // paused.
 type pausedQueue struct {
-	path   string
-	tokens []string
+	event            int64
+	path             string
+	tokens, receipts []string
 }
 
 func (e *edge) pausedQueue(t *testing.T, n int) pausedQueue {
@@ -97,12 +98,14 @@ func (e *edge) pausedQueue(t *testing.T, n int) pausedQueue {
 		t.Fatalf("pausing admission: %d %s", r.status, r.raw)
 	}
 	e.controller(t, 50*time.Millisecond) // runs the (empty) draw that opens the queue
-	q := pausedQueue{path: fmt.Sprintf("/api/v1/events/%d/queue", ev)}
+	q := pausedQueue{event: ev, path: fmt.Sprintf("/api/v1/events/%d/queue", ev)}
 	for i := range n {
 		q.tokens = append(q.tokens, e.fanToken(t, int64(i+1)))
-		if r := e.do(t, "POST", q.path, q.tokens[i], ""); r.status != 201 && r.status != 200 {
+		r := e.do(t, "POST", q.path, q.tokens[i], "")
+		if r.status != 201 {
 			t.Fatalf("join %d: %d %s", i, r.status, r.raw)
 		}
+		q.receipts = append(q.receipts, r.str("place_receipt"))
 	}
 	testenv.Eventually(t, 5*time.Second, func() error {
 		if r := e.do(t, "GET", fmt.Sprintf("/api/v1/events/%d", ev), "", ""); r.str("event", "waiting_room", "state") != "paused" {
@@ -115,6 +118,7 @@ func (e *edge) pausedQueue(t *testing.T, n int) pausedQueue {
 
 type pollResult struct {
 	status     int
+	state      string
 	ahead      int64
 	retryAfter string
 	took       time.Duration
@@ -131,7 +135,7 @@ func (q pausedQueue) pollAll(t *testing.T, e *edge) []pollResult {
 			for i := range next {
 				start := time.Now()
 				r := e.do(t, "GET", q.path, q.tokens[i], "")
-				out[i] = pollResult{r.status, int64(r.num("ahead")), r.header.Get("Retry-After"), time.Since(start)}
+				out[i] = pollResult{r.status, r.str("state"), int64(r.num("ahead")), r.header.Get("Retry-After"), time.Since(start)}
 			}
 		})
 	}
