@@ -92,6 +92,8 @@ type Controller struct {
 	mu      sync.Mutex
 	drawing map[int64]bool
 	draws   sync.WaitGroup
+
+	ops opsSampler // the ops console's figures, used by Run only
 }
 
 // NewController returns a controller that steps each busy event every
@@ -164,6 +166,9 @@ func (c *Controller) Run(ctx context.Context) error {
 				continue
 			}
 			c.record(s.EventID, res)
+			if err := c.sampleOps(ctx, s, res, now); err != nil {
+				logErr(err)
+			}
 			switch {
 			case res.DrawDue:
 				c.startDraw(ctx, s, now)
