@@ -1,7 +1,6 @@
-import { useEffect, useState } from 'react'
-import { api, type OpsHistory, type OpsSample } from '../lib/api'
+import { api, type OpsSample } from '../lib/api'
 import { timeOfDay } from '../lib/format'
-import { useNow, usePageHidden } from '../lib/hooks'
+import { useNow, usePolled } from '../lib/hooks'
 import { Card } from './ui'
 
 /** How often the charts ask for the history: one sample. */
@@ -58,33 +57,9 @@ const charts: ChartSpec[] = [
  * history stops coming.
  */
 export function OpsCharts({ eventId, token }: { eventId: number; token: string }) {
-  const [hist, setHist] = useState<OpsHistory | null>(null)
-  const [okAt, setOkAt] = useState<number | null>(null)
-  const [failing, setFailing] = useState(false)
-  const hidden = usePageHidden()
+  const { value: hist, okAt, error } = usePolled((signal) => api.statsHistory(eventId, token, signal), chartRefreshMs, [eventId, token])
+  const failing = error !== null
   const now = useNow()
-
-  useEffect(() => {
-    if (hidden) return
-    const ctrl = new AbortController()
-    let timer: ReturnType<typeof setTimeout>
-    const loop = async () => {
-      try {
-        setHist(await api.statsHistory(eventId, token, ctrl.signal))
-        setOkAt(Date.now())
-        setFailing(false)
-      } catch {
-        if (ctrl.signal.aborted) return
-        setFailing(true)
-      }
-      if (!ctrl.signal.aborted) timer = setTimeout(loop, chartRefreshMs)
-    }
-    void loop()
-    return () => {
-      ctrl.abort()
-      clearTimeout(timer)
-    }
-  }, [eventId, token, hidden])
 
   const stale = okAt !== null && (failing || now - okAt > staleAfterMs)
   return (

@@ -1,7 +1,7 @@
 import { useEffect, useRef, useState, type FormEvent } from 'react'
 import { api, type AdmissionSettings, type AdmissionStats } from '../lib/api'
 import { count, dateTime, duration, timeOfDay } from '../lib/format'
-import { useDocumentTitle, useLoad, usePageHidden, useSecondsLeft } from '../lib/hooks'
+import { useDocumentTitle, useLoad, usePolled, useSecondsLeft } from '../lib/hooks'
 import { Link } from '../components/Link'
 import { WaitingRoomBadge } from '../components/EventBits'
 import type { Session } from '../lib/session'
@@ -42,33 +42,7 @@ function EventConsole({ eventId, auth }: { eventId: number; auth: Session }) {
 }
 
 function LiveStats({ eventId, token }: { eventId: number; token: string }) {
-  const [stats, setStats] = useState<AdmissionStats | null>(null)
-  const [error, setError] = useState<unknown>(null)
-  const [okAt, setOkAt] = useState<number | null>(null)
-  const hidden = usePageHidden()
-
-  useEffect(() => {
-    if (hidden) return
-    const ctrl = new AbortController()
-    let timer: ReturnType<typeof setTimeout>
-    const loop = async () => {
-      try {
-        const s = await api.stats(eventId, token, ctrl.signal)
-        setStats(s)
-        setError(null)
-        setOkAt(Date.now())
-      } catch (err) {
-        if (ctrl.signal.aborted) return
-        setError(err)
-      }
-      if (!ctrl.signal.aborted) timer = setTimeout(loop, statsRefreshMs)
-    }
-    void loop()
-    return () => {
-      ctrl.abort()
-      clearTimeout(timer)
-    }
-  }, [eventId, token, hidden])
+  const { value: stats, error, okAt } = usePolled((signal) => api.stats(eventId, token, signal), statsRefreshMs, [eventId, token])
 
   return (
     <Card>
