@@ -108,6 +108,8 @@ type Controller struct {
 	mu      sync.Mutex
 	drawing map[int64]bool
 	draws   sync.WaitGroup
+
+	ops opsSampler // the ops console's figures, used by Run only
 }
 
 // NewController returns a controller that steps each busy event every
@@ -183,6 +185,9 @@ func (c *Controller) Run(ctx context.Context) error {
 			if res.StateLost {
 				statesLost.Inc()
 				c.log.Warn().Int64("event_id", s.EventID).Msg("the waiting room's keys are gone (a Redis node lost with its replica, or a restart without persistence): fans get their places back from their receipts; admission waits for them")
+			}
+			if err := c.sampleOps(ctx, s, res, now); err != nil {
+				logErr(err)
 			}
 			switch {
 			case res.DrawDue:

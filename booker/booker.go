@@ -65,6 +65,7 @@ type Service struct {
 	events    *eventCache
 	snapshots *snapshots
 	health    *healthWindow
+	ops       *opsStats // the ops console's figures
 	stats     *counters
 	// holdSlots bounds the holds in progress (cfg.HoldConcurrency).
 	holdSlots chan struct{}
@@ -108,6 +109,7 @@ func New(o Options) (*Service, error) {
 		health:    newHealthWindow(),
 		holdSlots: make(chan struct{}, max(1, o.Config.HoldConcurrency)),
 	}
+	s.ops = newOpsStats(o.Redis, o.Prefix, now)
 	s.redis = newRedisStore(o.Redis, o.Prefix, o.Config.RedisTimeout, s.stats)
 	s.events = newEventCache(s)
 	s.snapshots = newSnapshots(s)
@@ -135,7 +137,8 @@ func (s *Service) Routes(r *router.Router) {
 const loopTimeout = 10 * time.Second
 
 // Loops are the booker's background loops, each a Run(ctx) error: the hold
-// expiry sweeper, the seat-map snapshot refresher and the health reporter.
+// expiry sweeper, the seat-map snapshot refresher, the health reporter and
+// the ops console's figures.
 func (s *Service) Loops() []func(context.Context) error {
-	return []func(context.Context) error{s.RunSweeper, s.snapshots.Run, s.RunHealthReporter}
+	return []func(context.Context) error{s.RunSweeper, s.snapshots.Run, s.RunHealthReporter, s.RunOpsStats}
 }

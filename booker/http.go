@@ -33,8 +33,10 @@ func (s *Service) handle(op healthOp, h func(ctx *fasthttp.RequestCtx) error) fa
 			httpapi.WriteError(ctx, err)
 		}
 		if op != opOther {
-			s.health.observe(time.Since(start), ctx.Response.StatusCode() >= 500 &&
-				!bytes.Contains(ctx.Response.Body(), []byte(`"payment_timeout"`)))
+			d, failed := time.Since(start), ctx.Response.StatusCode() >= 500 &&
+				!bytes.Contains(ctx.Response.Body(), []byte(`"payment_timeout"`))
+			s.health.observe(d, failed)
+			s.ops.observe(op, ctx, d, failed)
 		}
 	}
 }

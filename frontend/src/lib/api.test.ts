@@ -4,7 +4,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { admissionEnded, ApiError, Client, NetworkError, outcomeUnknown } from './api'
+import { admissionEnded, ApiError, Client, errorMessage, NetworkError, outcomeUnknown } from './api'
 
 type Handler = (req: IncomingMessage, body: string, res: ServerResponse) => void
 
@@ -192,5 +192,22 @@ describe('admissionEnded', () => {
     expect(admissionEnded(new ApiError(410, 'hold_expired', 'm'))).toBeNull()
     expect(admissionEnded(new ApiError(429, 'too_many_attempts', 'm'))).toBeNull()
     expect(admissionEnded(new NetworkError(new Error('x')))).toBeNull()
+  })
+})
+
+describe('errorMessage', () => {
+  it('says what happened in a sentence, never the code', () => {
+    const cases: [ApiError, RegExp][] = [
+      [new ApiError(409, 'not_enough_seats', 'no run of 2 seats in Floor A'), /^There are not enough free seats there right now/],
+      [new ApiError(429, 'ticket_limit', 'at most 6 tickets per fan for this event'), /over the 6 tickets each fan may buy/],
+      [new ApiError(503, 'unavailable', 'postgres is down'), /very busy/],
+      [new ApiError(500, 'internal', 'nil pointer'), /^Something went wrong on our side/],
+      [new ApiError(422, 'weak_password', 'the password must have at least 10 characters'), /^The password must have at least 10 characters\.$/],
+    ]
+    for (const [err, want] of cases) {
+      const got = errorMessage(err)
+      expect(got).toMatch(want)
+      expect(got).not.toContain(err.code)
+    }
   })
 })
