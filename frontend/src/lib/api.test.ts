@@ -41,6 +41,27 @@ function json(status: number, v: unknown, headers: Record<string, string> = {}):
 }
 
 describe('Client', () => {
+  it('keeps the place receipt of a join, shows it with every poll, and drops it on leaving', async () => {
+    const store = new Map<string, string>()
+    Object.defineProperty(globalThis, 'localStorage', {
+      configurable: true,
+      value: { getItem: (k: string) => store.get(k) ?? null, setItem: (k: string, v: string) => store.set(k, v), removeItem: (k: string) => store.delete(k) },
+    })
+    routes.set('POST /api/v1/events/9/queue', json(201, { state: 'waiting', event_id: 9, ahead: 3, poll_after_ms: 1000, sale_opens_at: '', place_receipt: 'p1.k.9.1.5.mac' }))
+    routes.set('GET /api/v1/events/9/queue', json(200, { state: 'waiting', event_id: 9, ahead: 3, poll_after_ms: 1000, sale_opens_at: '' }))
+    routes.set('DELETE /api/v1/events/9/queue', (_req, _body, res) => res.writeHead(204).end())
+    const c = new Client(base)
+    await c.joinQueue(9, 't')
+    await c.queueStatus(9, 't')
+    expect(seen.at(-1)?.headers['x-place-receipt']).toBe('p1.k.9.1.5.mac')
+    await c.queueStatus(8, 't').catch(() => undefined)
+    expect(seen.at(-1)?.headers['x-place-receipt']).toBeUndefined()
+    await c.leaveQueue(9, 't')
+    await c.queueStatus(9, 't')
+    expect(seen.at(-1)?.headers['x-place-receipt']).toBeUndefined()
+    Reflect.deleteProperty(globalThis, 'localStorage')
+  })
+
   it('sends the hold with the admission token, the idempotency key and a JSON body', async () => {
     const hold = { id: 'h1', event_id: 3, status: 'active', seats: [], total_cents: 0, currency: 'GBP', expires_at: '2030-01-01T00:00:00Z' }
     routes.set('POST /api/v1/events/3/holds', json(201, { hold }))

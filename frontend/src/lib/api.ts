@@ -101,6 +101,38 @@ export interface QueueStatus {
   admission_expires_at?: string
   /** Expired only. */
   reason?: ExpiredReason
+  /** Only in the 201 of the join that made the place: kept for the event and sent with every poll. */
+  place_receipt?: string
+}
+
+/**
+ * placeReceipts keeps each event's place receipt in localStorage, so a reload
+ * or a new tab still has it: it is what brings the fan's place back should
+ * the waiting room lose it.
+ */
+const placeReceipts = {
+  key: (eventId: number) => `tv.placeReceipt.${eventId}`,
+  get(eventId: number): string | undefined {
+    try {
+      return globalThis.localStorage?.getItem(this.key(eventId)) ?? undefined
+    } catch {
+      return undefined
+    }
+  },
+  set(eventId: number, receipt: string) {
+    try {
+      globalThis.localStorage?.setItem(this.key(eventId), receipt)
+    } catch {
+      // Private mode or a full store: the fan just goes without.
+    }
+  },
+  delete(eventId: number) {
+    try {
+      globalThis.localStorage?.removeItem(this.key(eventId))
+    } catch {
+      // as above
+    }
+  },
 }
 
 /**
@@ -377,6 +409,7 @@ interface RequestOptions {
   body?: unknown
   idempotencyKey?: string
   signal?: AbortSignal
+  placeReceipt?: string
 }
 
 function retryAfterSeconds(res: Response): number | undefined {
@@ -403,6 +436,7 @@ export class Client {
     if (opts.body !== undefined) headers['Content-Type'] = 'application/json'
     if (opts.token) headers.Authorization = `Bearer ${opts.token}`
     if (opts.idempotencyKey) headers['Idempotency-Key'] = opts.idempotencyKey
+    if (opts.placeReceipt) headers['X-Place-Receipt'] = opts.placeReceipt
     let res: Response
     try {
       res = await this.fetchImpl(this.baseURL + path, {
@@ -477,16 +511,20 @@ export class Client {
 
   // Waiting room
 
-  joinQueue(eventId: number, token: string): Promise<QueueStatus> {
-    return this.request(`/api/v1/events/${eventId}/queue`, { method: 'POST', token })
+  async joinQueue(eventId: number, token: string): Promise<QueueStatus> {
+    const st = await this.request<QueueStatus>(`/api/v1/events/${eventId}/queue`, { method: 'POST', token })
+    if (st.place_receipt) placeReceipts.set(eventId, st.place_receipt)
+    return st
   }
 
+  /** queueStatus polls the fan's place, showing the receipt of their join: should the waiting room lose the place in a fault, it comes back. */
   queueStatus(eventId: number, token: string, signal?: AbortSignal): Promise<QueueStatus> {
-    return this.request(`/api/v1/events/${eventId}/queue`, { token, signal })
+    return this.request(`/api/v1/events/${eventId}/queue`, { token, signal, placeReceipt: placeReceipts.get(eventId) })
   }
 
-  leaveQueue(eventId: number, token: string): Promise<void> {
-    return this.request(`/api/v1/events/${eventId}/queue`, { method: 'DELETE', token })
+  async leaveQueue(eventId: number, token: string): Promise<void> {
+    await this.request<void>(`/api/v1/events/${eventId}/queue`, { method: 'DELETE', token })
+    placeReceipts.delete(eventId)
   }
 
   // Seats, holds, orders
