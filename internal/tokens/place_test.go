@@ -44,3 +44,21 @@ func TestPlaceReceipts(t *testing.T) {
 		}
 	}
 }
+
+// FuzzVerifyPlace: no input but a receipt the ring issued is accepted, and
+// an accepted one reads back as issued.
+func FuzzVerifyPlace(f *testing.F) {
+	k, _ := GenerateKey()
+	ring, _ := NewRing(k)
+	p := Place{EventID: 3, UserID: 7, Score: 4503599627370496 + 1_800_000_000_000_000}
+	good, _ := ring.IssuePlace(p)
+	for _, s := range []string{good, "", "p1", "p1.....", good[:len(good)-1], strings.Replace(good, ".7.", ".+7.", 1)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, receipt string) {
+		got, err := ring.VerifyPlace(receipt)
+		if err == nil && (receipt != good || got != p) {
+			t.Errorf("accepted %q as %+v", receipt, got)
+		}
+	})
+}
