@@ -8,12 +8,9 @@ local p, expired = place()
 if p then
   return p
 end
-local why = redis.call('HGET', KEYS[6], user)
-if why then
-  return {3, 0, why}
-end
-if expired then
-  return {3, 0, 'timeout'}
+local e = ended(expired)
+if e then
+  return e
 end
 redis.call('ZADD', KEYS[3], 'NX', ARGV[5], user)
 redis.call('HINCRBY', KEYS[1], 'restored', 1)
