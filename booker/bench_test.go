@@ -138,7 +138,7 @@ func bookerPath(b *testing.B, h *harness, eventID int64) holdPath {
 	return func(ctx context.Context, r benchRequest, key string) (bool, bool, error) {
 		req := &holdRequest{ev: ev, userID: r.user, seats: r.seats, key: key,
 			hash: requestHash("hold", fmt.Sprint(eventID), seatList(r.seats))}
-		a, err := h.svc.createHold(ctx, req)
+		a, err := h.svc.holds.createHold(ctx, req)
 		return a.status == fasthttp.StatusCreated, a.status == fasthttp.StatusConflict, err
 	}
 }

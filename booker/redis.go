@@ -108,18 +108,27 @@ func (r *redisStore) succeeded() {
 	}
 }
 
+// claimReply is the kind of answer claimAndCheck gives, its reply's first
+// element.
+type claimReply int64
+
+// The claim script's replies, each {kind, value}.
+const (
+	claimGoOn    claimReply = iota // {0, taken seats}: the key is this request's
+	claimReplay                    // {1, record}: the key has a record
+	claimCold                      // {2, 0}: the bitmap is missing
+	claimEnded                     // {3, why}: the admission is over
+	claimTooMany                   // {4, ms}: over the attempts, retry in ms
+)
+
 // claimAndCheck admits a hold request, in one round trip: it replays the
 // record already under the request's key; refuses the request when the
 // fan's admission is not live (left, done, timed out, or replaced by a
 // newer one) or when the fan is over their hold attempts for the window;
-// otherwise takes the key (pending) and reads the taken bits of seats. When
-// seats are taken the request is answered (409) there and then, so the
-// script also stores that answer, as "C<hash><request id>|<taken seats>"
-// (see conflictPrefix).
-//
-// Replies: {1, record} replay; {2} the bitmap is cold; {3, why} admission
-// over; {4, ms} over the attempts, retry in ms; {0, taken seats}.
-var claimAndCheck = rueidis.NewLuaScript(`
+// otherwise takes the key (a pending record) and reads the taken bits of
+// seats. When seats are taken the request is answered (409) there and
+// then, so the script also stores that answer, a conflict record.
+var claimAndCheck = rueidis.NewLuaScript(luaWithReplies(`
 -- KEYS: 1 idempotency record, 2 taken bitmap, 3 live admissions, 4 why
 --       admissions ended, 5 the fan's hold attempts in this window
 -- ARGV: 1 pending record, 2 its ttl (ms), 3 sentinel, 4 conflict prefix,
@@ -127,18 +136,18 @@ var claimAndCheck = rueidis.NewLuaScript(`
 --       expiry (unix ms), 8 now (unix ms), 9 attempts per window,
 --       10 window (ms), 11... seats
 local prev = redis.call('GET', KEYS[1])
-if prev then return {1, prev} end
+if prev then return {REPLAY, prev} end
 local exp = tonumber(redis.call('ZSCORE', KEYS[3], ARGV[6]))
 if exp ~= tonumber(ARGV[7]) then
-  if exp then return {3, 'replaced'} end
-  return {3, redis.call('HGET', KEYS[4], ARGV[6]) or 'left'}
+  if exp then return {ENDED, 'replaced'} end
+  return {ENDED, redis.call('HGET', KEYS[4], ARGV[6]) or 'left'}
 end
-if exp <= tonumber(ARGV[8]) then return {3, 'timeout'} end
+if exp <= tonumber(ARGV[8]) then return {ENDED, 'timeout'} end
 local tries = redis.call('INCR', KEYS[5])
 if tries == 1 then redis.call('PEXPIRE', KEYS[5], ARGV[10]) end
-if tries > tonumber(ARGV[9]) then return {4, redis.call('PTTL', KEYS[5])} end
+if tries > tonumber(ARGV[9]) then return {TOO_MANY, redis.call('PTTL', KEYS[5])} end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-if redis.call('GETBIT', KEYS[2], ARGV[3]) == 0 then return {2, 0} end
+if redis.call('GETBIT', KEYS[2], ARGV[3]) == 0 then return {COLD, 0} end
 local taken = {}
 for i = 11, #ARGV do
   if redis.call('GETBIT', KEYS[2], ARGV[i]) == 1 then taken[#taken + 1] = ARGV[i] end
@@ -146,8 +155,16 @@ end
 if #taken > 0 then
   redis.call('SET', KEYS[1], ARGV[4] .. table.concat(taken, ','), 'PX', ARGV[5])
 end
-return {0, taken}
-`)
+return {GO_ON, taken}
+`))
+
+// luaWithReplies writes the claim replies' numbers into a script, so Go
+// and Lua share one definition of them.
+func luaWithReplies(script string) string {
+	n := func(r claimReply) string { return strconv.FormatInt(int64(r), 10) }
+	return strings.NewReplacer("GO_ON", n(claimGoOn), "REPLAY", n(claimReplay), "COLD", n(claimCold),
+		"ENDED", n(claimEnded), "TOO_MANY", n(claimTooMany)).Replace(script)
+}
 
 // compareAndDelete releases a lock only for the owner that took it.
 const compareAndDeleteScript = `
@@ -165,7 +182,7 @@ var (
 
 // claimResult is what claimAndCheck found.
 type claimResult struct {
-	existing string // the record already under the key, when there is one
+	existing record // the record already under the key, when there is one
 	hasPrev  bool
 	ended    string        // why the admission is not live, when it is not
 	wait     time.Duration // over the hold attempts: when the next may come
@@ -196,8 +213,8 @@ func (r *redisStore) claim(ctx context.Context, a claimArgs) (claimResult, error
 	defer cancel()
 	ms := func(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) }
 	args := make([]string, 0, 10+len(a.seats))
-	args = append(args, pendingRecord(a.hash), ms(a.pendingTTL), strconv.Itoa(a.sentinel),
-		conflictPrefix(a.hash, a.requestID), ms(a.conflictTTL), strconv.FormatInt(a.userID, 10),
+	args = append(args, string(pendingRecord(a.hash)), ms(a.pendingTTL), strconv.Itoa(a.sentinel),
+		string(conflictPrefix(a.hash, a.requestID)), ms(a.conflictTTL), strconv.FormatInt(a.userID, 10),
 		strconv.FormatInt(a.admissionExp.UnixMilli(), 10), strconv.FormatInt(a.now.UnixMilli(), 10),
 		strconv.Itoa(a.attempts), ms(attemptWindow))
 	for _, s := range a.seats {
@@ -218,18 +235,21 @@ func parseClaim(res []rueidis.RedisMessage) (claimResult, error) {
 		return claimResult{}, fmt.Errorf("redis: claim script answered %d values", len(res))
 	}
 	kind, _ := res[0].AsInt64()
-	switch kind {
-	case 1:
+	switch claimReply(kind) {
+	case claimReplay:
 		prev, err := res[1].ToString()
-		return claimResult{existing: prev, hasPrev: true}, err
-	case 2:
+		return claimResult{existing: record(prev), hasPrev: true}, err
+	case claimCold:
 		return claimResult{cold: true}, nil
-	case 3:
+	case claimEnded:
 		why, err := res[1].ToString()
 		return claimResult{ended: why}, err
-	case 4:
+	case claimTooMany:
 		ms, err := res[1].AsInt64()
 		return claimResult{wait: time.Duration(max(ms, 1)) * time.Millisecond}, err
+	case claimGoOn:
+	default:
+		return claimResult{}, fmt.Errorf("redis: claim script answered kind %d", kind)
 	}
 	taken, err := res[1].AsStrSlice()
 	if err != nil {
@@ -320,26 +340,18 @@ func (r *redisStore) bitmapRange(ctx context.Context, eventID int64, sentinel, f
 
 // setBits sets (taken) or clears the bits of seats, and with record stores
 // an idempotency answer in the same round trip.
-func (r *redisStore) setBits(ctx context.Context, eventID int64, seats []int, taken bool, record *idemWrite) error {
+func (r *redisStore) setBits(ctx context.Context, eventID int64, seats []int, taken bool, w *idemWrite) error {
 	cctx, cancel, err := r.ctx(ctx)
 	if err != nil {
 		return err
 	}
 	defer cancel()
-	v := "0"
-	if taken {
-		v = "1"
-	}
 	cmds := make(rueidis.Commands, 0, 2)
 	if len(seats) > 0 {
-		args := make([]string, 0, 4*len(seats))
-		for _, s := range seats {
-			args = append(args, "SET", "u1", strconv.Itoa(s), v)
-		}
-		cmds = append(cmds, r.client.B().Arbitrary("BITFIELD").Keys(r.takenKey(eventID)).Args(args...).Build())
+		cmds = append(cmds, r.bitsSetCommand(eventID, seats, taken))
 	}
-	if record != nil {
-		cmds = append(cmds, r.client.B().Set().Key(record.key).Value(record.value).PxMilliseconds(record.ttl.Milliseconds()).Build())
+	if w != nil {
+		cmds = append(cmds, r.setCommand(*w))
 	}
 	for _, res := range r.client.DoMulti(cctx, cmds...) {
 		if err := res.Error(); err != nil {
@@ -352,21 +364,17 @@ func (r *redisStore) setBits(ctx context.Context, eventID int64, seats []int, ta
 // settle records a hold's outcome in one round trip, in this order: the
 // seats' bits (when taken), the idempotency answer, then the release of the
 // locks. Ordered so a request that gets a lock next finds the bits set.
-func (r *redisStore) settle(ctx context.Context, eventID int64, seats []int, record idemWrite, locks *lockSet) error {
+func (r *redisStore) settle(ctx context.Context, eventID int64, seats []int, w idemWrite, locks *lockSet) error {
 	if locks == nil || len(locks.keys) == 0 {
-		return r.setBits(ctx, eventID, seats, true, &record)
+		return r.setBits(ctx, eventID, seats, true, &w)
 	}
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.timeout)
 	defer cancel()
 	cmds := make(rueidis.Commands, 0, 2+len(locks.keys))
 	if len(seats) > 0 {
-		args := make([]string, 0, 4*len(seats))
-		for _, s := range seats {
-			args = append(args, "SET", "u1", strconv.Itoa(s), "1")
-		}
-		cmds = append(cmds, r.client.B().Arbitrary("BITFIELD").Keys(r.takenKey(eventID)).Args(args...).Build())
+		cmds = append(cmds, r.bitsSetCommand(eventID, seats, true))
 	}
-	cmds = append(cmds, r.client.B().Set().Key(record.key).Value(record.value).PxMilliseconds(record.ttl.Milliseconds()).Build())
+	cmds = append(cmds, r.setCommand(w))
 	for _, k := range locks.keys {
 		cmds = append(cmds, r.client.B().Evalsha().Sha1(compareAndDeleteSHA).Numkeys(1).Key(k).Arg(locks.owner).Build())
 	}
@@ -387,14 +395,33 @@ func (r *redisStore) settle(ctx context.Context, eventID int64, seats []int, rec
 	return r.failed(failure)
 }
 
+// bitsSetCommand sets (taken) or clears the bits of seats.
+func (r *redisStore) bitsSetCommand(eventID int64, seats []int, taken bool) rueidis.Completed {
+	v := "0"
+	if taken {
+		v = "1"
+	}
+	args := make([]string, 0, 4*len(seats))
+	for _, s := range seats {
+		args = append(args, "SET", "u1", strconv.Itoa(s), v)
+	}
+	return r.client.B().Arbitrary("BITFIELD").Keys(r.takenKey(eventID)).Args(args...).Build()
+}
+
+// setCommand stores an idempotency record.
+func (r *redisStore) setCommand(w idemWrite) rueidis.Completed {
+	return r.client.B().Set().Key(w.key).Value(string(w.value)).PxMilliseconds(w.ttl.Milliseconds()).Build()
+}
+
 // idemWrite is an idempotency record to store.
 type idemWrite struct {
 	key   string
-	value string
+	value record
 	ttl   time.Duration
 }
 
-func (r *redisStore) get(ctx context.Context, key string) (string, error) {
+// get reads the record under key; "" when there is none.
+func (r *redisStore) get(ctx context.Context, key string) (record, error) {
 	cctx, cancel, err := r.ctx(ctx)
 	if err != nil {
 		return "", err
@@ -404,7 +431,7 @@ func (r *redisStore) get(ctx context.Context, key string) (string, error) {
 	if rueidis.IsRedisNil(err) {
 		return "", nil
 	}
-	return v, r.failed(err)
+	return record(v), r.failed(err)
 }
 
 // forget deletes the pending claim of a request that failed, so its retry
@@ -422,26 +449,26 @@ func (r *redisStore) forget(ctx context.Context, key string) error {
 
 // setRecord stores an idempotency record, whatever became of the
 // request's context, within the Redis timeout.
-func (r *redisStore) setRecord(ctx context.Context, key, value string, ttl time.Duration) error {
+func (r *redisStore) setRecord(ctx context.Context, key string, value record, ttl time.Duration) error {
 	cctx, cancel, err := r.ctx(context.WithoutCancel(ctx))
 	if err != nil {
 		return err
 	}
 	defer cancel()
-	return r.failed(r.client.Do(cctx, r.client.B().Set().Key(key).Value(value).PxMilliseconds(ttl.Milliseconds()).Build()).Error())
+	return r.failed(r.client.Do(cctx, r.client.B().Set().Key(key).Value(string(value)).PxMilliseconds(ttl.Milliseconds()).Build()).Error())
 }
 
 // swapRecord replaces the record under key with value (deletes it when
 // value is empty) if it is still old: a request that claimed the key
 // meanwhile keeps its claim.
-func (r *redisStore) swapRecord(ctx context.Context, key, old, value string, ttl time.Duration) error {
+func (r *redisStore) swapRecord(ctx context.Context, key string, old, value record, ttl time.Duration) error {
 	cctx, cancel, err := r.ctx(ctx)
 	if err != nil {
 		return err
 	}
 	defer cancel()
 	ms := strconv.FormatInt(max(1, ttl.Milliseconds()), 10)
-	return r.failed(swapRecord.Exec(cctx, r.client, []string{key}, []string{old, value, ms}).Error())
+	return r.failed(swapRecord.Exec(cctx, r.client, []string{key}, []string{string(old), string(value), ms}).Error())
 }
 
 var swapRecord = rueidis.NewLuaScript(`
