@@ -142,7 +142,7 @@ func (p *pgStore) sendHold(ctx context.Context, tx *database.Tx, d *holdDraft) (
 // retakeSeats tries the seats the first update missed again, at the
 // versions they have now, while they are still available: up to two more
 // rounds. It returns the seats that are taken (all the missed ones when
-// they keep moving).
+// they keep moving); none when every seat is now the hold's.
 func (p *pgStore) retakeSeats(ctx context.Context, tx *database.Tx, d *holdDraft, missing []int) (taken []int, err error) {
 	ev := d.req.ev
 	for round := 0; len(missing) > 0; round++ {
