@@ -16,7 +16,7 @@ import (
 func (h *holdRules) chooseSeats(ctx context.Context, req *holdRequest, exclude []int) ([]int, error) {
 	ev := req.ev
 	first, last := sectionRange(&ev.sections[req.section])
-	bits, cold, err := h.redis.bitmapRange(ctx, ev.ID, ev.capacity(), first, last)
+	bits, cold, err := h.redis.BitmapRange(ctx, ev.ID, ev.capacity(), first, last)
 	if err != nil || cold {
 		if err != nil {
 			h.stats.redisFallback()

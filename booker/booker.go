@@ -18,6 +18,7 @@ import (
 	"github.com/redis/rueidis"
 	"github.com/rs/zerolog"
 
+	"github.com/ticketvelo/ticketvelo/booker/redisstore"
 	"github.com/ticketvelo/ticketvelo/internal/config"
 	"github.com/ticketvelo/ticketvelo/internal/httpapi"
 	"github.com/ticketvelo/ticketvelo/internal/tokens"
@@ -62,7 +63,7 @@ type Service struct {
 	log          zerolog.Logger
 
 	pg         *pgStore
-	redis      *redisStore
+	redis      *redisstore.Store
 	events     *eventCache
 	snapshots  *snapshots
 	holds      *holdRules
@@ -104,7 +105,7 @@ func New(o Options) (*Service, error) {
 	stats := newCounters()
 	s := &Service{tokens: o.Tokens, now: o.Now, storeTimeout: o.StoreTimeout, log: o.Log, stats: stats, health: newHealthWindow()}
 	s.pg = &pgStore{pool: o.Pool, stats: stats, hooks: &testHooks{}}
-	s.redis = newRedisStore(o.Redis, o.Prefix, o.Config.RedisTimeout, stats)
+	s.redis = redisstore.New(o.Redis, o.Prefix, o.Config.RedisTimeout, stats.redisDown)
 	s.events = newEventCache(s.pg.loadEvent, o.StoreTimeout)
 	s.snapshots = newSnapshots(s.pg, s.redis, s.events, snapshotOptions{
 		interval: o.Config.SnapshotInterval, storeTimeout: o.StoreTimeout, answerTTL: o.Config.IdempotencyTTL, now: o.Now}, o.Log)

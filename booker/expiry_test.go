@@ -42,7 +42,7 @@ func TestExpiryReleasesSeats(t *testing.T) {
 	if h.adm.doneCount(h.eventID, fans[0]) != 1 {
 		t.Errorf("the expired buyer's admission slot was not freed")
 	}
-	taken, cold, err := h.svc.redis.takenBits(context.Background(), h.eventID, h.seats, []int{7, 8, 9})
+	taken, cold, err := h.svc.redis.TakenBits(context.Background(), h.eventID, h.seats, []int{7, 8, 9})
 	if err != nil || cold || len(taken) != 0 {
 		t.Errorf("bitmap after expiry: taken %v cold %v err %v, want all clear", taken, cold, err)
 	}

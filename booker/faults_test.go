@@ -423,7 +423,7 @@ func TestHoldWhoseCommitWasLostIsReplayed(t *testing.T) {
 		return h.direct.QueryRow(context.Background(), `SELECT id::text FROM holds WHERE user_id = $1 AND status = 'active'`, fan).Scan(&holdID)
 	})
 	ctx := context.Background()
-	if err := h.svc.redis.setBits(ctx, h.eventID, []int{7}, true, nil); err != nil { // as the refresher does
+	if err := h.svc.redis.SetBits(ctx, h.eventID, []int{7}, true, nil); err != nil { // as the refresher does
 		t.Fatal(err)
 	}
 	r = h.holdSeats(fan, "k", 7)

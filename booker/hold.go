@@ -10,6 +10,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/valyala/fasthttp"
 
+	"github.com/ticketvelo/ticketvelo/booker/redisstore"
 	"github.com/ticketvelo/ticketvelo/internal/apperr"
 	"github.com/ticketvelo/ticketvelo/internal/config"
 )
@@ -89,7 +90,7 @@ type holdOutcome struct {
 	replay  *answer
 	// record is the Redis record of a replay: the first request's own, so
 	// a key reused with another body does not overwrite it.
-	record    record
+	record    redisstore.Record
 	decidedBy layer
 }
 
@@ -99,7 +100,7 @@ type holdOutcome struct {
 // stores and the settings they use, and nothing else.
 type holdRules struct {
 	pg        *pgStore
-	redis     *redisStore
+	redis     *redisstore.Store
 	snapshots *snapshots
 	cfg       config.BookerConfig
 	// storeTimeout bounds a request's store work (see pendingTTL).
@@ -112,7 +113,7 @@ type holdRules struct {
 	slots chan struct{}
 }
 
-func newHoldRules(pg *pgStore, rs *redisStore, sn *snapshots, cfg config.BookerConfig, storeTimeout time.Duration, now func() time.Time, log zerolog.Logger) *holdRules {
+func newHoldRules(pg *pgStore, rs *redisstore.Store, sn *snapshots, cfg config.BookerConfig, storeTimeout time.Duration, now func() time.Time, log zerolog.Logger) *holdRules {
 	return &holdRules{pg: pg, redis: rs, snapshots: sn, cfg: cfg, storeTimeout: storeTimeout, now: now, log: log,
 		stats: pg.stats, hooks: pg.hooks, slots: make(chan struct{}, max(1, cfg.HoldConcurrency))}
 }
@@ -173,7 +174,7 @@ func (h *holdRules) createHold(ctx context.Context, req *holdRequest) (answer, e
 // admission that ended, a fan over their attempts, seats the bitmap shows
 // taken. decided is false when the request goes on to the locks and
 // Postgres.
-func (h *holdRules) answerClaim(ctx context.Context, req *holdRequest, cl claimResult, err error) (a answer, decided bool, _ error) {
+func (h *holdRules) answerClaim(ctx context.Context, req *holdRequest, cl redisstore.ClaimResult, err error) (a answer, decided bool, _ error) {
 	var pgFault *unknownOutcomeError
 	switch {
 	case errors.As(err, &pgFault):
@@ -181,25 +182,25 @@ func (h *holdRules) answerClaim(ctx context.Context, req *holdRequest, cl claimR
 	case err != nil:
 		h.stats.redisFallback()
 		return answer{}, true, errAdmissionUnchecked
-	case cl.hasPrev:
-		a, err := h.replay(cl.existing, req)
+	case cl.HasPrev:
+		a, err := h.replay(cl.Existing, req)
 		return a, true, err
-	case cl.ended != "":
-		return answer{}, true, admissionExpired(cl.ended)
-	case cl.wait > 0:
-		return answer{}, true, holdAttemptsExceeded(h.cfg.HoldAttempts, cl.wait)
-	case cl.cold:
+	case cl.Ended != "":
+		return answer{}, true, admissionExpired(cl.Ended)
+	case cl.Wait > 0:
+		return answer{}, true, holdAttemptsExceeded(h.cfg.HoldAttempts, cl.Wait)
+	case cl.Cold:
 		// Redis lost the bitmap, and perhaps this key's answer with it:
 		// rebuilding puts both back, so look at the key again.
 		h.snapshots.warm(ctx, req.ev)
-		rec, err := h.redis.get(ctx, h.redis.idemKey(req.ev.ID, req.userID, req.key))
-		if err == nil && rec.kind() == recordDone {
+		rec, err := h.redis.Get(ctx, h.redis.IdemKey(req.ev.ID, req.userID, req.key))
+		if err == nil && rec.Kind() == redisstore.KindDone {
 			a, err := h.replay(rec, req)
 			return a, true, err
 		}
-	case len(cl.taken) > 0:
+	case len(cl.Taken) > 0:
 		// The script stored this answer already.
-		return h.holdAnswer(req, holdOutcome{taken: cl.taken, decidedBy: layerBitmap}), true, nil
+		return h.holdAnswer(req, holdOutcome{taken: cl.Taken, decidedBy: layerBitmap}), true, nil
 	}
 	return answer{}, false, nil
 }
@@ -208,13 +209,13 @@ func (h *holdRules) answerClaim(ctx context.Context, req *holdRequest, cl claimR
 // available picks the seats first, and picks others when its pick was
 // taken meanwhile.
 func (h *holdRules) decide(ctx context.Context, req *holdRequest, seats []int) (answer, error) {
-	idemKey := h.redis.idemKey(req.ev.ID, req.userID, req.key)
+	idemKey := h.redis.IdemKey(req.ev.ID, req.userID, req.key)
 	var exclude []int
 	for try := 0; ; try++ {
 		if req.best {
 			var err error
 			if seats, err = h.chooseSeats(ctx, req, exclude); err != nil {
-				_ = h.redis.forget(ctx, idemKey)
+				_ = h.redis.Forget(ctx, idemKey)
 				return answer{}, err
 			}
 			if seats == nil {
@@ -223,12 +224,12 @@ func (h *holdRules) decide(ctx context.Context, req *holdRequest, seats []int) (
 		}
 		out, locks, err := h.lockAndHold(ctx, req, seats)
 		if err != nil {
-			locks.release(ctx)
+			locks.Release(ctx)
 			h.giveBackKey(ctx, req, idemKey, err)
 			return answer{}, err
 		}
 		if req.best && len(out.taken) > 0 && try < 2 {
-			locks.release(ctx)
+			locks.Release(ctx)
 			exclude = append(exclude, out.taken...)
 			continue
 		}
@@ -242,7 +243,7 @@ func (h *holdRules) shortRecordTTL(req *holdRequest) time.Duration {
 	return min(h.cfg.IdempotencyTTL, max(time.Minute, req.admissionExp.Sub(h.now())+time.Minute))
 }
 
-func (h *holdRules) replay(rec record, req *holdRequest) (answer, error) {
+func (h *holdRules) replay(rec redisstore.Record, req *holdRequest) (answer, error) {
 	a, err := replayRecord(rec, req.hash)
 	if err == nil {
 		h.stats.decide(outcomeReplayed, layerIdempotency)
@@ -253,7 +254,7 @@ func (h *holdRules) replay(rec record, req *holdRequest) (answer, error) {
 // settle turns an outcome into the answer, and then, in this order, marks
 // the seats taken in the bitmap and stores the answer (one round trip), and
 // releases the locks.
-func (h *holdRules) settle(ctx context.Context, req *holdRequest, locks *lockSet, out holdOutcome, idemKey string) (answer, error) {
+func (h *holdRules) settle(ctx context.Context, req *holdRequest, locks *redisstore.Locks, out holdOutcome, idemKey string) (answer, error) {
 	a := h.holdAnswer(req, out)
 	// A created hold's answer is kept as long as any; a refusal only as
 	// long as the admission that could retry it, so a fan's failed
@@ -262,9 +263,9 @@ func (h *holdRules) settle(ctx context.Context, req *holdRequest, locks *lockSet
 	if out.created == nil {
 		ttl = h.shortRecordTTL(req)
 	}
-	w := idemWrite{key: idemKey, value: doneRecord(req.hash, a), ttl: ttl}
+	w := redisstore.Write{Key: idemKey, Value: doneRecord(req.hash, a), TTL: ttl}
 	if out.record != "" {
-		w.value = out.record
+		w.Value = out.record
 	}
 	var seats []int
 	if out.created != nil {
@@ -272,7 +273,7 @@ func (h *holdRules) settle(ctx context.Context, req *holdRequest, locks *lockSet
 			seats = append(seats, l.ID)
 		}
 	}
-	if err := h.redis.settle(ctx, req.ev.ID, seats, w, locks); err != nil {
+	if err := h.redis.Settle(ctx, req.ev.ID, seats, w, locks); err != nil {
 		// The answer stands: Postgres has it. The bitmap catches up at the
 		// next snapshot; a replay of a created hold finds it in Postgres.
 		h.log.Debug().Err(err).Msg("recording a hold in Redis")
@@ -320,7 +321,7 @@ func seatTakenAnswer(seats []int, requestID string) answer {
 // transaction. It returns the locks still held; the caller releases them
 // after recording the outcome. When Redis fails on the way it goes on
 // without locks: Postgres decides alone.
-func (h *holdRules) lockAndHold(ctx context.Context, req *holdRequest, seats []int) (holdOutcome, *lockSet, error) {
+func (h *holdRules) lockAndHold(ctx context.Context, req *holdRequest, seats []int) (holdOutcome, *redisstore.Locks, error) {
 	locks, taken, busy := h.lockSeats(ctx, req.ev, seats)
 	switch {
 	case locks == nil && (len(busy) > 0 || len(taken) > 0):
@@ -342,11 +343,11 @@ func (h *holdRules) lockAndHold(ctx context.Context, req *holdRequest, seats []i
 // under them; or, without locks, the seats still locked by others (busy)
 // or found taken while waiting; or nothing at all when Redis failed, and
 // Postgres decides alone.
-func (h *holdRules) lockSeats(ctx context.Context, ev *eventInfo, seats []int) (locks *lockSet, taken, busy []int) {
-	owner := newOwner()
+func (h *holdRules) lockSeats(ctx context.Context, ev *eventInfo, seats []int) (locks *redisstore.Locks, taken, busy []int) {
+	owner := redisstore.NewOwner()
 	deadline := time.Now().Add(h.cfg.SeatLockWait)
 	for {
-		ls, busy, taken, err := h.redis.tryLock(ctx, ev.ID, seats, h.cfg.SeatLockTTL, owner, ev.capacity())
+		ls, busy, taken, err := h.redis.TryLock(ctx, ev.ID, seats, h.cfg.SeatLockTTL, owner, ev.capacity())
 		switch {
 		case err != nil:
 			h.stats.redisFallback()
@@ -361,7 +362,7 @@ func (h *holdRules) lockSeats(ctx context.Context, ev *eventInfo, seats []int) (
 		// The holder is most likely in its transaction: by the time it lets
 		// go, the bitmap says whether it took the seats.
 		time.Sleep(time.Millisecond + rand.N(2*time.Millisecond))
-		if taken, _, err := h.redis.takenBits(ctx, ev.ID, ev.capacity(), seats); err == nil && len(taken) > 0 {
+		if taken, _, err := h.redis.TakenBits(ctx, ev.ID, ev.capacity(), seats); err == nil && len(taken) > 0 {
 			return nil, taken, nil
 		}
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/ticketvelo/ticketvelo/booker/redisstore"
 	"github.com/ticketvelo/ticketvelo/internal/apperr"
 )
 
@@ -57,96 +58,30 @@ func requestHash(parts ...string) string {
 	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
-// record is an idempotency record of a hold as Redis keeps it: a kind
-// byte, the request's hash, and what the kind carries. The claim script
-// writes the pending and the conflict records; restoreRecord reads the kind.
-type record string
-
-// recordKind is a record's first byte.
-type recordKind byte
-
-// The kinds of record.
-const (
-	// recordPending, "P<hash>": the request runs.
-	recordPending recordKind = 'P'
-	// recordDone, "D<hash><status><retry-after>:<body>": the answer.
-	recordDone recordKind = 'D'
-	// recordConflict, "C<hash><request id>|<taken seats>": the 409 the
-	// claim script answered when the bitmap showed the seats taken.
-	recordConflict recordKind = 'C'
-	// recordUnknown, "U<hash>": the request failed at a COMMIT that may
-	// have gone through (unknown.go).
-	recordUnknown recordKind = 'U'
-)
-
-func (r record) kind() recordKind {
-	if r == "" {
-		return 0
-	}
-	return recordKind(r[0])
+// doneRecord is the Redis record of answer a to the request with hash.
+func doneRecord(hash string, a answer) redisstore.Record {
+	return redisstore.DoneRecord(hash, a.status, a.retryAfter, a.body)
 }
-
-func newRecord(k recordKind, hash string) record { return record(string(rune(k)) + hash) }
-
-func pendingRecord(hash string) record { return newRecord(recordPending, hash) }
-
-func doneRecord(hash string, a answer) record {
-	return newRecord(recordDone, hash) + record(strconv.Itoa(a.status)+strconv.Itoa(a.retryAfter)+":"+string(a.body))
-}
-
-// conflictPrefix starts the record the claim script stores when it finds
-// seats taken; the script appends the seats.
-func conflictPrefix(hash, requestID string) record {
-	return newRecord(recordConflict, hash) + record(requestID+"|")
-}
-
-var errCorruptRecord = errors.New("idempotency record is corrupt")
 
 // replayRecord turns a stored record into the answer for a request with
 // hash: the first answer, 409 while it runs, 422 for another request.
-func replayRecord(rec record, hash string) (answer, error) {
-	if len(rec) < 1+len(hash) || string(rec[1:1+len(hash)]) != hash {
+func replayRecord(rec redisstore.Record, hash string) (answer, error) {
+	d, err := rec.Decode(hash)
+	switch {
+	case errors.Is(err, redisstore.ErrOtherRequest):
 		return answer{}, errKeyReused
+	case err != nil:
+		return answer{}, err
 	}
-	rest := string(rec[1+len(hash):])
-	switch rec.kind() {
-	case recordPending, recordUnknown:
+	switch d.Kind {
+	case redisstore.KindPending, redisstore.KindUnknown:
 		return answer{}, errInFlight
-	case recordConflict:
-		return replayConflict(rest)
-	case recordDone:
-		head, body, ok := strings.Cut(rest, ":")
-		if !ok || len(head) < 4 {
-			return answer{}, errCorruptRecord
-		}
-		status, err1 := strconv.Atoi(head[:3])
-		retry, err2 := strconv.Atoi(head[3:])
-		if err1 != nil || err2 != nil {
-			return answer{}, errCorruptRecord
-		}
-		return answer{status: status, body: []byte(body), retryAfter: retry, replayed: true}, nil
+	case redisstore.KindConflict:
+		a := seatTakenAnswer(d.Seats, d.RequestID)
+		a.replayed = true
+		return a, nil
 	}
-	return answer{}, errCorruptRecord
-}
-
-// replayConflict rebuilds the 409 of a conflict record from what follows
-// its hash: "<request id>|<taken seats>".
-func replayConflict(rest string) (answer, error) {
-	requestID, list, ok := strings.Cut(rest, "|")
-	var seats []int
-	for _, f := range strings.Split(list, ",") {
-		n, err := strconv.Atoi(f)
-		if err != nil {
-			ok = false
-		}
-		seats = append(seats, n)
-	}
-	if !ok {
-		return answer{}, errCorruptRecord
-	}
-	a := seatTakenAnswer(seats, requestID)
-	a.replayed = true
-	return a, nil
+	return answer{status: d.Status, body: d.Body, retryAfter: d.RetryAfter, replayed: true}, nil
 }
 
 // Stored responses are "<retry-after>:<body>" so a replayed 429 or 503

@@ -9,6 +9,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/valyala/fasthttp"
 
+	"github.com/ticketvelo/ticketvelo/booker/redisstore"
 	"github.com/ticketvelo/ticketvelo/internal/apperr"
 	"github.com/ticketvelo/ticketvelo/internal/config"
 )
@@ -29,7 +30,7 @@ var (
 // released, confirmed into an order) and to orders (listed, canceled).
 type orderRules struct {
 	pg     *pgStore
-	redis  *redisStore
+	redis  *redisstore.Store
 	events *eventCache
 	expiry *sweeper
 	cfg    config.BookerConfig
@@ -71,7 +72,7 @@ func (o *orderRules) releaseHold(ctx context.Context, userID int64, id string) e
 	if err != nil || !released {
 		return err
 	}
-	if err := o.redis.setBits(ctx, h.EventID, h.Seats, false, nil); err != nil {
+	if err := o.redis.SetBits(ctx, h.EventID, h.Seats, false, nil); err != nil {
 		o.log.Debug().Err(err).Msg("clearing bits of a released hold; the next snapshot repairs them")
 	}
 	// The fan keeps their admission: releasing seats to choose others is
@@ -186,7 +187,7 @@ func (o *orderRules) confirmClaimed(ctx context.Context, userID int64, holdID, k
 		a.upstream = true // the provider failed, not the booker
 		return a, nil
 	}
-	return o.placeOrder(ctx, ev, h, key, "pay_"+newOwner()[:24], requestID)
+	return o.placeOrder(ctx, ev, h, key, "pay_"+redisstore.NewOwner()[:24], requestID)
 }
 
 // placeOrder writes the order of a paid hold.
@@ -253,7 +254,7 @@ func (o *orderRules) cancelOrder(ctx context.Context, userID int64, orderID, key
 	}
 	if len(seats) > 0 {
 		cancellationsTotal.Inc()
-		if err := o.redis.setBits(ctx, eventID, seats, false, nil); err != nil {
+		if err := o.redis.SetBits(ctx, eventID, seats, false, nil); err != nil {
 			o.log.Debug().Err(err).Msg("clearing bits of a canceled order; the next snapshot repairs them")
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/ticketvelo/ticketvelo/booker/redisstore"
 	"github.com/valyala/fasthttp"
 )
 
@@ -92,7 +93,7 @@ func TestHoldRulesColdBitmap(t *testing.T) {
 	if a, err := h.svc.holds.createHold(ctx, h.holdRequest(fans[0], "a", holdBody{SeatIDs: []int{3}})); err != nil || a.status != fasthttp.StatusCreated {
 		t.Fatalf("first hold: got %d %s %v, want 201", a.status, a.body, err)
 	}
-	if err := h.redis.Do(ctx, h.redis.B().Del().Key(h.svc.redis.takenKey(h.eventID)).Build()).Error(); err != nil {
+	if err := h.redis.Do(ctx, h.redis.B().Del().Key(h.svc.redis.TakenKey(h.eventID)).Build()).Error(); err != nil {
 		t.Fatal(err)
 	}
 	before := h.svc.Stats()
@@ -112,28 +113,26 @@ func TestHoldRulesColdBitmap(t *testing.T) {
 
 func ptr[T any](v T) *T { return &v }
 
-// TestRecords: each kind of idempotency record replays as its request's
-// first answer, and only for that request.
-func TestRecords(t *testing.T) {
+// TestReplayRecord: each kind of record replays as the answer its request
+// got first (or would get: 409 in flight, 422 for another request).
+func TestReplayRecord(t *testing.T) {
 	const hash = "0123456789abcdef0123456789abcdef"
-	done := answer{status: 201, body: []byte(`{"hold":{}}` + "\n"), retryAfter: 0}
+	done := answer{status: 201, body: []byte(`{"hold":{}}` + "\n")}
 	limit := answer{status: 429, body: []byte(`{"error":{}}` + "\n"), retryAfter: 600}
 	conflict := seatTakenAnswer([]int{4, 3}, "req-1")
 	cases := []struct {
 		name string
-		rec  record
+		rec  redisstore.Record
 		want answer
 		err  error
 	}{
 		{"an answer", doneRecord(hash, done), done, nil},
 		{"an answer with Retry-After", doneRecord(hash, limit), limit, nil},
-		{"a conflict the claim script answered", conflictPrefix(hash, "req-1") + "3,4", conflict, nil},
-		{"a request still running", pendingRecord(hash), answer{}, errInFlight},
-		{"an outcome unknown", unknownRecord(hash), answer{}, errInFlight},
+		{"a conflict the claim script answered", redisstore.ConflictPrefix(hash, "req-1") + "3,4", conflict, nil},
+		{"a request still running", redisstore.PendingRecord(hash), answer{}, errInFlight},
+		{"an outcome unknown", redisstore.UnknownRecord(hash), answer{}, errInFlight},
 		{"another request's key", doneRecord("ffff"+hash[4:], done), answer{}, errKeyReused},
-		{"a corrupt answer", newRecord(recordDone, hash) + "20x", answer{}, errCorruptRecord},
-		{"a corrupt conflict", conflictPrefix(hash, "req-1") + "3,x", answer{}, errCorruptRecord},
-		{"an unknown kind", newRecord('Z', hash), answer{}, errCorruptRecord},
+		{"a corrupt record", redisstore.ConflictPrefix(hash, "req-1") + "3,x", answer{}, redisstore.ErrCorrupt},
 	}
 	for _, c := range cases {
 		got, err := replayRecord(c.rec, hash)

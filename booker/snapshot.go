@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/ticketvelo/ticketvelo/booker/redisstore"
 	"github.com/ticketvelo/ticketvelo/internal/database"
 )
 
@@ -28,7 +30,7 @@ import (
 // so thousands of fans watching the map cost neither Postgres nor much Redis.
 type snapshots struct {
 	pg     *pgStore
-	redis  *redisStore
+	redis  *redisstore.Store
 	events *eventCache
 	opts   snapshotOptions
 	log    zerolog.Logger
@@ -75,7 +77,7 @@ type snapshotOptions struct {
 	now          func() time.Time
 }
 
-func newSnapshots(pg *pgStore, rs *redisStore, events *eventCache, opts snapshotOptions, log zerolog.Logger) *snapshots {
+func newSnapshots(pg *pgStore, rs *redisstore.Store, events *eventCache, opts snapshotOptions, log zerolog.Logger) *snapshots {
 	return &snapshots{pg: pg, redis: rs, events: events, opts: opts, log: log, stats: pg.stats, prevDiff: map[int64][]byte{}}
 }
 
@@ -136,7 +138,7 @@ func (sn *snapshots) rebuild(ctx context.Context, ev *eventInfo) {
 // tick by the time the build took to start, and the map would be rebuilt
 // every other interval.
 func (sn *snapshots) lease(ctx context.Context, eventID int64) (bool, error) {
-	return sn.redis.lease(ctx, eventID, max(time.Millisecond, sn.opts.interval*9/10))
+	return sn.redis.Lease(ctx, eventID, max(time.Millisecond, sn.opts.interval*9/10))
 }
 
 // warm builds the event's bitmap when a hold found it missing: one
@@ -161,7 +163,7 @@ func (sn *snapshots) warm(ctx context.Context, ev *eventInfo) {
 		}
 		for deadline := time.Now().Add(200 * time.Millisecond); time.Now().Before(deadline); {
 			time.Sleep(20 * time.Millisecond)
-			if _, cold, err := sn.redis.takenBits(ctx, ev.ID, ev.capacity(), nil); err != nil || !cold {
+			if _, cold, err := sn.redis.TakenBits(ctx, ev.ID, ev.capacity(), nil); err != nil || !cold {
 				return nil, err
 			}
 		}
@@ -226,7 +228,8 @@ func (p *pgStore) readStatuses(ctx context.Context, ev *eventInfo) ([]byte, time
 }
 
 func (sn *snapshots) store(ctx context.Context, ev *eventInfo, m *mapCopy) error {
-	if err := sn.redis.storeMap(ctx, ev.ID, m); err != nil {
+	stored := redisstore.StoredMap{Meta: m.meta, JSON: m.full.json, GZ: m.full.gz, StatusJSON: m.status.json, StatusGZ: m.status.gz}
+	if err := sn.redis.StoreMap(ctx, ev.ID, stored); err != nil {
 		return err
 	}
 	m.checked.Store(time.Now().UnixNano())
@@ -250,12 +253,12 @@ func (sn *snapshots) reconcile(ctx context.Context, ev *eventInfo, statuses []by
 		}
 	}
 	want[n/8] |= 0x80 >> (n % 8) // the sentinel: the bitmap is complete
-	cur, err := sn.redis.bitmap(ctx, ev.ID)
+	cur, err := sn.redis.Bitmap(ctx, ev.ID)
 	if err != nil {
 		return err
 	}
 	if len(cur) <= n/8 || cur[n/8]&(0x80>>(n%8)) == 0 {
-		if err := sn.redis.setBitmap(ctx, ev.ID, want); err != nil {
+		if err := sn.redis.SetBitmap(ctx, ev.ID, want); err != nil {
 			return err
 		}
 		sn.mu.Lock()
@@ -269,12 +272,12 @@ func (sn *snapshots) reconcile(ctx context.Context, ev *eventInfo, statuses []by
 	}
 	sn.stats.repairs.Add(int64(len(fixes)))
 	bitmapRepairsTotal.Add(len(fixes))
-	return sn.redis.setBitValues(ctx, ev.ID, fixes)
+	return sn.redis.SetBitValues(ctx, ev.ID, fixes)
 }
 
 // fixes are the bits of the first n that disagree with want now and
 // disagreed at the previous build too.
-func (sn *snapshots) fixes(eventID int64, n int, want, cur []byte) []bitValue {
+func (sn *snapshots) fixes(eventID int64, n int, want, cur []byte) []redisstore.BitValue {
 	diff := make([]byte, len(want))
 	for i := range want {
 		var c byte
@@ -287,11 +290,11 @@ func (sn *snapshots) fixes(eventID int64, n int, want, cur []byte) []bitValue {
 	prev := sn.prevDiff[eventID]
 	sn.prevDiff[eventID] = diff
 	sn.mu.Unlock()
-	var out []bitValue
+	var out []redisstore.BitValue
 	for i := 0; i < n; i++ {
 		m := byte(0x80 >> (i % 8))
 		if diff[i/8]&m != 0 && i/8 < len(prev) && prev[i/8]&m != 0 {
-			out = append(out, bitValue{seat: i, taken: want[i/8]&m != 0})
+			out = append(out, redisstore.BitValue{Seat: i, Taken: want[i/8]&m != 0})
 		}
 	}
 	return out
@@ -305,13 +308,13 @@ func (sn *snapshots) restoreAnswers(ctx context.Context, ev *eventInfo) error {
 	if err != nil {
 		return err
 	}
-	writes := make([]idemWrite, 0, len(kept))
+	writes := make([]redisstore.Write, 0, len(kept))
 	for _, k := range kept {
 		if ttl := sn.opts.answerTTL - now.Sub(k.createdAt); ttl > 0 {
-			writes = append(writes, idemWrite{key: sn.redis.idemKey(ev.ID, k.userID, k.key), value: doneRecord(k.hash, k.answer), ttl: ttl})
+			writes = append(writes, redisstore.Write{Key: sn.redis.IdemKey(ev.ID, k.userID, k.key), Value: doneRecord(k.hash, k.answer), TTL: ttl})
 		}
 	}
-	return sn.redis.restoreRecords(ctx, writes)
+	return sn.redis.RestoreRecords(ctx, writes)
 }
 
 // current returns the newest seat map this booker can serve: its own copy
@@ -368,7 +371,7 @@ func (sn *snapshots) refresh(ctx context.Context, ev *eventInfo, have *mapCopy) 
 // newest, a new copy, or found false when Redis has none (or one this
 // booker cannot read, which is then rebuilt).
 func (sn *snapshots) fetch(ctx context.Context, ev *eventInfo, have *mapCopy) (_ *mapCopy, found bool, _ error) {
-	meta, found, err := sn.redis.mapMeta(ctx, ev.ID)
+	meta, found, err := sn.redis.MapMeta(ctx, ev.ID)
 	if err != nil || !found {
 		return nil, false, err
 	}
@@ -376,10 +379,16 @@ func (sn *snapshots) fetch(ctx context.Context, ev *eventInfo, have *mapCopy) (_
 		have.checked.Store(time.Now().UnixNano())
 		return have, true, nil
 	}
-	m, found, err := sn.redis.loadMap(ctx, ev.ID)
+	stored, found, err := sn.redis.LoadMap(ctx, ev.ID)
 	if err != nil || !found {
 		return nil, false, err
 	}
+	asOf, etag, ok := strings.Cut(stored.Meta, "/")
+	nanos, err := strconv.ParseInt(asOf, 10, 64)
+	if !ok || err != nil {
+		return nil, false, nil // not ours to read: rebuild
+	}
+	m := &mapCopy{meta: stored.Meta, asOf: nanos, etag: etag, full: body{stored.JSON, stored.GZ}, status: body{stored.StatusJSON, stored.StatusGZ}}
 	m.checked.Store(time.Now().UnixNano())
 	sn.local.Store(ev.ID, m)
 	return m, true, nil

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/rs/zerolog"
 
+	"github.com/ticketvelo/ticketvelo/booker/redisstore"
 	"github.com/ticketvelo/ticketvelo/internal/database"
 )
 
@@ -17,7 +18,7 @@ import (
 // buyer's admission slot freed).
 type sweeper struct {
 	pg         *pgStore
-	redis      *redisStore
+	redis      *redisstore.Store
 	admissions Admissions
 	stats      *counters
 	log        zerolog.Logger
@@ -185,7 +186,7 @@ func (s *sweeper) afterExpiry(ctx context.Context, holds []expiredHold) {
 		byEvent[h.eventID] = append(byEvent[h.eventID], h.seats...)
 	}
 	for ev, seats := range byEvent {
-		if err := s.redis.setBits(ctx, ev, seats, false, nil); err != nil {
+		if err := s.redis.SetBits(ctx, ev, seats, false, nil); err != nil {
 			s.log.Debug().Err(err).Int64("event_id", ev).Msg("clearing bits of expired holds; the next snapshot repairs them")
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/ticketvelo/ticketvelo/booker/redisstore"
 	"github.com/ticketvelo/ticketvelo/internal/database"
 )
 
@@ -15,9 +16,6 @@ import (
 // the seats for ten minutes. So the key keeps a record "U<hash>" instead:
 // the outcome is unknown, and the next request with the key asks Postgres,
 // which has the answer if the hold was made, before anything else.
-
-// unknownRecord marks a key whose request's outcome is unknown.
-func unknownRecord(hash string) record { return newRecord(recordUnknown, hash) }
 
 // unknownOutcomeError: Postgres could not say whether an earlier attempt
 // with the key made its hold; the retry gets 503 and tries again.
@@ -33,32 +31,32 @@ func (e *unknownOutcomeError) Unwrap() error { return e.err }
 // so instead.
 func (h *holdRules) giveBackKey(ctx context.Context, req *holdRequest, idemKey string, cause error) {
 	if errors.Is(cause, database.ErrCommitUnknown) {
-		_ = h.redis.setRecord(ctx, idemKey, unknownRecord(req.hash), h.shortRecordTTL(req))
+		_ = h.redis.SetRecord(ctx, idemKey, redisstore.UnknownRecord(req.hash), h.shortRecordTTL(req))
 		return
 	}
-	_ = h.redis.forget(ctx, idemKey)
+	_ = h.redis.Forget(ctx, idemKey)
 }
 
-// claimHold claims the request's key in Redis (see claimAndCheck). A key
+// claimHold claims the request's key in Redis (redisstore.Store.Claim). A key
 // whose earlier attempt's outcome is unknown is settled first: with that
 // attempt's answer when Postgres has one, else the key is claimed afresh.
-func (h *holdRules) claimHold(ctx context.Context, req *holdRequest, seats []int) (claimResult, error) {
-	args := claimArgs{
-		eventID: req.ev.ID, userID: req.userID, key: req.key, hash: req.hash, requestID: req.requestID,
-		admissionExp: req.admissionExp, now: h.now(), pendingTTL: h.pendingTTL(), conflictTTL: h.shortRecordTTL(req),
-		attempts: h.cfg.HoldAttempts, sentinel: req.ev.capacity(), seats: seats,
+func (h *holdRules) claimHold(ctx context.Context, req *holdRequest, seats []int) (redisstore.ClaimResult, error) {
+	args := redisstore.ClaimArgs{
+		EventID: req.ev.ID, UserID: req.userID, Key: req.key, Hash: req.hash, RequestID: req.requestID,
+		AdmissionExp: req.admissionExp, Now: h.now(), PendingTTL: h.pendingTTL(), ConflictTTL: h.shortRecordTTL(req),
+		Attempts: h.cfg.HoldAttempts, Sentinel: req.ev.capacity(), Seats: seats,
 	}
 	for try := 0; ; try++ {
-		cl, err := h.redis.claim(ctx, args)
-		if err != nil || !cl.hasPrev || cl.existing.kind() != recordUnknown || try > 0 {
+		cl, err := h.redis.Claim(ctx, args)
+		if err != nil || !cl.HasPrev || cl.Existing.Kind() != redisstore.KindUnknown || try > 0 {
 			return cl, err
 		}
-		rec, settled, err := h.settleUnknown(ctx, req, cl.existing)
+		rec, settled, err := h.settleUnknown(ctx, req, cl.Existing)
 		if err != nil {
-			return claimResult{}, &unknownOutcomeError{err}
+			return redisstore.ClaimResult{}, &unknownOutcomeError{err}
 		}
 		if settled {
-			return claimResult{existing: rec, hasPrev: true}, nil
+			return redisstore.ClaimResult{Existing: rec, HasPrev: true}, nil
 		}
 	}
 }
@@ -67,20 +65,20 @@ func (h *holdRules) claimHold(ctx context.Context, req *holdRequest, seats []int
 // the request's key, whose outcome was unknown. It returns the record to
 // replay (settled), or settled false when that attempt made nothing and
 // the key is free again.
-func (h *holdRules) settleUnknown(ctx context.Context, req *holdRequest, rec record) (_ record, settled bool, _ error) {
-	if rec != unknownRecord(req.hash) {
+func (h *holdRules) settleUnknown(ctx context.Context, req *holdRequest, rec redisstore.Record) (_ redisstore.Record, settled bool, _ error) {
+	if rec != redisstore.UnknownRecord(req.hash) {
 		return rec, true, nil // another request's key: replaying it says 422
 	}
 	first, found, err := h.pg.storedAnswer(ctx, req.userID, holdScope(req.ev.ID), req.key)
 	if err != nil {
 		return "", false, err
 	}
-	key := h.redis.idemKey(req.ev.ID, req.userID, req.key)
+	key := h.redis.IdemKey(req.ev.ID, req.userID, req.key)
 	if !found {
-		return "", false, h.redis.swapRecord(ctx, key, rec, "", 0)
+		return "", false, h.redis.SwapRecord(ctx, key, rec, "", 0)
 	}
 	done := doneRecord(first.hash, first.answer)
 	// Best effort: Postgres keeps the answer either way.
-	_ = h.redis.swapRecord(ctx, key, rec, done, h.cfg.IdempotencyTTL)
+	_ = h.redis.SwapRecord(ctx, key, rec, done, h.cfg.IdempotencyTTL)
 	return done, true, nil
 }
