@@ -31,6 +31,8 @@ type Locks struct {
 	owner string
 }
 
+// NewOwner is a random owner token for a set of locks (and, cut short,
+// for a simulated payment reference).
 func NewOwner() string {
 	b := make([]byte, 16)
 	_, _ = rand.Read(b)

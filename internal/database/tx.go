@@ -141,8 +141,10 @@ func (t *Tx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
 	return t.conn.QueryRow(ctx, sql, args...)
 }
 
+// errRow is the row of a query that could not begin its transaction.
 type errRow struct{ err error }
 
+// Scan returns the error.
 func (r errRow) Scan(...any) error { return r.err }
 
 // Rollback ends the transaction undone: a refusal. It is bounded like the
