@@ -70,6 +70,7 @@ type Service struct {
 	orders     *orderRules
 	sweeper    *sweeper
 	health     *healthWindow
+	ops        *opsStats // the ops console's figures
 	stats      *counters
 	healthLoop healthReporter
 }
@@ -104,6 +105,7 @@ func New(o Options) (*Service, error) {
 	}
 	stats := newCounters()
 	s := &Service{tokens: o.Tokens, now: o.Now, storeTimeout: o.StoreTimeout, log: o.Log, stats: stats, health: newHealthWindow()}
+	s.ops = newOpsStats(o.Redis, o.Prefix, o.Now)
 	s.pg = &pgStore{pool: o.Pool, stats: stats, hooks: &testHooks{}}
 	s.redis = redisstore.New(o.Redis, o.Prefix, o.Config.RedisTimeout, stats.redisDown)
 	s.events = newEventCache(s.pg.loadEvent, o.StoreTimeout)
@@ -139,9 +141,10 @@ func (s *Service) Routes(r *router.Router) {
 const loopTimeout = 10 * time.Second
 
 // Loops are the booker's background loops, each a Run(ctx) error: the hold
-// expiry sweeper, the seat-map snapshot refresher and the health reporter.
+// expiry sweeper, the seat-map snapshot refresher, the health reporter and
+// the ops console's figures.
 func (s *Service) Loops() []func(context.Context) error {
-	return []func(context.Context) error{s.sweeper.Run, s.snapshots.Run, s.healthLoop.Run}
+	return []func(context.Context) error{s.sweeper.Run, s.snapshots.Run, s.healthLoop.Run, s.RunOpsStats}
 }
 
 // SweepOnce releases the holds that have expired and returns how many.

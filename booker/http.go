@@ -27,7 +27,7 @@ const (
 
 // answering adapts a handler whose success is an answer (a hold, a
 // confirm, a cancel): errors become JSON answers, and holds and confirms
-// feed the health report. A 5xx counts against the booker unless the
+// feed the health report and the ops console's figures. A 5xx counts against the booker unless the
 // answer says the failure was upstream of it (the payment provider's
 // timeout): the waiting room must not slow admission for that.
 func (s *Service) answering(op healthOp, h func(ctx *fasthttp.RequestCtx) (answer, error)) fasthttp.RequestHandler {
@@ -43,7 +43,9 @@ func (s *Service) answering(op healthOp, h func(ctx *fasthttp.RequestCtx) (answe
 			failed = a.status >= 500 && !a.upstream
 		}
 		if op != opOther {
-			s.health.observe(time.Since(start), failed)
+			d := time.Since(start)
+			s.health.observe(d, failed)
+			s.ops.observe(op, ctx, d, failed)
 		}
 	}
 }
