@@ -1,5 +1,8 @@
-// Package outbox relays the booker's outbox rows to Kafka. The booker writes
-// a row in the same transaction as the order change it reports, so an event
+// Package outbox is the transactional outbox: a service writes a row
+// (InsertSQL) in the same transaction as the change it reports, and the
+// relay publishes the rows to Kafka. The booker writes its booking events
+// there; the relay runs in the notifier's process. A row is written in the
+// same transaction as the order change it reports, so an event
 // exists exactly when the change committed; the relay then publishes each row
 // at least once, in order per key, and stamps it published. Duplicates (a
 // crash between publishing and the commit that stamps the row) are left to
@@ -23,6 +26,11 @@ import (
 	"github.com/ticketvelo/ticketvelo/internal/kafka"
 	"github.com/ticketvelo/ticketvelo/internal/promtext"
 )
+
+// InsertSQL writes one outbox row in the caller's transaction: $1 topic,
+// $2 key (the record's key, in order per key), $3 type (HeaderType), $4
+// payload.
+const InsertSQL = `INSERT INTO outbox (topic, key, type, payload) VALUES ($1, $2, $3, $4)`
 
 // Headers the relay puts on every record, besides its key (the row's key,
 // the order id).
