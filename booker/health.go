@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/ticketvelo/ticketvelo/internal/loop"
 )
 
 // healthWindow collects the latency and errors of holds and confirms since
@@ -84,17 +86,10 @@ type healthReporter struct {
 
 // Run reports until ctx ends.
 func (r healthReporter) Run(ctx context.Context) error {
-	t := time.NewTicker(r.interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
+	return loop.Every(ctx, r.interval, func(ctx context.Context) {
 		p99, errorRate, _ := r.window.take()
 		if err := r.admissions.ReportHealth(ctx, p99, errorRate); err != nil && ctx.Err() == nil {
 			r.log.Warn().Err(err).Msg("reporting booker health")
 		}
-	}
+	})
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/ticketvelo/ticketvelo/internal/httpapi"
+	"github.com/ticketvelo/ticketvelo/internal/loop"
 	"github.com/ticketvelo/ticketvelo/internal/salekeys"
 )
 
@@ -101,18 +102,11 @@ func orderEventID(body []byte) int64 {
 
 // RunOpsStats writes each finished sample to Redis, checking every second.
 func (s *Service) RunOpsStats(ctx context.Context) error {
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
+	return loop.Every(ctx, time.Second, func(ctx context.Context) {
 		if err := s.ops.flush(ctx, false); err != nil && ctx.Err() == nil {
 			s.log.Warn().Err(err).Msg("writing the ops console's figures")
 		}
-	}
+	})
 }
 
 // flush writes the sample's counts once its interval has passed (or at

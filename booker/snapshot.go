@@ -18,6 +18,7 @@ import (
 
 	"github.com/ticketvelo/ticketvelo/booker/redisstore"
 	"github.com/ticketvelo/ticketvelo/internal/database"
+	"github.com/ticketvelo/ticketvelo/internal/loop"
 )
 
 // Snapshots follow the wall clock, not the booker's injected one: how
@@ -95,30 +96,27 @@ func (sn *snapshots) touch(eventID int64) {
 // Run rebuilds the snapshots of the events this booker served lately, each
 // at most once per interval across all bookers.
 func (sn *snapshots) Run(ctx context.Context) error {
-	t := time.NewTicker(sn.opts.interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
-		cutoff := time.Now().Add(-liveFor).UnixNano()
-		sn.live.Range(func(k, v any) bool {
-			id := k.(int64)
-			if v.(*atomic.Int64).Load() < cutoff {
-				sn.live.Delete(id)
-				sn.local.Delete(id)
-				return true
-			}
-			ev, err := sn.events.get(ctx, id) // bounded by the store timeout
-			if err != nil {
-				return true
-			}
-			sn.rebuild(ctx, ev)
+	return loop.Every(ctx, sn.opts.interval, sn.rebuildLive)
+}
+
+// rebuildLive rebuilds the snapshots of the events served lately and
+// forgets the others.
+func (sn *snapshots) rebuildLive(ctx context.Context) {
+	cutoff := time.Now().Add(-liveFor).UnixNano()
+	sn.live.Range(func(k, v any) bool {
+		id := k.(int64)
+		if v.(*atomic.Int64).Load() < cutoff {
+			sn.live.Delete(id)
+			sn.local.Delete(id)
 			return true
-		})
-	}
+		}
+		ev, err := sn.events.get(ctx, id) // bounded by the store timeout
+		if err != nil {
+			return true
+		}
+		sn.rebuild(ctx, ev)
+		return true
+	})
 }
 
 // rebuild builds the event's snapshot if this booker wins the lease, within

@@ -11,6 +11,7 @@ import (
 
 	"github.com/ticketvelo/ticketvelo/booker/redisstore"
 	"github.com/ticketvelo/ticketvelo/internal/database"
+	"github.com/ticketvelo/ticketvelo/internal/loop"
 )
 
 // sweeper ends holds that expired: the round that releases them in
@@ -34,17 +35,8 @@ type sweeper struct {
 // sweeper. Expiry is decided by expires_at in Postgres against the
 // booker's clock, never by Redis key expiry.
 func (s *sweeper) Run(ctx context.Context) error {
-	t := time.NewTicker(s.interval)
-	defer t.Stop()
 	lastPrune := time.Time{}
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
-		s.sweepRound(ctx, &lastPrune)
-	}
+	return loop.Every(ctx, s.interval, func(ctx context.Context) { s.sweepRound(ctx, &lastPrune) })
 }
 
 // sweepRound is one round of the sweeper, within loopTimeout: a Postgres

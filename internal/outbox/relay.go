@@ -24,6 +24,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/ticketvelo/ticketvelo/internal/kafka"
+	"github.com/ticketvelo/ticketvelo/internal/loop"
 	"github.com/ticketvelo/ticketvelo/internal/promtext"
 )
 
@@ -308,18 +309,11 @@ func lockBatch(ctx context.Context, tx pgx.Tx, limit int) ([]*kgo.Record, error)
 // watchLag refreshes the lag gauges until ctx ends. Every relay of a fleet
 // reports the same table, so dashboards take the max across bookers.
 func (r *Relay) watchLag(ctx context.Context) {
-	t := time.NewTicker(r.opts.LagInterval)
-	defer t.Stop()
-	for {
+	_ = loop.Now(ctx, r.opts.LagInterval, func(ctx context.Context) {
 		if _, err := r.Lag(ctx); err != nil && ctx.Err() == nil {
 			r.log.Debug().Err(err).Msg("reading outbox lag")
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	})
 }
 
 // Lag is the outbox backlog: how many rows wait and how long the oldest has.
@@ -347,18 +341,11 @@ func (r *Relay) Lag(ctx context.Context) (Lag, error) {
 
 // prune deletes published rows past the retention until ctx ends.
 func (r *Relay) prune(ctx context.Context) {
-	t := time.NewTicker(r.opts.PruneInterval)
-	defer t.Stop()
-	for {
+	_ = loop.Now(ctx, r.opts.PruneInterval, func(ctx context.Context) {
 		if _, err := r.Prune(ctx, time.Now().Add(-r.opts.Retention)); err != nil && ctx.Err() == nil {
 			r.log.Warn().Err(err).Msg("pruning the outbox")
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	})
 }
 
 // pruneBatch is the most rows one delete removes, so a first prune of a
