@@ -98,3 +98,25 @@ func TestPlacesComeBackAfterTheQueueIsLost(t *testing.T) {
 		t.Errorf("the first admitted were fans %v, not the old front (fan 0)", first)
 	}
 }
+
+// TestALeaveIsNotUndoneByAReceipt: a fan who left (say on their laptop)
+// while their phone still holds the receipt of the join stays out: the
+// phone's next poll is told the fan is not in the queue, and nobody else's
+// place moves.
+func TestALeaveIsNotUndoneByAReceipt(t *testing.T) {
+	t.Parallel()
+	e := newEdge(t, edgeOptions{cfg: noLimits})
+	q := e.pausedQueue(t, 3)
+	if r := e.do(t, "DELETE", q.path, q.tokens[1], ""); r.status != 204 {
+		t.Fatalf("leave: %d %s", r.status, r.raw)
+	}
+	if r := e.call(t, "GET", q.path, q.tokens[1], nil, "X-Place-Receipt", q.receipts[1]); r.status != 404 || r.code() != "not_in_queue" {
+		t.Errorf("a poll with the receipt after leaving: %d %s, want 404 not_in_queue", r.status, r.raw)
+	}
+	if r := e.do(t, "GET", q.path, q.tokens[2], ""); r.num("ahead") != 1 {
+		t.Errorf("the fan behind has %v ahead after the leave, want 1", r.get("ahead"))
+	}
+	if r := e.do(t, "POST", q.path, q.tokens[1], ""); r.status != 201 || r.num("ahead") != 2 {
+		t.Errorf("joining again after leaving: %d %s, want 201 at the back", r.status, r.raw)
+	}
+}

@@ -8,6 +8,9 @@ if queued == 1 then
 end
 local n = redis.call('SREM', KEYS[1], ARGV[1]) + queued + redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('HDEL', KEYS[4], ARGV[1])
-redis.call('HDEL', KEYS[5], ARGV[1])
+-- The fan left: a place receipt must not bring the place back (restore.lua),
+-- say from another device that still polls; status answers as for a fan
+-- who never joined.
+redis.call('HSET', KEYS[5], ARGV[1], 'left')
 redis.call('HDEL', KEYS[6], ARGV[2])
 return n

@@ -51,9 +51,13 @@ local function place()
 end
 
 -- ended answers {3, 0, reason} for a fan whose last place ended, given
--- place's second result; nil for a fan who never joined or left.
+-- place's second result; {-1, 0, false} for a fan who left; nil for one
+-- who never joined.
 local function ended(expired)
   local why = redis.call('HGET', KEYS[6], user)
+  if why == 'left' then
+    return {-1, 0, false}
+  end
   if why then
     return {3, 0, why}
   end
