@@ -14,15 +14,15 @@ for (const vp of viewports) {
       test('event times are typed 24-hour, YYYY-MM-DD, in the venue zone, and the venue choice is not cut off', async ({ page, request }) => {
         const ops = await opsUser(request)
         await signInOps(page, ops.email, '/ops')
-        const venue = page.getByLabel('Venue')
-        await expect(venue.locator('option', { hasText: 'Northgate Arena' })).toHaveCount(1)
-        await venue.selectOption({ label: 'Northgate Arena' })
-        await expect(page.getByTestId('venue-hint')).toHaveText('Manchester · 19,920 seats · times in Europe/London')
-
         // No mm/dd/yyyy, no AM/PM: what the field shows is what it holds.
         const opens = page.getByLabel('Sale opens at')
         await expect(opens).toHaveValue(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}$/)
         expect(await opens.getAttribute('type')).toBe(null)
+
+        const venue = page.getByLabel('Venue')
+        await expect(venue.locator('option', { hasText: 'Northgate Arena' })).toHaveCount(1)
+        await venue.selectOption({ label: 'Northgate Arena' })
+        await expect(page.getByTestId('venue-hint')).toHaveText('Manchester · 19,920 seats · times in Europe/London')
 
         // The venue's name fits its box, and the box its card, at this width.
         const fit = await venue.evaluate((el) => {
