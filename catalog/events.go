@@ -32,6 +32,7 @@ type VenueSummary struct {
 	Slug     string
 	Name     string
 	City     string
+	Timezone string
 	Capacity int
 }
 
@@ -151,7 +152,7 @@ func (s *Store) Event(ctx context.Context, id int64) (EventDetail, error) {
 
 // Venues lists every venue by name.
 func (s *Store) Venues(ctx context.Context) ([]VenueSummary, error) {
-	rows, err := s.pool.Query(ctx, `SELECT id, slug, name, city, capacity FROM venues ORDER BY name, id`)
+	rows, err := s.pool.Query(ctx, `SELECT id, slug, name, city, timezone, capacity FROM venues ORDER BY name, id`)
 	if err != nil {
 		return nil, fmt.Errorf("listing venues: %w", err)
 	}
@@ -159,7 +160,7 @@ func (s *Store) Venues(ctx context.Context) ([]VenueSummary, error) {
 	venues := []VenueSummary{}
 	for rows.Next() {
 		var v VenueSummary
-		if err := rows.Scan(&v.ID, &v.Slug, &v.Name, &v.City, &v.Capacity); err != nil {
+		if err := rows.Scan(&v.ID, &v.Slug, &v.Name, &v.City, &v.Timezone, &v.Capacity); err != nil {
 			return nil, fmt.Errorf("reading venue: %w", err)
 		}
 		venues = append(venues, v)

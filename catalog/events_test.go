@@ -147,7 +147,7 @@ func TestCreateEvent(t *testing.T) {
 		t.Fatalf("events after the rejected ones: got %d (%v), want 2", count, err)
 	}
 	venues, err := store.Venues(ctx)
-	if err != nil || len(venues) != 1 || venues[0].Name != "Small Hall" || venues[0].Capacity != 80 {
+	if err != nil || len(venues) != 1 || venues[0].Name != "Small Hall" || venues[0].Timezone != "Europe/London" || venues[0].Capacity != 80 {
 		t.Fatalf("venues: got %+v, %v", venues, err)
 	}
 }

@@ -171,6 +171,7 @@ type venueSummaryJSON struct {
 	Slug     string `json:"slug"`
 	Name     string `json:"name"`
 	City     string `json:"city"`
+	Timezone string `json:"timezone"`
 	Capacity int    `json:"capacity"`
 }
 

@@ -62,8 +62,8 @@ func TestOpsCreateAnEventAndSetItsAdmission(t *testing.T) {
 
 	venues := e.call(t, "GET", "/api/v1/admin/venues", ops, nil)
 	list, _ := venues.get("venues").([]any)
-	if venues.status != 200 || len(list) != 1 {
-		t.Fatalf("venues: %d %s", venues.status, venues.raw)
+	if venues.status != 200 || len(list) != 1 || list[0].(map[string]any)["timezone"] != "UTC" {
+		t.Fatalf("venues: %d %s, want one venue in UTC (the grid's zone)", venues.status, venues.raw)
 	}
 	venueID := list[0].(map[string]any)["id"]
 	starts := time.Now().Add(30 * 24 * time.Hour).UTC().Truncate(time.Second)

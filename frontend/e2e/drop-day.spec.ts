@@ -1,26 +1,7 @@
 // Drop day as a fan and an operator see it (issue 12), on a desktop and a
 // phone: each test names what the old UI got wrong.
-import { expect, test, type APIRequestContext, type Page } from '@playwright/test'
-import { admission, admitted, openEvent, opsUser, password, registerFan, registerInBrowser, setAdmission, tinyEvent } from './helpers'
-
-const bearer = (token: string) => ({ Authorization: `Bearer ${token}` })
-
-/** apiHold holds seats for an admitted fan through the API. */
-async function apiHold(request: APIRequestContext, eventId: number, admissionToken: string, seatIds: number[], key = `k-${Math.random()}`) {
-  return request.post(`/api/v1/events/${eventId}/holds`, { headers: { ...bearer(admissionToken), 'Idempotency-Key': key }, data: { seat_ids: seatIds } })
-}
-
-async function signInOps(page: Page, email: string, next: string) {
-  await page.goto(`/signin?next=${encodeURIComponent(next)}`)
-  await page.getByLabel('Email').fill(email)
-  await page.getByLabel('Password').fill(password)
-  await page.getByRole('button', { name: 'Sign in' }).click()
-}
-
-const viewports = [
-  { name: 'desktop', viewport: { width: 1280, height: 800 } },
-  { name: 'phone', viewport: { width: 390, height: 844 } },
-]
+import { expect, test } from '@playwright/test'
+import { admission, admitted, apiHold, bearer, openEvent, opsUser, registerFan, registerInBrowser, setAdmission, signInOps, tinyEvent, viewports } from './helpers'
 
 for (const vp of viewports) {
   test.describe(vp.name, () => {

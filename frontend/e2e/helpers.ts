@@ -3,10 +3,22 @@
 // backend.
 import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { mkdirSync } from 'node:fs'
+import { resolve } from 'node:path'
 import AxeBuilder from '@axe-core/playwright'
 import { expect, type APIRequestContext, type Page } from '@playwright/test'
 
 export const password = 'correct horse battery staple 42'
+
+/** viewports are the two screens the page specs run on: a laptop and a phone. */
+export const viewports = [
+  { name: 'desktop', viewport: { width: 1280, height: 800 } },
+  { name: 'phone', viewport: { width: 390, height: 844 } },
+]
+
+/** screenshotsDir is where specs leave screenshots for a person to look over (ignored by git). */
+export const screenshotsDir = resolve(import.meta.dirname, '..', 'screenshots')
+mkdirSync(screenshotsDir, { recursive: true })
 
 export function uniqueEmail(tag: string): string {
   return `${tag}-${randomBytes(5).toString('hex')}@e2e.example.com`
@@ -43,7 +55,7 @@ export async function registerFan(request: APIRequestContext, name = 'Fan'): Pro
   return { token: (await res.json()).access_token, email }
 }
 
-const bearer = (token: string) => ({ Authorization: `Bearer ${token}` })
+export const bearer = (token: string) => ({ Authorization: `Bearer ${token}` })
 
 /**
  * openEvent creates an event at the largest venue (the arena) whose sale
@@ -143,4 +155,31 @@ export async function axeViolations(page: Page, include?: string): Promise<strin
   if (include) axe = axe.include(include)
   const res = await axe.analyze()
   return res.violations.map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join(', ')}`)
+}
+
+/** apiHold holds seats for an admitted fan through the API. */
+export async function apiHold(request: APIRequestContext, eventId: number, admissionToken: string, seatIds: number[], key = `k-${Math.random()}`) {
+  return request.post(`/api/v1/events/${eventId}/holds`, { headers: { ...bearer(admissionToken), 'Idempotency-Key': key }, data: { seat_ids: seatIds } })
+}
+
+/** signInOps signs an account in through the UI, landing on next. */
+export async function signInOps(page: Page, email: string, next: string) {
+  await page.goto(`/signin?next=${encodeURIComponent(next)}`)
+  await page.getByLabel('Email').fill(email)
+  await page.getByLabel('Password').fill(password)
+  await page.getByRole('button', { name: 'Sign in' }).click()
+}
+
+/**
+ * seriousViolations lists what axe-core rates serious or critical on the
+ * page (or within include), once animations have settled.
+ */
+export async function seriousViolations(page: Page, include?: string): Promise<string[]> {
+  await page.waitForFunction(() => document.getAnimations().length === 0)
+  let axe = new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'])
+  if (include) axe = axe.include(include)
+  const res = await axe.analyze()
+  return res.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join(', ')}`)
 }

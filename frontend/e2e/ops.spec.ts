@@ -1,6 +1,6 @@
 import { expect, test } from '@playwright/test'
 import { admission, opsUser, password, registerFan } from './helpers'
-import { toLocalInput } from '../src/lib/format'
+import { zonedInput } from '../src/lib/format'
 
 test('ops create an event, change the admission rate and pause the queue from the console', async ({ page, request }) => {
   const ops = await opsUser(request)
@@ -14,7 +14,8 @@ test('ops create an event, change the admission rate and pause the queue from th
 
   const name = `Console ${Date.now()}`
   await page.getByLabel('Name').fill(name)
-  await page.getByLabel('Sale opens at (your local time)').fill(toLocalInput(new Date(Date.now() - 60_000)))
+  await page.getByLabel('Venue').selectOption({ label: 'Northgate Arena' })
+  await page.getByLabel('Sale opens at').fill(zonedInput(new Date(Date.now() - 60_000), 'Europe/London'))
   await page.getByLabel('Tickets per fan').fill('4')
   await page.getByRole('button', { name: 'Create event' }).click()
   await expect(page).toHaveURL(/\/ops\/events\/\d+$/)

@@ -1,23 +1,8 @@
 // Every page in both viewports: axe-core finds nothing serious or critical,
 // sold seats' labels stay legible, and each page leaves a screenshot in
 // frontend/screenshots/ (ignored by git) for a person to look over.
-import { mkdirSync } from 'node:fs'
-import { resolve } from 'node:path'
-import AxeBuilder from '@axe-core/playwright'
-import { expect, test, type APIRequestContext, type Page } from '@playwright/test'
-import { admitted, opsUser, password, registerFan, registerInBrowser, tinyEvent } from './helpers'
-
-const shots = resolve(import.meta.dirname, '..', 'screenshots')
-mkdirSync(shots, { recursive: true })
-
-/** seriousViolations lists what axe-core rates serious or critical on the page. */
-async function seriousViolations(page: Page): Promise<string[]> {
-  await page.waitForFunction(() => document.getAnimations().length === 0)
-  const res = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze()
-  return res.violations
-    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join(', ')}`)
-}
+import { expect, test, type APIRequestContext } from '@playwright/test'
+import { admitted, opsUser, password, registerFan, registerInBrowser, seriousViolations, tinyEvent, screenshotsDir, viewports } from './helpers'
 
 /** contrast is the WCAG contrast ratio of two sRGB colours (0-255 each). */
 function contrast(a: number[], b: number[]): number {
@@ -43,10 +28,7 @@ async function soldSeat(request: APIRequestContext, eventId: number) {
   expect(order.status(), await order.text()).toBe(201)
 }
 
-for (const vp of [
-  { name: 'desktop', viewport: { width: 1280, height: 800 } },
-  { name: 'phone', viewport: { width: 390, height: 844 } },
-]) {
+for (const vp of viewports) {
   test.describe(vp.name, () => {
     test.use({ viewport: vp.viewport })
 
@@ -56,7 +38,7 @@ for (const vp of [
       const ev = await tinyEvent(request, ops, 12, { rate_per_second: 50, max_active: 10, paused: false, auto: false })
       await soldSeat(request, ev.id)
       const check = async (name: string) => {
-        await page.screenshot({ path: `${shots}/${vp.name}-${name}.png`, fullPage: true })
+        await page.screenshot({ path: `${screenshotsDir}/${vp.name}-${name}.png`, fullPage: true })
         expect(await seriousViolations(page), `${name} (${vp.name})`).toEqual([])
       }
 
@@ -111,11 +93,11 @@ for (const vp of [
       await page.getByRole('button', { name: 'Sign in' }).click()
       await expect(page.getByTestId('chart-holds')).toBeVisible()
       await expect(page.getByRole('button', { name: 'Save settings' })).toBeVisible()
-      await page.screenshot({ path: `${shots}/${vp.name}-ops-event.png`, fullPage: true })
+      await page.screenshot({ path: `${screenshotsDir}/${vp.name}-ops-event.png`, fullPage: true })
       expect(await seriousViolations(page), 'ops event').toEqual([])
       await page.getByRole('link', { name: '← All events' }).click()
       await expect(page.getByRole('button', { name: 'Create event' })).toBeEnabled()
-      await page.screenshot({ path: `${shots}/${vp.name}-ops.png`, fullPage: true })
+      await page.screenshot({ path: `${screenshotsDir}/${vp.name}-ops.png`, fullPage: true })
       expect(await seriousViolations(page), 'ops').toEqual([])
     })
   })

@@ -1,10 +1,11 @@
 import type { Event, WaitingRoomState } from '../lib/api'
 import { clock, duration } from '../lib/format'
 import { useSecondsLeft } from '../lib/hooks'
+import { useSaleState } from '../lib/sale'
 import { Badge } from './ui'
 
 export function SaleBadge({ event }: { event: Event }) {
-  switch (event.sale_state) {
+  switch (useSaleState(event)) {
     case 'open':
       return <Badge tone="green">On sale</Badge>
     case 'sold_out':

@@ -1,11 +1,13 @@
 import { useEffect, useRef, useState, type MouseEvent } from 'react'
-import { availableIn, seatColors, sectionAt, stageUnits, Status, type SectionBox, type Venue } from '../lib/seatmap'
+import { availableIn, seatColors, sectionAt, Status, type SectionBox, type Venue } from '../lib/seatmap'
 
 /**
  * SeatCanvas draws the whole venue, one small square per seat, on a canvas:
  * 20,000 seats in a few milliseconds, redrawn when the live status changes
  * (version) without React touching a node per seat. Clicking a section
  * zooms into it; keyboard users pick sections from the list beside it.
+ * The stage and the section names are HTML over the canvas, so they keep a
+ * legible size at any scale (a phone draws the arena at 1.5 px a seat).
  */
 export function SeatCanvas({
   venue,
@@ -55,54 +57,70 @@ export function SeatCanvas({
   }
 
   return (
-    <div ref={wrap} className="relative w-full">
-      <canvas
-        ref={canvas}
-        role="img"
-        aria-label={`Seat map of ${venue.sections.length} sections. Choose a section from the list to see its seats.`}
-        style={{ width: '100%', height, cursor: hover ? 'pointer' : 'default', touchAction: 'manipulation' }}
-        onMouseMove={(e) => {
-          const { x, y } = toUnits(e)
-          const s = sectionAt(venue, x, y)
-          if (s?.index !== hover?.index) setHover(s)
-        }}
-        onMouseLeave={() => setHover(null)}
-        onClick={(e) => {
-          const { x, y } = toUnits(e)
-          const s = sectionAt(venue, x, y)
-          if (s) onPickSection(s.index)
-        }}
-        data-testid="seat-canvas"
-      />
-      {hover && (
-        <div
-          className="pointer-events-none absolute rounded-md bg-slate-900 px-2 py-1 text-xs text-white shadow"
-          style={{ left: Math.min(width - 160, Math.max(0, hover.x * scale)), top: Math.max(0, (hover.y - 3) * scale - 28) }}
-          aria-hidden="true"
+    <div className="w-full">
+      <p className="mx-auto mb-1 w-1/2 max-w-xs rounded-md bg-slate-800 py-1 text-center text-xs font-semibold uppercase tracking-widest text-white" data-testid="stage">
+        Stage
+      </p>
+      <div ref={wrap} className="relative w-full">
+        <canvas
+          ref={canvas}
+          role="img"
+          aria-label={`Seat map of ${venue.sections.length} sections. Choose a section from the list to see its seats.`}
+          style={{ width: '100%', height, cursor: hover ? 'pointer' : 'default', touchAction: 'manipulation' }}
+          onMouseMove={(e) => {
+            const { x, y } = toUnits(e)
+            const s = sectionAt(venue, x, y)
+            if (s?.index !== hover?.index) setHover(s)
+          }}
+          onMouseLeave={() => setHover(null)}
+          onClick={(e) => {
+            const { x, y } = toUnits(e)
+            const s = sectionAt(venue, x, y)
+            if (s) onPickSection(s.index)
+          }}
+          data-testid="seat-canvas"
+        />
+        {scale > 0 && <SectionLabels venue={venue} scale={scale} />}
+        {hover && (
+          <div
+            className="pointer-events-none absolute z-10 rounded-md bg-slate-900 px-2 py-1 text-xs text-white shadow"
+            style={{ left: Math.min(width - 160, Math.max(0, hover.x * scale)), top: Math.max(0, (hover.y - 3) * scale - 28) }}
+            aria-hidden="true"
+          >
+            {hover.name} · {availableIn(venue, hover)} free
+          </div>
+        )}
+      </div>
+    </div>
+  )
+}
+
+/**
+ * SectionLabels names each section in the middle of its block, on a light
+ * backing so the seats under it do not hide it; a name wider than its
+ * block wraps at its spaces ("Floor / A"). Hidden from screen readers: the
+ * list of sections names them, with their free seats and prices.
+ */
+function SectionLabels({ venue, scale }: { venue: Venue; scale: number }) {
+  return (
+    <div aria-hidden="true" className="pointer-events-none absolute inset-0">
+      {venue.sections.map((b) => (
+        <span
+          key={b.index}
+          data-testid="section-label"
+          className="absolute -translate-x-1/2 -translate-y-1/2 rounded bg-white/90 px-0.5 text-center text-[11px] font-semibold leading-tight text-slate-900"
+          style={{ left: (b.x + b.width / 2) * scale, top: (b.y + b.height / 2) * scale, maxWidth: Math.max(b.width * scale, 24) }}
         >
-          {hover.name} · {availableIn(venue, hover)} free
-        </div>
-      )}
+          {b.name}
+        </span>
+      ))}
     </div>
   )
 }
 
 function draw(ctx: CanvasRenderingContext2D, v: Venue, selected: ReadonlySet<number>, focus: number | null, hover: number | null, scale: number) {
   ctx.clearRect(0, 0, v.width, v.height)
-  // Stage.
-  ctx.fillStyle = '#1e293b'
-  const stageW = Math.min(v.width * 0.5, 120)
-  ctx.beginPath()
-  ctx.roundRect((v.width - stageW) / 2, 1, stageW, stageUnits - 3, 1.5)
-  ctx.fill()
-  ctx.fillStyle = '#ffffff'
-  ctx.font = `600 ${Math.max(2.5, 11 / scale)}px system-ui, sans-serif`
-  ctx.textAlign = 'center'
-  ctx.textBaseline = 'middle'
-  ctx.fillText('STAGE', v.width / 2, (stageUnits - 1) / 2)
-
-  // Section outlines and names.
-  ctx.textBaseline = 'alphabetic'
+  // Section blocks (their names are HTML over the canvas).
   for (const b of v.sections) {
     const active = b.index === focus || b.index === hover
     ctx.fillStyle = active ? '#e0e7ff' : '#f8fafc'
@@ -111,11 +129,6 @@ function draw(ctx: CanvasRenderingContext2D, v: Venue, selected: ReadonlySet<num
       ctx.strokeStyle = '#4338ca'
       ctx.lineWidth = 2 / scale
       ctx.strokeRect(b.x - 0.8, b.y - 0.8, b.width + 1.6, b.height + 1.6)
-    }
-    if (scale * 2.2 >= 7) {
-      ctx.fillStyle = '#334155'
-      ctx.font = `600 ${Math.min(2.4, 12 / scale)}px system-ui, sans-serif`
-      ctx.fillText(b.name, b.x + b.width / 2, b.y - 0.9, b.width + 2)
     }
   }
 

@@ -6,6 +6,7 @@ import { Poller } from '../lib/poller'
 import { queueProgress, queueStall, type Stall } from '../lib/queue'
 import { navigate } from '../lib/router'
 import { Link } from './Link'
+import { useSaleState } from '../lib/sale'
 import { session, type Session } from '../lib/session'
 import { Button, ErrorNotice, Notice, Spinner, Stat } from './ui'
 
@@ -289,10 +290,11 @@ function SignedOut({ event }: { event: Event }) {
 }
 
 function JoinPanel({ event, busy, onJoin }: { event: Event; busy: boolean; onJoin: () => void }) {
-  const before = event.sale_state === 'upcoming'
+  const sale = useSaleState(event)
+  const before = sale === 'upcoming'
   // No seat free may be only for now: held seats come back when their holds
   // expire unpaid, sold ones when orders are canceled, in queue order.
-  const soldOut = event.sale_state === 'sold_out'
+  const soldOut = sale === 'sold_out'
   return (
     <div className="space-y-3">
       <p className="text-slate-700">

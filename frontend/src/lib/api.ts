@@ -30,6 +30,8 @@ export interface AdminVenue {
   id: number
   name: string
   city: string
+  /** IANA zone; absent from a backend older than the field. */
+  timezone?: string
   capacity: number
 }
 
@@ -571,7 +573,13 @@ export class Client {
       if (err instanceof DOMException && err.name === 'AbortError') throw err
       throw new NetworkError(err)
     }
-    if (res.status === 304) return null
+    if (res.status === 304) {
+      // Read the (empty) body to its end: a response left unread is torn
+      // down as aborted, and every unchanged poll would show as a failed
+      // request in the browser's network log.
+      await res.arrayBuffer().catch(() => undefined)
+      return null
+    }
     return { body: await this.parse<T>(res), etag: res.headers.get('ETag') }
   }
 

@@ -79,10 +79,50 @@ export function count(n: number): string {
   return n.toLocaleString('en-GB')
 }
 
-/** toLocalInput formats a time for an <input type="datetime-local">. */
-export function toLocalInput(d: Date): string {
+const wallFormats = new Map<string, Intl.DateTimeFormat>()
+
+/** wallClock is the calendar date and 24-hour time of ms in timeZone, as numbers (any locale's digits aside). */
+function wallClock(ms: number, timeZone: string): { y: number; mo: number; d: number; h: number; mi: number } {
+  let f = wallFormats.get(timeZone)
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-GB', { timeZone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric' })
+    wallFormats.set(timeZone, f)
+  }
+  const p = Object.fromEntries(f.formatToParts(ms).map((x) => [x.type, Number(x.value)]))
+  return { y: p.year, mo: p.month, d: p.day, h: p.hour, mi: p.minute }
+}
+
+/**
+ * zonedInput formats a time for the ops console's date fields: its wall
+ * clock in timeZone as "YYYY-MM-DD HH:MM", 24-hour, whatever the browser's
+ * locale (a datetime-local field shows mm/dd/yyyy and 12-hour in en-US).
+ */
+export function zonedInput(d: Date, timeZone: string): string {
+  const w = wallClock(d.getTime(), timeZone)
   const two = (n: number) => String(n).padStart(2, '0')
-  return `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())}T${two(d.getHours())}:${two(d.getMinutes())}`
+  return `${w.y}-${two(w.mo)}-${two(w.d)} ${two(w.h)}:${two(w.mi)}`
+}
+
+/**
+ * parseZonedInput reads "YYYY-MM-DD HH:MM" (or with a T) as a wall-clock
+ * time in timeZone; null when it is not one, or names a time the zone
+ * skips (the hour lost when clocks go forward).
+ */
+export function parseZonedInput(text: string, timeZone: string): Date | null {
+  const m = /^\s*(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})\s*$/.exec(text)
+  if (!m) return null
+  const [y, mo, d, h, mi] = m.slice(1).map(Number)
+  const asUTC = Date.UTC(y, mo - 1, d, h, mi)
+  // The zone's offset at a guess, then at the answer: right across a change of offset.
+  const offsetAt = (ms: number) => {
+    const w = wallClock(ms, timeZone)
+    return Date.UTC(w.y, w.mo - 1, w.d, w.h, w.mi) - Math.floor(ms / 60_000) * 60_000
+  }
+  let t = asUTC - offsetAt(asUTC)
+  t = asUTC - offsetAt(t)
+  const back = wallClock(t, timeZone)
+  if (back.y !== y || back.mo !== mo || back.d !== d || back.h !== h || back.mi !== mi) return null
+  return new Date(t)
 }
 
 /** timeOfDay is a local time with seconds, 24-hour, e.g. 21:04:09. */

@@ -1,5 +1,5 @@
 // Figures of the fan's place in the queue, for display.
-import type { QueueStatus, WaitingRoomState } from './api'
+import type { AdmissionEndReason, QueueStatus, WaitingRoomState } from './api'
 
 /**
  * queueProgress is how far the fan has come since first seeing their place:
@@ -28,5 +28,23 @@ export function queueStall(status: QueueStatus, room: WaitingRoomState | undefin
   return {
     soldOut: status.sold_out ?? room === 'sold_out',
     paused: status.paused ?? room === 'paused',
+  }
+}
+
+/**
+ * admissionEndOf reads the fan's queue status for the admission whose token
+ * the seat page holds: null while it lives, else why it ended ('ended' when
+ * the status does not say: the fan is waiting again, or a reason this UI
+ * does not know), so the page can tell the fan at once instead of at their
+ * next hold.
+ */
+export function admissionEndOf(status: QueueStatus, admissionToken: string): AdmissionEndReason | 'ended' | null {
+  switch (status.state) {
+    case 'admitted':
+      return !status.admission_token || status.admission_token === admissionToken ? null : 'replaced'
+    case 'expired':
+      return status.reason === 'timeout' || status.reason === 'done' || status.reason === 'abandoned' ? status.reason : 'ended'
+    default:
+      return 'ended'
   }
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { SeatMap, SeatStatus } from './api'
-import { availableIn, layout, refresh, refreshStatuses, sameShape, sectionAt, seatLabel, Status } from './seatmap'
+import { availableIn, layout, refresh, refreshStatuses, rowPrices, sameShape, sectionAt, seatLabel, Status, tierPrices } from './seatmap'
 
 /** arena builds a seat map shaped like the seeded 19,920-seat arena. */
 function arena(status: (id: number) => SeatStatus = () => 'available'): SeatMap {
@@ -182,5 +182,41 @@ describe('speed', () => {
     expect(viewMs).toBeLessThan(100)
     expect(layoutMs).toBeLessThan(500)
     expect(refreshMs).toBeLessThan(100)
+  })
+})
+
+describe('legend prices', () => {
+  it('gives each tier its price range, in the venue order', () => {
+    const v = layout(arena())
+    // Rows are priced 5000 + row index: 20 rows on the floor and upstairs, 25 in the lower bowl.
+    expect(tierPrices(v)).toEqual([
+      { label: 'Floor', min: 5000, max: 5019 },
+      { label: 'Lower bowl', min: 5000, max: 5024 },
+      { label: 'Upper bowl', min: 5000, max: 5019 },
+    ])
+  })
+
+  it('groups a section by consecutive rows of one price', () => {
+    const m: SeatMap = {
+      event_id: 1,
+      as_of: '',
+      currency: 'GBP',
+      sections: [
+        {
+          name: 'Stalls',
+          tier: 'Stalls',
+          rows: ['A', 'B', 'C', 'D'].map((label, r) => ({
+            label,
+            seats: [0, 1].map((s) => ({ id: r * 2 + s, number: s + 1, price_cents: r < 2 ? 9500 : r === 2 ? 7500 + s * 500 : 6000, status: 'available' as const, accessible: false })),
+          })),
+        },
+      ],
+    }
+    const v = layout(m)
+    expect(rowPrices(v, v.sections[0])).toEqual([
+      { label: 'Rows A–B', min: 9500, max: 9500 },
+      { label: 'Row C', min: 7500, max: 8000 },
+      { label: 'Row D', min: 6000, max: 6000 },
+    ])
   })
 })

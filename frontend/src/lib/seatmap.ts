@@ -55,8 +55,8 @@ export interface Venue {
 /** Label height above each section and the gap around it, in seat units. */
 const labelUnits = 3
 const gapUnits = 3
-/** The stage band at the top of the map. */
-export const stageUnits = 8
+/** The margin above the first shelf (the stage is drawn above the map, in HTML). */
+const topUnits = 1
 
 function maxSeatId(m: SeatMap): number {
   let max = -1
@@ -117,7 +117,7 @@ export function layout(m: SeatMap): Venue {
     cur.height = Math.max(cur.height, h)
   })
   const width = Math.max(...shelves.map((s) => s.width), widest)
-  let y = stageUnits
+  let y = topUnits
   for (const shelf of shelves) {
     let x = (width - shelf.width) / 2
     for (const i of shelf.items) {
@@ -251,4 +251,47 @@ export function sectionAt(v: Venue, x: number, y: number): SectionBox | null {
 export function seatLabel(v: Venue, id: number): string {
   const box = v.sections[v.section[id]]
   return `${box ? `Section ${box.name}, ` : ''}row ${v.rowLabel[id]}, seat ${v.number[id]}`
+}
+
+/** PriceBand is a price (or a range of prices) and the seats it is for, for the legend. */
+export interface PriceBand {
+  label: string
+  min: number
+  max: number
+}
+
+/** tierPrices is each tier's price range, in the venue's order: the legend of the whole map. */
+export function tierPrices(v: Venue): PriceBand[] {
+  const out: PriceBand[] = []
+  for (const b of v.sections) {
+    if (b.capacity === 0) continue
+    const t = out.find((p) => p.label === b.tier)
+    if (t) {
+      t.min = Math.min(t.min, b.minPrice)
+      t.max = Math.max(t.max, b.maxPrice)
+    } else out.push({ label: b.tier, min: b.minPrice, max: b.maxPrice })
+  }
+  return out
+}
+
+/**
+ * rowPrices groups a section's consecutive rows of the same price ("Rows
+ * 1–5", "Row 6"): the legend of one section, so prices show without a
+ * tooltip per seat.
+ */
+export function rowPrices(v: Venue, box: SectionBox): PriceBand[] {
+  const out: (PriceBand & { first: string; last: string })[] = []
+  for (const r of box.rows) {
+    if (r.seatIds.length === 0) continue
+    let min = Infinity
+    let max = 0
+    for (const id of r.seatIds) {
+      min = Math.min(min, v.price[id])
+      max = Math.max(max, v.price[id])
+    }
+    const prev = out.at(-1)
+    if (prev && prev.min === min && prev.max === max) prev.last = r.label
+    else out.push({ label: '', min, max, first: r.label, last: r.label })
+  }
+  return out.map(({ min, max, first, last }) => ({ label: first === last ? `Row ${first}` : `Rows ${first}–${last}`, min, max }))
 }

@@ -1,13 +1,16 @@
-import { api } from '../lib/api'
+import { useEffect } from 'react'
+import { api, type Event } from '../lib/api'
 import { count, dateTime } from '../lib/format'
 import { useDocumentTitle, useLoad } from '../lib/hooks'
 import { Link } from '../components/Link'
 import { SaleBadge, SaleCountdown } from '../components/EventBits'
+import { useSaleState } from '../lib/sale'
 import { Button, ErrorNotice, Loading, PageTitle } from '../components/ui'
 
 export function EventsPage() {
   useDocumentTitle('Events')
   const [events, reload] = useLoad((signal) => api.events(signal), [])
+  useReloadAtOpening(events.data, reload)
   return (
     <>
       <PageTitle sub="Join the waiting room before the sale opens: everyone who is in early gets a fair, random place.">Events</PageTitle>
@@ -32,7 +35,7 @@ export function EventsPage() {
                 </p>
                 <p className="text-sm text-slate-600">{dateTime(e.starts_at, e.venue.timezone)}</p>
                 <div className="mt-auto pt-4 text-sm text-slate-700">
-                  {e.sale_state === 'upcoming' ? <SaleCountdown opensAt={e.sale_opens_at} /> : e.sale_state === 'open' ? 'On sale now' : 'Sold out'}
+                  <SaleLine event={e} />
                   <span className="block text-slate-600">
                     {count(e.seats_left)} of {count(e.capacity)} seats left
                   </span>
@@ -44,4 +47,30 @@ export function EventsPage() {
       )}
     </>
   )
+}
+
+/** SaleLine counts down to the opening, then says the event is on sale, without a reload. */
+function SaleLine({ event }: { event: Event }) {
+  const state = useSaleState(event)
+  if (state === 'upcoming') return <SaleCountdown opensAt={event.sale_opens_at} />
+  return <span data-testid="sale-line">{state === 'open' ? 'On sale now' : 'Sold out'}</span>
+}
+
+/**
+ * useReloadAtOpening reloads the list a moment after the next upcoming sale
+ * opens: the card turns to "on sale" by itself at the opening, and the
+ * reload brings the server's word (seats left, sold out) soon after.
+ */
+function useReloadAtOpening(events: Event[] | undefined, reload: () => void) {
+  const next = Math.min(...(events ?? []).filter((e) => e.sale_state === 'upcoming').map((e) => Date.parse(e.sale_opens_at)).filter((t) => !Number.isNaN(t)))
+  useEffect(() => {
+    if (!Number.isFinite(next)) return
+    // Timers cap at 2^31-1 ms (24.8 days); a later opening waits for a reload.
+    const wait = next - Date.now() + 2_000
+    if (wait > 2 ** 31 - 1) return
+    const t = setTimeout(reload, Math.max(0, wait))
+    return () => clearTimeout(t)
+    // reload only bumps a counter.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [next])
 }

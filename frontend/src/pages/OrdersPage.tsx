@@ -1,16 +1,17 @@
 import { useRef, useState } from 'react'
 import { api, type Order } from '../lib/api'
-import { dateTime, money } from '../lib/format'
-import { useDocumentTitle, useLoad } from '../lib/hooks'
+import { clock, dateTime, money } from '../lib/format'
+import { useDocumentTitle, useLoad, useSecondsLeft } from '../lib/hooks'
 import { Attempt, withRetries } from '../lib/idempotency'
 import { Link } from '../components/Link'
-import { useSession } from '../lib/session'
+import { useLiveHold, useSession, type LiveHold } from '../lib/session'
 import { Badge, Button, Card, ErrorNotice, Loading, Notice, PageTitle } from '../components/ui'
 
 export function OrdersPage() {
   const auth = useSession()
   useDocumentTitle('My orders')
-  const [orders, reload] = useLoad((signal) => (auth ? api.orders(auth.token, signal) : Promise.resolve([] as Order[])), [auth?.token])
+  const [orders, reload] = useLoad((signal) => (auth ? ordersWithZones(auth.token, signal) : Promise.resolve([] as ZonedOrder[])), [auth?.token])
+  const hold = useLiveHold()
   if (!auth) {
     return (
       <>
@@ -28,7 +29,8 @@ export function OrdersPage() {
       <PageTitle>My orders</PageTitle>
       {orders.state === 'error' && <ErrorNotice error={orders.error} title="We could not load your orders" action={<Button variant="secondary" onClick={reload}>Try again</Button>} />}
       {!orders.data && orders.state === 'loading' && <Loading what="your orders" />}
-      {orders.data?.length === 0 && (
+      {hold && <HeldCard hold={hold} />}
+      {orders.data?.length === 0 && !hold && (
         <p className="text-slate-600">
           No orders yet. <Link href="/" className="text-indigo-700 underline">Find an event</Link>.
         </p>
@@ -44,7 +46,55 @@ export function OrdersPage() {
   )
 }
 
-function OrderCard({ order, token, onChanged }: { order: Order; token: string; onChanged: () => void }) {
+/** ZonedOrder is an order with its venue's time zone, when the event could be read. */
+type ZonedOrder = Order & { timeZone?: string }
+
+/**
+ * ordersWithZones reads the fan's orders and the time zone of each one's
+ * venue, so an order's times read in the same zone (and with the same
+ * label, e.g. GMT) as every other time of that event, whatever the
+ * browser's zone. An event that cannot be read leaves the browser's zone.
+ */
+async function ordersWithZones(token: string, signal: AbortSignal): Promise<ZonedOrder[]> {
+  const orders = await api.orders(token, signal)
+  const ids = [...new Set(orders.map((o) => o.event_id))]
+  const zones = new Map<number, string>()
+  await Promise.all(
+    ids.map((id) =>
+      api.event(id, signal).then(
+        (e) => zones.set(id, e.venue.timezone),
+        () => undefined,
+      ),
+    ),
+  )
+  return orders.map((o) => ({ ...o, timeZone: zones.get(o.event_id) }))
+}
+
+/** HeldCard is the fan's live hold, first on the page: the seats are not an order until paid. */
+function HeldCard({ hold }: { hold: LiveHold }) {
+  const left = useSecondsLeft(hold.expiresAt)
+  return (
+    <article aria-label="Seats held for you" className="mb-4 rounded-xl border border-amber-300 bg-amber-50 p-4 shadow-sm sm:p-6" data-testid="held-card">
+      <div className="flex flex-wrap items-start justify-between gap-2">
+        <div>
+          <h2 className="text-lg font-semibold">{hold.eventName ?? 'Your held seats'}</h2>
+          <p className="text-sm text-slate-800">
+            {hold.seats === 1 ? '1 seat is' : `${hold.seats} seats are`} held for you, not yet paid:{' '}
+            <span className="font-semibold tabular-nums" data-testid="held-card-left">{clock(left ?? 0)}</span> left to pay.
+          </p>
+        </div>
+        <Badge tone="amber">Held</Badge>
+      </div>
+      <p className="mt-3">
+        <Link href={`/holds/${hold.id}`} className="inline-flex min-h-11 items-center rounded-lg bg-indigo-700 px-4 text-sm font-semibold text-white hover:bg-indigo-800">
+          Pay at checkout →
+        </Link>
+      </p>
+    </article>
+  )
+}
+
+function OrderCard({ order, token, onChanged }: { order: ZonedOrder; token: string; onChanged: () => void }) {
   const [confirming, setConfirming] = useState(false)
   const [busy, setBusy] = useState(false)
   const [error, setError] = useState<unknown>(null)
@@ -71,7 +121,7 @@ function OrderCard({ order, token, onChanged }: { order: Order; token: string; o
         <div>
           <h2 className="text-lg font-semibold">{order.event_name}</h2>
           <p className="text-sm text-slate-600">
-            Ordered {dateTime(order.created_at)} · <span className="font-mono text-xs">{order.id.slice(0, 8)}</span>
+            Ordered {dateTime(order.created_at, order.timeZone)} · <span className="font-mono text-xs">{order.id.slice(0, 8)}</span>
           </p>
         </div>
         {canceled ? <Badge tone="red">Canceled</Badge> : <Badge tone="green">Confirmed</Badge>}
@@ -93,7 +143,7 @@ function OrderCard({ order, token, onChanged }: { order: Order; token: string; o
             Cancel order
           </Button>
         )}
-        {canceled && order.canceled_at && <p className="text-sm text-slate-600">Canceled {dateTime(order.canceled_at)}</p>}
+        {canceled && order.canceled_at && <p className="text-sm text-slate-600">Canceled {dateTime(order.canceled_at, order.timeZone)}</p>}
       </div>
       {confirming && (
         <div className="mt-3 rounded-lg bg-red-50 p-3 text-sm text-red-900" role="group" aria-label="Confirm cancellation">

@@ -6,7 +6,7 @@ import { act, fireEvent, render, screen } from '@testing-library/react'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import type { SeatMap } from '../lib/api'
 import { session } from '../lib/session'
-import { SeatsPage, seatRefreshMs } from './SeatsPage'
+import { admissionCheckMs, SeatsPage, seatRefreshMs } from './SeatsPage'
 
 const eventId = 1
 
@@ -22,8 +22,8 @@ class Backend {
   statusFails: number | null = null
   /** What POST /holds answers. */
   holdAnswer: { status: number; body: unknown; headers?: Record<string, string> } = { status: 500, body: {} }
-  /** What GET and POST /queue answer (404 not_in_queue when null). */
-  queue: unknown = null
+  /** What GET and POST /queue answer (404 not_in_queue when null): by default, the page's admission lives. */
+  queue: unknown = { state: 'admitted', event_id: eventId, poll_after_ms: 1000, sale_opens_at: '2020-01-01T00:00:00Z', admission_token: 'adm', admission_expires_at: '2099-01-01T00:00:00Z' }
   calls: { method: string; path: string; ifNoneMatch: string | null; auth: string | null }[] = []
 
   map(): SeatMap {
@@ -244,7 +244,7 @@ describe('SeatsPage when the admission ended', () => {
     backend.queue = { state: 'waiting', event_id: eventId, position: 9, ahead: 8, poll_after_ms: 1000, sale_opens_at: '2020-01-01T00:00:00Z' }
     fireEvent.click(screen.getByRole('button', { name: 'Rejoin the waiting room' }))
     await settle()
-    expect(backend.calls.filter((c) => c.path.endsWith('/queue')).map((c) => `${c.method} ${c.auth}`)).toEqual(['POST Bearer tok'])
+    expect(backend.calls.filter((c) => c.path.endsWith('/queue') && c.method !== 'GET').map((c) => `${c.method} ${c.auth}`)).toEqual(['POST Bearer tok'])
     expect(location.pathname).toBe(`/events/${eventId}`)
   })
 
@@ -276,6 +276,35 @@ describe('SeatsPage when the admission ended', () => {
     await vi.waitFor(() => expect(screen.getByRole('alert').textContent).toContain('Your time to choose seats ran out'), { timeout: 4000, interval: 100 })
     expect(screen.getByTestId('unheld').textContent).toBe('This was not held: Section Stalls, row B, seat 2.')
     expect(session.admission(eventId)).toBeNull()
+  })
+
+  it('tells the fan within one check when the admission ended elsewhere, naming the chosen seat, without a hold attempt', async () => {
+    await open()
+    fireEvent.click(screen.getByRole('button', { name: /^Stalls/ }))
+    fireEvent.click(seat('A', 1))
+    // The fan left the queue in another tab.
+    backend.queue = null
+    await act(async () => {
+      await vi.advanceTimersByTimeAsync(admissionCheckMs)
+    })
+    await settle()
+    expect(screen.getByRole('alert').textContent).toContain('You left the queue')
+    expect(screen.getByTestId('unheld').textContent).toBe('This was not held: Section Stalls, row A, seat 1.')
+    expect(session.admission(eventId)).toBeNull()
+    expect(backend.calls.filter((c) => c.path.endsWith('/holds'))).toEqual([])
+    const checks = backend.calls.filter((c) => c.path.endsWith('/queue'))
+    expect(checks.map((c) => `${c.method} ${c.auth}`)).toEqual(['GET Bearer tok'])
+  })
+
+  it('keeps the page while the waiting room says the admission lives', async () => {
+    await open()
+    await act(async () => {
+      await vi.advanceTimersByTimeAsync(admissionCheckMs * 3)
+    })
+    await settle()
+    expect(backend.calls.filter((c) => c.path.endsWith('/queue')).length).toBeGreaterThanOrEqual(2)
+    expect(screen.queryByRole('alert')).toBeNull()
+    expect(screen.getByRole('heading', { name: 'Sections' })).toBeTruthy()
   })
 
   it('treats a lapsed admission token (401 token_expired) as a turn that ran out', async () => {

@@ -5,7 +5,8 @@ import { useDocumentTitle, useLoad, usePageHidden, useSecondsLeft } from '../lib
 import { Attempt, withRetries } from '../lib/idempotency'
 import { navigate } from '../lib/router'
 import { Link } from '../components/Link'
-import { availableIn, layout, refresh, refreshStatuses, sameShape, seatColors, seatLabel, Status, type Venue } from '../lib/seatmap'
+import { admissionEndOf } from '../lib/queue'
+import { availableIn, layout, refresh, refreshStatuses, rowPrices, sameShape, seatColors, seatLabel, Status, tierPrices, type PriceBand, type Venue } from '../lib/seatmap'
 import { session, useSession, type Admission } from '../lib/session'
 import { AdmissionEnded, type AdmissionEnd } from '../components/AdmissionEnded'
 import { SeatCanvas } from '../components/SeatCanvas'
@@ -14,6 +15,9 @@ import { Button, Card, ErrorNotice, Loading, Notice, PageTitle } from '../compon
 
 /** How often the seat map refreshes while the page is visible. */
 export const seatRefreshMs = 3_000
+
+/** How often the seat page asks the waiting room whether the fan's turn still lives. */
+export const admissionCheckMs = 5_000
 
 type AdmissionState =
   | { kind: 'checking' }
@@ -110,17 +114,51 @@ export function SeatsPage({ eventId }: { eventId: number }) {
       </>
     )
   }
-  return <SeatPicker eventId={eventId} admission={adm.admission} maxTickets={ev.data?.max_tickets_per_fan ?? 4} eventName={ev.data?.name} onEnded={endAdmission} />
+  return <SeatPicker eventId={eventId} token={auth.token} admission={adm.admission} maxTickets={ev.data?.max_tickets_per_fan ?? 4} eventName={ev.data?.name} onEnded={endAdmission} />
+}
+
+/**
+ * useAdmissionWatch asks the waiting room every admissionCheckMs, while the
+ * tab is visible, whether the admission still lives, and calls onEnd with
+ * why when it ended elsewhere (the fan left or paid in another tab, a newer
+ * turn replaced it): the fan learns it while choosing, not at the next hold.
+ * A failed check says nothing; the next one asks again.
+ */
+function useAdmissionWatch(eventId: number, token: string, admission: Admission, onEnd: (why: AdmissionEnd) => void) {
+  const hidden = usePageHidden()
+  useEffect(() => {
+    if (hidden) return
+    const ctrl = new AbortController()
+    let timer: ReturnType<typeof setTimeout>
+    const check = async () => {
+      let end: AdmissionEnd | null = null
+      try {
+        end = admissionEndOf(await api.queueStatus(eventId, token, ctrl.signal), admission.token)
+      } catch (err) {
+        if (err instanceof ApiError && err.code === 'not_in_queue') end = 'left'
+      }
+      if (ctrl.signal.aborted) return
+      if (end) onEnd(end)
+      else timer = setTimeout(check, admissionCheckMs)
+    }
+    timer = setTimeout(check, admissionCheckMs)
+    return () => {
+      ctrl.abort()
+      clearTimeout(timer)
+    }
+  }, [eventId, token, admission.token, hidden, onEnd])
 }
 
 function SeatPicker({
   eventId,
+  token,
   admission,
   maxTickets,
   eventName,
   onEnded,
 }: {
   eventId: number
+  token: string
   admission: Admission
   maxTickets: number
   eventName?: string
@@ -259,9 +297,12 @@ function SeatPicker({
     [],
   )
 
+  /** endWithChoice ends the admission, naming the chosen seats that were never held. */
+  const endWithChoice = useCallback((why: AdmissionEnd) => onEnded(why, unheld({ seat_ids: [...selectedRef.current].sort((a, b) => a - b) })), [onEnded, unheld])
   useEffect(() => {
-    if (left !== null && left <= 0) onEnded('timeout', unheld({ seat_ids: [...selectedRef.current].sort((a, b) => a - b) }))
-  }, [left, onEnded, unheld])
+    if (left !== null && left <= 0) endWithChoice('timeout')
+  }, [left, endWithChoice])
+  useAdmissionWatch(eventId, token, admission, endWithChoice)
 
   const toggle = useCallback(
     (id: number) => {
@@ -335,7 +376,7 @@ function SeatPicker({
             <Card>
               <h2 className="sr-only">Venue overview</h2>
               <SeatCanvas venue={v} version={version} selected={selected} focusSection={focus} onPickSection={setFocus} />
-              <Legend />
+              <Legend prices={tierPrices(v)} currency={v.currency} />
             </Card>
           )}
           {v && box && (
@@ -352,7 +393,7 @@ function SeatPicker({
                 Stage this way ↑
               </p>
               <SectionSeats venue={v} box={box} version={version} selected={selected} onToggle={toggle} />
-              <Legend />
+              <Legend prices={rowPrices(v, box)} currency={v.currency} />
             </Card>
           )}
         </div>
@@ -482,7 +523,8 @@ function HoldErrorNotice({ error, venue, slowFor }: { error: unknown; venue: Ven
   return <ErrorNotice error={error} title="We could not hold those seats" />
 }
 
-function Legend() {
+/** Legend says what the seat colours mean and what the seats cost: prices are on the page, not only in each seat's label. */
+function Legend({ prices, currency }: { prices: PriceBand[]; currency: string }) {
   const items: [string, string][] = [
     ['Available', seatColors.available],
     ['Held', seatColors.held],
@@ -502,6 +544,17 @@ function Legend() {
         <span aria-hidden="true">♿</span>
         Wheelchair space
       </li>
+      {prices.length > 0 && (
+        <li className="w-full">
+          <ul className="flex flex-wrap gap-x-4 gap-y-1 border-t border-slate-100 pt-2" aria-label="Prices" data-testid="legend-prices">
+            {prices.map((p) => (
+              <li key={p.label}>
+                {p.label} <span className="font-semibold tabular-nums text-slate-900">{priceRange(p.min, p.max, currency)}</span>
+              </li>
+            ))}
+          </ul>
+        </li>
+      )}
     </ul>
   )
 }
