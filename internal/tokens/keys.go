@@ -53,17 +53,19 @@ type Ring struct {
 	ordered []Key // file order: the last private key signs
 	signer  *Key
 	// macs are the HS256 secrets of the keys with a private half, by the
-	// encoded header their access tokens carry (see fastAccess).
-	macs map[string]*macKey
+	// encoded header their access tokens carry (see fastAccess), and
+	// macsByKid the same by key id (place receipts).
+	macs, macsByKid map[string]*macKey
 }
 
 // NewRing builds a ring from keys; the last key with a private half signs.
 func NewRing(keys ...Key) (*Ring, error) {
-	r := &Ring{keys: map[string]Key{}, macs: map[string]*macKey{}}
+	r := &Ring{keys: map[string]Key{}, macs: map[string]*macKey{}, macsByKid: map[string]*macKey{}}
 	for _, k := range keys {
 		k = withMAC(k)
 		if k.mac != nil {
-			r.macs[accessHeader(k.ID)] = newMACKey(k.mac)
+			m := newMACKey(k.mac)
+			r.macs[accessHeader(k.ID)], r.macsByKid[k.ID] = m, m
 		}
 		if _, dup := r.keys[k.ID]; dup {
 			continue

@@ -62,3 +62,15 @@ func FuzzVerifyPlace(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkIssuePlace: every join that makes a place issues a receipt.
+func BenchmarkIssuePlace(b *testing.B) {
+	k, _ := GenerateKey()
+	ring, _ := NewRing(k)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if _, err := ring.IssuePlace(Place{EventID: 3, UserID: int64(i), Score: 4503599627370496 + 1_800_000_000_000_000}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
