@@ -81,7 +81,18 @@ type Simulation struct {
 	opensAt time.Time
 	fans    []fan
 	ops     string // an ops access token
+	log     AdmissionLog
 }
+
+// AdmissionLog is the server's record of the order it admitted an event's
+// fans in (admission.AdmissionOrder).
+type AdmissionLog interface {
+	AdmissionOrder(ctx context.Context, eventID int64) ([]int64, error)
+}
+
+// MeasureFairnessWith has the report's fairness figure compare the fans'
+// join order with log's admission order.
+func (s *Simulation) MeasureFairnessWith(log AdmissionLog) { s.log = log }
 
 type fan struct {
 	userID int64
@@ -191,11 +202,32 @@ func (s *Simulation) Run(ctx context.Context) (*Report, error) {
 	report := rec.report(time.Since(start), s.opensAt)
 	report.EventID = s.eventID
 	report.Fans = len(s.fans)
-	err := s.check(context.WithoutCancel(ctx), report)
+	err := errors.Join(s.fairness(context.WithoutCancel(ctx), rec, report), s.check(context.WithoutCancel(ctx), report))
 	if report.SeatsSold < report.Capacity {
 		report.SoldOutIn = 0
 	}
 	return report, err
+}
+
+// fairness fills the report's fairness figure from the admission log, when
+// there is one.
+func (s *Simulation) fairness(ctx context.Context, rec *recorder, r *Report) error {
+	if s.log == nil {
+		return nil
+	}
+	order, err := s.log.AdmissionOrder(ctx, s.eventID)
+	if err != nil {
+		return err
+	}
+	rank := make(map[int64]int, len(order))
+	for i, id := range order {
+		if _, seen := rank[id]; !seen {
+			rank[id] = i
+		}
+	}
+	r.FairnessInversions, r.FairnessFans = rec.fairness(rank)
+	r.FairnessMeasured = true
+	return nil
 }
 
 // check verifies in Postgres, the source of truth, that no seat was sold
@@ -253,9 +285,16 @@ type Report struct {
 	// retried them, as browsers do, so they cost time, not seats.
 	Status503 int
 	// FairnessInversions is the share of pairs of fans who joined after the
-	// opening, in order, and were admitted in the other order.
+	// opening, in order, and were admitted in the other order by the server
+	// (its admission log), among FairnessFans such fans; 0 fans when no
+	// log was read.
 	FairnessInversions float64
-	Problems           []string
+	FairnessFans       int
+	FairnessMeasured   bool
+	// Failures are the moments fans were answered 5xx (503 included) or
+	// their request failed on the way: how long a fault was felt.
+	Failures []time.Time
+	Problems []string
 }
 
 // Percentiles of one kind of request.

@@ -8,6 +8,10 @@ import (
 	"time"
 )
 
+// OutcomeLostPlace is the outcome of a fan whose place the server lost:
+// a poll answered 404 not_in_queue though the fan never left.
+const OutcomeLostPlace = "lost_place"
+
 // journey is one fan's drop day: arrive, queue, get in, pick, hold, pay.
 type journey struct {
 	sim      *Simulation
@@ -19,11 +23,10 @@ type journey struct {
 }
 
 type queueStatus struct {
-	State              string    `json:"state"`
-	Position           int       `json:"position"`
-	PollAfterMS        int       `json:"poll_after_ms"`
-	AdmissionToken     string    `json:"admission_token"`
-	AdmissionExpiresAt time.Time `json:"admission_expires_at"`
+	State          string `json:"state"`
+	Position       int    `json:"position"`
+	PollAfterMS    int    `json:"poll_after_ms"`
+	AdmissionToken string `json:"admission_token"`
 }
 
 type holdResponse struct {
@@ -60,6 +63,9 @@ func (j *journey) run(ctx context.Context, arrive time.Time) {
 var (
 	errTimedOut = errors.New("timed out")
 	errSoldOut  = errors.New("sold out while waiting")
+	// errPlaceLost is a poll answered 404 not_in_queue: the fan joined and
+	// never left, so the server lost their place.
+	errPlaceLost = errors.New("place lost")
 )
 
 func outcomeOf(err error, otherwise string) string {
@@ -68,6 +74,8 @@ func outcomeOf(err error, otherwise string) string {
 		return "timed_out"
 	case errors.Is(err, errSoldOut):
 		return "sold_out"
+	case errors.Is(err, errPlaceLost):
+		return OutcomeLostPlace
 	}
 	return otherwise
 }
@@ -112,11 +120,14 @@ func (j *journey) queue(ctx context.Context) (string, error) {
 		if err != nil {
 			return "", err
 		}
+		if res.status == 404 {
+			return "", errPlaceLost
+		}
 		if res.status != 200 && res.status != 429 && res.status != 503 {
 			return "", fmt.Errorf("poll: status %d", res.status)
 		}
 	}
-	j.rec.admitted(joined, j.sim.opensAt, st.AdmissionExpiresAt)
+	j.rec.admitted(j.fan.userID, joined, j.sim.opensAt)
 	return st.AdmissionToken, nil
 }
 
