@@ -453,24 +453,10 @@ func startNginx(t testing.TB, nginx string, servers map[string]string) string {
 		t.Fatal(err)
 	}
 	listen := freePort(t)
-	src := string(readFile(t, "deploy", "nginx.conf"))
-	// Containers' names become loopback addresses; the `resolve` flag (docker
-	// DNS, nginx 1.27.3+) goes with them.
-	server := regexp.MustCompile(`(?m)^(\s*)server\s+([a-z0-9-]+:\d+)[^;]*;`)
-	src = server.ReplaceAllStringFunc(src, func(line string) string {
-		m := server.FindStringSubmatch(line)
-		addr, ok := servers[m[2]]
-		if !ok {
-			t.Fatalf("no backend for upstream server %s", m[2])
-		}
-		return m[1] + "server " + addr + ";"
-	})
-	if !strings.Contains(src, "listen 8080;") {
-		t.Fatal("deploy/nginx.conf no longer says `listen 8080;`; update this test with it")
+	src, err := LocalNginxConf(servers, listen, dir)
+	if err != nil {
+		t.Fatal(err)
 	}
-	src = strings.Replace(src, "listen 8080;", "listen "+listen+";", 1)
-	temp := fmt.Sprintf("client_body_temp_path %[1]s/body; proxy_temp_path %[1]s/proxy; fastcgi_temp_path %[1]s/fastcgi; uwsgi_temp_path %[1]s/uwsgi; scgi_temp_path %[1]s/scgi;", dir)
-	src = strings.Replace(src, "http {", "http {\n    "+temp, 1)
 	conf := filepath.Join(dir, "nginx.conf")
 	if err := os.WriteFile(conf, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
