@@ -177,6 +177,9 @@ func createFans(ctx context.Context, pool *pgxpool.Pool, run string, n int) ([]i
 // EventID is the event the simulation sells.
 func (s *Simulation) EventID() int64 { return s.eventID }
 
+// OpensAt is when the event's sale opens.
+func (s *Simulation) OpensAt() time.Time { return s.opensAt }
+
 // Run lets every fan loose and waits until each has bought, given up or the
 // timeout passed, then checks the invariants and returns the report.
 func (s *Simulation) Run(ctx context.Context) (*Report, error) {
@@ -200,6 +203,7 @@ func (s *Simulation) Run(ctx context.Context) (*Report, error) {
 	}
 	wg.Wait()
 	report := rec.report(time.Since(start), s.opensAt)
+	report.Started = start
 	report.EventID = s.eventID
 	report.Fans = len(s.fans)
 	err := errors.Join(s.fairness(context.WithoutCancel(ctx), rec, report), s.check(context.WithoutCancel(ctx), report))
@@ -275,6 +279,7 @@ type Report struct {
 	Capacity   int
 	SeatsSold  int
 	OrdersInDB int
+	Started    time.Time
 	Took       time.Duration
 	SoldOutIn  time.Duration // from the opening to the last seat sold, when it sold out
 	Outcomes   map[string]int

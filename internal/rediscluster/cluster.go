@@ -175,9 +175,12 @@ func (n *Node) Kill() {
 	<-n.done
 }
 
+// Running says whether the node's process is up.
+func (n *Node) Running() bool { return !isDone(n.done) }
+
 // Pid is the node's process id, 0 when it is not running.
 func (n *Node) Pid() int {
-	if n.cmd == nil || n.cmd.Process == nil {
+	if !n.Running() {
 		return 0
 	}
 	return n.cmd.Process.Pid
