@@ -13,7 +13,10 @@ import (
 //go:embed nginx.conf
 var NginxConf string
 
-var upstreamServer = regexp.MustCompile(`(?m)^(\s*)server\s+([a-z0-9-]+:\d+)[^;]*;`)
+var (
+	upstreamServer = regexp.MustCompile(`(?m)^(\s*)server\s+([a-z0-9-]+:\d+)([^;]*);`)
+	resolveFlag    = regexp.MustCompile(`\s+resolve\b`)
+)
 
 // LocalNginxConf is NginxConf for processes on this machine: each upstream
 // server (a container's name:port, such as gateway-1:8080) becomes the
@@ -28,8 +31,9 @@ func LocalNginxConf(servers map[string]string, listen, dir string) (string, erro
 		if !ok {
 			missing = append(missing, m[2])
 		}
-		// The `resolve` flag (Docker's DNS, nginx 1.27.3+) goes with the name.
-		return m[1] + "server " + addr + ";"
+		// The `resolve` flag (Docker's DNS, nginx 1.27.3+) goes with the
+		// name; the other parameters (max_fails, fail_timeout) stay.
+		return m[1] + "server " + addr + resolveFlag.ReplaceAllString(m[3], "") + ";"
 	})
 	if len(missing) > 0 {
 		return "", fmt.Errorf("deploy/nginx.conf: no address for upstream servers %v", missing)

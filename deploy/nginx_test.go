@@ -631,3 +631,26 @@ func checkJSONError(t *testing.T, resp *http.Response, status int, code string) 
 		t.Errorf("body = %+v (%v), want error code %q with a message", body, err, code)
 	}
 }
+
+// TestLocalNginxConfKeepsTheUpstreamParameters checks that pointing the
+// config at local processes swaps only the names: the parameters that decide
+// how long a failed copy is skipped stay, `resolve` goes.
+func TestLocalNginxConfKeepsTheUpstreamParameters(t *testing.T) {
+	servers := map[string]string{"gateway-1:8080": "127.0.0.1:1001", "gateway-2:8080": "127.0.0.1:1002",
+		"booker-1:8080": "127.0.0.1:1003", "booker-2:8080": "127.0.0.1:1004"}
+	conf, err := LocalNginxConf(servers, "127.0.0.1:9999", "/tmp/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, addr := range servers {
+		if want := "server " + addr + " max_fails=1 fail_timeout=2s;"; !strings.Contains(conf, want) {
+			t.Errorf("the local config lacks %q", want)
+		}
+	}
+	if regexp.MustCompile(`server [^;]* resolve\b|resolver 127`).MatchString(conf) {
+		t.Error("the local config still resolves names through Docker's DNS")
+	}
+	if _, err := LocalNginxConf(map[string]string{}, "127.0.0.1:9999", "/tmp/x"); err == nil {
+		t.Error("no error for upstream servers without an address")
+	}
+}
