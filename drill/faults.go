@@ -27,11 +27,11 @@ var faults = []fault{
 	{name: "none", title: "no fault", inject: func(context.Context, *topology, int64) (string, error) { return "", nil }},
 	{name: "booker", title: "kill -9 a booker, restart it 5 s later", inject: killBooker},
 	{name: "gateway", title: "kill -9 a gateway", inject: func(_ context.Context, t *topology, _ int64) (string, error) {
-		t.gateways[0].kill()
+		t.gateways[0].Kill()
 		return "", nil
 	}},
 	{name: "notifier", title: "kill -9 a notifier", inject: func(_ context.Context, t *topology, _ int64) (string, error) {
-		t.notifiers[0].kill()
+		t.notifiers[0].Kill()
 		return "", nil
 	}},
 	{name: "notifier-broker", title: "kill -9 a notifier, then the broker for 10 s", inject: killNotifierAndBroker},
@@ -72,20 +72,20 @@ func findFaults(names []string) ([]fault, error) {
 }
 
 func killBooker(ctx context.Context, t *topology, _ int64) (string, error) {
-	t.bookers[0].kill()
+	t.bookers[0].Kill()
 	if !sleep(ctx, 5*time.Second) {
 		return "", ctx.Err()
 	}
-	return "", t.bookers[0].start(ctx)
+	return "", t.bookers[0].Start(ctx)
 }
 
 func killNotifierAndBroker(ctx context.Context, t *topology, _ int64) (string, error) {
-	t.notifiers[0].kill()
-	t.broker.kill()
+	t.notifiers[0].Kill()
+	t.broker.Kill()
 	if !sleep(ctx, 10*time.Second) {
 		return "", ctx.Err()
 	}
-	return "", t.broker.start(ctx)
+	return "", t.broker.Start(ctx)
 }
 
 func restartPostgres(ctx context.Context, t *topology, _ int64) (string, error) {
@@ -160,8 +160,8 @@ const proxyFailTimeout = 2 * time.Second
 func rollingRestart(ctx context.Context, t *topology, _ int64) (string, error) {
 	start := time.Now()
 	for _, p := range t.services() {
-		p.term()
-		if err := p.start(ctx); err != nil {
+		p.Term(termGrace)
+		if err := p.Start(ctx); err != nil {
 			return "", err
 		}
 		if !sleep(ctx, proxyFailTimeout+500*time.Millisecond) {

@@ -18,8 +18,8 @@ type mailWatch struct {
 	mu   sync.Mutex
 	// byOrder: order id -> what was seen of its confirmation mail.
 	byOrder map[string]*delivery
-	// inodes: directory + file name -> the inode last seen there.
-	inodes map[string]uint64
+	// versions: directory + file name -> the version last seen there.
+	versions map[string]version
 }
 
 // delivery is what the watch saw of one order's confirmation mail.
@@ -28,8 +28,16 @@ type delivery struct {
 	copies int       // versions seen, across directories: 1 is exactly once
 }
 
+// version tells one write of a file from the next: the rename gives it a
+// new inode (the temporary file is made while the old one still exists),
+// and a new modification time.
+type version struct {
+	ino   uint64
+	mtime time.Time
+}
+
 func newMailWatch(dirs []string) *mailWatch {
-	return &mailWatch{dirs: dirs, byOrder: map[string]*delivery{}, inodes: map[string]uint64{}}
+	return &mailWatch{dirs: dirs, byOrder: map[string]*delivery{}, versions: map[string]version{}}
 }
 
 // run scans the directories every 100 ms until ctx ends.
@@ -63,11 +71,11 @@ func (w *mailWatch) scan() {
 			if !ok {
 				continue
 			}
-			key := dir + "/" + e.Name()
-			if w.inodes[key] == st.Ino {
+			key, v := dir+"/"+e.Name(), version{ino: st.Ino, mtime: info.ModTime()}
+			if w.versions[key] == v {
 				continue
 			}
-			w.inodes[key] = st.Ino
+			w.versions[key] = v
 			d := w.byOrder[order]
 			if d == nil {
 				d = &delivery{first: info.ModTime()}

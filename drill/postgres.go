@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ticketvelo/ticketvelo/internal/database"
+	"github.com/ticketvelo/ticketvelo/internal/proc"
 )
 
 // postgres is the drill's database: a PostgreSQL of its own (initdb and
@@ -57,7 +58,7 @@ func startOwnPostgres(ctx context.Context, dir string) (*postgres, error) {
 	if err != nil {
 		return nil, err
 	}
-	addr, err := freeAddr()
+	addr, err := proc.FreeAddr()
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ticketvelo/ticketvelo/dropsim"
+	"github.com/ticketvelo/ticketvelo/internal/proc"
 )
 
 // describe says what runs where.
@@ -24,8 +25,8 @@ func (t *topology) describe(w io.Writer, took time.Duration) {
 		nodes = append(nodes, n.Addr)
 	}
 	fmt.Fprintf(w, "  redis      cluster of 3 masters with a replica each: %s\n", strings.Join(nodes, " "))
-	for _, p := range append([]*process{t.broker}, append(t.services(), t.proxy)...) {
-		fmt.Fprintf(w, "  %-10s pid %d, %s\n", p.name, p.pid(), p.addr)
+	for _, p := range append([]*proc.Process{t.broker}, append(t.services(), t.proxy)...) {
+		fmt.Fprintf(w, "  %-10s pid %d, %s\n", p.Name, p.Pid(), p.Addr)
 	}
 }
 

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/ticketvelo/ticketvelo/internal/proc"
 )
 
 // soak runs one steady drop of SoakFans arriving over Soak, samples every
@@ -77,10 +79,10 @@ func (d *driller) sampled() (map[string]int, map[string]string) {
 	pids := map[string]int{}
 	metrics := map[string]string{} // name -> address of its /metrics
 	for _, p := range t.services() {
-		pids[p.name], metrics[p.name] = p.pid(), p.addr
+		pids[p.Name], metrics[p.Name] = p.Pid(), p.Addr
 	}
-	for _, p := range []*process{t.broker, t.proxy} {
-		pids[p.name] = p.pid()
+	for _, p := range []*proc.Process{t.broker, t.proxy} {
+		pids[p.Name] = p.Pid()
 	}
 	for i, n := range t.redis.Nodes {
 		name := fmt.Sprintf("redis-%d", i+1)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/ticketvelo/ticketvelo/deploy"
 	"github.com/ticketvelo/ticketvelo/internal/database"
+	"github.com/ticketvelo/ticketvelo/internal/proc"
 	"github.com/ticketvelo/ticketvelo/internal/rediscluster"
 	"github.com/ticketvelo/ticketvelo/internal/redisconn"
 	"github.com/ticketvelo/ticketvelo/internal/tokens"
@@ -33,11 +34,11 @@ type topology struct {
 	dir       string
 	pg        *postgres
 	redis     *rediscluster.Cluster
-	broker    *process
-	gateways  []*process
-	bookers   []*process
-	notifiers []*process
-	proxy     *process
+	broker    *proc.Process
+	gateways  []*proc.Process
+	bookers   []*proc.Process
+	notifiers []*proc.Process
+	proxy     *proc.Process
 	target    string // the proxy's base URL
 
 	pool *pgxpool.Pool
@@ -95,18 +96,18 @@ func (t *topology) startStores(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	t.broker.args = append(t.broker.args, "--addr", t.broker.addr)
-	t.broker.ready = listening(t.broker.addr)
-	return t.broker.start(ctx)
+	t.broker.Args = append(t.broker.Args, "--addr", t.broker.Addr)
+	t.broker.Ready = proc.Listening(t.broker.Addr)
+	return t.broker.Start(ctx)
 }
 
 // newProcess is a process of the binary in the topology's directory.
-func (t *topology) newProcess(name, command, exe string, env []string) (*process, error) {
+func (t *topology) newProcess(name, command, exe string, env []string) (*proc.Process, error) {
 	p, err := newService(exe, t.dir, name, command, env)
 	if err != nil {
 		return nil, err
 	}
-	t.undo = append(t.undo, p.kill)
+	t.undo = append(t.undo, p.Kill)
 	return p, nil
 }
 
@@ -117,7 +118,7 @@ func (t *topology) serviceEnv() []string {
 		"DATABASE_URL=" + t.pg.url + "&pool_max_conns=8",
 		"REDIS_URL=" + t.redis.URL(),
 		"TICKETVELO_REDIS_PREFIX=" + prefix,
-		"KAFKA_BROKERS=" + t.broker.addr,
+		"KAFKA_BROKERS=" + t.broker.Addr,
 		"TICKETVELO_KEY_FILE=" + filepath.Join(t.dir, "keys.pem"),
 		"TICKETVELO_TRUSTED_PROXIES=127.0.0.1/32",
 		"TICKETVELO_LOG_LEVEL=warn",
@@ -133,7 +134,7 @@ func (t *topology) startServices(ctx context.Context, o Options) error {
 	for i := 1; i <= 2; i++ {
 		for _, s := range []struct {
 			role string
-			list *[]*process
+			list *[]*proc.Process
 		}{{"gateway", &t.gateways}, {"booker", &t.bookers}, {"notifier", &t.notifiers}} {
 			p, err := t.newProcess(fmt.Sprintf("%s-%d", s.role, i), s.role, o.Exe, env)
 			if err != nil {
@@ -142,12 +143,12 @@ func (t *topology) startServices(ctx context.Context, o Options) error {
 			*s.list = append(*s.list, p)
 		}
 	}
-	if err := t.gateways[0].start(ctx); err != nil {
+	if err := t.gateways[0].Start(ctx); err != nil {
 		return err
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	for _, p := range t.services()[1:] {
-		g.Go(func() error { return p.start(gctx) })
+		g.Go(func() error { return p.Start(gctx) })
 	}
 	if err := g.Wait(); err != nil {
 		return err
@@ -166,7 +167,7 @@ func (t *topology) startServices(ctx context.Context, o Options) error {
 }
 
 // services are the six service processes, gateways first.
-func (t *topology) services() []*process {
+func (t *topology) services() []*proc.Process {
 	return slices.Concat(t.gateways, t.bookers, t.notifiers)
 }
 
@@ -185,7 +186,7 @@ func (t *topology) startProxy(ctx context.Context) error {
 	if err != nil {
 		return errors.New("nginx is not on PATH (apt-get install nginx): the drill runs deploy/nginx.conf in front of the services")
 	}
-	listen, err := freeAddr()
+	listen, err := proc.FreeAddr()
 	if err != nil {
 		return err
 	}
@@ -194,8 +195,8 @@ func (t *topology) startProxy(ctx context.Context) error {
 		return err
 	}
 	conf, err := deploy.LocalNginxConf(map[string]string{
-		"gateway-1:8080": t.gateways[0].addr, "gateway-2:8080": t.gateways[1].addr,
-		"booker-1:8080": t.bookers[0].addr, "booker-2:8080": t.bookers[1].addr,
+		"gateway-1:8080": t.gateways[0].Addr, "gateway-2:8080": t.gateways[1].Addr,
+		"booker-1:8080": t.bookers[0].Addr, "booker-2:8080": t.bookers[1].Addr,
 	}, listen, dir)
 	if err != nil {
 		return err
@@ -205,20 +206,20 @@ func (t *topology) startProxy(ctx context.Context) error {
 	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 		return err
 	}
-	t.proxy = &process{name: "nginx", exe: nginx, addr: listen, logPath: filepath.Join(t.dir, "nginx.log"),
-		args: []string{"-p", dir, "-c", path, "-e", filepath.Join(dir, "error.log"), "-g", "daemon off; pid " + filepath.Join(dir, "nginx.pid") + ";"}}
-	t.proxy.ready = answersOK("http://" + listen + "/proxy/healthz")
+	t.proxy = &proc.Process{Name: "nginx", Exe: nginx, Addr: listen, LogPath: filepath.Join(t.dir, "nginx.log"),
+		Args: []string{"-p", dir, "-c", path, "-e", filepath.Join(dir, "error.log"), "-g", "daemon off; pid " + filepath.Join(dir, "nginx.pid") + ";"}}
+	t.proxy.Ready = proc.AnswersOK("http://" + listen + "/proxy/healthz")
 	t.target = "http://" + listen
-	t.undo = append(t.undo, t.proxy.term)
-	return t.proxy.start(ctx)
+	t.undo = append(t.undo, func() { t.proxy.Term(termGrace) })
+	return t.proxy.Start(ctx)
 }
 
 // heal brings back whatever a fault left down: processes, Redis nodes, and
 // waits until the cluster is whole again.
 func (t *topology) heal(ctx context.Context) error {
-	for _, p := range append([]*process{t.broker}, t.services()...) {
-		if !p.running() {
-			if err := p.start(ctx); err != nil {
+	for _, p := range append([]*proc.Process{t.broker}, t.services()...) {
+		if !p.Running() {
+			if err := p.Start(ctx); err != nil {
 				return err
 			}
 		}

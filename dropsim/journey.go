@@ -84,7 +84,12 @@ func outcomeOf(err error, otherwise string) string {
 func (j *journey) queue(ctx context.Context) (string, error) {
 	path := fmt.Sprintf("/api/v1/events/%d/queue", j.sim.eventID)
 	var st queueStatus
+	// The fan's arrival is when they asked to join, not when the answer
+	// came back: the server places them by when the request reached it, and
+	// answers of different latency would otherwise count as unfairness.
+	var joined time.Time
 	for {
+		joined = time.Now()
 		res, err := j.callRetrying(ctx, "join", "POST", path, j.fan.token, "", nil, &st)
 		if err != nil {
 			return "", err
@@ -100,7 +105,6 @@ func (j *journey) queue(ctx context.Context) (string, error) {
 		}
 		break
 	}
-	joined := time.Now()
 	for st.State != "admitted" {
 		if st.State == "expired" {
 			return "", errors.New("expired in the queue")
