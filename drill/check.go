@@ -3,6 +3,7 @@ package drill
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -71,17 +72,33 @@ func (d *driller) check(ctx context.Context, r *result) error {
 	return nil
 }
 
-// recovery is how long after the fault fans still met failures: from the
-// fault to the last 5xx or failed request after it (0 when none).
+// quiet is how long fans must meet no failure for the system to count as
+// recovered: longer than nginx's fail_timeout (2 s), after which it tries
+// a dead copy again and one request meets it.
+const quiet = 3 * time.Second
+
+// recovery is how long after the fault fans met failures: from the fault to
+// the last 5xx or failed request of the first burst of them after it, the
+// burst ending with a quiet spell (0 when nothing failed after the fault).
+// Later failures (load shed under a busy machine) are not the fault's; they
+// show in the count and the span of failed answers.
 func recovery(failures []time.Time, faultAt time.Time) time.Duration {
-	var last time.Time
-	for _, f := range failures {
-		if f.After(last) {
-			last = f
-		}
-	}
-	if faultAt.IsZero() || !last.After(faultAt) {
+	if faultAt.IsZero() {
 		return 0
+	}
+	after := slices.DeleteFunc(slices.Clone(failures), func(f time.Time) bool { return !f.After(faultAt) })
+	if len(after) == 0 {
+		return 0
+	}
+	slices.SortFunc(after, time.Time.Compare)
+	// The burst starts with the first failure, however long the fault took
+	// to show (a request waiting on a dead Redis node fails seconds later).
+	last := after[0]
+	for _, f := range after[1:] {
+		if f.Sub(last) >= quiet {
+			break
+		}
+		last = f
 	}
 	return last.Sub(faultAt)
 }

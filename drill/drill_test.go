@@ -18,7 +18,9 @@ func TestRecoveryIsTheLastFailureAfterTheFault(t *testing.T) {
 	}{
 		{"none", nil, 0},
 		{"only before the fault", []time.Time{at(-3), at(-1)}, 0},
-		{"the last one counts", []time.Time{at(-1), at(4.5), at(0.2), at(2)}, 4500 * time.Millisecond},
+		{"the last one of the burst counts", []time.Time{at(-1), at(4.5), at(0.2), at(2)}, 4500 * time.Millisecond},
+		{"a failure after a quiet spell is not the fault's", []time.Time{at(0.5), at(2.5), at(9)}, 2500 * time.Millisecond},
+		{"the first failure may come late", []time.Time{at(3.5), at(4)}, 4 * time.Second},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

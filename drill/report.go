@@ -62,7 +62,7 @@ func (r *result) print(w io.Writer) {
 	fmt.Fprintf(w, "5xx other than 503: %d; 503 (sent again after Retry-After): %d\n", rep.Status5xx, rep.Status503)
 	kind, max := slowest(rep)
 	fmt.Fprintf(w, "p99: %s; slowest: %s %s\n", p99s(rep), kind, short(max))
-	fmt.Fprintf(w, "recovery: %s (fault to the last failed answer after it)", short(r.recovery))
+	fmt.Fprintf(w, "recovery: %s (fault to the last failed answer before %s without one)", short(r.recovery), quiet)
 	if n := len(rep.Failures); n > 0 {
 		fmt.Fprintf(w, "; %d failed answers (5xx, 503 included, or cut), from %s to %s into the drop", n,
 			slices.MinFunc(rep.Failures, time.Time.Compare).Sub(rep.Started).Round(100*time.Millisecond),
