@@ -62,9 +62,12 @@ func (r *result) print(w io.Writer) {
 	fmt.Fprintf(w, "5xx other than 503: %d; 503 (sent again after Retry-After): %d\n", rep.Status5xx, rep.Status503)
 	kind, max := slowest(rep)
 	fmt.Fprintf(w, "p99: %s; slowest: %s %s\n", p99s(rep), kind, short(max))
-	fmt.Fprintf(w, "recovery: %s (fault to the last failed answer before %s without one)", short(r.recovery), quiet)
-	if n := len(rep.Failures); n > 0 {
-		fmt.Fprintf(w, "; %d failed answers (5xx, 503 included, or cut), from %s to %s into the drop", n,
+	if !r.faultAt.IsZero() && r.fault.name != "none" {
+		fmt.Fprintf(w, "recovery: %s (fault to the last failed answer before %s without one)\n", short(r.recovery), quiet)
+	}
+	fmt.Fprintf(w, "failed answers (5xx, 503 included, or cut): %d", len(rep.Failures))
+	if len(rep.Failures) > 0 {
+		fmt.Fprintf(w, ", from %s to %s into the drop",
 			slices.MinFunc(rep.Failures, time.Time.Compare).Sub(rep.Started).Round(100*time.Millisecond),
 			slices.MaxFunc(rep.Failures, time.Time.Compare).Sub(rep.Started).Round(100*time.Millisecond))
 	}
