@@ -145,9 +145,13 @@ func printSummary(w io.Writer, results []*result) {
 			lost += n
 		}
 		kind, max := slowest(rep)
+		recovered := "–" // no fault, nothing to recover from
+		if !r.faultAt.IsZero() && r.fault.name != "none" {
+			recovered = short(r.recovery)
+		}
 		fmt.Fprintf(w, "| %s | %d (%d) | %d | %s / %s / %s | %s %s | %s | %s | %d | %s |\n", r.fault.title, total, rep.Status503, rep.Status5xx,
 			ms(rep.Latency["poll"].P99), ms(rep.Latency["hold"].P99), ms(rep.Latency["confirm"].P99), kind, short(max),
-			short(r.recovery), short(r.mailDelayMax), lost, verdict)
+			recovered, short(r.mailDelayMax), lost, verdict)
 	}
 }
 
