@@ -33,10 +33,12 @@ type result struct {
 	problems     []string
 }
 
-// unansweredOutcomes are the ways a fan can end without an answer: the
-// place lost (a poll answered 404), the queue given up on an error, or still
-// waiting when the drop timed out.
-var unansweredOutcomes = []string{dropsim.OutcomeLostPlace, "left_queue", "error", "timed_out"}
+// unansweredOutcomes are the ways a fan can end without an answer, or with
+// a place that was lost: the place gone (a poll answered 404), the
+// admission gone (a hold answered 410 long before the admission's 10
+// minutes were up), the queue given up on an error, or still waiting when
+// the drop timed out.
+var unansweredOutcomes = []string{dropsim.OutcomeLostPlace, "hold_status_410", "left_queue", "error", "timed_out"}
 
 // check waits until the outbox is published and every confirmed order of
 // the drop's event has its mail (or the settle time ran out), then checks
