@@ -9,6 +9,8 @@ import (
 
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/rs/zerolog"
+
+	"github.com/ticketvelo/ticketvelo/internal/promtext"
 )
 
 // StepResult is what one admission step did.
@@ -17,12 +19,19 @@ type StepResult struct {
 	BeforeOpening bool
 	Paused        bool
 	SoldOut       bool // every seat is held or sold: nobody is admitted
-	Admitted      int64
-	Skipped       int64 // abandoned places passed over
-	Expired       int64 // admissions whose window ended
-	QueueLength   int64
-	Active        int64
-	Rate          float64 // in force after the step (auto mode may have moved it)
+	// Restoring: the queue's state was lost and its fans are being put
+	// back from their receipts; nobody is admitted until RecoveryWindow
+	// after the loss was noticed.
+	Restoring bool
+	// StateLost: this step found the queue's keys gone, an open queue
+	// whose draw is due again.
+	StateLost   bool
+	Admitted    int64
+	Skipped     int64 // abandoned places passed over
+	Expired     int64 // admissions whose window ended
+	QueueLength int64
+	Active      int64
+	Rate        float64 // in force after the step (auto mode may have moved it)
 }
 
 // Step runs one admission step of the event: expired admissions free their
@@ -53,12 +62,19 @@ func (r *Room) Step(ctx context.Context, s Sale, health Health, now time.Time) (
 	if len(reply) != 7 {
 		return StepResult{}, fmt.Errorf("admission step of event %d answered %d values, want 7", s.EventID, len(reply))
 	}
-	if reply[0] == 0 || reply[0] == 2 || reply[0] == 4 {
+	lost := reply[0] == 1 && r.isOpen(s.EventID)
+	if lost {
+		if err := r.noteLost(ctx, k, now); err != nil {
+			return StepResult{}, fmt.Errorf("admission step of event %d: %w", s.EventID, err)
+		}
+	}
+	if reply[0] == 0 || reply[0] == 2 || reply[0] >= 4 {
 		r.markOpen(s.EventID)
 	}
 	r.noteSoldOut(s.EventID, reply[0] == 4)
 	return StepResult{
 		DrawDue: reply[0] == 1, Paused: reply[0] == 2, BeforeOpening: reply[0] == 3, SoldOut: reply[0] == 4,
+		Restoring: reply[0] == 5, StateLost: lost,
 		Admitted: reply[1], Skipped: reply[2], Expired: reply[3], QueueLength: reply[4], Active: reply[5],
 		Rate: float64(reply[6]) / 1000,
 	}, nil
@@ -92,6 +108,8 @@ type Controller struct {
 	mu      sync.Mutex
 	drawing map[int64]bool
 	draws   sync.WaitGroup
+
+	ops opsSampler // the ops console's figures, used by Run only
 }
 
 // NewController returns a controller that steps each busy event every
@@ -105,7 +123,7 @@ const (
 	salesInterval = 2 * time.Second // how often the list of events on sale is read
 )
 
-var stepDuration = metrics.GetOrCreatePrometheusHistogramExt("ticketvelo_admission_step_duration_seconds",
+var stepDuration = metrics.GetOrCreatePrometheusHistogramExt(promtext.Help("ticketvelo_admission_step_duration_seconds", "Time of one admission step of one event: admit, expire and skip the abandoned."),
 	[]float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25})
 
 // Run steps until ctx ends. Store errors are logged and retried; they never
@@ -164,6 +182,13 @@ func (c *Controller) Run(ctx context.Context) error {
 				continue
 			}
 			c.record(s.EventID, res)
+			if res.StateLost {
+				statesLost.Inc()
+				c.log.Warn().Int64("event_id", s.EventID).Msg("the waiting room's keys are gone (a Redis node lost with its replica, or a restart without persistence): fans get their places back from their receipts; admission waits for them")
+			}
+			if err := c.sampleOps(ctx, s, res, now); err != nil {
+				logErr(err)
+			}
 			switch {
 			case res.DrawDue:
 				c.startDraw(ctx, s, now)
@@ -215,32 +240,39 @@ func (c *Controller) startDraw(ctx context.Context, s Sale, now time.Time) {
 			return
 		}
 		if opened {
-			metrics.GetOrCreateCounter("ticketvelo_waitingroom_draws_total").Inc()
+			drawsTotal.Inc()
 			c.log.Info().Int64("event_id", s.EventID).Dur("took", time.Since(start)).Msg("pre-queue drawn, queue open")
 		}
 	}()
 }
 
-// record exports the step's figures per event.
+var (
+	statesLost      = metrics.NewCounter(promtext.Help("ticketvelo_waitingroom_states_lost_total", "Times a gateway found an open queue's keys gone from Redis."))
+	drawsTotal      = metrics.NewCounter(promtext.Help("ticketvelo_waitingroom_draws_total", "Pre-queues drawn into a random order when an event's sale opened."))
+	queueLength     = promtext.Help("ticketvelo_waitingroom_queue_length", "Fans waiting in an event's queue, by event.")
+	activeFamily    = promtext.Help("ticketvelo_waitingroom_active", "Fans admitted and still buying, by event.")
+	soldOutFamily   = promtext.Help("ticketvelo_waitingroom_sold_out", "1 while an event is sold out, else 0, by event.")
+	rateFamily      = promtext.Help("ticketvelo_admission_rate_per_second", "Admission rate in force, fans per second, by event.")
+	admittedFamily  = promtext.Help("ticketvelo_admissions_total", "Fans admitted from the queue, by event.")
+	abandonedFamily = promtext.Help("ticketvelo_waitingroom_abandoned_total", "Fans skipped at their turn because they had stopped polling, by event.")
+	expiredFamily   = promtext.Help("ticketvelo_admissions_expired_total", "Admissions that ran out unused and freed their slot, by event.")
+)
+
+// record exports the step's figures per event. The counters are touched
+// every step, even by zero, so each event's series exist from its first step.
 func (c *Controller) record(eventID int64, res StepResult) {
 	label := `{event="` + strconv.FormatInt(eventID, 10) + `"}`
-	metrics.GetOrCreateGauge("ticketvelo_waitingroom_queue_length"+label, nil).Set(float64(res.QueueLength))
-	metrics.GetOrCreateGauge("ticketvelo_waitingroom_active"+label, nil).Set(float64(res.Active))
+	metrics.GetOrCreateGauge(queueLength+label, nil).Set(float64(res.QueueLength))
+	metrics.GetOrCreateGauge(activeFamily+label, nil).Set(float64(res.Active))
 	soldOut := 0.0
 	if res.SoldOut {
 		soldOut = 1
 	}
-	metrics.GetOrCreateGauge("ticketvelo_waitingroom_sold_out"+label, nil).Set(soldOut)
+	metrics.GetOrCreateGauge(soldOutFamily+label, nil).Set(soldOut)
 	if !res.DrawDue && !res.BeforeOpening {
-		metrics.GetOrCreateGauge("ticketvelo_admission_rate_per_second"+label, nil).Set(res.Rate)
+		metrics.GetOrCreateGauge(rateFamily+label, nil).Set(res.Rate)
 	}
-	if res.Admitted > 0 {
-		metrics.GetOrCreateCounter("ticketvelo_admissions_total" + label).AddInt64(res.Admitted)
-	}
-	if res.Skipped > 0 {
-		metrics.GetOrCreateCounter("ticketvelo_waitingroom_abandoned_total" + label).AddInt64(res.Skipped)
-	}
-	if res.Expired > 0 {
-		metrics.GetOrCreateCounter("ticketvelo_admissions_expired_total" + label).AddInt64(res.Expired)
-	}
+	metrics.GetOrCreateCounter(admittedFamily + label).AddInt64(res.Admitted)
+	metrics.GetOrCreateCounter(abandonedFamily + label).AddInt64(res.Skipped)
+	metrics.GetOrCreateCounter(expiredFamily + label).AddInt64(res.Expired)
 }

@@ -85,8 +85,8 @@ func (s *fanSlot) lastSeen() uint32 { return max(s.touched, s.markedAt) }
 
 // poll counts a poll of the fan at now. It reports whether the fan's last
 // poll is due to be written (and counts it as written), and the fan's mark
-// if one was read within maxAge.
-func (t *fans) poll(event, user int64, now time.Time, maxAge time.Duration) (touch bool, m mark, known bool) {
+// if one was read within maxAge and no earlier than since (unix s).
+func (t *fans) poll(event, user int64, now time.Time, maxAge time.Duration, since uint32) (touch bool, m mark, known bool) {
 	sec := uint32(now.Unix())
 	s, mu := t.slot(event, user)
 	defer mu.Unlock()
@@ -94,7 +94,7 @@ func (t *fans) poll(event, user int64, now time.Time, maxAge time.Duration) (tou
 	if t.interval == 0 || s.touched == 0 || sec < s.touched || sec-s.touched >= t.interval {
 		s.touched, touch = sec, true
 	}
-	if s.markedAt != 0 && sec >= s.markedAt && time.Duration(sec-s.markedAt)*time.Second < maxAge {
+	if s.markedAt != 0 && s.markedAt >= since && sec >= s.markedAt && time.Duration(sec-s.markedAt)*time.Second < maxAge {
 		return touch, s.mark, true
 	}
 	return touch, mark{}, false

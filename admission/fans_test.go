@@ -1,6 +1,7 @@
 package admission
 
 import (
+	"math/rand/v2"
 	"testing"
 	"time"
 )
@@ -23,13 +24,13 @@ func TestFansWriteALastPollOncePerInterval(t *testing.T) {
 		{1, 7, 6 * time.Second, false}, // and count from there
 	}
 	for i, s := range steps {
-		if got, _, _ := tc.poll(s.event, s.user, t0.Add(s.at), time.Minute); got != s.want {
+		if got, _, _ := tc.poll(s.event, s.user, t0.Add(s.at), time.Minute, 0); got != s.want {
 			t.Fatalf("step %d (event %d user %d at +%s): due %v, want %v", i, s.event, s.user, s.at, got, s.want)
 		}
 	}
 	never := newFans(0)
 	for i := range 3 {
-		if touch, _, _ := never.poll(1, 1, t0, time.Minute); !touch {
+		if touch, _, _ := never.poll(1, 1, t0, time.Minute, 0); !touch {
 			t.Fatalf("with no interval every poll must be written; poll %d was not", i)
 		}
 	}
@@ -38,18 +39,18 @@ func TestFansWriteALastPollOncePerInterval(t *testing.T) {
 	// time.
 	one := newFanTable(10*time.Second, 2)
 	for i := range 9 {
-		if touch, _, _ := one.poll(1, int64(100+i%3), t0.Add(time.Duration(i)*time.Second), time.Minute); !touch {
+		if touch, _, _ := one.poll(1, int64(100+i%3), t0.Add(time.Duration(i)*time.Second), time.Minute, 0); !touch {
 			t.Fatalf("poll %d of a fan sharing the set was not written", i)
 		}
 	}
-	if touch, _, _ := one.poll(1, 102, t0.Add(8*time.Second), time.Minute); touch {
+	if touch, _, _ := one.poll(1, 102, t0.Add(8*time.Second), time.Minute, 0); touch {
 		t.Fatal("the slot's own fan, just written, was written again")
 	}
 	// Two fans fit the set's two ways: neither knocks the other out.
 	two := newFanTable(10*time.Second, 2)
-	two.poll(1, 100, t0, time.Minute)
-	two.poll(1, 101, t0.Add(time.Second), time.Minute)
-	if touch, _, _ := two.poll(1, 100, t0.Add(2*time.Second), time.Minute); touch {
+	two.poll(1, 100, t0, time.Minute, 0)
+	two.poll(1, 101, t0.Add(time.Second), time.Minute, 0)
+	if touch, _, _ := two.poll(1, 100, t0.Add(2*time.Second), time.Minute, 0); touch {
 		t.Fatal("a fan was knocked out of its set by one other fan")
 	}
 }
@@ -59,31 +60,34 @@ func TestFansRememberAMarkForItsFanAndAge(t *testing.T) {
 	t0 := time.Unix(1_800_000_000, 0)
 	m := mark{seq: 1234, left: 5}
 	tc.remember(1, 7, m, t0)
-	if _, got, ok := tc.poll(1, 7, t0.Add(59*time.Second), time.Minute); !ok || got != m {
+	if _, got, ok := tc.poll(1, 7, t0.Add(59*time.Second), time.Minute, 0); !ok || got != m {
 		t.Fatalf("mark within its age: %v %v, want %v", got, ok, m)
 	}
-	if _, _, ok := tc.poll(1, 7, t0.Add(time.Minute), time.Minute); ok {
+	if _, _, ok := tc.poll(1, 7, t0.Add(time.Minute), time.Minute, 0); ok {
 		t.Fatal("a mark as old as maxAge was used")
 	}
-	if _, _, ok := tc.poll(1, 7, t0.Add(-time.Second), time.Minute); ok {
+	if _, _, ok := tc.poll(1, 7, t0.Add(-time.Second), time.Minute, 0); ok {
 		t.Fatal("a mark from the future (the clock went back) was used")
 	}
-	if _, _, ok := tc.poll(2, 7, t0, time.Minute); ok {
+	if _, _, ok := tc.poll(2, 7, t0, time.Minute, 0); ok {
 		t.Fatal("the fan's mark answered for another event")
+	}
+	if _, _, ok := tc.poll(1, 7, t0.Add(time.Second), time.Minute, uint32(t0.Unix())+1); ok {
+		t.Fatal("a mark read before the queue was lost was used")
 	}
 	tc.remember(1, 7, m, t0)
 	tc.forget(1, 7)
-	if _, _, ok := tc.poll(1, 7, t0, time.Minute); ok {
+	if _, _, ok := tc.poll(1, 7, t0, time.Minute, 0); ok {
 		t.Fatal("a forgotten mark was used")
 	}
 	one := newFanTable(10*time.Second, 2)
 	one.remember(1, 100, m, t0)
 	one.remember(1, 101, mark{seq: 9}, t0.Add(time.Second))
 	one.remember(1, 102, mark{seq: 8}, t0.Add(2*time.Second))
-	if _, _, ok := one.poll(1, 100, t0, time.Minute); ok {
+	if _, _, ok := one.poll(1, 100, t0, time.Minute, 0); ok {
 		t.Fatal("a fan whose slot another fan took kept its mark")
 	}
-	if _, got, ok := one.poll(1, 102, t0.Add(2*time.Second), time.Minute); !ok || got.seq != 8 {
+	if _, got, ok := one.poll(1, 102, t0.Add(2*time.Second), time.Minute, 0); !ok || got.seq != 8 {
 		t.Fatal("the newest fan of the set lost its mark")
 	}
 }
@@ -107,5 +111,21 @@ func TestWaitingAheadIsSureOnlyBeyondWhatTheStaleOverviewMayHide(t *testing.T) {
 	o.MeasuredRate = 50 // a measured rate above the setting counts
 	if _, sure := o.waitingAhead(mark{seq: 216, left: 7}); sure {
 		t.Fatal("116 ahead with 100 + 16 of slack counted as sure")
+	}
+}
+
+// BenchmarkFansPoll polls fans in random order across a full-size table, as
+// far-back polls arrive: each lookup misses the CPU's caches.
+func BenchmarkFansPoll(b *testing.B) {
+	t := newFans(10 * time.Second)
+	const crowd = 400_000
+	now := time.Unix(1_800_000_000, 0)
+	for u := int64(1); u <= crowd; u++ {
+		t.joined(1, u, mark{seq: uint32(u)}, now)
+	}
+	order := rand.Perm(crowd)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		t.poll(1, int64(order[i%crowd]+1), now, time.Minute, 0)
 	}
 }

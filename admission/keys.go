@@ -41,6 +41,12 @@ type eventKeys struct {
 	// so an idle event (stepped once a second) is stepped at the next tick
 	// after a fan arrives.
 	joined atomic.Bool
+	// breaker fails the event's calls at once while its Redis is away.
+	breaker breaker
+	// marksFrom (unix s) is the oldest a fan's mark may be to count: marks
+	// read before the event's keys were lost, or while its fans were
+	// being put back, say nothing of the queue after (see noteLost).
+	marksFrom atomic.Uint32
 }
 
 func newEventKeys(prefix string, eventID int64) *eventKeys {
@@ -95,6 +101,7 @@ func mustLua(names ...string) string {
 var (
 	joinScript       = rueidis.NewLuaScript(mustLua("place.lua", "join.lua"))
 	statusScript     = rueidis.NewLuaScript(mustLua("place.lua", "status.lua"))
+	restoreScript    = rueidis.NewLuaScript(mustLua("place.lua", "restore.lua"))
 	leaveScript      = rueidis.NewLuaScript(mustLua("leave.lua"))
 	doneScript       = rueidis.NewLuaScript(mustLua("done.lua"))
 	tokenScript      = rueidis.NewLuaScript(mustLua("token.lua"))

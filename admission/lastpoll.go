@@ -8,6 +8,8 @@ import (
 
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/redis/rueidis"
+
+	"github.com/ticketvelo/ticketvelo/internal/promtext"
 )
 
 // lastPolls holds this gateway's last-poll writes for a moment, so the polls
@@ -30,7 +32,7 @@ type lastPoll struct {
 
 const lastPollDelay = 100 * time.Millisecond
 
-var lastPollErrors = metrics.NewCounter("ticketvelo_waiting_room_last_poll_errors_total")
+var lastPollErrors = metrics.NewCounter(promtext.Help("ticketvelo_waiting_room_last_poll_errors_total", "Fans' last polls lost because Redis refused the gateway's batched write."))
 
 // notePoll records that the fan polled at now.
 func (r *Room) notePoll(k *eventKeys, userID int64, now time.Time) {

@@ -2,6 +2,8 @@ package admission
 
 import (
 	"context"
+
+	"github.com/redis/rueidis"
 	"strconv"
 	"sync"
 	"time"
@@ -31,17 +33,19 @@ type Overview struct {
 func (r *Room) Overview(ctx context.Context, eventID int64, now time.Time) (Overview, error) {
 	k := r.eventKeys(eventID)
 	c := r.client
-	res := c.DoMulti(ctx,
-		c.B().Hmget().Key(k.meta).Field("state", "seed", "mr", "mr_at", "admitted", "abandoned", "removed", "left", "sold_out").Build(),
-		c.B().Hmget().Key(k.settings).Field("rate", "max_active", "paused", "auto").Build(),
-		c.B().Zcard().Key(k.queue).Build(),
-		c.B().Scard().Key(k.pre).Build(),
-		c.B().Zcount().Key(k.active).Min("("+strconv.FormatInt(now.UnixMilli(), 10)).Max("+inf").Build(),
-	)
-	for _, x := range res {
-		if err := x.Error(); err != nil {
-			return Overview{}, unavailable("reading the waiting room", err)
-		}
+	var res []rueidis.RedisResult
+	err := k.call(ctx, r.opts.CallTimeout, func(ctx context.Context) error {
+		res = c.DoMulti(ctx,
+			c.B().Hmget().Key(k.meta).Field("state", "seed", "mr", "mr_at", "admitted", "abandoned", "removed", "left", "sold_out").Build(),
+			c.B().Hmget().Key(k.settings).Field("rate", "max_active", "paused", "auto").Build(),
+			c.B().Zcard().Key(k.queue).Build(),
+			c.B().Scard().Key(k.pre).Build(),
+			c.B().Zcount().Key(k.active).Min("("+strconv.FormatInt(now.UnixMilli(), 10)).Max("+inf").Build(),
+		)
+		return firstError(res)
+	})
+	if err != nil {
+		return Overview{}, unavailable("reading the waiting room", err)
 	}
 	meta, _ := res[0].ToArray()
 	settings, _ := res[1].ToArray()
@@ -73,6 +77,15 @@ func (r *Room) Overview(ctx context.Context, eventID int64, now time.Time) (Over
 // ops' stats always read fresh.
 const overviewTTL = 500 * time.Millisecond
 
+// staleOverviewLimit is how old an overview may still serve while the
+// event's Redis does not answer. A failover takes seconds, and while the
+// node that holds the event's queue is away the queue cannot move (the
+// admission step runs there), so the old figures still hold; far-back
+// fans keep their answers through it (see waitingAhead for a gateway cut
+// off alone while the queue moves). Redis Cluster promotes a replica
+// within its node timeout (5 s in our compose stack) and a second or two.
+const staleOverviewLimit = 15 * time.Second
+
 // recentOverviews keeps each event's overview briefly, so the polls of a
 // whole queue cost one overview read per event and TTL, not one per poll.
 type recentOverviews struct {
@@ -81,32 +94,67 @@ type recentOverviews struct {
 }
 
 type recentOverview struct {
-	o  Overview
-	at time.Time
+	o          Overview
+	at         time.Time
+	refreshing bool // a call is reading a fresh one
 }
 
-// RecentOverview is the event's Overview at most overviewTTL old. Callers
-// pass only ids of events that exist, so the cache stays as small as the
-// catalog.
+// RecentOverview is the event's Overview at most overviewTTL old, read by
+// one call at a time: the others meanwhile take the one before. When Redis
+// cannot be read, an overview up to staleOverviewLimit old stands in.
+// Callers pass only ids of events that exist, so the cache stays as small
+// as the catalog.
 func (r *Room) RecentOverview(ctx context.Context, eventID int64, now time.Time) (Overview, error) {
-	c := &r.overviews
-	c.mu.RLock()
-	e, ok := c.m[eventID]
-	c.mu.RUnlock()
-	if ok && now.Sub(e.at) < overviewTTL && !now.Before(e.at) {
+	e, ok, refresh := r.overviews.lookup(eventID, now)
+	if !refresh {
 		return e.o, nil
 	}
 	o, err := r.Overview(ctx, eventID, now)
-	if err != nil {
-		return o, err
+	r.overviews.refreshed(eventID, o, now, err == nil)
+	if err != nil && ok && now.Sub(e.at) < staleOverviewLimit {
+		return e.o, nil
+	}
+	return o, err
+}
+
+// lookup returns the event's kept overview and whether this call is to
+// read a fresh one: when there is none, or it is past its TTL and no other
+// call reads one, or it is too old to serve while another does.
+func (c *recentOverviews) lookup(eventID int64, now time.Time) (e recentOverview, ok, refresh bool) {
+	c.mu.RLock()
+	e, ok = c.m[eventID]
+	c.mu.RUnlock()
+	age := now.Sub(e.at)
+	if ok && age < overviewTTL && age >= 0 {
+		return e, true, false
 	}
 	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok = c.m[eventID]
+	switch {
+	case ok && e.refreshing && now.Sub(e.at) < staleOverviewLimit:
+		return e, true, false
+	case ok:
+		e.refreshing = true
+		c.m[eventID] = e
+	}
+	return e, ok, true
+}
+
+// refreshed keeps a fresh overview, or after a failed read lets the next
+// call try.
+func (c *recentOverviews) refreshed(eventID int64, o Overview, now time.Time, read bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.m == nil {
 		c.m = map[int64]recentOverview{}
 	}
-	c.m[eventID] = recentOverview{o, now}
-	c.mu.Unlock()
-	return o, nil
+	if read {
+		c.m[eventID] = recentOverview{o: o, at: now}
+	} else if e, ok := c.m[eventID]; ok {
+		e.refreshing = false
+		c.m[eventID] = e
+	}
 }
 
 // noteSoldOut drops the event's recent overview when a step found its
@@ -134,7 +182,11 @@ func (r *Room) dropRecentOverview(eventID int64) {
 // admitted up to a second's worth of fans (a step's budget is capped
 // there) and fans may have left; and each leave since the mark may have
 // been ahead of the fan. A fan close enough to the front for any of that
-// to matter is not proven waiting and asks Redis.
+// to matter is not proven waiting and asks Redis. While Redis does not
+// answer, the overview may be older (staleOverviewLimit); the queue does
+// not move then unless this gateway alone lost Redis, and then a fan near
+// the slack's edge may hear they wait when they were just admitted, until
+// this gateway reads Redis again: their admission waits for them.
 func (o Overview) waitingAhead(m mark) (ahead int64, sure bool) {
 	ahead = int64(m.seq) - o.Removed
 	rate := max(o.Settings.RatePerSecond, o.MeasuredRate)

@@ -18,11 +18,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/VictoriaMetrics/metrics"
 	"github.com/redis/rueidis"
 
 	"github.com/ticketvelo/ticketvelo/internal/apperr"
 	"github.com/ticketvelo/ticketvelo/internal/config"
+	"github.com/ticketvelo/ticketvelo/internal/httpapi"
 	"github.com/ticketvelo/ticketvelo/internal/tokens"
 )
 
@@ -47,6 +47,12 @@ type Options struct {
 	Auto             AutoOptions
 	// Random draws the seeds of the pre-queue draws; crypto/rand when nil.
 	Random io.Reader
+	// CallTimeout bounds a request's call to Redis; 2 s when 0.
+	CallTimeout time.Duration
+	// RecoveryWindow is how long admission waits after a queue's keys were
+	// found lost, for its fans to come back with their place receipts;
+	// 30 s when 0, longer than a far-back fan's poll interval.
+	RecoveryWindow time.Duration
 }
 
 // AutoOptions steer auto mode's AIMD on the rate.
@@ -81,6 +87,12 @@ type Room struct {
 func NewRoom(client rueidis.Client, prefix string, ring *tokens.Ring, opts Options) *Room {
 	if opts.Random == nil {
 		opts.Random = rand.Reader
+	}
+	if opts.CallTimeout <= 0 {
+		opts.CallTimeout = 2 * time.Second
+	}
+	if opts.RecoveryWindow <= 0 {
+		opts.RecoveryWindow = 30 * time.Second
 	}
 	return &Room{client: client, prefix: prefix, ring: ring, opts: opts, fans: newFans(opts.GracePeriod / 6)}
 }
@@ -125,6 +137,10 @@ type Status struct {
 	ExpiresAt time.Time
 	// Reason says why an expired place ended.
 	Reason string
+	// Receipt is the place receipt of a place a join just made (see
+	// tokens.Place): the fan shows it to get the place back should the
+	// waiting room lose it.
+	Receipt string
 }
 
 // markOpen records that the event's queue is open (its draw is done).
@@ -170,12 +186,22 @@ func window(rule config.RateLimit, now time.Time) (int64, time.Time) {
 // ended joins again at the back. Joins over a limit get 429 and nothing
 // else happens.
 func (r *Room) Join(ctx context.Context, eventID, userID int64, opensAt, now time.Time, limits JoinLimits) (st Status, created bool, err error) {
+	score := placeBand + now.UnixMicro()
+	st, created, err = r.join(ctx, eventID, userID, score, opensAt, now, limits)
+	if err == nil && created {
+		// Before the opening the draw places the fan; should that place be
+		// lost, their arrival time is what is left to order them by.
+		st.Receipt, err = r.ring.IssuePlace(tokens.Place{EventID: eventID, UserID: userID, Score: score})
+	}
+	return st, created, err
+}
+
+func (r *Room) join(ctx context.Context, eventID, userID, score int64, opensAt, now time.Time, limits JoinLimits) (st Status, created bool, err error) {
 	k := r.eventKeys(eventID)
 	acctWindow, acctEnd := window(limits.PerAccount, now)
 	addrWindow, addrEnd := window(limits.PerAddress, now)
 	acctKey := k.base + "joins:a:" + strconv.FormatInt(acctWindow, 36) + ":" + strconv.FormatInt(userID>>7, 10)
 	addrKey := k.base + "joins:ip:" + strconv.FormatInt(addrWindow, 36)
-	score := placeBand + now.UnixMicro()
 	if r.isOpen(eventID) {
 		st, created, done, err := r.joinOpen(ctx, k, userID, now, score, limits, addrKey, addrEnd, acctKey, acctEnd)
 		if done {
@@ -191,7 +217,11 @@ func (r *Room) Join(ctx context.Context, eventID, userID int64, opensAt, now tim
 	args = append(args, strconv.FormatInt(opensAt.UnixMilli(), 10), limits.Address,
 		strconv.Itoa(limits.PerAccount.N), strconv.FormatInt(acctEnd.UnixMilli(), 10),
 		strconv.Itoa(limits.PerAddress.N), strconv.FormatInt(addrEnd.UnixMilli(), 10), strconv.FormatInt(score, 10))
-	reply, err := joinScript.Exec(ctx, r.client, keys, args).ToArray()
+	var reply []rueidis.RedisMessage
+	err = k.call(ctx, r.opts.CallTimeout, func(ctx context.Context) (err error) {
+		reply, err = joinScript.Exec(ctx, r.client, keys, args).ToArray()
+		return err
+	})
 	if err != nil {
 		return Status{}, false, unavailable("joining the waiting room", err)
 	}
@@ -249,11 +279,9 @@ func (r *Room) joinOpen(ctx context.Context, k *eventKeys, userID int64, now tim
 		k.totals(c),
 		c.B().Zadd().Key(k.queue).Nx().ScoreMember().ScoreMember(float64(score), uid).Build(),
 		c.B().Zrank().Key(k.queue).Member(uid).Build())
-	res := c.DoMulti(ctx, cmds...)
-	for _, x := range res {
-		if err := x.Error(); err != nil && !rueidis.IsRedisNil(err) {
-			return Status{}, false, true, unavailable("joining the waiting room", err)
-		}
+	var res []rueidis.RedisResult
+	if err := k.call(ctx, r.opts.CallTimeout, func(ctx context.Context) error { res = c.DoMulti(ctx, cmds...); return firstError(res) }); err != nil {
+		return Status{}, false, true, unavailable("joining the waiting room", err)
 	}
 	i, over := 0, false
 	if limited {
@@ -302,11 +330,14 @@ func (r *Room) joinOpen(ctx context.Context, k *eventKeys, userID int64, now tim
 	return Status{State: Waiting, Ahead: rank}, added == 1, true, nil
 }
 
+// joinsLimited counts joins refused by the per-address join limit.
+var joinsLimited = httpapi.RateLimited("join")
+
 func joinLimited(ms int64) error {
 	e := *errJoinLimited
 	e.RetryAfter = apperr.RetryAfterSeconds(time.Duration(ms) * time.Millisecond)
 	e.Message = fmt.Sprintf("too many joins; try again in %d s", e.RetryAfter)
-	metrics.GetOrCreateCounter(`ticketvelo_rate_limited_total{scope="join"}`).Inc()
+	joinsLimited.Inc()
 	return &e
 }
 
@@ -320,7 +351,7 @@ func (r *Room) Status(ctx context.Context, eventID, userID int64, now time.Time)
 		// gateway has not written it for a while; recording the poll of a
 		// fan who turns out not to be waiting costs a few bytes and
 		// misleads nothing: only queued fans are checked for abandonment.
-		touch, m, known := r.fans.poll(eventID, userID, now, r.opts.GracePeriod)
+		touch, m, known := r.fans.poll(eventID, userID, now, r.opts.GracePeriod, k.marksFrom.Load())
 		if touch {
 			r.notePoll(k, userID, now)
 		}
@@ -338,10 +369,16 @@ func (r *Room) Status(ctx context.Context, eventID, userID int64, now time.Time)
 		// that a step between the two can only make the mark look closer
 		// to the front, which sends the fan to Redis sooner.
 		uid := strconv.FormatInt(userID, 10)
-		res := r.client.DoMulti(ctx, k.totals(r.client), r.client.B().Zrank().Key(k.queue).Member(uid).Build())
-		rank, err := res[1].AsInt64()
+		var rank int64
+		var totals rueidis.RedisResult
+		err := k.call(ctx, r.opts.CallTimeout, func(ctx context.Context) (err error) {
+			res := r.client.DoMulti(ctx, k.totals(r.client), r.client.B().Zrank().Key(k.queue).Member(uid).Build())
+			totals = res[0]
+			rank, err = res[1].AsInt64()
+			return err
+		})
 		if err == nil {
-			r.fans.remember(eventID, userID, markOf(res[0], rank), now)
+			r.fans.remember(eventID, userID, markOf(totals, rank), now)
 			return Status{State: Waiting, Ahead: rank}, nil
 		}
 		if !rueidis.IsRedisNil(err) {
@@ -349,7 +386,11 @@ func (r *Room) Status(ctx context.Context, eventID, userID int64, now time.Time)
 		}
 	}
 	keys, args := r.placeArgs(k, eventID, userID, now)
-	reply, err := statusScript.Exec(ctx, r.client, keys, args).ToArray()
+	var reply []rueidis.RedisMessage
+	err := k.call(ctx, r.opts.CallTimeout, func(ctx context.Context) (err error) {
+		reply, err = statusScript.Exec(ctx, r.client, keys, args).ToArray()
+		return err
+	})
 	if err != nil {
 		return Status{}, unavailable("reading the waiting room", err)
 	}
@@ -392,8 +433,11 @@ func (r *Room) issueToken(ctx context.Context, k *eventKeys, eventID, userID int
 		return Status{}, fmt.Errorf("signing admission token: %w", err)
 	}
 	uid := strconv.FormatInt(userID, 10)
-	res := tokenScript.Exec(ctx, r.client, []string{k.active, k.tokens}, []string{uid, strconv.FormatInt(st.ExpiresAt.UnixMilli(), 10), tok})
-	kept, err := res.ToString()
+	var kept string
+	err = k.call(ctx, r.opts.CallTimeout, func(ctx context.Context) (err error) {
+		kept, err = tokenScript.Exec(ctx, r.client, []string{k.active, k.tokens}, []string{uid, strconv.FormatInt(st.ExpiresAt.UnixMilli(), 10), tok}).ToString()
+		return err
+	})
 	if rueidis.IsRedisNil(err) {
 		// The admission ended between the two calls (done, or expired).
 		return Status{State: Expired, Reason: EndedDone}, nil
@@ -410,8 +454,10 @@ func (r *Room) issueToken(ctx context.Context, k *eventKeys, eventID, userID int
 func (r *Room) Leave(ctx context.Context, eventID, userID int64) error {
 	k := r.eventKeys(eventID)
 	bucket, field := k.seen(userID)
-	err := leaveScript.Exec(ctx, r.client, []string{k.pre, k.queue, k.active, k.tokens, k.ended, bucket, k.meta},
-		[]string{strconv.FormatInt(userID, 10), field}).Error()
+	err := k.call(ctx, r.opts.CallTimeout, func(ctx context.Context) error {
+		return leaveScript.Exec(ctx, r.client, []string{k.pre, k.queue, k.active, k.tokens, k.ended, bucket, k.meta},
+			[]string{strconv.FormatInt(userID, 10), field}).Error()
+	})
 	if err != nil {
 		return unavailable("leaving the waiting room", err)
 	}

@@ -117,7 +117,7 @@ func TestHoldAttemptsAreBoundedPerFan(t *testing.T) {
 		t.Errorf("retry of an answered key: got %d %s, want its 409 replayed", r.status, r.body)
 	}
 	// A refusal is kept for the admission's window and a minute, not a day.
-	ttl, err := h.redis.Do(context.Background(), h.redis.B().Pttl().Key(h.svc.redis.idemKey(h.eventID, bot, "k0")).Build()).AsInt64()
+	ttl, err := h.redis.Do(context.Background(), h.redis.B().Pttl().Key(h.svc.redis.IdemKey(h.eventID, bot, "k0")).Build()).AsInt64()
 	if err != nil || ttl <= 0 || time.Duration(ttl)*time.Millisecond > 11*time.Minute {
 		t.Errorf("TTL of a refusal's record: got %d ms (%v), want at most 11 minutes", ttl, err)
 	}

@@ -13,15 +13,15 @@ import (
 // chooseSeats picks the best available seats of the request's section from
 // the Redis bitmap (from Postgres when the bitmap is missing or Redis is
 // away), leaving out exclude. It returns nil when there are not enough.
-func (s *Service) chooseSeats(ctx context.Context, req *holdRequest, exclude []int) ([]int, error) {
+func (h *holdRules) chooseSeats(ctx context.Context, req *holdRequest, exclude []int) ([]int, error) {
 	ev := req.ev
 	first, last := sectionRange(&ev.sections[req.section])
-	bits, cold, err := s.redis.bitmapRange(ctx, ev.ID, ev.capacity(), first, last)
+	bits, cold, err := h.redis.BitmapRange(ctx, ev.ID, ev.capacity(), first, last)
 	if err != nil || cold {
 		if err != nil {
-			s.stats.redisFallback()
+			h.stats.redisFallback()
 		}
-		return s.chooseSeatsFromPostgres(ctx, req, exclude)
+		return h.chooseSeatsFromPostgres(ctx, req, exclude)
 	}
 	base := first / 8 * 8
 	taken := func(no int32) bool {
@@ -33,20 +33,32 @@ func (s *Service) chooseSeats(ctx context.Context, req *holdRequest, exclude []i
 
 // chooseSeatsFromPostgres is chooseSeats reading the section's taken seats
 // from Postgres.
-func (s *Service) chooseSeatsFromPostgres(ctx context.Context, req *holdRequest, exclude []int) ([]int, error) {
+func (h *holdRules) chooseSeatsFromPostgres(ctx context.Context, req *holdRequest, exclude []int) ([]int, error) {
 	ev := req.ev
 	first, last := sectionRange(&ev.sections[req.section])
-	s.stats.pgTx(opHoldRead)
-	takenSet := map[int32]bool{}
+	takenSet, err := h.pg.takenSeats(ctx, ev.ID, first, last)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range exclude {
+		takenSet[int32(e)] = true
+	}
+	return pickSeats(&ev.sections[req.section], func(no int32) bool { return takenSet[no] }, req.quantity, req.together), nil
+}
+
+// takenSeats reads which seats from first to last are held or sold.
+func (p *pgStore) takenSeats(ctx context.Context, eventID int64, first, last int) (map[int32]bool, error) {
+	p.stats.pgTx(opHoldRead)
+	taken := map[int32]bool{}
 	err := database.Retry(ctx, func() error {
-		clear(takenSet)
-		rows, err := s.pool.Query(ctx, `SELECT seat_no FROM seats WHERE event_id = $1 AND seat_no BETWEEN $2 AND $3 AND status <> 'available'`, ev.ID, first, last)
+		clear(taken)
+		rows, err := p.pool.Query(ctx, `SELECT seat_no FROM seats WHERE event_id = $1 AND seat_no BETWEEN $2 AND $3 AND status <> 'available'`, eventID, first, last)
 		if err != nil {
 			return err
 		}
 		var no int32
 		_, err = pgx.ForEachRow(rows, []any{&no}, func() error {
-			takenSet[no] = true
+			taken[no] = true
 			return nil
 		})
 		return err
@@ -54,10 +66,7 @@ func (s *Service) chooseSeatsFromPostgres(ctx context.Context, req *holdRequest,
 	if err != nil {
 		return nil, fmt.Errorf("reading taken seats: %w", err)
 	}
-	for _, e := range exclude {
-		takenSet[int32(e)] = true
-	}
-	return pickSeats(&ev.sections[req.section], func(no int32) bool { return takenSet[no] }, req.quantity, req.together), nil
+	return taken, nil
 }
 
 // sectionRange is the first and last seat_no of a section; a section's

@@ -18,7 +18,9 @@ import (
 	"github.com/redis/rueidis"
 	"github.com/rs/zerolog"
 
+	"github.com/ticketvelo/ticketvelo/booker/redisstore"
 	"github.com/ticketvelo/ticketvelo/internal/config"
+	"github.com/ticketvelo/ticketvelo/internal/httpapi"
 	"github.com/ticketvelo/ticketvelo/internal/tokens"
 )
 
@@ -49,30 +51,31 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Service is the booker: its HTTP routes and its background loops.
+// Service is the booker's HTTP face and its background loops, over the
+// rules that decide holds and orders. Each part below is given exactly what
+// it uses; none reaches back into the Service.
 type Service struct {
-	pool       *pgxpool.Pool
-	redis      *redisStore
-	tokens     *tokens.Ring
-	admissions Admissions
-	cfg        config.BookerConfig
-	log        zerolog.Logger
-	now        func() time.Time
+	tokens *tokens.Ring
+	now    func() time.Time
 	// storeTimeout bounds a request's store work, and so how long its
 	// idempotency claim can be in flight.
 	storeTimeout time.Duration
+	log          zerolog.Logger
 
-	events    *eventCache
-	snapshots *snapshots
-	health    *healthWindow
-	stats     *counters
-	// holdSlots bounds the holds in progress (cfg.HoldConcurrency).
-	holdSlots chan struct{}
-
-	// hooks lets tests stall a hold inside its transaction.
-	hooks testHooks
+	pg         *pgStore
+	redis      *redisstore.Store
+	events     *eventCache
+	snapshots  *snapshots
+	holds      *holdRules
+	orders     *orderRules
+	sweeper    *sweeper
+	health     *healthWindow
+	ops        *opsStats // the ops console's figures
+	stats      *counters
+	healthLoop healthReporter
 }
 
+// testHooks let tests stall a hold at its two critical moments.
 type testHooks struct {
 	// beforeHoldTx runs before the hold transaction begins, with the
 	// seat locks (if any) held.
@@ -94,23 +97,26 @@ func New(o Options) (*Service, error) {
 	case o.Admissions == nil:
 		return nil, errors.New("booker: no admissions (the waiting room)")
 	}
-	now := o.Now
-	if now == nil {
-		now = time.Now
+	if o.Now == nil {
+		o.Now = time.Now
 	}
 	if o.StoreTimeout <= 0 {
 		o.StoreTimeout = config.Default().StoreTimeout
 	}
-	s := &Service{
-		pool: o.Pool, tokens: o.Tokens, admissions: o.Admissions,
-		cfg: o.Config, log: o.Log, now: now, storeTimeout: o.StoreTimeout,
-		stats:     newCounters(),
-		health:    newHealthWindow(),
-		holdSlots: make(chan struct{}, max(1, o.Config.HoldConcurrency)),
-	}
-	s.redis = newRedisStore(o.Redis, o.Prefix, o.Config.RedisTimeout, s.stats)
-	s.events = newEventCache(s)
-	s.snapshots = newSnapshots(s)
+	stats := newCounters()
+	s := &Service{tokens: o.Tokens, now: o.Now, storeTimeout: o.StoreTimeout, log: o.Log, stats: stats, health: newHealthWindow()}
+	s.ops = newOpsStats(o.Redis, o.Prefix, o.Now)
+	s.pg = &pgStore{pool: o.Pool, stats: stats, hooks: &testHooks{}}
+	s.redis = redisstore.New(o.Redis, o.Prefix, o.Config.RedisTimeout, stats.redisDown)
+	s.events = newEventCache(s.pg.loadEvent, o.StoreTimeout)
+	s.snapshots = newSnapshots(s.pg, s.redis, s.events, snapshotOptions{
+		interval: o.Config.SnapshotInterval, storeTimeout: o.StoreTimeout, answerTTL: o.Config.IdempotencyTTL, now: o.Now}, o.Log)
+	s.sweeper = &sweeper{pg: s.pg, redis: s.redis, admissions: o.Admissions, stats: stats, log: o.Log, now: o.Now,
+		interval: o.Config.SweepInterval, batch: o.Config.SweepBatch, answerTTL: o.Config.IdempotencyTTL}
+	s.holds = newHoldRules(s.pg, s.redis, s.snapshots, o.Config, o.StoreTimeout, o.Now, o.Log)
+	s.orders = &orderRules{pg: s.pg, redis: s.redis, events: s.events, expiry: s.sweeper, cfg: o.Config,
+		storeTimeout: o.StoreTimeout, now: o.Now, log: o.Log}
+	s.healthLoop = healthReporter{window: s.health, admissions: o.Admissions, interval: o.Config.HealthInterval, log: o.Log}
 	return s, nil
 }
 
@@ -118,12 +124,12 @@ func New(o Options) (*Service, error) {
 func (s *Service) Routes(r *router.Router) {
 	r.GET("/api/v1/events/{id}/seats", s.handleSeatMap)
 	r.GET("/api/v1/events/{id}/seats/status", s.handleSeatStatus)
-	r.POST("/api/v1/events/{id}/holds", s.handle(opHold, s.handleCreateHold))
-	r.GET("/api/v1/holds/{id}", s.handle(opOther, s.handleGetHold))
-	r.POST("/api/v1/holds/{id}/confirm", s.handle(opConfirm, s.handleConfirm))
-	r.DELETE("/api/v1/holds/{id}", s.handle(opOther, s.handleReleaseHold))
-	r.GET("/api/v1/orders", s.handle(opOther, s.handleListOrders))
-	r.POST("/api/v1/orders/{id}/cancel", s.handle(opOther, s.handleCancelOrder))
+	r.POST("/api/v1/events/{id}/holds", s.answering(opHold, s.handleCreateHold))
+	r.GET("/api/v1/holds/{id}", httpapi.Handle(s.handleGetHold))
+	r.POST("/api/v1/holds/{id}/confirm", s.answering(opConfirm, s.handleConfirm))
+	r.DELETE("/api/v1/holds/{id}", httpapi.Handle(s.handleReleaseHold))
+	r.GET("/api/v1/orders", httpapi.Handle(s.handleListOrders))
+	r.POST("/api/v1/orders/{id}/cancel", s.answering(opOther, s.handleCancelOrder))
 }
 
 // loopTimeout bounds one round of a background loop (a sweep, a seat-map
@@ -135,7 +141,15 @@ func (s *Service) Routes(r *router.Router) {
 const loopTimeout = 10 * time.Second
 
 // Loops are the booker's background loops, each a Run(ctx) error: the hold
-// expiry sweeper, the seat-map snapshot refresher and the health reporter.
+// expiry sweeper, the seat-map snapshot refresher, the health reporter and
+// the ops console's figures.
 func (s *Service) Loops() []func(context.Context) error {
-	return []func(context.Context) error{s.RunSweeper, s.snapshots.Run, s.RunHealthReporter}
+	return []func(context.Context) error{s.sweeper.Run, s.snapshots.Run, s.healthLoop.Run, s.RunOpsStats}
 }
+
+// SweepOnce releases the holds that have expired and returns how many.
+func (s *Service) SweepOnce(ctx context.Context) (int, error) { return s.sweeper.SweepOnce(ctx) }
+
+// RunHealthReporter publishes the booker's health to the waiting room
+// every health interval until ctx ends.
+func (s *Service) RunHealthReporter(ctx context.Context) error { return s.healthLoop.Run(ctx) }

@@ -72,15 +72,17 @@ func (e *eventInfo) capacity() int { return len(e.seats) }
 // eventCache loads each event once per process; unknown ids are remembered
 // briefly so a flood of them does not reach Postgres.
 type eventCache struct {
-	s       *Service
+	load func(ctx context.Context, id int64) (*eventInfo, error)
+	// timeout bounds a load, which serves every request waiting for it.
+	timeout time.Duration
 	mu      sync.RWMutex
 	known   map[int64]*eventInfo
 	missing map[int64]time.Time
 	group   singleflight.Group
 }
 
-func newEventCache(s *Service) *eventCache {
-	return &eventCache{s: s, known: map[int64]*eventInfo{}, missing: map[int64]time.Time{}}
+func newEventCache(load func(ctx context.Context, id int64) (*eventInfo, error), timeout time.Duration) *eventCache {
+	return &eventCache{load: load, timeout: timeout, known: map[int64]*eventInfo{}, missing: map[int64]time.Time{}}
 }
 
 // get returns the event or errEventNotFound.
@@ -98,9 +100,9 @@ func (c *eventCache) get(ctx context.Context, id int64) (*eventInfo, error) {
 	v, err, _ := c.group.Do(fmt.Sprint(id), func() (any, error) {
 		// The load serves every request waiting for it, whichever hangs
 		// up first, within one request's store budget.
-		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.s.storeTimeout)
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.timeout)
 		defer cancel()
-		ev, err := c.s.loadEvent(lctx, id)
+		ev, err := c.load(lctx, id)
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		switch {
@@ -122,9 +124,9 @@ func (c *eventCache) get(ctx context.Context, id int64) (*eventInfo, error) {
 }
 
 // loadEvent reads an event and its seat layout in one round trip.
-func (s *Service) loadEvent(ctx context.Context, id int64) (*eventInfo, error) {
+func (p *pgStore) loadEvent(ctx context.Context, id int64) (*eventInfo, error) {
 	ev := &eventInfo{ID: id, bySec: map[string]int{}}
-	s.stats.pgTx(opLoad)
+	p.stats.pgTx(opLoad)
 	batch := &pgx.Batch{}
 	batch.Queue(`SELECT e.name, e.currency, e.max_tickets_per_fan, e.sale_opens_at, e.starts_at, v.name, v.city, v.timezone
 		FROM events e JOIN venues v ON v.id = e.venue_id WHERE e.id = $1`, id).QueryRow(func(row pgx.Row) error {
@@ -163,7 +165,7 @@ func (s *Service) loadEvent(ctx context.Context, id int64) (*eventInfo, error) {
 	})
 	err := database.Retry(ctx, func() error {
 		ev.seats, ev.sections, ev.bySec = nil, nil, map[string]int{}
-		return s.pool.SendBatch(ctx, batch).Close()
+		return p.pool.SendBatch(ctx, batch).Close()
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, errEventNotFound

@@ -42,7 +42,7 @@ func TestExpiryReleasesSeats(t *testing.T) {
 	if h.adm.doneCount(h.eventID, fans[0]) != 1 {
 		t.Errorf("the expired buyer's admission slot was not freed")
 	}
-	taken, cold, err := h.svc.redis.takenBits(context.Background(), h.eventID, h.seats, []int{7, 8, 9})
+	taken, cold, err := h.svc.redis.TakenBits(context.Background(), h.eventID, h.seats, []int{7, 8, 9})
 	if err != nil || cold || len(taken) != 0 {
 		t.Errorf("bitmap after expiry: taken %v cold %v err %v, want all clear", taken, cold, err)
 	}
@@ -96,12 +96,12 @@ func TestConfirmAfterExpiryBeforeSweep(t *testing.T) {
 func TestSweepersInParallel(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, harnessOptions{seats: 1000, cfg: nil})
-	h.svc.cfg.SweepBatch = 25
+	h.svc.sweeper.batch = 25
 	fans := h.users(100)
 	ctx := context.Background()
 	for i := range 400 {
 		req := &holdRequest{ev: mustEvent(t, h), userID: fans[i%100], seats: []int{2 * i, 2*i + 1}, key: "k" + itoa(i), hash: "h"}
-		if out, err := h.svc.holdTx(ctx, req, req.seats); err != nil || out.created == nil {
+		if out, err := h.svc.pg.holdTx(ctx, req, req.seats, h.svc.now().Add(h.svc.holds.cfg.HoldTTL)); err != nil || out.created == nil {
 			t.Fatalf("hold %d: %+v %v", i, out, err)
 		}
 	}

@@ -371,7 +371,7 @@ func TestBusyBookerShedsHoldsInsteadOfQueueing(t *testing.T) {
 	users := h.users(2)
 	stalled, resume := make(chan struct{}), make(chan struct{})
 	var once sync.Once
-	h.svc.hooks.beforeHoldTx = func([]int) {
+	h.svc.pg.hooks.beforeHoldTx = func([]int) {
 		once.Do(func() {
 			close(stalled)
 			<-resume
@@ -412,7 +412,7 @@ func TestHoldWhoseCommitWasLostIsReplayed(t *testing.T) {
 	h.serve()
 	fan := h.users(1)[0]
 	var once sync.Once
-	h.svc.hooks.afterSeatUpdate = func([]int) { once.Do(h.pgProxy.StallReplies) } // the COMMIT's answer is held back
+	h.svc.pg.hooks.afterSeatUpdate = func([]int) { once.Do(h.pgProxy.StallReplies) } // the COMMIT's answer is held back
 	r := h.holdSeats(fan, "k", 7)
 	if r.status != 503 {
 		t.Fatalf("hold whose COMMIT's answer stalled: got %d %s, want 503", r.status, r.body)
@@ -423,7 +423,7 @@ func TestHoldWhoseCommitWasLostIsReplayed(t *testing.T) {
 		return h.direct.QueryRow(context.Background(), `SELECT id::text FROM holds WHERE user_id = $1 AND status = 'active'`, fan).Scan(&holdID)
 	})
 	ctx := context.Background()
-	if err := h.svc.redis.setBits(ctx, h.eventID, []int{7}, true, nil); err != nil { // as the refresher does
+	if err := h.svc.redis.SetBits(ctx, h.eventID, []int{7}, true, nil); err != nil { // as the refresher does
 		t.Fatal(err)
 	}
 	r = h.holdSeats(fan, "k", 7)

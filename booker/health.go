@@ -5,6 +5,8 @@ import (
 	"math"
 	"sync/atomic"
 	"time"
+
+	"github.com/rs/zerolog"
 )
 
 // healthWindow collects the latency and errors of holds and confirms since
@@ -70,11 +72,19 @@ func (w *healthWindow) take() (p99 time.Duration, errorRate float64, n int64) {
 	return p99, float64(errs) / float64(n), n
 }
 
-// RunHealthReporter publishes the booker's p99 latency and error ratio of
-// holds and confirms to the admission controller every health interval, so
-// its auto mode slows admission when the booker struggles.
-func (s *Service) RunHealthReporter(ctx context.Context) error {
-	t := time.NewTicker(s.cfg.HealthInterval)
+// healthReporter publishes the booker's p99 latency and error ratio of
+// holds and confirms to the admission controller every interval, so its
+// auto mode slows admission when the booker struggles.
+type healthReporter struct {
+	window     *healthWindow
+	admissions Admissions
+	interval   time.Duration
+	log        zerolog.Logger
+}
+
+// Run reports until ctx ends.
+func (r healthReporter) Run(ctx context.Context) error {
+	t := time.NewTicker(r.interval)
 	defer t.Stop()
 	for {
 		select {
@@ -82,9 +92,9 @@ func (s *Service) RunHealthReporter(ctx context.Context) error {
 			return nil
 		case <-t.C:
 		}
-		p99, errorRate, _ := s.health.take()
-		if err := s.admissions.ReportHealth(ctx, p99, errorRate); err != nil && ctx.Err() == nil {
-			s.log.Warn().Err(err).Msg("reporting booker health")
+		p99, errorRate, _ := r.window.take()
+		if err := r.admissions.ReportHealth(ctx, p99, errorRate); err != nil && ctx.Err() == nil {
+			r.log.Warn().Err(err).Msg("reporting booker health")
 		}
 	}
 }

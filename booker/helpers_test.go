@@ -105,6 +105,7 @@ type harness struct {
 	admitted map[int64]tokens.Admission
 	tokens   map[int64]string
 	pool     *pgxpool.Pool
+	dbURL    string // of the booker's pool, without its pool settings
 	// direct is a pool on the test's database that never goes through
 	// pgProxy, for setting up and checking while the booker's is cut.
 	direct  *pgxpool.Pool
@@ -204,7 +205,7 @@ func newHarness(t testing.TB, o harnessOptions) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &harness{t: t, svc: svc, pool: pool, direct: setupPool, pgProxy: proxy, redis: rc, prefix: prefix, ring: ring, adm: adm, clock: clk, eventID: eventID, seats: o.seats}
+	return &harness{t: t, svc: svc, pool: pool, dbURL: url, direct: setupPool, pgProxy: proxy, redis: rc, prefix: prefix, ring: ring, adm: adm, clock: clk, eventID: eventID, seats: o.seats}
 }
 
 // users inserts n fans and returns their ids.

@@ -13,6 +13,7 @@ import (
 	"github.com/ticketvelo/ticketvelo/internal/apperr"
 	"github.com/ticketvelo/ticketvelo/internal/httpapi"
 	"github.com/ticketvelo/ticketvelo/internal/tokens"
+	"github.com/ticketvelo/ticketvelo/internal/uuidtext"
 )
 
 // Which requests the health report covers.
@@ -24,17 +25,27 @@ const (
 	opConfirm
 )
 
-// handle adapts a handler: errors become JSON answers, and holds and
-// confirms feed the health report.
-func (s *Service) handle(op healthOp, h func(ctx *fasthttp.RequestCtx) error) fasthttp.RequestHandler {
+// answering adapts a handler whose success is an answer (a hold, a
+// confirm, a cancel): errors become JSON answers, and holds and confirms
+// feed the health report and the ops console's figures. A 5xx counts against the booker unless the
+// answer says the failure was upstream of it (the payment provider's
+// timeout): the waiting room must not slow admission for that.
+func (s *Service) answering(op healthOp, h func(ctx *fasthttp.RequestCtx) (answer, error)) fasthttp.RequestHandler {
 	return func(ctx *fasthttp.RequestCtx) {
 		start := time.Now()
-		if err := h(ctx); err != nil {
+		a, err := h(ctx)
+		var failed bool
+		if err != nil {
 			httpapi.WriteError(ctx, err)
+			failed = httpapi.StatusOf(err) >= 500
+		} else {
+			writeAnswer(ctx, a)
+			failed = a.status >= 500 && !a.upstream
 		}
 		if op != opOther {
-			s.health.observe(time.Since(start), ctx.Response.StatusCode() >= 500 &&
-				!bytes.Contains(ctx.Response.Body(), []byte(`"payment_timeout"`)))
+			d := time.Since(start)
+			s.health.observe(d, failed)
+			s.ops.observe(op, ctx, d, failed)
 		}
 	}
 }
@@ -135,7 +146,7 @@ func invalid(field, format string, args ...any) *apperr.Error {
 }
 
 // parseHold validates a hold body against the event.
-func (s *Service) parseHold(ev *eventInfo, body holdBody) (*holdRequest, error) {
+func parseHold(ev *eventInfo, body holdBody) (*holdRequest, error) {
 	req := &holdRequest{ev: ev}
 	switch {
 	case body.SeatIDs != nil && (body.Section != nil || body.Quantity != nil || body.Together != nil),
@@ -184,54 +195,49 @@ func (s *Service) parseHold(ev *eventInfo, body holdBody) (*holdRequest, error) 
 }
 
 // handleCreateHold: POST /api/v1/events/{id}/holds with an admission token.
-func (s *Service) handleCreateHold(ctx *fasthttp.RequestCtx) error {
+func (s *Service) handleCreateHold(ctx *fasthttp.RequestCtx) (answer, error) {
 	eventID, err := httpapi.ParseID(ctx, "id")
 	if err != nil {
-		return err
+		return answer{}, err
 	}
 	adm, err := s.tokens.VerifyAdmission(httpapi.BearerToken(ctx), eventID, s.now())
 	if errors.Is(err, tokens.ErrExpired) {
 		// A genuine token past its exp: the admission's window passed.
-		return admissionExpired("timeout")
+		return answer{}, admissionExpired("timeout")
 	}
 	if err != nil {
-		return err
+		return answer{}, err
 	}
 	key, err := idempotencyKey(ctx)
 	if err != nil {
-		return err
+		return answer{}, err
 	}
 	var body holdBody
 	if err := httpapi.DecodeJSON(ctx, &body); err != nil {
-		return err
+		return answer{}, err
 	}
 	sctx, cancel := s.storeCtx(0)
 	defer cancel()
 	ev, err := s.events.get(sctx, eventID)
 	if err != nil {
-		return err
+		return answer{}, err
 	}
 	if s.now().Before(ev.SaleOpensAt) {
-		return errSaleNotOpen.Withf("the sale opens at %s", ev.SaleOpensAt.UTC().Format(time.RFC3339))
+		return answer{}, errSaleNotOpen.Withf("the sale opens at %s", ev.SaleOpensAt.UTC().Format(time.RFC3339))
 	}
-	req, err := s.parseHold(ev, body)
+	req, err := parseHold(ev, body)
 	if err != nil {
-		return err
+		return answer{}, err
 	}
 	req.userID, req.key, req.requestID, req.admissionExp = adm.UserID, key, httpapi.RequestID(ctx), adm.ExpiresAt
 	s.snapshots.touch(ev.ID)
-	a, err := s.createHold(sctx, req)
-	if err != nil {
-		return err
-	}
-	writeAnswer(ctx, a)
-	return nil
+	return s.holds.createHold(sctx, req)
 }
 
 // holdID reads the {id} of a hold; a malformed one is simply not found.
 func holdID(ctx *fasthttp.RequestCtx) (string, error) {
 	id := httpapi.Param(ctx, "id")
-	if !validUUID(id) {
+	if !uuidtext.Valid(id) {
 		return "", errHoldNotFound
 	}
 	return id, nil
@@ -248,7 +254,7 @@ func (s *Service) handleGetHold(ctx *fasthttp.RequestCtx) error {
 	}
 	sctx, cancel := s.storeCtx(0)
 	defer cancel()
-	h, err := s.getHold(sctx, acc.UserID, id)
+	h, err := s.orders.getHold(sctx, acc.UserID, id)
 	if err != nil {
 		return err
 	}
@@ -261,36 +267,31 @@ type confirmBody struct {
 	PaymentToken string `json:"payment_token"`
 }
 
-func (s *Service) handleConfirm(ctx *fasthttp.RequestCtx) error {
+func (s *Service) handleConfirm(ctx *fasthttp.RequestCtx) (answer, error) {
 	acc, err := s.access(ctx)
 	if err != nil {
-		return err
+		return answer{}, err
 	}
 	id, err := holdID(ctx)
 	if err != nil {
-		return err
+		return answer{}, err
 	}
 	key, err := idempotencyKey(ctx)
 	if err != nil {
-		return err
+		return answer{}, err
 	}
 	var body confirmBody
 	if err := httpapi.DecodeJSON(ctx, &body); err != nil {
-		return err
+		return answer{}, err
 	}
 	switch body.PaymentToken {
 	case payOK, payDeclined, payTimeout:
 	default:
-		return invalid("payment_token", "payment_token must be tok_visa, tok_declined or tok_timeout")
+		return answer{}, invalid("payment_token", "payment_token must be tok_visa, tok_declined or tok_timeout")
 	}
-	sctx, cancel := s.storeCtx(s.paymentWait(body.PaymentToken))
+	sctx, cancel := s.storeCtx(s.orders.paymentWait(body.PaymentToken))
 	defer cancel()
-	a, err := s.confirm(sctx, acc.UserID, id, key, body.PaymentToken, httpapi.RequestID(ctx))
-	if err != nil {
-		return err
-	}
-	writeAnswer(ctx, a)
-	return nil
+	return s.orders.confirm(sctx, acc.UserID, id, key, body.PaymentToken, httpapi.RequestID(ctx))
 }
 
 func (s *Service) handleReleaseHold(ctx *fasthttp.RequestCtx) error {
@@ -304,7 +305,7 @@ func (s *Service) handleReleaseHold(ctx *fasthttp.RequestCtx) error {
 	}
 	sctx, cancel := s.storeCtx(0)
 	defer cancel()
-	if err := s.releaseHold(sctx, acc.UserID, id); err != nil {
+	if err := s.orders.releaseHold(sctx, acc.UserID, id); err != nil {
 		return err
 	}
 	ctx.SetStatusCode(fasthttp.StatusNoContent)
@@ -318,7 +319,7 @@ func (s *Service) handleListOrders(ctx *fasthttp.RequestCtx) error {
 	}
 	sctx, cancel := s.storeCtx(0)
 	defer cancel()
-	orders, err := s.listOrders(sctx, acc.UserID)
+	orders, err := s.orders.listOrders(sctx, acc.UserID)
 	if err != nil {
 		return err
 	}
@@ -326,32 +327,27 @@ func (s *Service) handleListOrders(ctx *fasthttp.RequestCtx) error {
 	return nil
 }
 
-func (s *Service) handleCancelOrder(ctx *fasthttp.RequestCtx) error {
+func (s *Service) handleCancelOrder(ctx *fasthttp.RequestCtx) (answer, error) {
 	acc, err := s.access(ctx)
 	if err != nil {
-		return err
+		return answer{}, err
 	}
 	id := httpapi.Param(ctx, "id")
-	if !validUUID(id) {
-		return errOrderNotFound
+	if !uuidtext.Valid(id) {
+		return answer{}, errOrderNotFound
 	}
 	key, err := idempotencyKey(ctx)
 	if err != nil {
-		return err
+		return answer{}, err
 	}
 	// The body is optional; when sent it must be an empty JSON object.
 	if len(bytes.TrimSpace(ctx.PostBody())) > 0 {
 		var body struct{}
 		if err := httpapi.DecodeJSON(ctx, &body); err != nil {
-			return err
+			return answer{}, err
 		}
 	}
 	sctx, cancel := s.storeCtx(0)
 	defer cancel()
-	a, err := s.cancelOrder(sctx, acc.UserID, id, key, httpapi.RequestID(ctx))
-	if err != nil {
-		return err
-	}
-	writeAnswer(ctx, a)
-	return nil
+	return s.orders.cancelOrder(sctx, acc.UserID, id, key)
 }

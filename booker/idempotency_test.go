@@ -59,7 +59,7 @@ func TestHoldIdempotency(t *testing.T) {
 	// Redis loses only the key's record: the key reused with other seats
 	// reaches Postgres, which still knows the first request; the 422 must
 	// not overwrite the record of the first, whose replay still works.
-	if err := h.redis.Do(context.Background(), h.redis.B().Del().Key(h.svc.redis.idemKey(h.eventID, bob, "b-new")).Build()).Error(); err != nil {
+	if err := h.redis.Do(context.Background(), h.redis.B().Del().Key(h.svc.redis.IdemKey(h.eventID, bob, "b-new")).Build()).Error(); err != nil {
 		t.Fatal(err)
 	}
 	if r := h.holdSeats(bob, "b-new", 6); r.status != 422 || r.code() != "idempotency_key_reused" {
@@ -84,7 +84,7 @@ func TestHoldDuplicatesInFlight(t *testing.T) {
 	h.serve()
 	fan := h.users(1)[0]
 	entered := make(chan struct{}, 1)
-	h.svc.hooks.beforeHoldTx = func([]int) {
+	h.svc.pg.hooks.beforeHoldTx = func([]int) {
 		select {
 		case entered <- struct{}{}:
 			time.Sleep(300 * time.Millisecond)

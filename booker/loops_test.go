@@ -47,7 +47,7 @@ func TestOneSnapshotBuilderPerInterval(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, harnessOptions{realClock: true, cfg: func(c *config.BookerConfig) { c.SnapshotInterval = 100 * time.Millisecond }})
 	other, err := New(Options{Pool: h.pool, Redis: h.redis, Prefix: h.prefix, Tokens: h.ring, Admissions: h.adm,
-		Config: h.svc.cfg, Log: zerolog.Nop()})
+		Config: h.svc.holds.cfg, Log: zerolog.Nop()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,8 @@ import (
 	"sync/atomic"
 
 	"github.com/VictoriaMetrics/metrics"
+
+	"github.com/ticketvelo/ticketvelo/internal/promtext"
 )
 
 // Postgres operations, counted by transaction.
@@ -72,31 +74,44 @@ type counters struct {
 }
 
 var (
-	lockWaitsTotal      = metrics.NewCounter("ticketvelo_booker_seat_lock_waits_total")
-	redisFallbacksTotal = metrics.NewCounter("ticketvelo_booker_redis_fallbacks_total")
-	holdsExpiredTotal   = metrics.NewCounter("ticketvelo_booker_holds_expired_total")
-	cancellationsTotal  = metrics.NewCounter("ticketvelo_booker_cancellations_total")
-	bitmapRepairsTotal  = metrics.NewCounter("ticketvelo_booker_bitmap_repairs_total")
-	lastDefenceTotal    = metrics.NewCounter("ticketvelo_booker_ticket_unique_violations_total")
-	snapshotBuildsTotal = metrics.NewCounter("ticketvelo_booker_snapshot_builds_total")
-	holdsShedTotal      = metrics.NewCounter("ticketvelo_booker_holds_shed_total")
-	holdSeconds         = metrics.NewPrometheusHistogramExt("ticketvelo_booker_hold_duration_seconds", holdLatencyBuckets)
-	confirmSeconds      = metrics.NewPrometheusHistogramExt("ticketvelo_booker_confirm_duration_seconds", holdLatencyBuckets)
-	snapshotSeconds     = metrics.NewPrometheusHistogramExt("ticketvelo_booker_snapshot_build_seconds", holdLatencyBuckets)
+	lockWaitsTotal      = metrics.NewCounter(promtext.Help("ticketvelo_booker_seat_lock_waits_total", "Holds that waited for another hold's Redis seat lock."))
+	redisFallbacksTotal = metrics.NewCounter(promtext.Help("ticketvelo_booker_redis_fallbacks_total", "Hold checks Postgres decided alone because Redis failed or was set aside."))
+	holdsExpiredTotal   = metrics.NewCounter(promtext.Help("ticketvelo_booker_holds_expired_total", "Holds released by the expiry sweep after their time ran out."))
+	cancellationsTotal  = metrics.NewCounter(promtext.Help("ticketvelo_booker_cancellations_total", "Holds and orders cancelled by their fan."))
+	bitmapRepairsTotal  = metrics.NewCounter(promtext.Help("ticketvelo_booker_bitmap_repairs_total", "Seats whose Redis availability bit disagreed with Postgres and was set right."))
+	lastDefenceTotal    = metrics.NewCounter(promtext.Help("ticketvelo_booker_ticket_unique_violations_total", "Second sales of a seat refused by the tickets unique constraint, the last line of defence."))
+	snapshotBuildsTotal = metrics.NewCounter(promtext.Help("ticketvelo_booker_snapshot_builds_total", "Seat-map snapshots built from Postgres."))
+	holdsShedTotal      = metrics.NewCounter(promtext.Help("ticketvelo_booker_holds_shed_total", "Holds refused with 503 because the booker had too many in flight."))
+	holdSeconds         = metrics.NewPrometheusHistogramExt(promtext.Help("ticketvelo_booker_hold_duration_seconds", "Time the booker took to decide a hold, from request to verdict."), holdLatencyBuckets)
+	confirmSeconds      = metrics.NewPrometheusHistogramExt(promtext.Help("ticketvelo_booker_confirm_duration_seconds", "Time the booker took to confirm a hold into an order."), holdLatencyBuckets)
+	snapshotSeconds     = metrics.NewPrometheusHistogramExt(promtext.Help("ticketvelo_booker_snapshot_build_seconds", "Time to build one seat-map snapshot from Postgres."), holdLatencyBuckets)
 )
 
+var (
+	ordersFamily = promtext.Help("ticketvelo_booker_orders_total", "Orders by result: confirmed, declined by payment, expired hold, or payment timed out.")
+	pgFamily     = promtext.Help("ticketvelo_booker_pg_transactions_total", "Postgres transactions (or lone statements) the booker ran, by operation.")
+	holdsFamily  = promtext.Help("ticketvelo_booker_holds_total", "Hold decisions by outcome and by the layer that decided (Redis bitmap, Redis lock or Postgres).")
+)
+
+func init() {
+	// Every result's series exists from the start, so rate() sees zeros.
+	for _, result := range []string{"confirmed", "declined", "expired", "payment_timeout"} {
+		ordersTotal(result)
+	}
+}
+
 func ordersTotal(result string) *metrics.Counter {
-	return metrics.GetOrCreateCounter(`ticketvelo_booker_orders_total{result="` + result + `"}`)
+	return metrics.GetOrCreateCounter(ordersFamily + `{result="` + result + `"}`)
 }
 
 func newCounters() *counters {
 	c := &counters{}
 	for op := range numPGOps {
-		c.pgTotal[op] = metrics.GetOrCreateCounter(`ticketvelo_booker_pg_transactions_total{op="` + pgOpNames[op] + `"}`)
+		c.pgTotal[op] = metrics.GetOrCreateCounter(pgFamily + `{op="` + pgOpNames[op] + `"}`)
 	}
 	for o := range numOutcomes {
 		for l := range numLayers {
-			c.decidedTotal[o][l] = metrics.GetOrCreateCounter(`ticketvelo_booker_holds_total{outcome="` + outcomeNames[o] + `",layer="` + layerNames[l] + `"}`)
+			c.decidedTotal[o][l] = metrics.GetOrCreateCounter(holdsFamily + `{outcome="` + outcomeNames[o] + `",layer="` + layerNames[l] + `"}`)
 		}
 	}
 	return c
@@ -123,7 +138,7 @@ func (c *counters) lockWait() {
 	lockWaitsTotal.Inc()
 }
 
-var redisTripsTotal = metrics.NewCounter("ticketvelo_booker_redis_trips_total")
+var redisTripsTotal = metrics.NewCounter(promtext.Help("ticketvelo_booker_redis_trips_total", "Times the hold path stopped using Redis for a while after repeated failures."))
 
 // redisDown counts the times the hold path stopped using Redis for a while.
 func (c *counters) redisDown() { redisTripsTotal.Inc() }

@@ -40,13 +40,12 @@ func FuzzHoldBody(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	ev := eventFromLayout(catalog.GridLayout(1000), 6)
-	s := &Service{}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var b holdBody
 		err := httpapi.DecodeJSONBytes(body, &b)
 		var req *holdRequest
 		if err == nil {
-			req, err = s.parseHold(ev, b)
+			req, err = parseHold(ev, b)
 		}
 		if err != nil {
 			var e *apperr.Error

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ticketvelo/ticketvelo/internal/redisconn"
 	"github.com/ticketvelo/ticketvelo/internal/testenv"
 )
 
@@ -18,13 +17,7 @@ import (
 // holds work again when Redis is back.
 func TestRedisUnreachableRefusesHoldsFast(t *testing.T) {
 	t.Parallel()
-	target := strings.TrimSuffix(strings.TrimPrefix(testenv.RedisURL(), "redis://"), "/0")
-	proxy := testenv.StartProxy(t, target)
-	client, err := redisconn.Open("redis://" + proxy.Addr() + "/0")
-	if err != nil {
-		t.Fatalf("Redis through the proxy: %v", err)
-	}
-	t.Cleanup(client.Close)
+	client, proxy := testenv.ProxyRedis(t)
 	h := newHarness(t, harnessOptions{redis: client, poolConns: 12})
 	h.serve()
 	fans := h.users(201)

@@ -13,9 +13,10 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/redis/rueidis"
+	"github.com/rs/zerolog"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/ticketvelo/ticketvelo/booker/redisstore"
 	"github.com/ticketvelo/ticketvelo/internal/database"
 )
 
@@ -28,10 +29,15 @@ import (
 // memory and asks Redis at most every localTTL whether a newer one exists,
 // so thousands of fans watching the map cost neither Postgres nor much Redis.
 type snapshots struct {
-	s     *Service
-	live  sync.Map // event id -> *atomic.Int64: when a request last touched it (unix nanos)
-	local sync.Map // event id -> *mapCopy
-	group singleflight.Group
+	pg     *pgStore
+	redis  *redisstore.Store
+	events *eventCache
+	opts   snapshotOptions
+	log    zerolog.Logger
+	stats  *counters
+	live   sync.Map // event id -> *atomic.Int64: when a request last touched it (unix nanos)
+	local  sync.Map // event id -> *mapCopy
+	group  singleflight.Group
 
 	mu       sync.Mutex
 	prevDiff map[int64][]byte // bitmap bits that disagreed with Postgres at the last build
@@ -59,13 +65,20 @@ func gzipped(b []byte) body {
 }
 
 const (
-	localTTL    = 100 * time.Millisecond
-	liveFor     = time.Minute
-	snapshotTTL = 10 * time.Minute
+	localTTL = 100 * time.Millisecond
+	liveFor  = time.Minute
 )
 
-func newSnapshots(s *Service) *snapshots {
-	return &snapshots{s: s, prevDiff: map[int64][]byte{}}
+// snapshotOptions are the settings the snapshots follow.
+type snapshotOptions struct {
+	interval     time.Duration // between rebuilds of a map
+	storeTimeout time.Duration // bounds a refresh a request waits for
+	answerTTL    time.Duration // how long hold answers are kept (restoreAnswers)
+	now          func() time.Time
+}
+
+func newSnapshots(pg *pgStore, rs *redisstore.Store, events *eventCache, opts snapshotOptions, log zerolog.Logger) *snapshots {
+	return &snapshots{pg: pg, redis: rs, events: events, opts: opts, log: log, stats: pg.stats, prevDiff: map[int64][]byte{}}
 }
 
 func (sn *snapshots) touch(eventID int64) {
@@ -82,7 +95,7 @@ func (sn *snapshots) touch(eventID int64) {
 // Run rebuilds the snapshots of the events this booker served lately, each
 // at most once per interval across all bookers.
 func (sn *snapshots) Run(ctx context.Context) error {
-	t := time.NewTicker(sn.s.cfg.SnapshotInterval)
+	t := time.NewTicker(sn.opts.interval)
 	defer t.Stop()
 	for {
 		select {
@@ -98,7 +111,7 @@ func (sn *snapshots) Run(ctx context.Context) error {
 				sn.local.Delete(id)
 				return true
 			}
-			ev, err := sn.s.events.get(ctx, id) // bounded by the store timeout
+			ev, err := sn.events.get(ctx, id) // bounded by the store timeout
 			if err != nil {
 				return true
 			}
@@ -115,29 +128,17 @@ func (sn *snapshots) rebuild(ctx context.Context, ev *eventInfo) {
 	defer cancel()
 	if won, err := sn.lease(bctx, ev.ID); err == nil && won {
 		if _, err := sn.build(bctx, ev); err != nil && ctx.Err() == nil {
-			sn.s.log.Warn().Err(err).Int64("event_id", ev.ID).Msg("rebuilding seat map")
+			sn.log.Warn().Err(err).Int64("event_id", ev.ID).Msg("rebuilding seat map")
 		}
 	}
 }
 
-// lease takes the event's build lease for one interval.
+// lease takes the event's build lease for one interval. The lease is a
+// little shorter than the interval: one exactly as long outlives the next
+// tick by the time the build took to start, and the map would be rebuilt
+// every other interval.
 func (sn *snapshots) lease(ctx context.Context, eventID int64) (bool, error) {
-	r := sn.s.redis
-	cctx, cancel, err := r.ctx(ctx)
-	if err != nil {
-		return false, err
-	}
-	defer cancel()
-	// A lease a little shorter than the interval: one exactly as long
-	// outlives the next tick by the time the build took to start, and the
-	// map would be rebuilt every other interval.
-	ttl := max(1, sn.s.cfg.SnapshotInterval.Milliseconds()*9/10)
-	err = r.client.Do(cctx, r.client.B().Set().Key(r.eventKey(eventID, "snap:lease")).Value("1").Nx().
-		PxMilliseconds(ttl).Build()).Error()
-	if rueidis.IsRedisNil(err) {
-		return false, nil
-	}
-	return err == nil, r.failed(err)
+	return sn.redis.Lease(ctx, eventID, max(time.Millisecond, sn.opts.interval*9/10))
 }
 
 // warm builds the event's bitmap when a hold found it missing: one
@@ -151,18 +152,18 @@ func (sn *snapshots) warm(ctx context.Context, ev *eventInfo) {
 			return nil, err
 		}
 		if won {
-			statuses, _, err := sn.readStatuses(ctx, ev)
+			statuses, _, err := sn.pg.readStatuses(ctx, ev)
 			if err == nil {
 				err = sn.reconcile(ctx, ev, statuses)
 			}
 			if err != nil {
-				sn.s.log.Warn().Err(err).Int64("event_id", ev.ID).Msg("building taken-seat bitmap")
+				sn.log.Warn().Err(err).Int64("event_id", ev.ID).Msg("building taken-seat bitmap")
 			}
 			return nil, err
 		}
 		for deadline := time.Now().Add(200 * time.Millisecond); time.Now().Before(deadline); {
 			time.Sleep(20 * time.Millisecond)
-			if _, cold, err := sn.s.redis.takenBits(ctx, ev.ID, ev.capacity(), nil); err != nil || !cold {
+			if _, cold, err := sn.redis.TakenBits(ctx, ev.ID, ev.capacity(), nil); err != nil || !cold {
 				return nil, err
 			}
 		}
@@ -183,7 +184,7 @@ var statusJSON = [...][]byte{[]byte(`"available"`), []byte(`"held"`), []byte(`"s
 // map in Redis and brings the bitmap in line with Postgres.
 func (sn *snapshots) build(ctx context.Context, ev *eventInfo) (*mapCopy, error) {
 	start := time.Now()
-	statuses, asOf, err := sn.readStatuses(ctx, ev)
+	statuses, asOf, err := sn.pg.readStatuses(ctx, ev)
 	if err != nil {
 		return nil, err
 	}
@@ -197,13 +198,13 @@ func (sn *snapshots) build(ctx context.Context, ev *eventInfo) (*mapCopy, error)
 }
 
 // readStatuses reads which seats are held or sold.
-func (sn *snapshots) readStatuses(ctx context.Context, ev *eventInfo) ([]byte, time.Time, error) {
+func (p *pgStore) readStatuses(ctx context.Context, ev *eventInfo) ([]byte, time.Time, error) {
 	asOf := time.Now()
 	statuses := make([]byte, ev.capacity())
-	sn.s.stats.pgTx(opSnapshot)
+	p.stats.pgTx(opSnapshot)
 	err := database.Retry(ctx, func() error {
 		clear(statuses)
-		rows, err := sn.s.pool.Query(ctx, `SELECT seat_no, status FROM seats WHERE event_id = $1 AND status <> 'available'`, ev.ID)
+		rows, err := p.pool.Query(ctx, `SELECT seat_no, status FROM seats WHERE event_id = $1 AND status <> 'available'`, ev.ID)
 		if err != nil {
 			return err
 		}
@@ -227,24 +228,9 @@ func (sn *snapshots) readStatuses(ctx context.Context, ev *eventInfo) ([]byte, t
 }
 
 func (sn *snapshots) store(ctx context.Context, ev *eventInfo, m *mapCopy) error {
-	r := sn.s.redis
-	cctx, cancel, err := r.ctx(ctx)
-	if err != nil {
+	stored := redisstore.StoredMap{Meta: m.meta, JSON: m.full.json, GZ: m.full.gz, StatusJSON: m.status.json, StatusGZ: m.status.gz}
+	if err := sn.redis.StoreMap(ctx, ev.ID, stored); err != nil {
 		return err
-	}
-	defer cancel()
-	ttl := snapshotTTL.Milliseconds()
-	for _, res := range r.client.DoMulti(cctx,
-		r.client.B().Set().Key(r.eventKey(ev.ID, "map:json")).Value(rueidis.BinaryString(m.full.json)).PxMilliseconds(ttl).Build(),
-		r.client.B().Set().Key(r.eventKey(ev.ID, "map:gz")).Value(rueidis.BinaryString(m.full.gz)).PxMilliseconds(ttl).Build(),
-		r.client.B().Set().Key(r.eventKey(ev.ID, "map:status")).Value(rueidis.BinaryString(m.status.json)).PxMilliseconds(ttl).Build(),
-		r.client.B().Set().Key(r.eventKey(ev.ID, "map:status:gz")).Value(rueidis.BinaryString(m.status.gz)).PxMilliseconds(ttl).Build(),
-		// The meta key goes last: a reader that sees it finds the bodies.
-		r.client.B().Set().Key(r.eventKey(ev.ID, "map:meta")).Value(m.meta).PxMilliseconds(ttl).Build(),
-	) {
-		if err := res.Error(); err != nil {
-			return r.failed(err)
-		}
 	}
 	m.checked.Store(time.Now().UnixNano())
 	sn.local.Store(ev.ID, m)
@@ -259,7 +245,6 @@ func (sn *snapshots) store(ctx context.Context, ev *eventInfo, m *mapCopy) error
 // read, and overwriting it would let requests for a just-taken seat through
 // to Postgres.
 func (sn *snapshots) reconcile(ctx context.Context, ev *eventInfo, statuses []byte) error {
-	r := sn.s.redis
 	n := ev.capacity()
 	want := make([]byte, (n+1+7)/8)
 	for i, st := range statuses {
@@ -268,25 +253,31 @@ func (sn *snapshots) reconcile(ctx context.Context, ev *eventInfo, statuses []by
 		}
 	}
 	want[n/8] |= 0x80 >> (n % 8) // the sentinel: the bitmap is complete
-	cctx, cancel, err := r.ctx(ctx)
+	cur, err := sn.redis.Bitmap(ctx, ev.ID)
 	if err != nil {
 		return err
 	}
-	defer cancel()
-	key := r.takenKey(ev.ID)
-	cur, err := r.client.Do(cctx, r.client.B().Get().Key(key).Build()).AsBytes()
-	if err != nil && !rueidis.IsRedisNil(err) {
-		return r.failed(err)
-	}
 	if len(cur) <= n/8 || cur[n/8]&(0x80>>(n%8)) == 0 {
-		if err := r.client.Do(cctx, r.client.B().Set().Key(key).Value(rueidis.BinaryString(want)).Build()).Error(); err != nil {
-			return r.failed(err)
+		if err := sn.redis.SetBitmap(ctx, ev.ID, want); err != nil {
+			return err
 		}
 		sn.mu.Lock()
 		delete(sn.prevDiff, ev.ID)
 		sn.mu.Unlock()
 		return sn.restoreAnswers(ctx, ev)
 	}
+	fixes := sn.fixes(ev.ID, n, want, cur)
+	if len(fixes) == 0 {
+		return nil
+	}
+	sn.stats.repairs.Add(int64(len(fixes)))
+	bitmapRepairsTotal.Add(len(fixes))
+	return sn.redis.SetBitValues(ctx, ev.ID, fixes)
+}
+
+// fixes are the bits of the first n that disagree with want now and
+// disagreed at the previous build too.
+func (sn *snapshots) fixes(eventID int64, n int, want, cur []byte) []redisstore.BitValue {
 	diff := make([]byte, len(want))
 	for i := range want {
 		var c byte
@@ -296,86 +287,35 @@ func (sn *snapshots) reconcile(ctx context.Context, ev *eventInfo, statuses []by
 		diff[i] = want[i] ^ c
 	}
 	sn.mu.Lock()
-	prev := sn.prevDiff[ev.ID]
-	sn.prevDiff[ev.ID] = diff
+	prev := sn.prevDiff[eventID]
+	sn.prevDiff[eventID] = diff
 	sn.mu.Unlock()
-	var args []string
+	var out []redisstore.BitValue
 	for i := 0; i < n; i++ {
 		m := byte(0x80 >> (i % 8))
 		if diff[i/8]&m != 0 && i/8 < len(prev) && prev[i/8]&m != 0 {
-			v := "0"
-			if want[i/8]&m != 0 {
-				v = "1"
-			}
-			args = append(args, "SET", "u1", strconv.Itoa(i), v)
+			out = append(out, redisstore.BitValue{Seat: i, Taken: want[i/8]&m != 0})
 		}
 	}
-	if len(args) == 0 {
-		return nil
-	}
-	sn.s.stats.repairs.Add(int64(len(args) / 4))
-	bitmapRepairsTotal.Add(len(args) / 4)
-	return r.failed(r.client.Do(cctx, r.client.B().Arbitrary("BITFIELD").Keys(key).Args(args...).Build()).Error())
+	return out
 }
 
 // restoreAnswers puts the event's recent hold answers, which Postgres keeps,
 // back into Redis after Redis lost them.
 func (sn *snapshots) restoreAnswers(ctx context.Context, ev *eventInfo) error {
-	s := sn.s
-	s.stats.pgTx(opSnapshot)
-	rows, err := s.pool.Query(ctx, `SELECT user_id, key, request_hash, status_code, response, created_at FROM idempotency_keys
-		WHERE scope = $1 AND created_at > $2 AND status_code IS NOT NULL`, holdScope(ev.ID), s.now().Add(-s.cfg.IdempotencyTTL))
+	now := sn.opts.now()
+	kept, err := sn.pg.recentAnswers(ctx, holdScope(ev.ID), now.Add(-sn.opts.answerTTL))
 	if err != nil {
-		return fmt.Errorf("reading hold answers: %w", err)
+		return err
 	}
-	var execs []rueidis.LuaExec
-	var (
-		user      int64
-		key, hash string
-		status    int
-		stored    []byte
-		createdAt time.Time
-	)
-	for rows.Next() {
-		if err := rows.Scan(&user, &key, &hash, &status, &stored, &createdAt); err != nil {
-			rows.Close()
-			return fmt.Errorf("reading hold answers: %w", err)
+	writes := make([]redisstore.Write, 0, len(kept))
+	for _, k := range kept {
+		if ttl := sn.opts.answerTTL - now.Sub(k.createdAt); ttl > 0 {
+			writes = append(writes, redisstore.Write{Key: sn.redis.IdemKey(ev.ID, k.userID, k.key), Value: doneRecord(k.hash, k.answer), TTL: ttl})
 		}
-		a, err := decodeStored(status, stored)
-		ttl := s.cfg.IdempotencyTTL - s.now().Sub(createdAt)
-		if err != nil || ttl <= 0 {
-			continue
-		}
-		execs = append(execs, rueidis.LuaExec{Keys: []string{s.redis.idemKey(ev.ID, user, key)},
-			Args: []string{doneRecord(hash, a), strconv.FormatInt(max(1, ttl.Milliseconds()), 10)}})
 	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("reading hold answers: %w", err)
-	}
-	for len(execs) > 0 {
-		n := min(len(execs), 1000)
-		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		for _, res := range restoreRecord.ExecMulti(cctx, s.redis.client, execs[:n]...) {
-			if err := res.Error(); err != nil {
-				cancel()
-				return s.redis.failed(err)
-			}
-		}
-		cancel()
-		execs = execs[n:]
-	}
-	return nil
+	return sn.redis.RestoreRecords(ctx, writes)
 }
-
-// restoreRecord puts back an answer unless the key already has one; a
-// pending claim there is a retry of that very request (or a reuse of its
-// key), which must now find the answer.
-var restoreRecord = rueidis.NewLuaScript(`
-local cur = redis.call('GET', KEYS[1])
-if cur and string.sub(cur, 1, 1) == 'D' then return 0 end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return 1
-`)
 
 // current returns the newest seat map this booker can serve: its own copy
 // while fresh, else what Redis has, else one built now.
@@ -391,7 +331,7 @@ func (sn *snapshots) current(ctx context.Context, ev *eventInfo) (*mapCopy, erro
 	v, err, _ := sn.group.Do(strconv.FormatInt(ev.ID, 10), func() (any, error) {
 		// Shared by every request waiting for it, so not tied to the
 		// first one's, but within a request's store budget.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), sn.s.storeTimeout)
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), sn.opts.storeTimeout)
 		defer cancel()
 		return sn.refresh(rctx, ev, have)
 	})
@@ -403,17 +343,17 @@ func (sn *snapshots) current(ctx context.Context, ev *eventInfo) (*mapCopy, erro
 
 func (sn *snapshots) refresh(ctx context.Context, ev *eventInfo, have *mapCopy) (*mapCopy, error) {
 	for wait := time.Now().Add(time.Second); ; {
-		m, err := sn.fetch(ctx, ev, have)
+		m, found, err := sn.fetch(ctx, ev, have)
 		if err != nil {
 			// Redis is away: serve this booker's own copy while it is
 			// fresh enough, else build one straight from Postgres.
-			if have != nil && time.Now().UnixNano()-have.asOf < sn.s.cfg.SnapshotInterval.Nanoseconds() {
+			if have != nil && time.Now().UnixNano()-have.asOf < sn.opts.interval.Nanoseconds() {
 				return have, nil
 			}
 			m, err := sn.buildLocal(ctx, ev)
 			return m, err
 		}
-		if m != nil {
+		if found {
 			return m, nil
 		}
 		// No snapshot in Redis yet: one booker builds it.
@@ -428,58 +368,35 @@ func (sn *snapshots) refresh(ctx context.Context, ev *eventInfo, have *mapCopy) 
 }
 
 // fetch reads the snapshot from Redis: have itself when it is still the
-// newest, a new copy, or nil when Redis has none.
-func (sn *snapshots) fetch(ctx context.Context, ev *eventInfo, have *mapCopy) (*mapCopy, error) {
-	r := sn.s.redis
-	cctx, cancel, err := r.ctx(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer cancel()
-	meta, err := r.client.Do(cctx, r.client.B().Get().Key(r.eventKey(ev.ID, "map:meta")).Build()).ToString()
-	if rueidis.IsRedisNil(err) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, r.failed(err)
+// newest, a new copy, or found false when Redis has none (or one this
+// booker cannot read, which is then rebuilt).
+func (sn *snapshots) fetch(ctx context.Context, ev *eventInfo, have *mapCopy) (_ *mapCopy, found bool, _ error) {
+	meta, found, err := sn.redis.MapMeta(ctx, ev.ID)
+	if err != nil || !found {
+		return nil, false, err
 	}
 	if have != nil && have.meta == meta {
 		have.checked.Store(time.Now().UnixNano())
-		return have, nil
+		return have, true, nil
 	}
-	res := r.client.DoMulti(cctx,
-		r.client.B().Get().Key(r.eventKey(ev.ID, "map:json")).Build(),
-		r.client.B().Get().Key(r.eventKey(ev.ID, "map:gz")).Build(),
-		r.client.B().Get().Key(r.eventKey(ev.ID, "map:status")).Build(),
-		r.client.B().Get().Key(r.eventKey(ev.ID, "map:status:gz")).Build(),
-		r.client.B().Get().Key(r.eventKey(ev.ID, "map:meta")).Build())
-	js, err1 := res[0].AsBytes()
-	gz, err2 := res[1].AsBytes()
-	statusJS, err3 := res[2].AsBytes()
-	statusGz, err4 := res[3].AsBytes()
-	meta, err5 := res[4].ToString()
-	for _, err := range []error{err1, err2, err3, err4, err5} {
-		if rueidis.IsRedisNil(err) {
-			return nil, nil
-		}
-		if err != nil {
-			return nil, r.failed(err)
-		}
+	stored, found, err := sn.redis.LoadMap(ctx, ev.ID)
+	if err != nil || !found {
+		return nil, false, err
 	}
-	asOf, etag, ok := strings.Cut(meta, "/")
+	asOf, etag, ok := strings.Cut(stored.Meta, "/")
 	nanos, err := strconv.ParseInt(asOf, 10, 64)
 	if !ok || err != nil {
-		return nil, nil // not ours to read: rebuild
+		return nil, false, nil // not ours to read: rebuild
 	}
-	m := &mapCopy{meta: meta, asOf: nanos, etag: etag, full: body{js, gz}, status: body{statusJS, statusGz}}
+	m := &mapCopy{meta: stored.Meta, asOf: nanos, etag: etag, full: body{stored.JSON, stored.GZ}, status: body{stored.StatusJSON, stored.StatusGZ}}
 	m.checked.Store(time.Now().UnixNano())
 	sn.local.Store(ev.ID, m)
-	return m, nil
+	return m, true, nil
 }
 
 // buildLocal builds a map from Postgres for this booker alone (Redis away).
 func (sn *snapshots) buildLocal(ctx context.Context, ev *eventInfo) (*mapCopy, error) {
-	statuses, asOf, err := sn.readStatuses(ctx, ev)
+	statuses, asOf, err := sn.pg.readStatuses(ctx, ev)
 	if err != nil {
 		return nil, err
 	}

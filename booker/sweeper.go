@@ -7,17 +7,34 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/rs/zerolog"
 
+	"github.com/ticketvelo/ticketvelo/booker/redisstore"
 	"github.com/ticketvelo/ticketvelo/internal/database"
 )
 
-// RunSweeper releases expired holds every sweep interval until ctx ends.
+// sweeper ends holds that expired: the round that releases them in
+// Postgres, and what follows an expiry (the bitmap's bits cleared, the
+// buyer's admission slot freed).
+type sweeper struct {
+	pg         *pgStore
+	redis      *redisstore.Store
+	admissions Admissions
+	stats      *counters
+	log        zerolog.Logger
+	now        func() time.Time
+	interval   time.Duration // between rounds
+	batch      int           // holds released per transaction
+	answerTTL  time.Duration // how long idempotency records are kept
+}
+
+// Run releases expired holds every sweep interval until ctx ends.
 // Several bookers may sweep at once: each claims its holds with FOR UPDATE
 // SKIP LOCKED, so no hold is released twice and none waits for another
 // sweeper. Expiry is decided by expires_at in Postgres against the
 // booker's clock, never by Redis key expiry.
-func (s *Service) RunSweeper(ctx context.Context) error {
-	t := time.NewTicker(s.cfg.SweepInterval)
+func (s *sweeper) Run(ctx context.Context) error {
+	t := time.NewTicker(s.interval)
 	defer t.Stop()
 	lastPrune := time.Time{}
 	for {
@@ -33,7 +50,7 @@ func (s *Service) RunSweeper(ctx context.Context) error {
 // sweepRound is one round of the sweeper, within loopTimeout: a Postgres
 // that stalls without failing holds it that long at most, and the next
 // round starts afresh on another connection.
-func (s *Service) sweepRound(ctx context.Context, lastPrune *time.Time) {
+func (s *sweeper) sweepRound(ctx context.Context, lastPrune *time.Time) {
 	rctx, cancel := context.WithTimeout(ctx, loopTimeout)
 	defer cancel()
 	if _, err := s.SweepOnce(rctx); err != nil && ctx.Err() == nil {
@@ -41,7 +58,7 @@ func (s *Service) sweepRound(ctx context.Context, lastPrune *time.Time) {
 	}
 	if time.Since(*lastPrune) > time.Minute {
 		*lastPrune = time.Now()
-		if err := s.pruneIdempotency(rctx); err != nil && ctx.Err() == nil {
+		if err := s.pg.pruneIdempotency(rctx, s.now().Add(-s.answerTTL)); err != nil && ctx.Err() == nil {
 			s.log.Warn().Err(err).Msg("pruning idempotency keys")
 		}
 	}
@@ -58,32 +75,34 @@ type expiredHold struct {
 
 // SweepOnce releases the holds that have expired, in batches, and returns
 // how many it released.
-func (s *Service) SweepOnce(ctx context.Context) (int, error) {
+func (s *sweeper) SweepOnce(ctx context.Context) (int, error) {
 	total := 0
 	for {
-		holds, err := s.sweepBatch(ctx)
+		holds, err := s.pg.sweepBatch(ctx, s.now(), s.batch)
 		if err != nil {
 			return total, err
 		}
 		total += len(holds)
 		s.afterExpiry(ctx, holds)
-		if len(holds) < s.cfg.SweepBatch {
+		if len(holds) < s.batch {
 			return total, nil
 		}
 	}
 }
 
-func (s *Service) sweepBatch(ctx context.Context) ([]expiredHold, error) {
+// sweepBatch releases up to limit holds that expired by now, in one
+// transaction.
+func (p *pgStore) sweepBatch(ctx context.Context, now time.Time, limit int) ([]expiredHold, error) {
 	var out []expiredHold
-	s.stats.pgTx(opSweep)
-	err := database.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+	p.stats.pgTx(opSweep)
+	err := database.RunTx(ctx, p.pool, database.TxOptions{Doing: "sweep"}, func(tx *database.Tx) error {
 		out = out[:0]
 		rows, err := tx.Query(ctx, `
 			WITH due AS (
 				SELECT id FROM holds WHERE status = 'active' AND expires_at <= $1
 				ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)
 			UPDATE holds h SET status = 'expired', updated_at = now() FROM due WHERE h.id = due.id
-			RETURNING h.id::text, h.event_id, h.user_id, h.seat_nos, h.admission_expires_at`, s.now(), s.cfg.SweepBatch)
+			RETURNING h.id::text, h.event_id, h.user_id, h.seat_nos, h.admission_expires_at`, now, limit)
 		if err != nil {
 			return fmt.Errorf("expiring holds: %w", err)
 		}
@@ -122,7 +141,7 @@ func (s *Service) sweepBatch(ctx context.Context) ([]expiredHold, error) {
 
 // releaseFanTickets takes the holds' seats off their fans' counts, locking
 // the count rows in one order so concurrent sweepers cannot deadlock.
-func releaseFanTickets(ctx context.Context, tx pgx.Tx, holds []expiredHold) error {
+func releaseFanTickets(ctx context.Context, tx *database.Tx, holds []expiredHold) error {
 	type fan struct{ event, user int64 }
 	counts := map[fan]int{}
 	for _, h := range holds {
@@ -156,7 +175,7 @@ func releaseFanTickets(ctx context.Context, tx pgx.Tx, holds []expiredHold) erro
 
 // afterExpiry clears the bitmap bits of expired holds and frees their
 // buyers' admission slots.
-func (s *Service) afterExpiry(ctx context.Context, holds []expiredHold) {
+func (s *sweeper) afterExpiry(ctx context.Context, holds []expiredHold) {
 	if len(holds) == 0 {
 		return
 	}
@@ -167,7 +186,7 @@ func (s *Service) afterExpiry(ctx context.Context, holds []expiredHold) {
 		byEvent[h.eventID] = append(byEvent[h.eventID], h.seats...)
 	}
 	for ev, seats := range byEvent {
-		if err := s.redis.setBits(ctx, ev, seats, false, nil); err != nil {
+		if err := s.redis.SetBits(ctx, ev, seats, false, nil); err != nil {
 			s.log.Debug().Err(err).Int64("event_id", ev).Msg("clearing bits of expired holds; the next snapshot repairs them")
 		}
 	}
@@ -179,7 +198,7 @@ func (s *Service) afterExpiry(ctx context.Context, holds []expiredHold) {
 // admissionDone tells the waiting room the buyer is done with the
 // admission that ends at admission (whichever they have when nil); a
 // failure only delays the slot until the admission expires.
-func (s *Service) admissionDone(ctx context.Context, eventID, userID int64, admission *time.Time) {
+func (s *sweeper) admissionDone(ctx context.Context, eventID, userID int64, admission *time.Time) {
 	var exp time.Time
 	if admission != nil {
 		exp = *admission
@@ -187,16 +206,4 @@ func (s *Service) admissionDone(ctx context.Context, eventID, userID int64, admi
 	if err := s.admissions.Done(context.WithoutCancel(ctx), eventID, userID, exp); err != nil {
 		s.log.Warn().Err(err).Int64("event_id", eventID).Int64("user_id", userID).Msg("freeing admission slot")
 	}
-}
-
-// pruneIdempotency deletes idempotency records older than their TTL, a
-// bounded batch at a time.
-func (s *Service) pruneIdempotency(ctx context.Context) error {
-	s.stats.pgTx(opSweep)
-	_, err := s.pool.Exec(ctx, `DELETE FROM idempotency_keys WHERE ctid = ANY(ARRAY(
-		SELECT ctid FROM idempotency_keys WHERE created_at < $1 LIMIT 5000))`, s.now().Add(-s.cfg.IdempotencyTTL))
-	if err != nil {
-		return fmt.Errorf("pruning idempotency keys: %w", err)
-	}
-	return nil
 }

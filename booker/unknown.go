@@ -3,11 +3,8 @@ package booker
 import (
 	"context"
 	"errors"
-	"fmt"
-	"strings"
 
-	"github.com/jackc/pgx/v5"
-
+	"github.com/ticketvelo/ticketvelo/booker/redisstore"
 	"github.com/ticketvelo/ticketvelo/internal/database"
 )
 
@@ -19,9 +16,6 @@ import (
 // the seats for ten minutes. So the key keeps a record "U<hash>" instead:
 // the outcome is unknown, and the next request with the key asks Postgres,
 // which has the answer if the hold was made, before anything else.
-
-// unknownRecord marks a key whose request's outcome is unknown.
-func unknownRecord(hash string) string { return "U" + hash }
 
 // unknownOutcomeError: Postgres could not say whether an earlier attempt
 // with the key made its hold; the retry gets 503 and tries again.
@@ -35,75 +29,56 @@ func (e *unknownOutcomeError) Unwrap() error { return e.err }
 // giveBackKey frees the key of a request that failed, so its retry runs at
 // once; when its hold may have been made (a failed COMMIT), the key says
 // so instead.
-func (s *Service) giveBackKey(ctx context.Context, req *holdRequest, idemKey string, cause error) {
-	var commit *commitError
-	if errors.As(cause, &commit) {
-		_ = s.redis.setRecord(ctx, idemKey, unknownRecord(req.hash), s.shortRecordTTL(req))
+func (h *holdRules) giveBackKey(ctx context.Context, req *holdRequest, idemKey string, cause error) {
+	if errors.Is(cause, database.ErrCommitUnknown) {
+		_ = h.redis.SetRecord(ctx, idemKey, redisstore.UnknownRecord(req.hash), h.shortRecordTTL(req))
 		return
 	}
-	_ = s.redis.forget(ctx, idemKey)
+	_ = h.redis.Forget(ctx, idemKey)
 }
 
-// claimHold claims the request's key in Redis (see claimAndCheck). A key
+// claimHold claims the request's key in Redis (redisstore.Store.Claim). A key
 // whose earlier attempt's outcome is unknown is settled first: with that
 // attempt's answer when Postgres has one, else the key is claimed afresh.
-func (s *Service) claimHold(ctx context.Context, req *holdRequest, seats []int) (claimResult, error) {
-	args := claimArgs{
-		eventID: req.ev.ID, userID: req.userID, key: req.key, hash: req.hash, requestID: req.requestID,
-		admissionExp: req.admissionExp, now: s.now(), pendingTTL: s.pendingTTL(), conflictTTL: s.shortRecordTTL(req),
-		attempts: s.cfg.HoldAttempts, sentinel: req.ev.capacity(), seats: seats,
+func (h *holdRules) claimHold(ctx context.Context, req *holdRequest, seats []int) (redisstore.ClaimResult, error) {
+	args := redisstore.ClaimArgs{
+		EventID: req.ev.ID, UserID: req.userID, Key: req.key, Hash: req.hash, RequestID: req.requestID,
+		AdmissionExp: req.admissionExp, Now: h.now(), PendingTTL: h.pendingTTL(), ConflictTTL: h.shortRecordTTL(req),
+		Attempts: h.cfg.HoldAttempts, Sentinel: req.ev.capacity(), Seats: seats,
 	}
 	for try := 0; ; try++ {
-		cl, err := s.redis.claim(ctx, args)
-		if err != nil || !cl.hasPrev || !strings.HasPrefix(cl.existing, "U") || try > 0 {
+		cl, err := h.redis.Claim(ctx, args)
+		if err != nil || !cl.HasPrev || cl.Existing.Kind() != redisstore.KindUnknown || try > 0 {
 			return cl, err
 		}
-		record, err := s.settleUnknown(ctx, req, cl.existing)
+		rec, settled, err := h.settleUnknown(ctx, req, cl.Existing)
 		if err != nil {
-			return claimResult{}, &unknownOutcomeError{err}
+			return redisstore.ClaimResult{}, &unknownOutcomeError{err}
 		}
-		if record != "" {
-			return claimResult{existing: record, hasPrev: true}, nil
+		if settled {
+			return redisstore.ClaimResult{Existing: rec, HasPrev: true}, nil
 		}
 	}
 }
 
 // settleUnknown looks up in Postgres the answer of the earlier attempt with
 // the request's key, whose outcome was unknown. It returns the record to
-// replay, or "" when that attempt made nothing and the key is free again.
-func (s *Service) settleUnknown(ctx context.Context, req *holdRequest, record string) (string, error) {
-	if record != unknownRecord(req.hash) {
-		return record, nil // another request's key: replaying it says 422
+// replay (settled), or settled false when that attempt made nothing and
+// the key is free again.
+func (h *holdRules) settleUnknown(ctx context.Context, req *holdRequest, rec redisstore.Record) (_ redisstore.Record, settled bool, _ error) {
+	if rec != redisstore.UnknownRecord(req.hash) {
+		return rec, true, nil // another request's key: replaying it says 422
 	}
-	hash, first, found, err := s.storedHoldAnswer(ctx, req, holdScope(req.ev.ID))
+	first, found, err := h.pg.storedAnswer(ctx, req.userID, holdScope(req.ev.ID), req.key)
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
-	key := s.redis.idemKey(req.ev.ID, req.userID, req.key)
+	key := h.redis.IdemKey(req.ev.ID, req.userID, req.key)
 	if !found {
-		return "", s.redis.swapRecord(ctx, key, record, "", 0)
+		return "", false, h.redis.SwapRecord(ctx, key, rec, "", 0)
 	}
-	done := doneRecord(hash, first)
+	done := doneRecord(first.hash, first.answer)
 	// Best effort: Postgres keeps the answer either way.
-	_ = s.redis.swapRecord(ctx, key, record, done, s.cfg.IdempotencyTTL)
-	return done, nil
-}
-
-// storedHoldAnswer reads the answer Postgres keeps for the request's key.
-func (s *Service) storedHoldAnswer(ctx context.Context, req *holdRequest, scope string) (hash string, first answer, found bool, err error) {
-	var status int
-	var stored []byte
-	s.stats.pgTx(opIdempotency)
-	err = database.Retry(ctx, func() error {
-		return s.pool.QueryRow(ctx, `SELECT request_hash, status_code, response FROM idempotency_keys
-			WHERE user_id = $1 AND scope = $2 AND key = $3`, req.userID, scope, req.key).Scan(&hash, &status, &stored)
-	})
-	if errors.Is(err, pgx.ErrNoRows) {
-		return "", answer{}, false, nil
-	}
-	if err != nil {
-		return "", answer{}, false, fmt.Errorf("reading idempotency key: %w", err)
-	}
-	first, err = decodeStored(status, stored)
-	return hash, first, err == nil, err
+	_ = h.redis.SwapRecord(ctx, key, rec, done, h.cfg.IdempotencyTTL)
+	return done, true, nil
 }

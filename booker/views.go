@@ -1,14 +1,14 @@
 package booker
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/ticketvelo/ticketvelo/internal/apperr"
+	"github.com/ticketvelo/ticketvelo/internal/httpapi"
+	"github.com/ticketvelo/ticketvelo/internal/uuidtext"
 )
 
 // holdJSON is a hold as docs/API.md shows it.
@@ -73,62 +73,12 @@ func (ev *eventInfo) ticketView(id string, seat int) ticketJSON {
 }
 
 // newUUID returns a random (version 4) UUID.
-func newUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	var out [36]byte
-	hex.Encode(out[0:8], b[0:4])
-	out[8] = '-'
-	hex.Encode(out[9:13], b[4:6])
-	out[13] = '-'
-	hex.Encode(out[14:18], b[6:8])
-	out[18] = '-'
-	hex.Encode(out[19:23], b[8:10])
-	out[23] = '-'
-	hex.Encode(out[24:], b[10:])
-	return string(out[:])
-}
+func newUUID() string { return uuidtext.New() }
 
-// validUUID reports whether s is a UUID in its canonical text form, so a
-// malformed id is a 404 and never reaches Postgres as a cast error.
-func validUUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i, c := range []byte(s) {
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
-				return false
-			}
-		}
-	}
-	return true
-}
-
-// errorJSON mirrors httpapi's error shape for answers the booker stores
-// and replays byte for byte.
-type errorJSON struct {
-	Error struct {
-		Code      string         `json:"code"`
-		Message   string         `json:"message"`
-		Details   map[string]any `json:"details,omitempty"`
-		RequestID string         `json:"request_id,omitempty"`
-	} `json:"error"`
-}
-
-// errorAnswer is e as a stored answer, with the status of its kind.
-func errorAnswer(e *apperr.Error, status int, requestID string) answer {
-	var body errorJSON
-	body.Error.Code, body.Error.Message, body.Error.Details, body.Error.RequestID = e.Code, e.Message, e.Details, requestID
-	b, _ := json.Marshal(body)
-	return answer{status: status, body: append(b, '\n'), retryAfter: e.RetryAfter}
+// errorAnswer is e as an answer the booker stores and replays byte for
+// byte, with the status of its kind, in httpapi's one error shape.
+func errorAnswer(e *apperr.Error, requestID string) answer {
+	return answer{status: httpapi.StatusOf(e), body: httpapi.ErrorBody(e, requestID), retryAfter: e.RetryAfter}
 }
 
 func jsonAnswer(status int, v any) answer {

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/prometheus/prometheus/promql/parser"
 )
 
 type grafanaDatasources struct {
@@ -75,7 +77,8 @@ type panel struct {
 
 type datasourceRef struct{ Type, UID string }
 
-var labelValues = regexp.MustCompile(`^label_values\((.+),\s*\w+\)$`)
+// labelValues reads Grafana's label_values(selector, label).
+var labelValues = regexp.MustCompile(`^label_values\((.+),\s*(\w+)\)$`)
 
 // provisionedDatasource is the one datasource Grafana is given.
 func provisionedDatasource(t *testing.T) (uid, typ string) {
@@ -159,9 +162,17 @@ func dashboards(t *testing.T) map[string]dashboard {
 	return out
 }
 
+// placeholderVars stand in for Grafana's variables when a query is only
+// parsed; TestDashboardsAndAlertsOnALiveDrop fills in the real values.
+var placeholderVars = map[string]string{
+	"$__rate_interval": "1m", "$__interval": "15s", "$__range": "1h", "$job": ".*", "$instance": ".*",
+}
+
 // TestGrafanaDashboards checks each dashboard file: identity, layout, and
-// that every query runs against the provisioned datasource and selects only
-// metrics the Go code exports.
+// that every query runs against the provisioned datasource and parses as
+// Prometheus's own parser (of the version Debian ships) reads PromQL.
+// Whether the queries return series is asked of a real Prometheus in
+// TestDashboardsAndAlertsOnALiveDrop.
 func TestGrafanaDashboards(t *testing.T) {
 	t.Parallel()
 	uid, typ := provisionedDatasource(t)
@@ -189,7 +200,9 @@ func TestGrafanaDashboards(t *testing.T) {
 				t.Errorf("%s: variable %s: want label_values(selector, label), got %q", file, v.Name, v.Definition)
 				continue
 			}
-			checkPromQL(t, file+": variable "+v.Name, m[1])
+			if _, err := parser.ParseMetricSelector(substitute(m[1], placeholderVars)); err != nil {
+				t.Errorf("%s: variable %s: %v", file, v.Name, err)
+			}
 		}
 		ids := map[int]bool{}
 		var all []panel
@@ -224,7 +237,9 @@ func TestGrafanaDashboards(t *testing.T) {
 				}
 				refs[q.RefID] = true
 				checkDatasource(where+" query "+q.RefID, q.Datasource)
-				checkPromQL(t, where, q.Expr)
+				if _, err := parser.ParseExpr(substitute(q.Expr, placeholderVars)); err != nil {
+					t.Errorf("%s query %s: %v", where, q.RefID, err)
+				}
 			}
 		}
 		checkNoOverlap(t, file, all)

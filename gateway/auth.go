@@ -63,7 +63,7 @@ func (g *Gateway) register(ctx *fasthttp.RequestCtx) error {
 	cfg := g.d.Config
 	sctx, cancel := g.storeCtx(ctx, cfg.HashWait) // the wait for a hash slot comes on top
 	defer cancel()
-	if err := g.limits.check(sctx, limit{scope: "register-ip", who: g.clientIP(ctx), rule: cfg.RegisterPerIP}, limit{scope: "register-account", who: emailKey(b.Email), rule: cfg.RegisterPerAccount}); err != nil {
+	if err := g.limits.check(sctx, limit{scope: scopeRegisterIP, who: g.clientIP(ctx), rule: cfg.RegisterPerIP}, limit{scope: scopeRegisterAccount, who: emailKey(b.Email), rule: cfg.RegisterPerAccount}); err != nil {
 		return err
 	}
 	u, err := g.d.Users.Register(sctx, identity.Registration{Email: b.Email, Password: b.Password, Name: b.Name})
@@ -89,15 +89,15 @@ func (g *Gateway) login(ctx *fasthttp.RequestCtx) error {
 	cfg, ip, account := g.d.Config, g.clientIP(ctx), emailKey(b.Email)
 	sctx, cancel := g.storeCtx(ctx, cfg.HashWait) // the wait for a hash slot comes on top
 	defer cancel()
-	if err := g.limits.check(sctx, limit{scope: "login-ip", who: ip, rule: cfg.LoginPerIP}); err != nil {
+	if err := g.limits.check(sctx, limit{scope: scopeLoginIP, who: ip, rule: cfg.LoginPerIP}); err != nil {
 		return err
 	}
 	// One hash tag, the account, for both counters: the reserve script
 	// touches them together.
 	tag := "{" + account + "}"
 	held, err := g.limits.reserve(sctx,
-		limit{scope: "login-fail-account-ip", who: tag + ":" + ip, rule: cfg.LoginPerAccountIP, clearOnSuccess: true},
-		limit{scope: "login-fail-account", who: tag, rule: cfg.LoginPerAccount})
+		limit{scope: scopeLoginFailAccountIP, who: tag + ":" + ip, rule: cfg.LoginPerAccountIP, clearOnSuccess: true},
+		limit{scope: scopeLoginFailAccount, who: tag, rule: cfg.LoginPerAccount})
 	if err != nil {
 		return err
 	}

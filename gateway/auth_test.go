@@ -235,6 +235,7 @@ func TestOpsRoutesNeedAnOpsToken(t *testing.T) {
 		{"GET", "/api/v1/admin/events/" + strconv.FormatInt(event, 10) + "/admission"},
 		{"PUT", "/api/v1/admin/events/" + strconv.FormatInt(event, 10) + "/admission"},
 		{"GET", "/api/v1/admin/events/" + strconv.FormatInt(event, 10) + "/stats"},
+		{"GET", "/api/v1/admin/events/" + strconv.FormatInt(event, 10) + "/stats/history"},
 	}
 	for _, rt := range routes {
 		if r := e.call(t, rt.method, rt.path, fan, map[string]any{}); r.status != 403 || r.code() != "forbidden" {

@@ -90,6 +90,7 @@ func (g *Gateway) Routes(r *router.Router) {
 	r.GET("/api/v1/admin/events/{id}/admission", httpapi.Handle(g.getAdmission))
 	r.PUT("/api/v1/admin/events/{id}/admission", httpapi.Handle(g.putAdmission))
 	r.GET("/api/v1/admin/events/{id}/stats", httpapi.Handle(g.stats))
+	r.GET("/api/v1/admin/events/{id}/stats/history", httpapi.Handle(g.opsHistory))
 
 	notFound := r.NotFound
 	r.NotFound = func(ctx *fasthttp.RequestCtx) {

@@ -42,6 +42,8 @@ type edge struct {
 	cfg     config.GatewayConfig
 	client  *http.Client
 	pgProxy *testenv.Proxy // between the gateway and Postgres, with edgeOptions.pgProxy
+	// redisProxy is between the gateway and Redis, with edgeOptions.redisProxy.
+	redisProxy *testenv.Proxy
 }
 
 type edgeOptions struct {
@@ -53,6 +55,11 @@ type edgeOptions struct {
 	// pgProxy puts the gateway's Postgres connections behind a proxy the
 	// test can cut or stall (edge.pgProxy); edge.pool stays direct.
 	pgProxy bool
+	// redisProxy puts the gateway's Redis behind a proxy the test can cut
+	// or stall (edge.redisProxy); edge.redis stays direct.
+	redisProxy bool
+	// recovery is the room's RecoveryWindow; its default when 0.
+	recovery time.Duration
 }
 
 func newRing(t testing.TB) *tokens.Ring {
@@ -81,7 +88,11 @@ func newEdge(t testing.TB, o edgeOptions) *edge {
 	if o.pgProxy {
 		gwPool, proxy = proxiedPool(t, url)
 	}
-	client, prefix := testenv.Redis(t)
+	direct, prefix := testenv.Redis(t)
+	client, redisProxy := direct, (*testenv.Proxy)(nil)
+	if o.redisProxy {
+		client, redisProxy = testenv.ProxyRedis(t)
+	}
 	ring := o.ring
 	if ring == nil {
 		ring = newRing(t)
@@ -105,6 +116,7 @@ func newEdge(t testing.TB, o edgeOptions) *edge {
 	store := catalog.NewStore(gwPool)
 	room := admission.NewRoom(client, prefix, ring, admission.Options{
 		AdmissionTTL: cfg.AdmissionTTL, GracePeriod: cfg.GracePeriod, DefaultRate: cfg.DefaultRate, DefaultMaxActive: cfg.DefaultMaxActive,
+		RecoveryWindow: o.recovery,
 		Auto: admission.AutoOptions{TargetP99: cfg.AutoTargetP99, TargetErrors: cfg.AutoTargetErrors, Increase: cfg.AutoIncrease,
 			DecreaseFactor: cfg.AutoDecreaseFactor, MinRate: cfg.AutoMinRate, MaxRate: cfg.AutoMaxRate},
 	})
@@ -136,8 +148,8 @@ func newEdge(t testing.TB, o edgeOptions) *edge {
 		}
 	})
 	return &edge{
-		base: "http://" + ln.Addr().String(), srv: srv, pool: pool, redis: client, prefix: prefix, ring: ring,
-		users: users, catalog: store, room: room, cfg: cfg, pgProxy: proxy, client: httpClient,
+		base: "http://" + ln.Addr().String(), srv: srv, pool: pool, redis: direct, prefix: prefix, ring: ring,
+		users: users, catalog: store, room: room, cfg: cfg, pgProxy: proxy, redisProxy: redisProxy, client: httpClient,
 	}
 }
 

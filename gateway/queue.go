@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"errors"
 	"strconv"
 	"time"
 
@@ -50,11 +51,18 @@ func (g *Gateway) queueStatus(ctx *fasthttp.RequestCtx) error {
 	}
 	now := g.d.Now()
 	st, err := g.d.Room.Status(ctx, ev.ID, a.UserID, now)
+	if receipt := ctx.Request.Header.Peek(placeReceiptHeader); errors.Is(err, admission.ErrNotInQueue) && len(receipt) > 0 {
+		st, err = g.d.Room.Restore(ctx, ev.ID, a.UserID, string(receipt), now)
+	}
 	if err != nil {
 		return err
 	}
 	return g.writeStatus(ctx, fasthttp.StatusOK, ev, a.UserID, st, now)
 }
+
+// placeReceiptHeader carries the place receipt a join gave the fan
+// (docs/API.md): a fan the waiting room lost gets their place back with it.
+const placeReceiptHeader = "X-Place-Receipt"
 
 func (g *Gateway) leaveQueue(ctx *fasthttp.RequestCtx) error {
 	a, err := g.fan(ctx)
@@ -106,8 +114,9 @@ type queueNews struct {
 }
 
 // appendStatus appends the QueueStatus JSON. Every string it writes is
-// JSON-safe without escaping: state and reason names, RFC 3339 times and
-// the admission token, which is base64url and dots.
+// JSON-safe without escaping: state and reason names, RFC 3339 times, and
+// the admission token and place receipt, which are base64url, digits and
+// dots.
 func appendStatus(b []byte, eventID int64, opensAt time.Time, st admission.Status, q queueNews, poll time.Duration) []byte {
 	b = append(b, `{"state":"`...)
 	b = append(b, st.State.String()...)
@@ -142,6 +151,11 @@ func appendStatus(b []byte, eventID int64, opensAt time.Time, st admission.Statu
 	case admission.Expired:
 		b = append(b, `,"reason":"`...)
 		b = append(b, st.Reason...)
+		b = append(b, '"')
+	}
+	if st.Receipt != "" {
+		b = append(b, `,"place_receipt":"`...)
+		b = append(b, st.Receipt...)
 		b = append(b, '"')
 	}
 	return append(b, '}')

@@ -8,14 +8,31 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/VictoriaMetrics/metrics"
 	"github.com/redis/rueidis"
 
 	"github.com/ticketvelo/ticketvelo/internal/apperr"
 	"github.com/ticketvelo/ticketvelo/internal/config"
+	"github.com/ticketvelo/ticketvelo/internal/httpapi"
 )
 
 var errRateLimited = apperr.New(apperr.RateLimited, "rate_limited", "too many requests")
+
+// The scopes of the gateway's limits, the scope label of
+// ticketvelo_rate_limited_total.
+const (
+	scopeRegisterIP         = "register-ip"
+	scopeRegisterAccount    = "register-account"
+	scopeLoginIP            = "login-ip"
+	scopeLoginFailAccountIP = "login-fail-account-ip"
+	scopeLoginFailAccount   = "login-fail-account"
+)
+
+func init() {
+	// Every scope's series exists from the start, so rate() sees zeros.
+	for _, s := range []string{scopeRegisterIP, scopeRegisterAccount, scopeLoginIP, scopeLoginFailAccountIP, scopeLoginFailAccount} {
+		httpapi.RateLimited(s)
+	}
+}
 
 // limiter enforces the limits on registration and login in Redis, so they
 // hold across gateways (the waiting room counts joins in the join itself).
@@ -82,7 +99,7 @@ func (l *limiter) check(ctx context.Context, limits ...limit) error {
 			return fmt.Errorf("checking the %s limit: %w: %w", lim.scope, &e, err)
 		}
 		if n > int64(lim.rule.N) {
-			metrics.GetOrCreateCounter(`ticketvelo_rate_limited_total{scope="` + lim.scope + `"}`).Inc()
+			httpapi.RateLimited(lim.scope).Inc()
 			wait = max(wait, ends[i].Sub(now))
 		}
 	}
@@ -160,7 +177,7 @@ func (l *limiter) reserve(ctx context.Context, limits ...limit) (reservation, er
 	}
 	var wait time.Duration
 	for _, i := range spent {
-		metrics.GetOrCreateCounter(`ticketvelo_rate_limited_total{scope="` + active[i-1].scope + `"}`).Inc()
+		httpapi.RateLimited(active[i-1].scope).Inc()
 		wait = max(wait, r.ends[i-1].Sub(now))
 	}
 	if len(spent) > 0 {

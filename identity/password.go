@@ -15,6 +15,7 @@ import (
 	"golang.org/x/crypto/argon2"
 
 	"github.com/ticketvelo/ticketvelo/internal/apperr"
+	"github.com/ticketvelo/ticketvelo/internal/promtext"
 )
 
 // Params are the argon2id cost settings. They are written into every hash,
@@ -53,7 +54,7 @@ type HashLimits struct {
 // a Hasher returns says how many).
 var ErrBusy = apperr.New(apperr.Unavailable, "unavailable", "too many sign-ins at once; try again shortly")
 
-var hashBusy = metrics.GetOrCreateCounter("ticketvelo_password_hash_busy_total")
+var hashBusy = metrics.GetOrCreateCounter(promtext.Help("ticketvelo_password_hash_busy_total", "Sign-ins refused with 503 because no password hash slot came free in time."))
 
 // Hasher hashes and checks passwords with argon2id, a few at a time
 // (HashLimits).

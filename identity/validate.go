@@ -79,7 +79,7 @@ func CheckPassword(password, email string) error {
 	}
 	lower := strings.ToLower(password)
 	if local, _, _ := strings.Cut(email, "@"); lower == email || (len(local) >= 4 && strings.Contains(lower, local)) {
-		return weak("the password must not contain your email address")
+		return weak("the password must not contain your email address, nor the part of it before the @")
 	}
 	if commonPasswords[lower] {
 		return weak("this password is among the most common ones; choose another")

@@ -16,9 +16,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/ticketvelo/ticketvelo/booker/outbox"
 	"github.com/ticketvelo/ticketvelo/internal/bookingevent"
 	"github.com/ticketvelo/ticketvelo/internal/kafka"
+	"github.com/ticketvelo/ticketvelo/internal/outbox"
 	"github.com/ticketvelo/ticketvelo/internal/testenv"
 	"github.com/ticketvelo/ticketvelo/internal/tokens"
 )
@@ -173,8 +173,7 @@ func (f *flow) insertOutbox(tb testing.TB, ev bookingevent.Event) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	_, err = f.pool.Exec(f.ctx, `INSERT INTO outbox (topic, key, type, payload) VALUES ($1, $2, $3, $4)`,
-		kafka.BookingEvents, ev.OrderID, ev.Type, payload)
+	_, err = f.pool.Exec(f.ctx, outbox.InsertSQL, kafka.BookingEvents, ev.OrderID, ev.Type, payload)
 	if err != nil {
 		tb.Errorf("inserting outbox row: %v", err)
 	}

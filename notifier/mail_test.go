@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ticketvelo/ticketvelo/internal/bookingevent"
+	"github.com/ticketvelo/ticketvelo/internal/uuidtext"
 )
 
 var renderNow = time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
@@ -200,7 +201,7 @@ func FuzzRender(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		ev, err := bookingevent.Decode(data)
-		if err != nil || !isUUID(ev.OrderID) {
+		if err != nil || !uuidtext.Valid(ev.OrderID) {
 			return
 		}
 		msg, err := r.render(ev, renderNow)

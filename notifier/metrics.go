@@ -8,22 +8,23 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/ticketvelo/ticketvelo/internal/bookingevent"
+	"github.com/ticketvelo/ticketvelo/internal/promtext"
 )
 
 var (
-	consumedTotal = metrics.NewCounter("ticketvelo_notifier_consumed_total")
-	skippedTotal  = metrics.NewCounter("ticketvelo_notifier_duplicates_skipped_total")
-	retriedTotal  = metrics.NewCounter("ticketvelo_notifier_retries_total")
+	consumedTotal = metrics.NewCounter(promtext.Help("ticketvelo_notifier_consumed_total", "Booking events the notifier read from Kafka."))
+	skippedTotal  = metrics.NewCounter(promtext.Help("ticketvelo_notifier_duplicates_skipped_total", "Booking events skipped because their mail had already gone out."))
+	retriedTotal  = metrics.NewCounter(promtext.Help("ticketvelo_notifier_retries_total", "Mail sends that failed and were tried again."))
 	// takeoversTotal counts claims taken over after their lease: each is a
 	// notifier that died (or stopped) between claiming a mail and sending it.
-	takeoversTotal = metrics.NewCounter("ticketvelo_notifier_claim_takeovers_total")
-	sendDuration   = metrics.NewPrometheusHistogramExt("ticketvelo_notifier_send_duration_seconds",
+	takeoversTotal = metrics.NewCounter(promtext.Help("ticketvelo_notifier_claim_takeovers_total", "Mail claims taken over after their lease ran out: a notifier died between claiming and sending."))
+	sendDuration   = metrics.NewPrometheusHistogramExt(promtext.Help("ticketvelo_notifier_send_duration_seconds", "Time to hand one mail to the SMTP server."),
 		[]float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30})
 	// deliveryDelay runs from the order change (the event's occurred_at)
 	// to the mail accepted by the server: the delay a buyer sees.
-	deliveryDelay = metrics.NewPrometheusHistogramExt("ticketvelo_notifier_delivery_delay_seconds",
+	deliveryDelay = metrics.NewPrometheusHistogramExt(promtext.Help("ticketvelo_notifier_delivery_delay_seconds", "Time from the order change to the mail accepted by the SMTP server: the delay a buyer sees."),
 		[]float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600})
-	_ = metrics.NewGauge("ticketvelo_notifier_consumer_lag", func() float64 { return float64(totalLag()) })
+	_ = metrics.NewGauge(promtext.Help("ticketvelo_notifier_consumer_lag", "Booking events after the last one handled, summed over this notifier's partitions."), func() float64 { return float64(totalLag()) })
 )
 
 func init() {
@@ -36,12 +37,17 @@ func init() {
 	}
 }
 
+var (
+	sentFamily         = promtext.Help("ticketvelo_notifier_sent_total", "Mails accepted by the SMTP server, by kind of booking event.")
+	deadLetteredFamily = promtext.Help("ticketvelo_notifier_dead_lettered_total", "Booking events given up on and put on the dead-letter topic, by reason.")
+)
+
 func sentTotal(kind string) *metrics.Counter {
-	return metrics.GetOrCreateCounter(`ticketvelo_notifier_sent_total{kind="` + kind + `"}`)
+	return metrics.GetOrCreateCounter(sentFamily + `{kind="` + kind + `"}`)
 }
 
 func deadLetteredTotal(reason string) *metrics.Counter {
-	return metrics.GetOrCreateCounter(`ticketvelo_notifier_dead_lettered_total{reason="` + reason + `"}`)
+	return metrics.GetOrCreateCounter(deadLetteredFamily + `{reason="` + reason + `"}`)
 }
 
 // lagTracker holds one notifier's consumer lag per assigned partition: the

@@ -23,6 +23,7 @@ import (
 	"github.com/ticketvelo/ticketvelo/internal/config"
 	"github.com/ticketvelo/ticketvelo/internal/kafka"
 	"github.com/ticketvelo/ticketvelo/internal/tokens"
+	"github.com/ticketvelo/ticketvelo/internal/uuidtext"
 )
 
 // Options tune a notifier; zero fields take the defaults of
@@ -308,7 +309,7 @@ func byKey(records []*kgo.Record) [][]int {
 func (n *Notifier) handle(ctx context.Context, client *kgo.Client, r *kgo.Record, mode stopMode) bool {
 	consumedTotal.Inc()
 	ev, err := bookingevent.Decode(r.Value)
-	if err == nil && !isUUID(ev.OrderID) {
+	if err == nil && !uuidtext.Valid(ev.OrderID) {
 		err = fmt.Errorf("booking event: order_id %q is not a UUID", ev.OrderID)
 	}
 	if err != nil {
@@ -452,24 +453,4 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	case <-t.C:
 		return true
 	}
-}
-
-// isUUID checks the textual form the notifications table stores.
-func isUUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i, c := range []byte(s) {
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-				return false
-			}
-		}
-	}
-	return true
 }

@@ -49,3 +49,16 @@ local function place()
   end
   return nil, exp
 end
+
+-- ended answers {3, 0, reason} for a fan whose last place ended, given
+-- place's second result; nil for a fan who never joined or left.
+local function ended(expired)
+  local why = redis.call('HGET', KEYS[6], user)
+  if why then
+    return {3, 0, why}
+  end
+  if expired then
+    return {3, 0, 'timeout'} -- not swept by the controller yet
+  end
+  return nil
+end

@@ -4,11 +4,4 @@ local p, expired = place()
 if p then
   return p
 end
-local why = redis.call('HGET', KEYS[6], user)
-if why then
-  return {3, 0, why}
-end
-if expired then
-  return {3, 0, 'timeout'} -- not swept by the controller yet
-end
-return {-1, 0, false}
+return ended(expired) or {-1, 0, false}

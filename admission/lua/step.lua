@@ -13,7 +13,8 @@
 --       13 the event's seats
 -- Reply: {code, admitted, skipped, expired, queue length, active, rate x 1000}
 --   code 0 stepped, 1 the draw is due, 2 paused, 3 before the opening,
---   4 sold out: no seat is available, so nobody is admitted.
+--   4 sold out: no seat is available, so nobody is admitted,
+--   5 restoring: the queue was lost and its fans are being put back.
 -- The seen buckets are not in KEYS because which ones depends on who is at
 -- the front; they carry the event's hash tag, so they live in its slot.
 local now = tonumber(ARGV[1])
@@ -52,7 +53,7 @@ end
 local s = redis.call('HMGET', KEYS[2], 'rate', 'max_active', 'paused', 'auto')
 local rate = tonumber(s[1]) or tonumber(ARGV[6])
 local maxActive = tonumber(s[2]) or tonumber(ARGV[7])
-local m = redis.call('HMGET', KEYS[1], 'last', 'carry', 'mr', 'mr_at', 'aimd_at', 'sold_out')
+local m = redis.call('HMGET', KEYS[1], 'last', 'carry', 'mr', 'mr_at', 'aimd_at', 'sold_out', 'recover_until')
 local last = tonumber(m[1]) or now
 local elapsed = now - last
 if elapsed < 0 then
@@ -71,12 +72,20 @@ if soldOut and not m[6] then
 elseif m[6] and not soldOut then
   redis.call('HDEL', KEYS[1], 'sold_out')
 end
-if s[3] == '1' or soldOut then
-  -- Paused or sold out: time passes without building up admissions for later.
+-- Restoring: the queue's keys were lost and its fans are coming back with
+-- their place receipts (restore.lua); nobody is admitted until they have
+-- had time to, so a fan who was near the front is not passed by one who
+-- polled back sooner.
+local restoring = tonumber(m[7]) and now < tonumber(m[7])
+if s[3] == '1' or soldOut or restoring then
+  -- Paused, sold out or restoring: time passes without building up
+  -- admissions for later.
   redis.call('HSET', KEYS[1], 'last', now, 'carry', 0)
   local code = 2
   if soldOut then
     code = 4
+  elseif restoring then
+    code = 5
   end
   return {code, 0, 0, expired, queued, active, math.floor(rate * 1000)}
 end

@@ -6,6 +6,7 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -73,9 +74,15 @@ func runWrk(ctx context.Context, f wrkFlags, r wrkRequest) (wrkRun, error) {
 	for i, n := range r.limits {
 		limits[i] = strconv.FormatInt(n, 10)
 	}
+	ready := ""
+	if r.tokens != "" {
+		ready = fmt.Sprintf("%s.ready-%d", r.tokens, time.Now().UnixNano())
+		defer os.Remove(ready)
+	}
 	cmd := exec.CommandContext(ctx, f.bin, "-t", strconv.Itoa(f.threads), "-c", strconv.Itoa(f.conns),
 		"-d", strconv.Itoa(int(f.duration/time.Second))+"s", "--timeout", strconv.Itoa(int(f.maxLat/time.Second))+"s",
-		"-s", f.script, "http://"+r.addr+"/", "--", r.method, r.path, r.header, r.tokens, strings.Join(limits, ","))
+		"-s", f.script, "http://"+r.addr+"/", "--", r.method, r.path, r.header, r.tokens, strings.Join(limits, ","),
+		strconv.Itoa(f.threads), ready)
 	cmd.SysProcAttr = childProcAttr()
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

@@ -44,7 +44,7 @@ func mountGateway(d *deps, srv *httpapi.Server) (func(context.Context) error, er
 	store := catalog.NewStore(d.pool)
 	room := admission.NewRoom(client, cfg.RedisPrefix, ring, admission.Options{
 		AdmissionTTL: g.AdmissionTTL, GracePeriod: g.GracePeriod,
-		DefaultRate: g.DefaultRate, DefaultMaxActive: g.DefaultMaxActive,
+		DefaultRate: g.DefaultRate, DefaultMaxActive: g.DefaultMaxActive, CallTimeout: cfg.StoreTimeout,
 		Auto: admission.AutoOptions{
 			TargetP99: g.AutoTargetP99, TargetErrors: g.AutoTargetErrors, Increase: g.AutoIncrease,
 			DecreaseFactor: g.AutoDecreaseFactor, MinRate: g.AutoMinRate, MaxRate: g.AutoMaxRate,

@@ -157,6 +157,9 @@ func TestAllStartsReadyAndRestartsOnItsData(t *testing.T) {
 	if !strings.Contains(metrics, `ticketvelo_http_requests_total{route="/readyz",method="GET",status="200"}`) {
 		t.Error("metrics do not count the readiness requests")
 	}
+	// Every family of every module (gateway, booker, notifier) has its
+	// HELP and TYPE, and Prometheus's own checker accepts the scrape.
+	testenv.CheckExposition(t, []byte(metrics))
 	if err := stop(); err != nil {
 		t.Fatalf("first run ended with %v, want a clean stop", err)
 	}

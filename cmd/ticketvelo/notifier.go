@@ -3,7 +3,7 @@ package main
 import (
 	"context"
 
-	"github.com/ticketvelo/ticketvelo/booker/outbox"
+	"github.com/ticketvelo/ticketvelo/internal/outbox"
 	"github.com/ticketvelo/ticketvelo/internal/tokens"
 	"github.com/ticketvelo/ticketvelo/notifier"
 )

@@ -6,7 +6,6 @@ test('a fan whose admission ended is told why, what was not held, and rejoins th
   const ev = await tinyEvent(request, ops, 4, { rate_per_second: 50, max_active: 10, paused: false, auto: false })
   await registerInBrowser(page, `/events/${ev.id}`)
   await joinAndWaitForTurn(page)
-  await page.getByRole('button', { name: 'Choose your seats' }).click()
   await page.getByRole('heading', { name: 'Sections' }).locator('..').getByRole('button').first().click()
   const seat = page.locator('[role="grid"] [data-status="available"]').first()
   const [row, number] = (await seat.getAttribute('aria-label'))!.split(', £')[0].split(', ') // "Row 1", "seat 1"

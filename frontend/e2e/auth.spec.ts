@@ -36,7 +36,7 @@ test("registration and sign-in show the API's errors next to the field they conc
   await page.getByLabel('Email').fill(email)
   await page.getByLabel('Password').fill('not the password at all')
   await page.getByRole('button', { name: 'Sign in' }).click()
-  await expect(page.locator('[data-error-code="bad_credentials"]')).toContainText('the email or password is wrong')
+  await expect(page.locator('[data-error-code="bad_credentials"]')).toContainText('The email or password is wrong.')
   await expect(page.getByText('Sign in again')).toHaveCount(0)
 
   await page.getByLabel('Password').fill(password)

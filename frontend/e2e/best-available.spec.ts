@@ -7,7 +7,6 @@ test('best available finds seats together in a section, and releasing the hold f
   const ev = await openEvent(request, ops, `Best ${Date.now()}`)
   await registerInBrowser(page, `/events/${ev.id}`)
   await joinAndWaitForTurn(page)
-  await page.getByRole('button', { name: 'Choose your seats' }).click()
 
   const form = page.getByRole('heading', { name: 'Best available' }).locator('..')
   await form.getByLabel('Section').selectOption('102') // option values are section names
@@ -26,8 +25,14 @@ test('best available finds seats together in a section, and releasing the hold f
   expect(numbers[2] - numbers[0], names.join(' | ')).toBe(2)
 
   const holdId = page.url().split('/').pop()!
+  // Release asks first: saying no keeps the seats.
   await page.getByRole('button', { name: 'Release these seats' }).click()
+  await page.getByRole('button', { name: 'Keep my seats' }).click()
+  await expect(page.getByTestId('hold-left')).toBeVisible()
+  await page.getByRole('button', { name: 'Release these seats' }).click()
+  await page.getByRole('button', { name: 'Yes, release them' }).click()
   await expect(page).toHaveURL(`/events/${ev.id}/seats`)
+  await expect(page.getByTestId('held-banner')).toHaveCount(0)
   const token = await page.evaluate(() => JSON.parse(sessionStorage.getItem('tv.session')!).token)
   const hold = await request.get(`/api/v1/holds/${holdId}`, { headers: { Authorization: `Bearer ${token}` } })
   expect((await hold.json()).hold.status).toBe('released')

@@ -126,10 +126,11 @@ export async function registerInBrowser(page: Page, next: string, name = 'Robin 
   return email
 }
 
-/** joinAndWaitForTurn joins the queue on the event page and waits to be let in. */
+/** joinAndWaitForTurn joins the queue on the event page and waits to be let in: the turn takes the fan to the seats. */
 export async function joinAndWaitForTurn(page: Page) {
   await page.getByRole('button', { name: /^Join the (pre-)?queue$/ }).click()
-  await expect(page.getByText("It's your turn!")).toBeVisible({ timeout: 45_000 })
+  await expect(page).toHaveURL(/\/events\/\d+\/seats$/, { timeout: 45_000 })
+  await expect(page.getByRole('heading', { level: 1, name: 'Choose your seats' })).toBeVisible()
 }
 
 /**

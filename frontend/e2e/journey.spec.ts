@@ -3,7 +3,6 @@ import { admitted, axeViolations, joinAndWaitForTurn, openEvent, opsUser, regist
 
 /** chooseFirstFreeSeat opens the seat page and picks the first free seat of the first section. */
 async function chooseFirstFreeSeat(page: Page): Promise<{ seatId: number; label: string }> {
-  await page.getByRole('button', { name: 'Choose your seats' }).click()
   const sections = page.getByRole('heading', { name: 'Sections' }).locator('..').getByRole('button')
   await sections.first().click()
   const seat = page.locator('[role="grid"] [data-status="available"]').first()
@@ -32,10 +31,7 @@ test('a fan registers, queues, is let in, holds two seats, pays, sees the order 
   await registerInBrowser(page, `/events/${ev.id}`)
   await expect(page.getByRole('heading', { level: 1, name: ev.name })).toBeVisible()
   await joinAndWaitForTurn(page)
-  await expect(page.getByTestId('admission-countdown')).toHaveText(/^\d+:\d\d$/)
-
-  await page.getByRole('button', { name: 'Choose your seats' }).click()
-  await expect(page.getByRole('heading', { level: 1, name: 'Choose your seats' })).toBeVisible()
+  await expect(page.getByTestId('admission-left')).toHaveText(/^\d+:\d\d$/)
   await expect(page.getByTestId('seat-canvas')).toBeVisible()
   expect(await axeViolations(page), 'seat map overview').toEqual([])
   // Zoom into the first section from the keyboard-friendly list.
@@ -129,12 +125,13 @@ test('a chosen seat someone else takes is dropped by the live refresh, which pol
   const ev = await openEvent(request, ops, `Live ${Date.now()}`)
 
   await registerInBrowser(page, `/events/${ev.id}`)
-  await joinAndWaitForTurn(page)
+  // From before the turn: it takes the fan to the seats, which load the map.
   const seen: string[] = []
   page.on('response', (r) => {
     const m = new URL(r.url()).pathname.match(/\/api\/v1\/events\/\d+(\/seats(\/status)?)$/)
     if (m) seen.push(`${m[1]} ${r.status()}`)
   })
+  await joinAndWaitForTurn(page)
   const { seatId, label } = await chooseFirstFreeSeat(page)
   await expect(page.getByTestId('selection')).toHaveCount(1)
 

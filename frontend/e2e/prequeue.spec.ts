@@ -14,7 +14,9 @@ test('a fan in the pre-queue sees the countdown and the draw explained, then the
   await expect(pre).toContainText('The seed is published here after the opening')
 
   // The sale opens, the draw runs, the fan is let in and the seed is public.
-  await expect(page.getByText("It's your turn!")).toBeVisible({ timeout: 60_000 })
+  await expect(page).toHaveURL(`/events/${ev.id}/seats`, { timeout: 60_000 })
+  await page.goto(`/events/${ev.id}`)
+  await expect(page.getByText("It's your turn!")).toBeVisible()
   const seed = page.getByTestId('draw-seed')
   await expect(seed).toBeVisible({ timeout: 15_000 })
   const stats = await request.get(`/api/v1/admin/events/${ev.id}/stats`, { headers: { Authorization: `Bearer ${ops.token}` } })

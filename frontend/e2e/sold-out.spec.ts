@@ -41,5 +41,5 @@ test('a waiting fan sees sold out while every seat is held, keeps their place, a
   // The rival leaves: the fan is next.
   const leave = await request.delete(`/api/v1/events/${ev.id}/queue`, { headers: bearer(rival.token) })
   expect(leave.status(), await leave.text()).toBe(204)
-  await expect(page.getByText("It's your turn!")).toBeVisible({ timeout: 15_000 })
+  await expect(page).toHaveURL(`/events/${ev.id}/seats`, { timeout: 15_000 })
 })

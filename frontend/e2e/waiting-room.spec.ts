@@ -36,6 +36,7 @@ test('the waiting room polls no faster than poll_after_ms, rides out failed poll
   await expect(page.getByText('Reconnecting…')).toBeHidden({ timeout: 30_000 })
 
   await page.getByRole('button', { name: 'Leave the queue' }).click()
+  await page.getByRole('button', { name: 'Yes, leave' }).click()
   await expect(page.getByRole('button', { name: 'Join the queue' })).toBeVisible()
   const token = await page.evaluate(() => JSON.parse(sessionStorage.getItem('tv.session')!).token)
   const after = await request.get(`/api/v1/events/${ev.id}/queue`, { headers: { Authorization: `Bearer ${token}` } })

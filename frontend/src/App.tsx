@@ -7,6 +7,7 @@ import { EventPage } from './pages/EventPage'
 import { AuthPage } from './pages/AuthPage'
 import { OrdersPage } from './pages/OrdersPage'
 import { Loading } from './components/ui'
+import { HeldBanner } from './components/HeldBanner'
 
 // The seat map, checkout and ops console load on demand: a fan's first
 // page (events, waiting room) is what drop-day traffic fetches.
@@ -119,6 +120,7 @@ export default function App() {
           </span>
         </nav>
       </header>
+      <HeldBanner pathname={pathname} />
       <main id="main" className="mx-auto w-full max-w-6xl flex-1 px-4 py-6 sm:py-8">
         <Suspense fallback={<Loading what="the page" />}>
           <Page pathname={pathname} />

@@ -8,6 +8,8 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/ticketvelo/ticketvelo/internal/promtext"
 )
 
 // errPoolWait is the cause of an acquire that ran out of time. The caller
@@ -17,9 +19,9 @@ import (
 var errPoolWait = errors.New("no Postgres connection came free within the acquire timeout")
 
 var (
-	acquireSeconds = metrics.NewPrometheusHistogramExt("ticketvelo_db_acquire_seconds",
+	acquireSeconds = metrics.NewPrometheusHistogramExt(promtext.Help("ticketvelo_db_acquire_seconds", "Time a request waited for a Postgres connection from the pool."),
 		[]float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5})
-	acquireTimeouts = metrics.NewCounter("ticketvelo_db_acquire_timeouts_total")
+	acquireTimeouts = metrics.NewCounter(promtext.Help("ticketvelo_db_acquire_timeouts_total", "Waits for a Postgres connection that ran out of time."))
 )
 
 // acquireBound bounds every wait for a pool connection. pgxpool has no

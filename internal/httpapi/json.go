@@ -81,11 +81,26 @@ func WriteError(ctx *fasthttp.RequestCtx, err error) {
 	if status == fasthttp.StatusUnauthorized {
 		ctx.Response.Header.Set("WWW-Authenticate", `Bearer error="invalid_token", error_description="`+e.Code+`"`)
 	}
-	WriteJSON(ctx, status, errorBodyJSON{errorJSON{Code: e.Code, Message: e.Message, Details: e.Details, RequestID: RequestID(ctx)}})
+	ctx.Response.Header.SetContentType("application/json")
+	ctx.Response.Header.Set("Cache-Control", "no-store")
+	ctx.SetStatusCode(status)
+	ctx.SetBody(ErrorBody(e, RequestID(ctx)))
 	if !errors.As(err, new(*apperr.Error)) {
 		// Keep the real cause for the log line the middleware writes.
 		ctx.SetUserValue(causeKey, err.Error())
 	}
+}
+
+// ErrorBody is the one JSON encoding of an error answer,
+// {"error":{"code","message","details","request_id"}} and a newline: what
+// WriteError sends, and what a service that stores answers to replay them
+// (the booker's idempotency records) stores.
+func ErrorBody(e *apperr.Error, requestID string) []byte {
+	b, err := json.Marshal(errorBodyJSON{errorJSON{Code: e.Code, Message: e.Message, Details: e.Details, RequestID: requestID}})
+	if err != nil {
+		return []byte(`{"error":{"code":"internal","message":"cannot encode response"}}` + "\n")
+	}
+	return append(b, '\n')
 }
 
 // WriteJSON answers with v encoded as JSON.

@@ -11,6 +11,8 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/fasthttp/router"
 	"github.com/valyala/fasthttp"
+
+	"github.com/ticketvelo/ticketvelo/internal/promtext"
 )
 
 const (
@@ -121,6 +123,20 @@ func methodName(m []byte) string {
 // latencyBuckets span a cached poll (100 µs) to a stalled dependency (10 s).
 var latencyBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
 
+var (
+	requestsFamily = promtext.Help("ticketvelo_http_requests_total", "HTTP answers by route pattern, method and status code.")
+	latencyFamily  = promtext.Help("ticketvelo_http_request_duration_seconds", "Time from a request's arrival to its answer, by route pattern, method and status code.")
+	rateLimited    = promtext.Help("ticketvelo_rate_limited_total", "Requests refused with 429 because a rate limit was spent, by the limit's scope.")
+)
+
+// RateLimited is the counter of requests refused by the rate limit scope:
+// the gateway's sign-in and registration limits and the waiting room's
+// joins share this one family. Asking for a scope at start makes its series
+// exist at zero, so rate() sees it before the first refusal.
+func RateLimited(scope string) *metrics.Counter {
+	return metrics.GetOrCreateCounter(rateLimited + `{scope="` + scope + `"}`)
+}
+
 type routeKey struct {
 	route, method string
 	status        int
@@ -142,8 +158,8 @@ func (r *routeMetrics) get(route, method string, status int) routeMetric {
 	}
 	labels := `{route=` + strconv.Quote(route) + `,method=` + strconv.Quote(method) + `,status="` + strconv.Itoa(status) + `"}`
 	m := routeMetric{
-		requests: metrics.GetOrCreateCounter("ticketvelo_http_requests_total" + labels),
-		latency:  metrics.GetOrCreatePrometheusHistogramExt("ticketvelo_http_request_duration_seconds"+labels, latencyBuckets),
+		requests: metrics.GetOrCreateCounter(requestsFamily + labels),
+		latency:  metrics.GetOrCreatePrometheusHistogramExt(latencyFamily+labels, latencyBuckets),
 	}
 	r.m.Store(key, m)
 	return m
@@ -151,5 +167,7 @@ func (r *routeMetrics) get(route, method string, status int) routeMetric {
 
 func serveMetrics(ctx *fasthttp.RequestCtx) {
 	ctx.SetContentType("text/plain; version=0.0.4; charset=utf-8")
-	metrics.WritePrometheus(ctx, true)
+	if err := promtext.Write(ctx); err != nil {
+		ctx.Error("writing metrics failed", fasthttp.StatusInternalServerError)
+	}
 }

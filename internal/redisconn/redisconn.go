@@ -29,6 +29,7 @@ func open(url string, tune []func(*rueidis.ClientOption)) (rueidis.Client, error
 	// the booker falls back to Postgres, the gateway answers 503.
 	opt.ConnWriteTimeout = 2 * time.Second
 	opt.Dialer.Timeout = 2 * time.Second
+	opt.RetryDelay = briefRetries
 	for _, t := range tune {
 		t(&opt)
 	}
@@ -37,6 +38,18 @@ func open(url string, tune []func(*rueidis.ClientOption)) (rueidis.Client, error
 		return nil, fmt.Errorf("connecting to Redis at %v: %w", opt.InitAddress, err)
 	}
 	return client, nil
+}
+
+// briefRetries lets the client retry a read-only command that met a
+// broken connection a few times within ~50 ms, enough for a reconnect or a
+// cluster's redirect, and then fail it. rueidis's own policy retries until
+// the context ends, which without a deadline is never: a node that died
+// held its callers until the failover was over.
+func briefRetries(attempts int, _ rueidis.Completed, _ error) time.Duration {
+	if attempts >= 4 {
+		return -1
+	}
+	return time.Duration(2<<attempts) * time.Millisecond
 }
 
 // Ping checks that Redis answers.

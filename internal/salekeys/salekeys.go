@@ -37,3 +37,42 @@ func Ended(prefix string, eventID int64) string { return Room(prefix, eventID) +
 // bitmap is complete; without it the bitmap is missing or being rebuilt and
 // says nothing.
 func Taken(prefix string, eventID int64) string { return Booker(prefix, eventID) + "taken" }
+
+// The ops console's figures are kept in Redis as one hash per sample
+// interval, written by every process that sees a part of them (the bookers
+// their holds and orders, the gateways' admission steps the queue), so a
+// console served by any gateway shows the same last 15 minutes, also after
+// a reload.
+const (
+	// OpsInterval is the length of one sample.
+	OpsInterval = 5 // seconds
+	// OpsKeep is how long a sample is kept: the console's 15 minutes and a
+	// minute to spare.
+	OpsKeep = 16 * 60 // seconds
+)
+
+// The fields of an event's sample hash (OpsSample) and of the bookers'
+// (OpsBookers).
+const (
+	OpsHoldsCreated  = "holds_201"  // holds made (not replays), added up
+	OpsHoldsConflict = "holds_409"  // holds refused with 409, added up
+	OpsOrders        = "orders"     // orders confirmed, added up
+	OpsAdmitted      = "admitted"   // fans admitted, added up
+	OpsQueue         = "queue"      // queue length at the sample's last step
+	OpsSeatsLeft     = "seats_left" // seats neither held nor sold, at its last step
+	OpsRequests      = "requests"   // holds and confirms the bookers answered, added up
+	OpsErrors        = "errors"     // of which failed (5xx), added up
+	OpsP99Prefix     = "p99_us."    // + a booker's instance id: its p99 in µs
+)
+
+// OpsSample is the hash of an event's figures for the sample interval that
+// starts at the unix second start (a multiple of OpsInterval).
+func OpsSample(prefix string, eventID int64, start int64) string {
+	return prefix + "ops:" + tag(eventID) + ":" + strconv.FormatInt(start, 10)
+}
+
+// OpsBookers is the hash of the bookers' latency and errors, over every
+// event, for the sample interval that starts at the unix second start.
+func OpsBookers(prefix string, start int64) string {
+	return prefix + "ops:bookers:" + strconv.FormatInt(start, 10)
+}

@@ -3,9 +3,14 @@ package testenv
 import (
 	"net"
 	neturl "net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/ticketvelo/ticketvelo/internal/redisconn"
 )
 
 // Proxy forwards TCP to a target until it is cut, so a test can take a
@@ -185,4 +190,18 @@ func ProxyPostgres(tb testing.TB, url string) (string, *Proxy) {
 	p := StartProxy(tb, target)
 	u.Host = p.Addr()
 	return u.String(), p
+}
+
+// ProxyRedis opens a Redis client that reaches the test Redis through a
+// Proxy, so a test can cut or stall Redis for one program alone.
+func ProxyRedis(tb testing.TB) (rueidis.Client, *Proxy) {
+	tb.Helper()
+	target := strings.TrimSuffix(strings.TrimPrefix(redisURL, "redis://"), "/0")
+	p := StartProxy(tb, target)
+	client, err := redisconn.Open("redis://" + p.Addr() + "/0")
+	if err != nil {
+		tb.Fatalf("Redis through a proxy: %v", err)
+	}
+	tb.Cleanup(client.Close)
+	return client, p
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/ticketvelo/ticketvelo/internal/apperr"
+	"github.com/ticketvelo/ticketvelo/internal/promtext"
 )
 
 // Audiences and issuer of TicketVelo's tokens.
@@ -45,13 +46,27 @@ var (
 // Access tokens verified, by path: fast (this ring's own HS256 header) or
 // general (everything else, refusals included).
 var (
-	accessFast    = metrics.NewCounter(`ticketvelo_access_tokens_verified_total{path="fast"}`)
-	accessGeneral = metrics.NewCounter(`ticketvelo_access_tokens_verified_total{path="general"}`)
+	verifiedFamily = promtext.Help("ticketvelo_access_tokens_verified_total", "Access tokens checked, by path: fast (this ring's own HS256 header) or general.")
+	accessFast     = metrics.NewCounter(verifiedFamily + `{path="fast"}`)
+	accessGeneral  = metrics.NewCounter(verifiedFamily + `{path="general"}`)
 )
+
+var rejectionsFamily = promtext.Help("ticketvelo_token_rejections_total", "Tokens refused, by reason (the error code the client gets).")
+
+func init() {
+	// Every reason's series exists from the start, so rate() sees zeros.
+	for _, e := range []*apperr.Error{ErrMissing, ErrMalformed, ErrAlg, ErrSignature, ErrExpired, ErrAudience, ErrClaims, ErrWrongEvent} {
+		rejectionCounter(e)
+	}
+}
+
+func rejectionCounter(e *apperr.Error) *metrics.Counter {
+	return metrics.GetOrCreateCounter(rejectionsFamily + `{reason="` + e.Code + `"}`)
+}
 
 // rejected counts refused tokens by reason.
 func rejected(e *apperr.Error) error {
-	metrics.GetOrCreateCounter(`ticketvelo_token_rejections_total{reason="` + e.Code + `"}`).Inc()
+	rejectionCounter(e).Inc()
 	return e
 }
 

@@ -1,4 +1,4 @@
-import { memo, useRef, useState, type KeyboardEvent } from 'react'
+import { memo, useEffect, useRef, useState, type KeyboardEvent, type RefObject } from 'react'
 import { money } from '../lib/format'
 import { Status, type SectionBox, type Venue } from '../lib/seatmap'
 
@@ -24,6 +24,8 @@ export function SectionSeats({
 }) {
   const [active, setActive] = useState<number>(() => box.rows[0]?.seatIds[0] ?? -1)
   const grid = useRef<HTMLDivElement>(null)
+  const scroller = useRef<HTMLDivElement>(null)
+  const overflow = useOverflows(scroller)
   const activeId = box.rows.some((r) => r.seatIds.includes(active)) ? active : (box.rows[0]?.seatIds[0] ?? -1)
 
   function move(e: KeyboardEvent<HTMLDivElement>) {
@@ -47,17 +49,24 @@ export function SectionSeats({
   }
 
   return (
-    <div className="overflow-x-auto pb-2">
-      <div ref={grid} role="grid" aria-label={`Seats in section ${box.name}`} onKeyDown={move} className="mx-auto space-y-1" style={{ maxWidth: `${2.5 + box.width * 2}rem` }} data-version={version}>
+    <>
+      {overflow && (
+        <p className="mb-1 text-xs font-medium text-slate-700" data-testid="scroll-hint">
+          Swipe sideways to see all {box.width} seats of a row; the row labels stay in view.
+        </p>
+      )}
+      <div ref={scroller} className="overflow-x-auto pb-2">
+      <div ref={grid} role="grid" aria-label={`Seats in section ${box.name}`} onKeyDown={move} className="mx-auto min-w-max space-y-1" style={{ maxWidth: `${2.5 + box.width * 2}rem` }} data-version={version}>
         {box.rows.map((r) => (
           <div
             role="row"
             key={r.label}
             className="grid items-center gap-0.5"
-            // Seats shrink to fit the screen down to 24 px (the WCAG 2.2 target size), then the grid scrolls.
+            // Rows keep their width (min-w-max above) and the box scrolls: a sticky row label can only follow within its row.
             style={{ gridTemplateColumns: `2rem repeat(${box.width}, minmax(1.5rem, 1.75rem))` }}
           >
-            <span role="rowheader" className="pr-1 text-right text-xs font-medium text-slate-600">
+            {/* Sticky: a row scrolled sideways on a phone still says which row it is. */}
+            <span role="rowheader" className="sticky left-0 z-10 bg-white pr-1 text-right text-xs font-medium text-slate-700">
               {r.label}
             </span>
             {r.seatIds.map((id, i) => (
@@ -79,8 +88,23 @@ export function SectionSeats({
           </div>
         ))}
       </div>
-    </div>
+      </div>
+    </>
   )
+}
+
+/** useOverflows tells whether the element is wider than its box, as it is on a phone. */
+function useOverflows(el: RefObject<HTMLElement | null>): boolean {
+  const [over, setOver] = useState(false)
+  useEffect(() => {
+    const e = el.current
+    if (!e || typeof ResizeObserver === 'undefined') return
+    const check = () => setOver(e.scrollWidth > e.clientWidth + 1)
+    const ro = new ResizeObserver(check)
+    ro.observe(e)
+    return () => ro.disconnect()
+  }, [el])
+  return over
 }
 
 const SeatButton = memo(function SeatButton({
@@ -113,7 +137,7 @@ const SeatButton = memo(function SeatButton({
       ? 'bg-emerald-700 text-white hover:bg-emerald-800'
       : status === Status.held
         ? 'bg-amber-200 text-amber-900'
-        : 'bg-slate-200 text-slate-500'
+        : 'bg-slate-200 text-slate-700' // sold: 8:1, the label stays legible
   return (
     <button
       type="button"

@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useRef, useState } from 'react'
 import { api, ApiError, type Event, type ExpiredReason, type QueueStatus } from '../lib/api'
-import { clock, count, dateTime, eta } from '../lib/format'
-import { usePageHidden, useSecondsLeft } from '../lib/hooks'
+import { clock, count, dateTime, eta, timeOfDay } from '../lib/format'
+import { useNow, usePageHidden, useSecondsLeft } from '../lib/hooks'
 import { Poller } from '../lib/poller'
 import { queueProgress, queueStall, type Stall } from '../lib/queue'
 import { navigate } from '../lib/router'
@@ -46,12 +46,18 @@ export function WaitingRoom({ event, auth }: { event: Event; auth: Session | nul
   const [busy, setBusy] = useState<'join' | 'leave' | null>(null)
   const [firstAhead, setFirstAhead] = useState<number | null>(() => readFirstAhead(event.id))
   const pollerRef = useRef<Poller<QueueStatus> | null>(null)
+  // A turn that comes while this page watches takes the fan to the seats;
+  // a fan who comes back to the event page while admitted stays here.
+  const waited = useRef(false)
+  const [updatedAt, setUpdatedAt] = useState<number | null>(null)
+  const [confirmLeave, setConfirmLeave] = useState(false)
   const hidden = usePageHidden()
   const token = auth?.token
 
   const apply = useCallback(
     (st: QueueStatus) => {
       setPhase({ kind: 'in', status: st })
+      setUpdatedAt(Date.now())
       if (st.state === 'waiting' && st.ahead !== undefined) {
         setFirstAhead((f) => {
           if (f !== null && f >= st.ahead!) return f
@@ -61,7 +67,13 @@ export function WaitingRoom({ event, auth }: { event: Event; auth: Session | nul
       }
       if (st.state === 'admitted' && st.admission_token && st.admission_expires_at) {
         session.saveAdmission(event.id, { token: st.admission_token, expiresAt: st.admission_expires_at })
+        if (waited.current) {
+          waited.current = false
+          chime()
+          navigate(`/events/${event.id}/seats`)
+        }
       }
+      if (st.state === 'prequeue' || st.state === 'waiting') waited.current = true
       if (st.state === 'expired') session.forgetAdmission(event.id)
       // Admitted and expired are final for this visit: the countdown runs locally.
       return st.state === 'prequeue' || st.state === 'waiting'
@@ -120,6 +132,7 @@ export function WaitingRoom({ event, auth }: { event: Event; auth: Session | nul
     if (!token) return
     setBusy('join')
     setActionError(null)
+    waited.current = true
     try {
       const st = await api.joinQueue(event.id, token)
       writeFirstAhead(event.id, null)
@@ -143,6 +156,7 @@ export function WaitingRoom({ event, auth }: { event: Event; auth: Session | nul
     setActionError(null)
     try {
       await api.leaveQueue(event.id, token)
+      setConfirmLeave(false)
       pollerRef.current?.stop()
       session.forgetAdmission(event.id)
       writeFirstAhead(event.id, null)
@@ -200,11 +214,26 @@ export function WaitingRoom({ event, auth }: { event: Event; auth: Session | nul
             </div>
           </Notice>
         )}
-        {status && status.state !== 'expired' && (
-          <Button variant="danger" onClick={leave} busy={busy === 'leave'}>
-            Leave the queue
-          </Button>
-        )}
+        {status && status.state !== 'expired' && updatedAt !== null && <Updated at={updatedAt} />}
+        {status && status.state !== 'expired' &&
+          (confirmLeave ? (
+            <div className="rounded-lg border border-red-200 bg-red-50 p-3 text-sm text-red-950" role="group" aria-label="Leave the queue?">
+              <p className="font-semibold">Leave the queue and give up your place?</p>
+              <p className="mt-1">If you change your mind you join again at the back.</p>
+              <div className="mt-2 flex flex-wrap gap-2">
+                <Button variant="danger" onClick={leave} busy={busy === 'leave'}>
+                  Yes, leave
+                </Button>
+                <Button variant="secondary" onClick={() => setConfirmLeave(false)}>
+                  Stay in the queue
+                </Button>
+              </div>
+            </div>
+          ) : (
+            <Button variant="ghost" onClick={() => setConfirmLeave(true)}>
+              Leave the queue
+            </Button>
+          ))}
       </div>
     </section>
   )
@@ -347,8 +376,9 @@ function Waiting({ status, progress, stall }: { status: QueueStatus; progress: n
           <div className="h-full rounded-full bg-indigo-600 transition-[width] duration-700" style={{ width: `${Math.max(2, pct)}%` }} />
         </div>
       </div>
-      <p className="text-sm text-slate-600">
-        Keep this page open: it updates by itself. If you leave it for more than a minute, your turn may be skipped.
+      <p className="rounded-lg border border-indigo-200 bg-indigo-50 px-3 py-2 text-sm font-medium text-indigo-950">
+        Keep this page open and do not refresh: it updates by itself, and takes you to the seats when it is your turn. Away for more than a minute,
+        your turn may be skipped.
       </p>
     </div>
   )
@@ -396,4 +426,33 @@ function Admitted({ event, status }: { event: Event; status: QueueStatus }) {
       {!over && <Button onClick={() => navigate(`/events/${event.id}/seats`)}>Choose your seats</Button>}
     </div>
   )
+}
+
+/** Updated says when the place on screen was last confirmed by the server. */
+function Updated({ at }: { at: number }) {
+  const now = useNow()
+  const ago = Math.max(0, Math.round((now - at) / 1000))
+  return (
+    <p className="text-xs text-slate-600" data-testid="queue-updated">
+      Last updated {timeOfDay(at)} ({ago < 2 ? 'just now' : `${ago} s ago`})
+    </p>
+  )
+}
+
+/** chime plays a short tone for a turn that comes while the fan looks away; silent where the browser forbids it. */
+function chime() {
+  try {
+    const ctx = new AudioContext()
+    const osc = ctx.createOscillator()
+    const gain = ctx.createGain()
+    osc.frequency.value = 880
+    gain.gain.setValueAtTime(0.15, ctx.currentTime)
+    gain.gain.exponentialRampToValueAtTime(0.001, ctx.currentTime + 0.6)
+    osc.connect(gain).connect(ctx.destination)
+    osc.start()
+    osc.stop(ctx.currentTime + 0.6)
+    osc.onended = () => void ctx.close()
+  } catch {
+    // No audio: the title and the page change say it.
+  }
 }

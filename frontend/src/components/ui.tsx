@@ -69,7 +69,7 @@ export function Notice({ tone = 'info', title, children, live = false }: { tone?
   )
 }
 
-/** ErrorNotice shows an API failure: its message, and its code for support. */
+/** ErrorNotice shows an API failure as a sentence; its code and request id for support are behind Details. */
 export function ErrorNotice({ error, title, action }: { error: unknown; title?: string; action?: ReactNode }) {
   const code = error instanceof ApiError ? error.code : error instanceof NetworkError ? 'network' : undefined
   const requestId = error instanceof ApiError ? error.requestId : undefined
@@ -77,10 +77,12 @@ export function ErrorNotice({ error, title, action }: { error: unknown; title?: 
     <Notice tone="error" title={title ?? 'That did not work'}>
       <p data-error-code={code}>{errorMessage(error)}</p>
       {(code || requestId) && (
-        <p className="mt-1 text-xs text-red-800">
+        // For support, out of the way: a fan reads the sentence above.
+        <details className="mt-1 text-xs text-red-900">
+          <summary className="cursor-pointer">Details</summary>
           {code && <>Code: <code>{code}</code></>}
           {requestId && <> · Request {requestId}</>}
-        </p>
+        </details>
       )}
       {error instanceof ApiError && error.status === 401 && error.code !== 'bad_credentials' && !action && (
         <p className="mt-2">

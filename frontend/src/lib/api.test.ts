@@ -4,7 +4,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { admissionEnded, ApiError, Client, NetworkError, outcomeUnknown } from './api'
+import { admissionEnded, ApiError, Client, errorMessage, NetworkError, outcomeUnknown } from './api'
 
 type Handler = (req: IncomingMessage, body: string, res: ServerResponse) => void
 
@@ -41,6 +41,27 @@ function json(status: number, v: unknown, headers: Record<string, string> = {}):
 }
 
 describe('Client', () => {
+  it('keeps the place receipt of a join, shows it with every poll, and drops it on leaving', async () => {
+    const store = new Map<string, string>()
+    Object.defineProperty(globalThis, 'localStorage', {
+      configurable: true,
+      value: { getItem: (k: string) => store.get(k) ?? null, setItem: (k: string, v: string) => store.set(k, v), removeItem: (k: string) => store.delete(k) },
+    })
+    routes.set('POST /api/v1/events/9/queue', json(201, { state: 'waiting', event_id: 9, ahead: 3, poll_after_ms: 1000, sale_opens_at: '', place_receipt: 'p1.k.9.1.5.mac' }))
+    routes.set('GET /api/v1/events/9/queue', json(200, { state: 'waiting', event_id: 9, ahead: 3, poll_after_ms: 1000, sale_opens_at: '' }))
+    routes.set('DELETE /api/v1/events/9/queue', (_req, _body, res) => res.writeHead(204).end())
+    const c = new Client(base)
+    await c.joinQueue(9, 't')
+    await c.queueStatus(9, 't')
+    expect(seen.at(-1)?.headers['x-place-receipt']).toBe('p1.k.9.1.5.mac')
+    await c.queueStatus(8, 't').catch(() => undefined)
+    expect(seen.at(-1)?.headers['x-place-receipt']).toBeUndefined()
+    await c.leaveQueue(9, 't')
+    await c.queueStatus(9, 't')
+    expect(seen.at(-1)?.headers['x-place-receipt']).toBeUndefined()
+    Reflect.deleteProperty(globalThis, 'localStorage')
+  })
+
   it('sends the hold with the admission token, the idempotency key and a JSON body', async () => {
     const hold = { id: 'h1', event_id: 3, status: 'active', seats: [], total_cents: 0, currency: 'GBP', expires_at: '2030-01-01T00:00:00Z' }
     routes.set('POST /api/v1/events/3/holds', json(201, { hold }))
@@ -192,5 +213,22 @@ describe('admissionEnded', () => {
     expect(admissionEnded(new ApiError(410, 'hold_expired', 'm'))).toBeNull()
     expect(admissionEnded(new ApiError(429, 'too_many_attempts', 'm'))).toBeNull()
     expect(admissionEnded(new NetworkError(new Error('x')))).toBeNull()
+  })
+})
+
+describe('errorMessage', () => {
+  it('says what happened in a sentence, never the code', () => {
+    const cases: [ApiError, RegExp][] = [
+      [new ApiError(409, 'not_enough_seats', 'no run of 2 seats in Floor A'), /^There are not enough free seats there right now/],
+      [new ApiError(429, 'ticket_limit', 'at most 6 tickets per fan for this event'), /over the 6 tickets each fan may buy/],
+      [new ApiError(503, 'unavailable', 'postgres is down'), /very busy/],
+      [new ApiError(500, 'internal', 'nil pointer'), /^Something went wrong on our side/],
+      [new ApiError(422, 'weak_password', 'the password must have at least 10 characters'), /^The password must have at least 10 characters\.$/],
+    ]
+    for (const [err, want] of cases) {
+      const got = errorMessage(err)
+      expect(got).toMatch(want)
+      expect(got).not.toContain(err.code)
+    }
   })
 })

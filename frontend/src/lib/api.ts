@@ -101,6 +101,38 @@ export interface QueueStatus {
   admission_expires_at?: string
   /** Expired only. */
   reason?: ExpiredReason
+  /** Only in the 201 of the join that made the place: kept for the event and sent with every poll. */
+  place_receipt?: string
+}
+
+/**
+ * placeReceipts keeps each event's place receipt in localStorage, so a reload
+ * or a new tab still has it: it is what brings the fan's place back should
+ * the waiting room lose it.
+ */
+const placeReceipts = {
+  key: (eventId: number) => `tv.placeReceipt.${eventId}`,
+  get(eventId: number): string | undefined {
+    try {
+      return globalThis.localStorage?.getItem(this.key(eventId)) ?? undefined
+    } catch {
+      return undefined
+    }
+  },
+  set(eventId: number, receipt: string) {
+    try {
+      globalThis.localStorage?.setItem(this.key(eventId), receipt)
+    } catch {
+      // Private mode or a full store: the fan just goes without.
+    }
+  },
+  delete(eventId: number) {
+    try {
+      globalThis.localStorage?.removeItem(this.key(eventId))
+    } catch {
+      // as above
+    }
+  },
 }
 
 /**
@@ -135,6 +167,24 @@ export interface AdmissionStats {
   eta_back_seconds: number | null
   /** "" before the draw. */
   draw_seed: string
+}
+
+/** OpsSample is one 5 s sample of the ops console's charts; null: nobody reported it. */
+export interface OpsSample {
+  at: string
+  queue_length: number | null
+  seats_left: number | null
+  admitted_per_second: number | null
+  holds_created_per_second: number | null
+  holds_conflict_per_second: number | null
+  orders_per_second: number | null
+  booker_p99_ms: number | null
+  booker_error_ratio: number | null
+}
+
+export interface OpsHistory {
+  interval_seconds: number
+  samples: OpsSample[]
 }
 
 export type SeatStatus = 'available' | 'held' | 'sold'
@@ -301,9 +351,54 @@ export function outcomeUnknown(err: unknown): boolean {
   return false
 }
 
-/** errorMessage is the text to show a person for any failure. */
+/**
+ * friendly is what a fan reads for each error code: what happened and what
+ * to do, in a sentence. Codes whose server message names the exact rule
+ * (a weak password, a bad field) keep that message instead.
+ */
+const friendly: Record<string, string | ((e: ApiError) => string)> = {
+  seat_taken: 'Someone else just took one of those seats. Pick another seat.',
+  not_enough_seats: 'There are not enough free seats there right now. Try fewer seats, another section, or seats apart.',
+  request_in_flight: 'We are still working on your last try. Wait a moment, then try again.',
+  ticket_limit: (e) => {
+    const n = /at most (\d+)/.exec(e.message)?.[1]
+    return `That would take you over ${n ? `the ${n} tickets` : 'the tickets'} each fan may buy for this event, counting seats you already hold or bought.`
+  },
+  hold_expired: 'Your hold ran out, so the seats went back on sale. Choose seats again.',
+  hold_not_active: 'These seats are already paid for or were released.',
+  admission_expired: 'Your turn to buy has ended. Join the queue again for another turn.',
+  payment_declined: 'Your card was declined and nothing was charged. Your seats are still held: try another card.',
+  payment_timeout: 'The bank did not answer in time. Your seats are still held: try again.',
+  unavailable: 'We are very busy right now. Please try again in a few seconds.',
+  rate_limited: 'That was a lot of tries in a short time. Wait a moment, then try again.',
+  too_many_attempts: 'That was a lot of tries in a short time. Wait a moment, then try again.',
+  email_taken: 'There is already an account with this email. Sign in instead.',
+  bad_credentials: 'The email or password is wrong.',
+  forbidden: 'This is for the operations team only.',
+  not_your_hold: 'These seats are held by another account.',
+  sale_not_open: 'The sale has not opened yet.',
+  not_found: 'We could not find that page or item.',
+  event_not_found: 'We could not find this event.',
+  hold_not_found: 'We could not find these held seats.',
+  order_not_found: 'We could not find this order.',
+  not_in_queue: 'You are not in the queue for this event.',
+  token_expired: 'Your session has ended. Sign in again.',
+}
+
+const capitalized = (s: string) => (s ? s[0].toUpperCase() + s.slice(1) : s)
+
+/** errorMessage is the sentence to show a person for any failure. */
 export function errorMessage(err: unknown): string {
-  if (err instanceof ApiError || err instanceof NetworkError) return err.message
+  if (err instanceof ApiError) {
+    const f = friendly[err.code]
+    if (typeof f === 'function') return f(err)
+    if (f) return f
+    if (err.status === 401) return 'Your session has ended. Sign in again.'
+    if (err.status >= 500) return 'Something went wrong on our side. Please try again in a moment.'
+    const m = capitalized(err.message)
+    return /[.!?]$/.test(m) ? m : `${m}.`
+  }
+  if (err instanceof NetworkError) return err.message
   if (err instanceof Error) return err.message
   return 'Something went wrong.'
 }
@@ -314,6 +409,7 @@ interface RequestOptions {
   body?: unknown
   idempotencyKey?: string
   signal?: AbortSignal
+  placeReceipt?: string
 }
 
 function retryAfterSeconds(res: Response): number | undefined {
@@ -340,6 +436,7 @@ export class Client {
     if (opts.body !== undefined) headers['Content-Type'] = 'application/json'
     if (opts.token) headers.Authorization = `Bearer ${opts.token}`
     if (opts.idempotencyKey) headers['Idempotency-Key'] = opts.idempotencyKey
+    if (opts.placeReceipt) headers['X-Place-Receipt'] = opts.placeReceipt
     let res: Response
     try {
       res = await this.fetchImpl(this.baseURL + path, {
@@ -414,16 +511,20 @@ export class Client {
 
   // Waiting room
 
-  joinQueue(eventId: number, token: string): Promise<QueueStatus> {
-    return this.request(`/api/v1/events/${eventId}/queue`, { method: 'POST', token })
+  async joinQueue(eventId: number, token: string): Promise<QueueStatus> {
+    const st = await this.request<QueueStatus>(`/api/v1/events/${eventId}/queue`, { method: 'POST', token })
+    if (st.place_receipt) placeReceipts.set(eventId, st.place_receipt)
+    return st
   }
 
+  /** queueStatus polls the fan's place, showing the receipt of their join: should the waiting room lose the place in a fault, it comes back. */
   queueStatus(eventId: number, token: string, signal?: AbortSignal): Promise<QueueStatus> {
-    return this.request(`/api/v1/events/${eventId}/queue`, { token, signal })
+    return this.request(`/api/v1/events/${eventId}/queue`, { token, signal, placeReceipt: placeReceipts.get(eventId) })
   }
 
-  leaveQueue(eventId: number, token: string): Promise<void> {
-    return this.request(`/api/v1/events/${eventId}/queue`, { method: 'DELETE', token })
+  async leaveQueue(eventId: number, token: string): Promise<void> {
+    await this.request<void>(`/api/v1/events/${eventId}/queue`, { method: 'DELETE', token })
+    placeReceipts.delete(eventId)
   }
 
   // Seats, holds, orders
@@ -539,6 +640,11 @@ export class Client {
 
   stats(eventId: number, token: string, signal?: AbortSignal): Promise<AdmissionStats> {
     return this.request(`/api/v1/admin/events/${eventId}/stats`, { token, signal })
+  }
+
+  /** statsHistory is the event's last 15 minutes, for the console's charts. */
+  statsHistory(eventId: number, token: string, signal?: AbortSignal): Promise<OpsHistory> {
+    return this.request(`/api/v1/admin/events/${eventId}/stats/history`, { token, signal })
   }
 }
 

@@ -84,3 +84,8 @@ export function toLocalInput(d: Date): string {
   const two = (n: number) => String(n).padStart(2, '0')
   return `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())}T${two(d.getHours())}:${two(d.getMinutes())}`
 }
+
+/** timeOfDay is a local time with seconds, 24-hour, e.g. 21:04:09. */
+export function timeOfDay(ms: number): string {
+  return new Date(ms).toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false })
+}

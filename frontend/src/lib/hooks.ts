@@ -92,3 +92,42 @@ export function useDocumentTitle(title: string) {
     document.title = title ? `${title} · TicketVelo` : 'TicketVelo'
   }, [title])
 }
+
+/** Polled is what usePolled knows: the last value, when it came, and the last failure (null once a poll succeeds again). */
+export interface Polled<T> {
+  value: T | null
+  okAt: number | null
+  error: unknown
+}
+
+/**
+ * usePolled calls load every everyMs while the tab is visible, one call at
+ * a time, starting again whenever deps change (the ops console's figures
+ * and charts).
+ */
+export function usePolled<T>(load: (signal: AbortSignal) => Promise<T>, everyMs: number, deps: unknown[]): Polled<T> {
+  const [state, setState] = useState<Polled<T>>({ value: null, okAt: null, error: null })
+  const hidden = usePageHidden()
+  useEffect(() => {
+    if (hidden) return
+    const ctrl = new AbortController()
+    let timer: ReturnType<typeof setTimeout>
+    const loop = async () => {
+      try {
+        const value = await load(ctrl.signal)
+        setState({ value, okAt: Date.now(), error: null })
+      } catch (err) {
+        if (ctrl.signal.aborted) return
+        setState((s) => ({ ...s, error: err }))
+      }
+      if (!ctrl.signal.aborted) timer = setTimeout(loop, everyMs)
+    }
+    void loop()
+    return () => {
+      ctrl.abort()
+      clearTimeout(timer)
+    }
+    // eslint-disable-next-line react-hooks/exhaustive-deps -- load is a new closure each render; deps name what it reads
+  }, [...deps, everyMs, hidden])
+  return state
+}

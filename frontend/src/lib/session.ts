@@ -16,7 +16,17 @@ export interface Admission {
   expiresAt: string
 }
 
+/** LiveHold is the fan's latest hold, so any page can lead back to its checkout. */
+export interface LiveHold {
+  id: string
+  eventId: number
+  eventName?: string
+  seats: number
+  expiresAt: string
+}
+
 const sessionKey = 'tv.session'
+const holdKey = 'tv.hold'
 const admissionKey = (eventId: number) => `tv.admission.${eventId}`
 
 type Listener = () => void
@@ -112,6 +122,38 @@ export class SessionStore {
     }
   }
 
+  /** hold is the fan's latest hold while it has not run out, or null. */
+  hold = (): LiveHold | null => {
+    try {
+      const raw = this.storage?.getItem(holdKey)
+      if (!raw) return null
+      const h = JSON.parse(raw) as LiveHold
+      return h?.id && Date.parse(h.expiresAt) > this.now() ? h : null
+    } catch {
+      return null
+    }
+  }
+
+  saveHold(h: LiveHold): void {
+    try {
+      this.storage?.setItem(holdKey, JSON.stringify(h))
+    } catch {
+      // Kept nowhere: the checkout URL still leads to it.
+    }
+    this.emit()
+  }
+
+  /** forgetHold forgets the hold id once it is paid, released or expired (any hold when id is absent). */
+  forgetHold(id?: string): void {
+    try {
+      const cur = this.storage?.getItem(holdKey)
+      if (cur && (!id || (JSON.parse(cur) as LiveHold).id === id)) this.storage?.removeItem(holdKey)
+    } catch {
+      // Nothing stored.
+    }
+    this.emit()
+  }
+
   private emit() {
     for (const l of this.listeners) l()
   }
@@ -131,4 +173,19 @@ export const session = new SessionStore(browserStorage())
 /** useSession is the signed-in session, or null. */
 export function useSession(): Session | null {
   return useSyncExternalStore(session.subscribe, session.get, session.get)
+}
+
+let lastHold: { raw: string | null; value: LiveHold | null } = { raw: null, value: null }
+
+/** heldNow is session.hold() kept stable between changes, as useSyncExternalStore needs. */
+function heldNow(): LiveHold | null {
+  const h = session.hold()
+  const raw = h && JSON.stringify(h)
+  if (raw !== lastHold.raw) lastHold = { raw, value: h }
+  return lastHold.value
+}
+
+/** useLiveHold is the fan's latest live hold, or null. */
+export function useLiveHold(): LiveHold | null {
+  return useSyncExternalStore(session.subscribe, heldNow, heldNow)
 }

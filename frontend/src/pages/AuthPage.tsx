@@ -1,10 +1,10 @@
 import { useState, type FormEvent } from 'react'
-import { api, ApiError } from '../lib/api'
+import { api, ApiError, errorMessage } from '../lib/api'
 import { useDocumentTitle } from '../lib/hooks'
 import { navigate, safeNext, useLocation } from '../lib/router'
 import { Link } from '../components/Link'
 import { session } from '../lib/session'
-import { Button, Card, ErrorNotice, Field, PageTitle } from '../components/ui'
+import { Button, Card, ErrorNotice, Field, Notice, PageTitle } from '../components/ui'
 
 export function AuthPage({ mode }: { mode: 'signin' | 'register' }) {
   const { search } = useLocation()
@@ -36,8 +36,9 @@ export function AuthPage({ mode }: { mode: 'signin' | 'register' }) {
   const field = error instanceof ApiError && typeof error.details.field === 'string' ? error.details.field : null
   const fieldError = (f: string) =>
     error instanceof ApiError && (field === f || (f === 'password' && error.code === 'weak_password') || (f === 'email' && error.code === 'email_taken'))
-      ? error.message
+      ? errorMessage(error)
       : undefined
+  const atField = ['name', 'email', 'password'].find((f) => fieldError(f) !== undefined)
   const other = `${register ? '/signin' : '/register'}${next !== '/' ? `?next=${encodeURIComponent(next)}` : ''}`
 
   return (
@@ -47,7 +48,15 @@ export function AuthPage({ mode }: { mode: 'signin' | 'register' }) {
       </PageTitle>
       <Card>
         <form onSubmit={submit} className="space-y-4" noValidate={false}>
-          {error !== null && <ErrorNotice error={error} title={register ? 'We could not create your account' : 'We could not sign you in'} />}
+          {error !== null &&
+            (atField && error instanceof ApiError ? (
+              // The sentence is next to its field; say once where to look.
+              <Notice tone="error" title={register ? 'We could not create your account' : 'We could not sign you in'}>
+                <p data-error-code={error.code}>Check the {atField} below.</p>
+              </Notice>
+            ) : (
+              <ErrorNotice error={error} title={register ? 'We could not create your account' : 'We could not sign you in'} />
+            ))}
           {register && (
             <Field label="Name" name="name" autoComplete="name" required value={name} onChange={(e) => setName(e.target.value)} error={fieldError('name')} />
           )}
@@ -67,7 +76,7 @@ export function AuthPage({ mode }: { mode: 'signin' | 'register' }) {
             type="password"
             autoComplete={register ? 'new-password' : 'current-password'}
             required
-            hint={register ? 'A long passphrase is best; we tell you if it is too weak.' : undefined}
+            hint={register ? 'At least 10 characters, not a common password, and not containing your email or the part before its @. A long passphrase is best.' : undefined}
             value={password}
             onChange={(e) => setPassword(e.target.value)}
             error={fieldError('password')}

@@ -1,6 +1,6 @@
-import { useRef, useState, type FormEvent } from 'react'
+import { useEffect, useRef, useState, type FormEvent } from 'react'
 import { api, ApiError, type Hold, type Order, type PaymentToken } from '../lib/api'
-import { clock, money } from '../lib/format'
+import { clock, dateTime, money } from '../lib/format'
 import { useDocumentTitle, useLoad, useSecondsLeft } from '../lib/hooks'
 import { Attempt, withRetries } from '../lib/idempotency'
 import { navigate } from '../lib/router'
@@ -53,6 +53,12 @@ function Checkout({ hold, token, onOrder, onChanged }: { hold: Hold; token: stri
   const attempt = useRef(new Attempt())
   const left = useSecondsLeft(hold.expires_at)
   const expired = hold.status === 'expired' || (hold.status === 'active' && left !== null && left <= 0)
+  const [confirmRelease, setConfirmRelease] = useState(false)
+  const [ev] = useLoad((signal) => api.event(hold.event_id, signal), [hold.event_id])
+  const live = hold.status === 'active' && !expired
+  useEffect(() => {
+    if (!live) session.forgetHold(hold.id)
+  }, [live, hold.id])
 
   async function pay(e: FormEvent) {
     e.preventDefault()
@@ -66,6 +72,7 @@ function Checkout({ hold, token, onOrder, onChanged }: { hold: Hold; token: stri
         retry: (err) => !(err instanceof ApiError && err.code === 'payment_timeout'),
       })
       session.forgetAdmission(hold.event_id)
+      session.forgetHold(hold.id)
       onOrder(o)
     } catch (err) {
       setError(err)
@@ -80,6 +87,7 @@ function Checkout({ hold, token, onOrder, onChanged }: { hold: Hold; token: stri
     setError(null)
     try {
       await api.releaseHold(hold.id, token)
+      session.forgetHold(hold.id)
       navigate(`/events/${hold.event_id}/seats`)
     } catch (err) {
       setError(err)
@@ -89,7 +97,7 @@ function Checkout({ hold, token, onOrder, onChanged }: { hold: Hold; token: stri
 
   return (
     <>
-      <PageTitle sub="Your seats are held for you while you pay.">Checkout</PageTitle>
+      <PageTitle sub={<>{ev.data && <span className="block font-medium text-slate-800">{ev.data.name} · {dateTime(ev.data.starts_at, ev.data.venue.timezone)} · {ev.data.venue.name}</span>}{live ? 'Your seats are held for you while you pay.' : 'These seats are no longer held for you.'}</>}>Checkout</PageTitle>
       <div className="grid items-start gap-6 lg:grid-cols-[1fr_22rem]">
         <Card>
           <h2 className="text-lg font-semibold">Your seats</h2>
@@ -154,9 +162,23 @@ function Checkout({ hold, token, onOrder, onChanged }: { hold: Hold; token: stri
                   Pay {money(hold.total_cents, hold.currency)}
                 </Button>
               </form>
-              <Button variant="ghost" className="mt-2 w-full" onClick={release} busy={busy === 'release'} disabled={busy !== null}>
-                Release these seats
-              </Button>
+              {confirmRelease ? (
+                <div className="mt-3 rounded-lg bg-slate-50 p-3 text-sm" role="group" aria-label="Release these seats?">
+                  <p>Release these seats? They go back on sale at once and you may not get them again.</p>
+                  <div className="mt-2 flex gap-2">
+                    <Button variant="danger" onClick={release} busy={busy === 'release'} disabled={busy !== null}>
+                      Yes, release them
+                    </Button>
+                    <Button variant="secondary" onClick={() => setConfirmRelease(false)} disabled={busy !== null}>
+                      Keep my seats
+                    </Button>
+                  </div>
+                </div>
+              ) : (
+                <Button variant="ghost" className="mt-2 w-full" onClick={() => setConfirmRelease(true)} disabled={busy !== null}>
+                  Release these seats
+                </Button>
+              )}
             </Card>
           )}
         </div>

@@ -1,17 +1,16 @@
 import { useEffect, useRef, useState, type FormEvent } from 'react'
 import { api, type AdmissionSettings, type AdmissionStats } from '../lib/api'
-import { count, dateTime, duration } from '../lib/format'
-import { useDocumentTitle, useLoad, usePageHidden } from '../lib/hooks'
+import { count, dateTime, duration, timeOfDay } from '../lib/format'
+import { useDocumentTitle, useLoad, usePolled, useSecondsLeft } from '../lib/hooks'
 import { Link } from '../components/Link'
 import { WaitingRoomBadge } from '../components/EventBits'
 import type { Session } from '../lib/session'
 import { Button, Card, ErrorNotice, Field, Loading, Notice, PageTitle, Stat } from '../components/ui'
 import { OpsGate } from './OpsGate'
+import { OpsCharts } from '../components/OpsCharts'
 
 /** How often the console refreshes the live figures. */
 export const statsRefreshMs = 2_000
-/** How many samples the queue-length sparkline keeps (two minutes). */
-const historyLength = 60
 
 export function OpsEventPage({ eventId }: { eventId: number }) {
   return <OpsGate next={`/ops/events/${eventId}`}>{(s) => <EventConsole eventId={eventId} auth={s} />}</OpsGate>
@@ -32,41 +31,18 @@ function EventConsole({ eventId, auth }: { eventId: number; auth: Session }) {
       </PageTitle>
       {ev.state === 'error' && <ErrorNotice error={ev.error} />}
       <div className="grid items-start gap-6 lg:grid-cols-[1fr_22rem]">
-        <LiveStats eventId={eventId} token={auth.token} />
-        <AdmissionForm eventId={eventId} token={auth.token} />
+        <div className="min-w-0 space-y-6">
+          <LiveStats eventId={eventId} token={auth.token} />
+          <OpsCharts eventId={eventId} token={auth.token} />
+        </div>
+        <AdmissionForm eventId={eventId} token={auth.token} opensAt={ev.data?.sale_opens_at} />
       </div>
     </>
   )
 }
 
 function LiveStats({ eventId, token }: { eventId: number; token: string }) {
-  const [stats, setStats] = useState<AdmissionStats | null>(null)
-  const [error, setError] = useState<unknown>(null)
-  const [history, setHistory] = useState<number[]>([])
-  const hidden = usePageHidden()
-
-  useEffect(() => {
-    if (hidden) return
-    const ctrl = new AbortController()
-    let timer: ReturnType<typeof setTimeout>
-    const loop = async () => {
-      try {
-        const s = await api.stats(eventId, token, ctrl.signal)
-        setStats(s)
-        setError(null)
-        setHistory((h) => [...h.slice(-(historyLength - 1)), s.queue_length + s.prequeue_length])
-      } catch (err) {
-        if (ctrl.signal.aborted) return
-        setError(err)
-      }
-      if (!ctrl.signal.aborted) timer = setTimeout(loop, statsRefreshMs)
-    }
-    void loop()
-    return () => {
-      ctrl.abort()
-      clearTimeout(timer)
-    }
-  }, [eventId, token, hidden])
+  const { value: stats, error, okAt } = usePolled((signal) => api.stats(eventId, token, signal), statsRefreshMs, [eventId, token])
 
   return (
     <Card>
@@ -74,7 +50,14 @@ function LiveStats({ eventId, token }: { eventId: number; token: string }) {
         <h2 className="text-lg font-semibold">Live figures</h2>
         <span className="text-xs text-slate-600">every {statsRefreshMs / 1000} s</span>
       </div>
-      {error !== null && <div className="mt-3"><ErrorNotice error={error} title={stats ? 'Figures are stale: the last refresh failed' : 'We could not load the figures'} /></div>}
+      {error !== null && stats && okAt !== null && (
+        <div className="mt-3" data-testid="stats-stale">
+          <Notice tone="warning" title={`Stale: these figures are from ${timeOfDay(okAt)}`} live>
+            The last refresh failed; we keep trying every {statsRefreshMs / 1000} s.
+          </Notice>
+        </div>
+      )}
+      {error !== null && !stats && <div className="mt-3"><ErrorNotice error={error} title="We could not load the figures" /></div>}
       {!stats && error === null && <Loading what="figures" />}
       {stats && (
         <>
@@ -99,10 +82,6 @@ function LiveStats({ eventId, token }: { eventId: number; token: string }) {
             <Stat label="Abandoned" value={count(stats.abandoned)} />
             <Stat label="Wait at back" value={stats.eta_back_seconds === null ? '—' : duration(stats.eta_back_seconds)} hint={stalled(stats)} />
           </dl>
-          <div className="mt-4">
-            <p className="text-xs font-medium uppercase tracking-wide text-slate-600">Queue + pre-queue, last {Math.round((historyLength * statsRefreshMs) / 60000)} min</p>
-            <Sparkline values={history} />
-          </div>
           {stats.draw_seed && (
             <p className="mt-3 break-all text-sm text-slate-700">
               Draw seed: <code className="rounded bg-slate-100 px-1">{stats.draw_seed}</code>
@@ -120,24 +99,13 @@ function stalled(s: AdmissionStats): string | undefined {
   return s.paused ? 'paused' : undefined
 }
 
-function Sparkline({ values }: { values: number[] }) {
-  const w = 300
-  const h = 48
-  if (values.length < 2) return <div className="h-12" />
-  const max = Math.max(1, ...values)
-  const pts = values.map((v, i) => `${((i / (historyLength - 1)) * w).toFixed(1)},${(h - (v / max) * (h - 4) - 2).toFixed(1)}`).join(' ')
-  return (
-    <svg viewBox={`0 0 ${w} ${h}`} className="mt-1 h-12 w-full" preserveAspectRatio="none" role="img" aria-label={`Queue length now ${count(values.at(-1) ?? 0)}, peak ${count(max)}`}>
-      <polyline points={pts} fill="none" stroke="#4338ca" strokeWidth="2" vectorEffect="non-scaling-stroke" />
-    </svg>
-  )
-}
-
-function AdmissionForm({ eventId, token }: { eventId: number; token: string }) {
+function AdmissionForm({ eventId, token, opensAt }: { eventId: number; token: string; opensAt?: string }) {
   const [saved, setSaved] = useState<AdmissionSettings | null>(null)
   const [form, setForm] = useState<AdmissionSettings | null>(null)
   const [error, setError] = useState<unknown>(null)
+  const [loadError, setLoadError] = useState<unknown>(null)
   const [busy, setBusy] = useState(false)
+  const beforeSale = (useSecondsLeft(opensAt) ?? 0) > 0
   const [message, setMessage] = useState<string | null>(null)
   const dirty = useRef(false)
 
@@ -148,10 +116,11 @@ function AdmissionForm({ eventId, token }: { eventId: number; token: string }) {
       api.admission(eventId, token).then(
         (s) => {
           if (stop) return
+          setLoadError(null)
           setSaved(s)
           if (!dirty.current) setForm(s)
         },
-        (err) => !stop && setError(err),
+        (err) => !stop && setLoadError(err),
       )
     void load()
     const t = setInterval(load, 5_000)
@@ -193,14 +162,16 @@ function AdmissionForm({ eventId, token }: { eventId: number; token: string }) {
       <h2 className="text-lg font-semibold">Admission</h2>
       {!form && error === null && <Loading what="settings" />}
       {error !== null && <div className="mt-3"><ErrorNotice error={error} title="Admission settings" /></div>}
+      {loadError !== null && <div className="mt-3"><ErrorNotice error={loadError} title="Could not refresh the settings; retrying" /></div>}
       {message && <div className="mt-3"><Notice tone="success" live>{message}</Notice></div>}
       {form && saved && (
         <>
           <div className="mt-3 flex items-center justify-between gap-2 rounded-lg bg-slate-50 p-3">
             <span className="text-sm" data-testid="admission-state">
-              {saved.paused ? 'Admission is paused' : 'Admission is running'}
+              {saved.paused ? 'Admission is paused' : beforeSale ? 'Admission starts when the sale opens' : 'Admission is running'}
             </span>
-            <Button variant={saved.paused ? 'primary' : 'danger'} busy={busy} onClick={() => save({ ...saved, paused: !saved.paused })}>
+            {/* Pause and Resume save what the form shows: a rate typed and not yet saved is kept, not reset. */}
+            <Button variant={saved.paused ? 'primary' : 'danger'} busy={busy} onClick={() => save({ ...(dirty.current && form ? form : saved), paused: !saved.paused })}>
               {saved.paused ? 'Resume' : 'Pause'}
             </Button>
           </div>

@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useMemo, useRef, useState, type FormEvent } from 'react'
-import { admissionEnded, api, ApiError, type HoldRequest } from '../lib/api'
+import { admissionEnded, api, ApiError, errorMessage, type HoldRequest } from '../lib/api'
 import { clock, count, money, priceRange } from '../lib/format'
 import { useDocumentTitle, useLoad, usePageHidden, useSecondsLeft } from '../lib/hooks'
 import { Attempt, withRetries } from '../lib/idempotency'
@@ -285,6 +285,7 @@ function SeatPicker({
     setGone([])
     try {
       const h = await withRetries(attempt.current, req, (key) => api.hold(eventId, admission.token, key, req))
+      session.saveHold({ id: h.id, eventId, eventName, seats: h.seats.length, expiresAt: h.expires_at })
       navigate(`/holds/${h.id}`)
     } catch (err) {
       const ended = admissionEnded(err)
@@ -426,7 +427,11 @@ function SeatPicker({
                     <li key={s.name}>
                       <button
                         type="button"
-                        onClick={() => setFocus(s.index)}
+                        onClick={() => {
+                          setFocus(s.index)
+                          // The section opens at the top of the page, not where its card was.
+                          requestAnimationFrame(() => document.querySelector('[role="grid"]')?.scrollIntoView?.({ block: 'start' }))
+                        }}
                         aria-current={focus === s.index ? 'true' : undefined}
                         className={`w-full rounded-lg border px-3 py-2 text-left text-sm focus-visible:outline-2 focus-visible:outline-indigo-600 ${focus === s.index ? 'border-indigo-600 bg-indigo-50' : 'border-slate-200 hover:border-indigo-300'}`}
                       >
@@ -452,7 +457,7 @@ function HoldErrorNotice({ error, venue, slowFor }: { error: unknown; venue: Ven
     const names = venue ? error.seatIds.map((id) => seatLabel(venue, id)) : []
     return (
       <Notice tone="warning" title="Someone was quicker" live>
-        <p>{names.length > 0 ? `${names.join('; ')} ${names.length === 1 ? 'was' : 'were'} just taken.` : error.message}</p>
+        <p>{names.length > 0 ? `${names.join('; ')} ${names.length === 1 ? 'was' : 'were'} just taken.` : errorMessage(error)}</p>
         <p className="mt-1">We refreshed the map and kept your other seats. Pick again.</p>
       </Notice>
     )
@@ -484,6 +489,7 @@ function Legend() {
     ['Sold', seatColors.sold],
     ['Your choice', seatColors.selected],
   ]
+  // Wheelchair spaces show a symbol instead of their number.
   return (
     <ul className="mt-3 flex flex-wrap gap-4 text-xs text-slate-700" aria-label="Legend">
       {items.map(([label, color]) => (
@@ -492,6 +498,10 @@ function Legend() {
           {label}
         </li>
       ))}
+      <li className="flex items-center gap-1.5">
+        <span aria-hidden="true">♿</span>
+        Wheelchair space
+      </li>
     </ul>
   )
 }

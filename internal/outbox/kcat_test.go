@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ticketvelo/ticketvelo/booker/outbox"
 	"github.com/ticketvelo/ticketvelo/internal/bookingevent"
 	"github.com/ticketvelo/ticketvelo/internal/kafka"
+	"github.com/ticketvelo/ticketvelo/internal/outbox"
 	"github.com/ticketvelo/ticketvelo/internal/testenv"
 )
 

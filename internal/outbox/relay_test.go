@@ -14,9 +14,9 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/ticketvelo/ticketvelo/booker/outbox"
 	"github.com/ticketvelo/ticketvelo/internal/bookingevent"
 	"github.com/ticketvelo/ticketvelo/internal/kafka"
+	"github.com/ticketvelo/ticketvelo/internal/outbox"
 	"github.com/ticketvelo/ticketvelo/internal/testenv"
 )
 

@@ -1,5 +1,8 @@
-// Package outbox relays the booker's outbox rows to Kafka. The booker writes
-// a row in the same transaction as the order change it reports, so an event
+// Package outbox is the transactional outbox: a service writes a row
+// (InsertSQL) in the same transaction as the change it reports, and the
+// relay publishes the rows to Kafka. The booker writes its booking events
+// there; the relay runs in the notifier's process. A row is written in the
+// same transaction as the order change it reports, so an event
 // exists exactly when the change committed; the relay then publishes each row
 // at least once, in order per key, and stamps it published. Duplicates (a
 // crash between publishing and the commit that stamps the row) are left to
@@ -21,7 +24,13 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/ticketvelo/ticketvelo/internal/kafka"
+	"github.com/ticketvelo/ticketvelo/internal/promtext"
 )
+
+// InsertSQL writes one outbox row in the caller's transaction: $1 topic,
+// $2 key (the record's key, in order per key), $3 type (HeaderType), $4
+// payload.
+const InsertSQL = `INSERT INTO outbox (topic, key, type, payload) VALUES ($1, $2, $3, $4)`
 
 // Headers the relay puts on every record, besides its key (the row's key,
 // the order id).
@@ -116,12 +125,12 @@ func newProducer(brokers []string) (*kgo.Client, error) {
 }
 
 var (
-	publishedTotal   = metrics.NewCounter("ticketvelo_outbox_published_total")
-	publishFailures  = metrics.NewCounter("ticketvelo_outbox_publish_failures_total")
-	pendingRows      = metrics.NewGauge("ticketvelo_outbox_pending_rows", nil)
-	oldestPendingAge = metrics.NewGauge("ticketvelo_outbox_lag_seconds", nil)
-	prunedTotal      = metrics.NewCounter("ticketvelo_outbox_pruned_total")
-	publishDuration  = metrics.NewPrometheusHistogramExt("ticketvelo_outbox_publish_duration_seconds",
+	publishedTotal   = metrics.NewCounter(promtext.Help("ticketvelo_outbox_published_total", "Booking events the outbox relay got into Kafka."))
+	publishFailures  = metrics.NewCounter(promtext.Help("ticketvelo_outbox_publish_failures_total", "Outbox batches that failed to publish and wait for a retry."))
+	pendingRows      = metrics.NewGauge(promtext.Help("ticketvelo_outbox_pending_rows", "Booking events in the outbox not yet published."), nil)
+	oldestPendingAge = metrics.NewGauge(promtext.Help("ticketvelo_outbox_lag_seconds", "Age of the oldest unpublished booking event in the outbox."), nil)
+	prunedTotal      = metrics.NewCounter(promtext.Help("ticketvelo_outbox_pruned_total", "Published outbox rows deleted after their retention."))
+	publishDuration  = metrics.NewPrometheusHistogramExt(promtext.Help("ticketvelo_outbox_publish_duration_seconds", "Time to publish one outbox batch to Kafka."),
 		[]float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10})
 )
 
