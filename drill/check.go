@@ -63,7 +63,11 @@ func (d *driller) check(ctx context.Context, r *result) error {
 	for _, o := range unansweredOutcomes {
 		if n := rep.Outcomes[o]; n > 0 {
 			r.unanswered[o] = n
-			r.problems = append(r.problems, fmt.Sprintf("%d fans joined and got no answer (%s)", n, o))
+			what := "joined and got no answer"
+			if o == "hold_status_410" {
+				what = "were admitted and lost the admission within the drop (a hold answered 410)"
+			}
+			r.problems = append(r.problems, fmt.Sprintf("%d fans %s (%s)", n, what, o))
 		}
 	}
 	orders, err := d.settle(ctx, rep.EventID)

@@ -156,8 +156,16 @@ func (d *driller) prepare(ctx context.Context, o dropsim.Options) (*dropsim.Simu
 // admissionLog reads the server's admission order from the cluster.
 type admissionLog struct{ t *topology }
 
+// AdmissionOrder is read again for up to 15 s: after a failover the
+// client's map of the cluster may still name the dead node for a moment.
 func (l admissionLog) AdmissionOrder(ctx context.Context, eventID int64) ([]int64, error) {
-	return admission.AdmissionOrder(ctx, l.t.rdb, prefix, eventID)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		order, err := admission.AdmissionOrder(ctx, l.t.rdb, prefix, eventID)
+		if err == nil || time.Now().After(deadline) || !sleep(ctx, 500*time.Millisecond) {
+			return order, err
+		}
+	}
 }
 
 // drop runs one drop with f injected mid-drop, brings back what f left

@@ -74,6 +74,9 @@ func (r *result) print(w io.Writer) {
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "mails: %d orders, %d mailed exactly once, mail delay max %s\n", r.orders, r.mailed, short(r.mailDelayMax))
 	fmt.Fprintf(w, "fans: %s\n", counts(rep.Outcomes))
+	if rep.FairnessError != "" {
+		fmt.Fprintf(w, "fairness: not measured (%s)\n", rep.FairnessError)
+	}
 	if rep.FairnessMeasured {
 		fmt.Fprintf(w, "fairness: %.3f%% of post-opening pairs admitted out of join order (%d fans, server's admission order)\n", 100*rep.FairnessInversions, rep.FairnessFans)
 	}

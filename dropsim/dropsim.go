@@ -206,7 +206,12 @@ func (s *Simulation) Run(ctx context.Context) (*Report, error) {
 	report.Started = start
 	report.EventID = s.eventID
 	report.Fans = len(s.fans)
-	err := errors.Join(s.fairness(context.WithoutCancel(ctx), rec, report), s.check(context.WithoutCancel(ctx), report))
+	// A log that cannot be read leaves the figure unmeasured; it is no
+	// invariant of the drop.
+	if ferr := s.fairness(context.WithoutCancel(ctx), rec, report); ferr != nil {
+		report.FairnessError = ferr.Error()
+	}
+	err := s.check(context.WithoutCancel(ctx), report)
 	if report.SeatsSold < report.Capacity {
 		report.SoldOutIn = 0
 	}
@@ -296,6 +301,7 @@ type Report struct {
 	FairnessInversions float64
 	FairnessFans       int
 	FairnessMeasured   bool
+	FairnessError      string // why the admission log could not be read
 	// Failures are the moments fans were answered 5xx (503 included) or
 	// their request failed on the way: how long a fault was felt.
 	Failures []time.Time

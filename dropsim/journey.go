@@ -27,6 +27,7 @@ type queueStatus struct {
 	Position       int    `json:"position"`
 	PollAfterMS    int    `json:"poll_after_ms"`
 	AdmissionToken string `json:"admission_token"`
+	PlaceReceipt   string `json:"place_receipt"`
 }
 
 type holdResponse struct {
@@ -105,6 +106,7 @@ func (j *journey) queue(ctx context.Context) (string, error) {
 		}
 		break
 	}
+	receipt := st.PlaceReceipt
 	for st.State != "admitted" {
 		if st.State == "expired" {
 			return "", errors.New("expired in the queue")
@@ -119,7 +121,9 @@ func (j *journey) queue(ctx context.Context) (string, error) {
 		if !sleepFor(ctx, wait) {
 			return "", errTimedOut
 		}
-		res, err := j.call(ctx, "GET", path, j.fan.token, "", nil, &st)
+		// The receipt of the join goes with every poll, as the web UI
+		// sends it: a place the waiting room lost comes back with it.
+		res, err := j.sim.api.callFrom(ctx, j.fan.ip, "GET", path, j.fan.token, "", nil, &st, "X-Place-Receipt", receipt)
 		j.rec.request("poll", res, err)
 		if err != nil {
 			return "", err

@@ -161,6 +161,8 @@ func (r *Report) Print(w io.Writer) {
 			p.P50.Round(10*time.Microsecond), p.P99.Round(10*time.Microsecond), p.Max.Round(10*time.Microsecond), r.Statuses[k])
 	}
 	switch {
+	case r.FairnessError != "":
+		fmt.Fprintf(w, "fairness: not measured (%s)\n", r.FairnessError)
 	case !r.FairnessMeasured:
 		fmt.Fprintln(w, "fairness: not measured (no admission log read)")
 	case r.FairnessFans == 0:
