@@ -12,11 +12,19 @@ import (
 )
 
 func TestStartKillAndStartAgain(t *testing.T) {
+	round := 0
 	p := &proc.Process{Name: "sleeper", Exe: "sh", Args: []string{"-c", "echo up; exec sleep 30"},
-		LogPath: filepath.Join(t.TempDir(), "sleeper.log"), Ready: func(context.Context) error { return nil }}
+		LogPath: filepath.Join(t.TempDir(), "sleeper.log")}
+	// Ready once this run has written its line, after the last run's.
+	p.Ready = func(context.Context) error {
+		if strings.Count(p.LogTail(), "up\n") < round {
+			return errors.New("not up yet")
+		}
+		return nil
+	}
 	t.Cleanup(p.Kill)
 	ctx := context.Background()
-	for round := 1; round <= 2; round++ {
+	for round = 1; round <= 2; round++ {
 		if err := p.Start(ctx); err != nil {
 			t.Fatal(err)
 		}
