@@ -34,6 +34,8 @@ bench:
 	$(GO) test -run '^$$' -bench BenchmarkProxyHop -benchtime 5s -count 3 ./deploy/
 	$(GO) run ./cmd/ticketvelo loadgen
 	$(GO) run ./cmd/ticketvelo edgebench
+	$(GO) run ./cmd/ticketvelo drill
+	$(GO) run ./cmd/ticketvelo drill -soak 10m
 	@if [ -f frontend/package.json ]; then $(MAKE) frontend && cd frontend && npm run bench; fi
 
 ## lint: formatting, vet and staticcheck

@@ -48,7 +48,7 @@ func (r *Room) Step(ctx context.Context, s Sale, health Health, now time.Time) (
 	k := r.eventKeys(s.EventID)
 	a := r.opts.Auto
 	reply, err := stepScript.Exec(ctx, r.client,
-		[]string{k.meta, k.settings, k.pre, k.queue, k.active, k.tokens, k.ended, k.taken},
+		[]string{k.meta, k.settings, k.pre, k.queue, k.active, k.tokens, k.ended, k.taken, k.log},
 		[]string{
 			strconv.FormatInt(now.UnixMilli(), 10), strconv.FormatInt(s.OpensAt.UnixMilli(), 10),
 			strconv.FormatInt(r.opts.AdmissionTTL.Milliseconds(), 10), strconv.FormatInt(r.opts.GracePeriod.Milliseconds(), 10),

@@ -23,15 +23,17 @@ import (
 //	tokens    hash: admitted fan -> their admission token
 //	ended     hash: fan -> why their last place ended (timeout, done, abandoned)
 //	          (active and ended are read by the booker too: internal/salekeys)
+//	log       stream of admitted fans (field u), in the order the steps admitted
+//	          them, the last million kept: fairness is measured from it
 //	seen:N    hash per 128 fans: fan id mod 128 -> last poll (unix s); small
 //	          hashes are packed listpacks, ~8 bytes a fan against ~70 in one big hash
 //	draw      the draw's lease
 //	joins:a:W:N, joins:ip:W  join counters of window W: of the accounts
 //	          N*128.., of client addresses; they expire with the window
 type eventKeys struct {
-	event                                                                int64
-	base                                                                 string
-	meta, settings, pre, queue, active, tokens, ended, seenPrefix, lease string
+	event                                                                     int64
+	base                                                                      string
+	meta, settings, pre, queue, active, tokens, ended, log, seenPrefix, lease string
 	// taken is the booker's taken-seat bitmap, which the step reads to
 	// pause admission while no seat is left.
 	taken string
@@ -52,7 +54,7 @@ func newEventKeys(prefix string, eventID int64) *eventKeys {
 	return &eventKeys{
 		event: eventID, base: base,
 		meta: base + "meta", settings: base + "settings", pre: base + "pre", queue: base + "queue",
-		active: salekeys.Active(prefix, eventID), tokens: base + "tokens", ended: salekeys.Ended(prefix, eventID),
+		active: salekeys.Active(prefix, eventID), tokens: base + "tokens", ended: salekeys.Ended(prefix, eventID), log: base + "log",
 		seenPrefix: base + "seen:", lease: base + "draw", taken: salekeys.Taken(prefix, eventID),
 	}
 }

@@ -4,5 +4,7 @@
 // binary, the Dockerfile, deploy/nginx.conf, prometheus/ and grafana/. Where
 // nginx and promtool are installed, the tests also run them on these files.
 //
-// The package has no code of its own, only tests: `go test ./deploy`.
+// Its one piece of code is LocalNginxConf, deploy/nginx.conf pointed at
+// local processes, which its tests and `ticketvelo drill` run; the rest is
+// tests: `go test ./deploy`.
 package deploy

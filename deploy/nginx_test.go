@@ -453,24 +453,10 @@ func startNginx(t testing.TB, nginx string, servers map[string]string) string {
 		t.Fatal(err)
 	}
 	listen := freePort(t)
-	src := string(readFile(t, "deploy", "nginx.conf"))
-	// Containers' names become loopback addresses; the `resolve` flag (docker
-	// DNS, nginx 1.27.3+) goes with them.
-	server := regexp.MustCompile(`(?m)^(\s*)server\s+([a-z0-9-]+:\d+)[^;]*;`)
-	src = server.ReplaceAllStringFunc(src, func(line string) string {
-		m := server.FindStringSubmatch(line)
-		addr, ok := servers[m[2]]
-		if !ok {
-			t.Fatalf("no backend for upstream server %s", m[2])
-		}
-		return m[1] + "server " + addr + ";"
-	})
-	if !strings.Contains(src, "listen 8080;") {
-		t.Fatal("deploy/nginx.conf no longer says `listen 8080;`; update this test with it")
+	src, err := LocalNginxConf(servers, listen, dir)
+	if err != nil {
+		t.Fatal(err)
 	}
-	src = strings.Replace(src, "listen 8080;", "listen "+listen+";", 1)
-	temp := fmt.Sprintf("client_body_temp_path %[1]s/body; proxy_temp_path %[1]s/proxy; fastcgi_temp_path %[1]s/fastcgi; uwsgi_temp_path %[1]s/uwsgi; scgi_temp_path %[1]s/scgi;", dir)
-	src = strings.Replace(src, "http {", "http {\n    "+temp, 1)
 	conf := filepath.Join(dir, "nginx.conf")
 	if err := os.WriteFile(conf, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
@@ -643,5 +629,28 @@ func checkJSONError(t *testing.T, resp *http.Response, status int, code string) 
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || body.Error.Code != code || body.Error.Message == "" {
 		t.Errorf("body = %+v (%v), want error code %q with a message", body, err, code)
+	}
+}
+
+// TestLocalNginxConfKeepsTheUpstreamParameters checks that pointing the
+// config at local processes swaps only the names: the parameters that decide
+// how long a failed copy is skipped stay, `resolve` goes.
+func TestLocalNginxConfKeepsTheUpstreamParameters(t *testing.T) {
+	servers := map[string]string{"gateway-1:8080": "127.0.0.1:1001", "gateway-2:8080": "127.0.0.1:1002",
+		"booker-1:8080": "127.0.0.1:1003", "booker-2:8080": "127.0.0.1:1004"}
+	conf, err := LocalNginxConf(servers, "127.0.0.1:9999", "/tmp/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, addr := range servers {
+		if want := "server " + addr + " max_fails=1 fail_timeout=2s;"; !strings.Contains(conf, want) {
+			t.Errorf("the local config lacks %q", want)
+		}
+	}
+	if regexp.MustCompile(`server [^;]* resolve\b|resolver 127`).MatchString(conf) {
+		t.Error("the local config still resolves names through Docker's DNS")
+	}
+	if _, err := LocalNginxConf(map[string]string{}, "127.0.0.1:9999", "/tmp/x"); err == nil {
+		t.Error("no error for upstream servers without an address")
 	}
 }

@@ -54,7 +54,8 @@ func (c *client) call(ctx context.Context, method, path, token, key string, in, 
 // callFrom is call on behalf of a fan at address ip, sent as X-Forwarded-For:
 // the server believes it when TICKETVELO_TRUSTED_PROXIES covers the
 // simulator, so per-address limits see many fans instead of one machine.
-func (c *client) callFrom(ctx context.Context, ip, method, path, token, key string, in, out any) (result, error) {
+// Headers in extra, name then value, go along (a poll's place receipt).
+func (c *client) callFrom(ctx context.Context, ip, method, path, token, key string, in, out any, extra ...string) (result, error) {
 	req := fasthttp.AcquireRequest()
 	resp := fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(req)
@@ -69,6 +70,9 @@ func (c *client) callFrom(ctx context.Context, ip, method, path, token, key stri
 	}
 	if ip != "" {
 		req.Header.Set("X-Forwarded-For", ip)
+	}
+	for i := 0; i+1 < len(extra); i += 2 {
+		req.Header.Set(extra[i], extra[i+1])
 	}
 	if in != nil {
 		b, err := json.Marshal(in)

@@ -81,7 +81,18 @@ type Simulation struct {
 	opensAt time.Time
 	fans    []fan
 	ops     string // an ops access token
+	log     AdmissionLog
 }
+
+// AdmissionLog is the server's record of the order it admitted an event's
+// fans in (admission.AdmissionOrder).
+type AdmissionLog interface {
+	AdmissionOrder(ctx context.Context, eventID int64) ([]int64, error)
+}
+
+// MeasureFairnessWith has the report's fairness figure compare the fans'
+// join order with log's admission order.
+func (s *Simulation) MeasureFairnessWith(log AdmissionLog) { s.log = log }
 
 type fan struct {
 	userID int64
@@ -166,6 +177,9 @@ func createFans(ctx context.Context, pool *pgxpool.Pool, run string, n int) ([]i
 // EventID is the event the simulation sells.
 func (s *Simulation) EventID() int64 { return s.eventID }
 
+// OpensAt is when the event's sale opens.
+func (s *Simulation) OpensAt() time.Time { return s.opensAt }
+
 // Run lets every fan loose and waits until each has bought, given up or the
 // timeout passed, then checks the invariants and returns the report.
 func (s *Simulation) Run(ctx context.Context) (*Report, error) {
@@ -189,13 +203,40 @@ func (s *Simulation) Run(ctx context.Context) (*Report, error) {
 	}
 	wg.Wait()
 	report := rec.report(time.Since(start), s.opensAt)
+	report.Started = start
 	report.EventID = s.eventID
 	report.Fans = len(s.fans)
+	// A log that cannot be read leaves the figure unmeasured; it is no
+	// invariant of the drop.
+	if ferr := s.fairness(context.WithoutCancel(ctx), rec, report); ferr != nil {
+		report.FairnessError = ferr.Error()
+	}
 	err := s.check(context.WithoutCancel(ctx), report)
 	if report.SeatsSold < report.Capacity {
 		report.SoldOutIn = 0
 	}
 	return report, err
+}
+
+// fairness fills the report's fairness figure from the admission log, when
+// there is one.
+func (s *Simulation) fairness(ctx context.Context, rec *recorder, r *Report) error {
+	if s.log == nil {
+		return nil
+	}
+	order, err := s.log.AdmissionOrder(ctx, s.eventID)
+	if err != nil {
+		return err
+	}
+	rank := make(map[int64]int, len(order))
+	for i, id := range order {
+		if _, seen := rank[id]; !seen {
+			rank[id] = i
+		}
+	}
+	r.FairnessInversions, r.FairnessFans = rec.fairness(rank)
+	r.FairnessMeasured = true
+	return nil
 }
 
 // check verifies in Postgres, the source of truth, that no seat was sold
@@ -243,6 +284,7 @@ type Report struct {
 	Capacity   int
 	SeatsSold  int
 	OrdersInDB int
+	Started    time.Time
 	Took       time.Duration
 	SoldOutIn  time.Duration // from the opening to the last seat sold, when it sold out
 	Outcomes   map[string]int
@@ -253,9 +295,17 @@ type Report struct {
 	// retried them, as browsers do, so they cost time, not seats.
 	Status503 int
 	// FairnessInversions is the share of pairs of fans who joined after the
-	// opening, in order, and were admitted in the other order.
+	// opening, in order, and were admitted in the other order by the server
+	// (its admission log), among FairnessFans such fans; 0 fans when no
+	// log was read.
 	FairnessInversions float64
-	Problems           []string
+	FairnessFans       int
+	FairnessMeasured   bool
+	FairnessError      string // why the admission log could not be read
+	// Failures are the moments fans were answered 5xx (503 included) or
+	// their request failed on the way: how long a fault was felt.
+	Failures []time.Time
+	Problems []string
 }
 
 // Percentiles of one kind of request.

@@ -7,22 +7,40 @@ import (
 
 func TestInversionsCountsPairsAdmittedOutOfJoinOrder(t *testing.T) {
 	at := func(ms int) time.Time { return time.Unix(0, 0).Add(time.Duration(ms) * time.Millisecond) }
+	fans := func(joins ...int) []admittedFan {
+		var out []admittedFan
+		for i, ms := range joins {
+			out = append(out, admittedFan{userID: int64(i + 1), joined: at(ms)})
+		}
+		return out
+	}
+	// rank lists user ids in the order the server admitted them.
+	rank := func(ids ...int64) map[int64]int {
+		m := map[int64]int{}
+		for i, id := range ids {
+			m[id] = i
+		}
+		return m
+	}
 	cases := []struct {
-		name string
-		fans []admittedFan
-		want float64
+		name         string
+		fans         []admittedFan
+		rank         map[int64]int
+		want         float64
+		wantCompared int
 	}{
-		{"in order", []admittedFan{{at(0), at(1000)}, {at(100), at(2000)}, {at(200), at(3000)}}, 0},
-		{"reversed", []admittedFan{{at(0), at(3000)}, {at(100), at(2000)}, {at(200), at(1000)}}, 1},
-		{"one of three pairs", []admittedFan{{at(0), at(2000)}, {at(100), at(1000)}, {at(200), at(3000)}}, 1.0 / 3},
-		{"ties in admission are in order", []admittedFan{{at(0), at(1000)}, {at(100), at(1000)}}, 0},
-		{"joins closer than the gap are not compared", []admittedFan{{at(0), at(2000)}, {at(10), at(1000)}}, 0},
-		{"nobody", nil, 0},
+		{"in order", fans(0, 100, 200), rank(1, 2, 3), 0, 3},
+		{"reversed", fans(0, 100, 200), rank(3, 2, 1), 1, 3},
+		{"one of three pairs", fans(0, 100, 200), rank(2, 1, 3), 1.0 / 3, 3},
+		{"joins closer than the gap are not compared", fans(0, 10), rank(2, 1), 0, 2},
+		{"fans the log lacks are left out", fans(0, 100, 200), rank(3, 1), 1, 2},
+		{"nobody", nil, rank(), 0, 0},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := inversions(tc.fans, 50*time.Millisecond); got != tc.want {
-				t.Errorf("got %v, want %v", got, tc.want)
+			got, compared := inversions(tc.fans, tc.rank, 50*time.Millisecond)
+			if got != tc.want || compared != tc.wantCompared {
+				t.Errorf("got %v of %d fans, want %v of %d", got, compared, tc.want, tc.wantCompared)
 			}
 		})
 	}

@@ -8,6 +8,10 @@ import (
 	"time"
 )
 
+// OutcomeLostPlace is the outcome of a fan whose place the server lost:
+// a poll answered 404 not_in_queue though the fan never left.
+const OutcomeLostPlace = "lost_place"
+
 // journey is one fan's drop day: arrive, queue, get in, pick, hold, pay.
 type journey struct {
 	sim      *Simulation
@@ -19,11 +23,11 @@ type journey struct {
 }
 
 type queueStatus struct {
-	State              string    `json:"state"`
-	Position           int       `json:"position"`
-	PollAfterMS        int       `json:"poll_after_ms"`
-	AdmissionToken     string    `json:"admission_token"`
-	AdmissionExpiresAt time.Time `json:"admission_expires_at"`
+	State          string `json:"state"`
+	Position       int    `json:"position"`
+	PollAfterMS    int    `json:"poll_after_ms"`
+	AdmissionToken string `json:"admission_token"`
+	PlaceReceipt   string `json:"place_receipt"`
 }
 
 type holdResponse struct {
@@ -60,6 +64,9 @@ func (j *journey) run(ctx context.Context, arrive time.Time) {
 var (
 	errTimedOut = errors.New("timed out")
 	errSoldOut  = errors.New("sold out while waiting")
+	// errPlaceLost is a poll answered 404 not_in_queue: the fan joined and
+	// never left, so the server lost their place.
+	errPlaceLost = errors.New("place lost")
 )
 
 func outcomeOf(err error, otherwise string) string {
@@ -68,6 +75,8 @@ func outcomeOf(err error, otherwise string) string {
 		return "timed_out"
 	case errors.Is(err, errSoldOut):
 		return "sold_out"
+	case errors.Is(err, errPlaceLost):
+		return OutcomeLostPlace
 	}
 	return otherwise
 }
@@ -76,7 +85,12 @@ func outcomeOf(err error, otherwise string) string {
 func (j *journey) queue(ctx context.Context) (string, error) {
 	path := fmt.Sprintf("/api/v1/events/%d/queue", j.sim.eventID)
 	var st queueStatus
+	// The fan's arrival is when they asked to join, not when the answer
+	// came back: the server places them by when the request reached it, and
+	// answers of different latency would otherwise count as unfairness.
+	var joined time.Time
 	for {
+		joined = time.Now()
 		res, err := j.callRetrying(ctx, "join", "POST", path, j.fan.token, "", nil, &st)
 		if err != nil {
 			return "", err
@@ -92,7 +106,7 @@ func (j *journey) queue(ctx context.Context) (string, error) {
 		}
 		break
 	}
-	joined := time.Now()
+	receipt := st.PlaceReceipt
 	for st.State != "admitted" {
 		if st.State == "expired" {
 			return "", errors.New("expired in the queue")
@@ -107,16 +121,21 @@ func (j *journey) queue(ctx context.Context) (string, error) {
 		if !sleepFor(ctx, wait) {
 			return "", errTimedOut
 		}
-		res, err := j.call(ctx, "GET", path, j.fan.token, "", nil, &st)
+		// The receipt of the join goes with every poll, as the web UI
+		// sends it: a place the waiting room lost comes back with it.
+		res, err := j.sim.api.callFrom(ctx, j.fan.ip, "GET", path, j.fan.token, "", nil, &st, "X-Place-Receipt", receipt)
 		j.rec.request("poll", res, err)
 		if err != nil {
 			return "", err
+		}
+		if res.status == 404 {
+			return "", errPlaceLost
 		}
 		if res.status != 200 && res.status != 429 && res.status != 503 {
 			return "", fmt.Errorf("poll: status %d", res.status)
 		}
 	}
-	j.rec.admitted(joined, j.sim.opensAt, st.AdmissionExpiresAt)
+	j.rec.admitted(j.fan.userID, joined, j.sim.opensAt)
 	return st.AdmissionToken, nil
 }
 

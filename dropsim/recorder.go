@@ -18,10 +18,12 @@ type recorder struct {
 	retried   int // 503s, which the fans sent again
 	lastSold  time.Time
 	admission []admittedFan
+	failedAt  []time.Time // answers 5xx (503 included) and transport failures
 }
 
 type admittedFan struct {
-	joined, admitted time.Time
+	userID int64
+	joined time.Time
 }
 
 func newRecorder() *recorder {
@@ -36,10 +38,14 @@ func (r *recorder) request(kind string, res result, err error) {
 	}
 	if err != nil {
 		r.statuses[kind][0]++ // transport failure
+		r.failedAt = append(r.failedAt, time.Now())
 		return
 	}
 	r.statuses[kind][res.status]++
 	r.took[kind] = append(r.took[kind], res.took)
+	if res.status >= 500 {
+		r.failedAt = append(r.failedAt, time.Now())
+	}
 	switch {
 	case res.status == 503:
 		r.retried++
@@ -61,15 +67,16 @@ func (r *recorder) sold() {
 }
 
 // admitted notes a fan who joined after the opening, for the fairness
-// figure; the admission token's expiry stands for the admission time, since
-// every admission lasts as long.
-func (r *recorder) admitted(joined, opensAt, admissionExpires time.Time) {
-	if joined.Before(opensAt) || admissionExpires.IsZero() {
+// figure, which compares the order they joined in with the order the
+// server admitted them in (its admission log), not with when their polls
+// happened to see it.
+func (r *recorder) admitted(userID int64, joined, opensAt time.Time) {
+	if joined.Before(opensAt) {
 		return // the pre-queue is shuffled on purpose
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.admission = append(r.admission, admittedFan{joined: joined, admitted: admissionExpires})
+	r.admission = append(r.admission, admittedFan{userID: userID, joined: joined})
 }
 
 // report sums up the run; SoldOutIn is the time from the opening to the
@@ -77,37 +84,52 @@ func (r *recorder) admitted(joined, opensAt, admissionExpires time.Time) {
 func (r *recorder) report(took time.Duration, opensAt time.Time) *Report {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	rep := &Report{Took: took, Outcomes: r.outcomes, Statuses: r.statuses, Status5xx: r.fivexx, Status503: r.retried, Latency: map[string]Percentiles{}}
+	rep := &Report{Took: took, Outcomes: r.outcomes, Statuses: r.statuses, Status5xx: r.fivexx, Status503: r.retried,
+		Latency: map[string]Percentiles{}, Failures: r.failedAt}
 	if !r.lastSold.IsZero() {
 		rep.SoldOutIn = r.lastSold.Sub(opensAt)
 	}
 	for kind, d := range r.took {
 		rep.Latency[kind] = percentiles(d)
 	}
-	rep.FairnessInversions = inversions(r.admission, 50*time.Millisecond)
 	return rep
 }
 
-// inversions is the share of pairs of fans who joined at least gap apart and
-// were admitted in the other order (ties in admission count as in order).
-func inversions(fans []admittedFan, gap time.Duration) float64 {
-	sort.Slice(fans, func(i, j int) bool { return fans[i].joined.Before(fans[j].joined) })
+// fairness is the inversions figure of the fans admitted after the opening,
+// against rank, each fan's place in the server's admission order.
+func (r *recorder) fairness(rank map[int64]int) (float64, int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return inversions(r.admission, rank, 50*time.Millisecond)
+}
+
+// inversions is the share of pairs of fans who joined at least gap apart
+// and were admitted in the other order; rank is each fan's place in the
+// server's admission order, and fans missing from it are left out.
+func inversions(fans []admittedFan, rank map[int64]int, gap time.Duration) (share float64, compared int) {
+	var ranked []admittedFan
+	for _, f := range fans {
+		if _, ok := rank[f.userID]; ok {
+			ranked = append(ranked, f)
+		}
+	}
+	sort.Slice(ranked, func(i, j int) bool { return ranked[i].joined.Before(ranked[j].joined) })
 	pairs, inverted := 0, 0
-	for i := range fans {
-		for j := i + 1; j < len(fans); j++ {
-			if fans[j].joined.Sub(fans[i].joined) < gap {
+	for i := range ranked {
+		for j := i + 1; j < len(ranked); j++ {
+			if ranked[j].joined.Sub(ranked[i].joined) < gap {
 				continue
 			}
 			pairs++
-			if fans[j].admitted.Before(fans[i].admitted) {
+			if rank[ranked[j].userID] < rank[ranked[i].userID] {
 				inverted++
 			}
 		}
 	}
 	if pairs == 0 {
-		return 0
+		return 0, len(ranked)
 	}
-	return float64(inverted) / float64(pairs)
+	return float64(inverted) / float64(pairs), len(ranked)
 }
 
 // Print writes the report for people.
@@ -138,7 +160,16 @@ func (r *Report) Print(w io.Writer) {
 		fmt.Fprintf(w, "  %-8s n=%-7d p50=%-9s p99=%-9s max=%-9s statuses=%v\n", k, p.Count,
 			p.P50.Round(10*time.Microsecond), p.P99.Round(10*time.Microsecond), p.Max.Round(10*time.Microsecond), r.Statuses[k])
 	}
-	fmt.Fprintf(w, "fairness: %.3f%% of post-opening pairs admitted out of join order\n", 100*r.FairnessInversions)
+	switch {
+	case r.FairnessError != "":
+		fmt.Fprintf(w, "fairness: not measured (%s)\n", r.FairnessError)
+	case !r.FairnessMeasured:
+		fmt.Fprintln(w, "fairness: not measured (no admission log read)")
+	case r.FairnessFans == 0:
+		fmt.Fprintln(w, "fairness: measured on the server's admission order, but no fan who joined after the opening was admitted")
+	default:
+		fmt.Fprintf(w, "fairness: %.3f%% of post-opening pairs admitted out of join order (%d fans, measured on the server's admission order)\n", 100*r.FairnessInversions, r.FairnessFans)
+	}
 	fmt.Fprintf(w, "unavailable (503, sent again after Retry-After): %d\n", r.Status503)
 	fmt.Fprintf(w, "server errors (5xx other than 503): %d\n", r.Status5xx)
 	if len(r.Problems) == 0 {

@@ -3,7 +3,8 @@
 -- what the rate allows for the time since the previous step, which it
 -- records itself.
 -- KEYS: 1 meta, 2 settings, 3 pre, 4 queue, 5 active, 6 tokens, 7 ended,
---       8 the booker's taken-seat bitmap (internal/salekeys)
+--       8 the booker's taken-seat bitmap (internal/salekeys),
+--       9 the admission log (a stream of admitted fans, in admission order)
 -- ARGV: 1 now (unix ms), 2 sale opening (unix ms), 3 admission ttl (ms),
 --       4 grace period (ms), 5 key prefix of the seen buckets,
 --       6 default rate, 7 default max active,
@@ -21,6 +22,7 @@ local BAND = 4503599627370496
 local BATCH = 500
 local MAX_EXPIRE = 2000   -- per step, so one step stays short
 local MAX_SKIP = 2000     -- abandoned places skipped per step, same reason
+local LOG_MAX = 1000000   -- admissions the log keeps, about 10 MB
 local TAU = 5             -- seconds: time constant of the measured rate
 
 -- Admissions whose window ended free their slots.
@@ -129,6 +131,9 @@ while admitted < want and skipped < MAX_SKIP do
       -- a moment before taking the place back. The place just goes.
     elseif nowS - seen <= graceS then
       redis.call('ZADD', KEYS[5], exp, u)
+      -- The order the server admitted fans in, which the expiry (whole
+      -- seconds) does not keep: fairness is measured from it.
+      redis.call('XADD', KEYS[9], 'MAXLEN', '~', LOG_MAX, '*', 'u', u)
       admitted = admitted + 1
     else
       -- Silent for longer than the grace period: the place is skipped so

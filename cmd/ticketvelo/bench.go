@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,7 +20,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/rueidis"
 	"github.com/valyala/fasthttp"
@@ -29,6 +27,7 @@ import (
 
 	"github.com/ticketvelo/ticketvelo/identity"
 	"github.com/ticketvelo/ticketvelo/internal/config"
+	"github.com/ticketvelo/ticketvelo/internal/database"
 	"github.com/ticketvelo/ticketvelo/internal/tokens"
 )
 
@@ -45,7 +44,7 @@ type scratch struct {
 
 func openScratch(ctx context.Context, cfg config.Config, kind string, privateRedis bool) (*scratch, error) {
 	suffix := randomHex(4)
-	dbURL, dbName, err := withDatabaseName(cfg.DatabaseURL, func(name string) string { return name + "_" + kind + "_" + suffix })
+	dbURL, dbName, err := database.WithName(cfg.DatabaseURL, func(name string) string { return name + "_" + kind + "_" + suffix })
 	if err != nil {
 		return nil, err
 	}
@@ -54,7 +53,7 @@ func openScratch(ctx context.Context, cfg config.Config, kind string, privateRed
 		return nil, err
 	}
 	s := &scratch{cfg: cfg, dir: dir}
-	s.undo = append(s.undo, func() { os.RemoveAll(dir) }, func() { dropDatabase(dbURL, dbName) })
+	s.undo = append(s.undo, func() { os.RemoveAll(dir) }, func() { _ = database.Drop(dbURL, dbName) })
 	s.cfg.DatabaseURL = dbURL
 	s.cfg.RedisPrefix += kind + "-" + suffix + ":"
 	s.cfg.KeyFile = filepath.Join(dir, "keys.pem")
@@ -226,33 +225,6 @@ func deleteKeys(client rueidis.Client, prefix string) {
 			return
 		}
 	}
-}
-
-// withDatabaseName rewrites the database name of a postgres URL.
-func withDatabaseName(raw string, rename func(string) string) (string, string, error) {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "", "", fmt.Errorf("DATABASE_URL: %w", err)
-	}
-	name := rename(strings.TrimPrefix(u.Path, "/"))
-	u.Path = "/" + name
-	return u.String(), name, nil
-}
-
-// dropDatabase drops the scratch database through the maintenance one.
-func dropDatabase(dbURL, name string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	admin, _, err := withDatabaseName(dbURL, func(string) string { return "postgres" })
-	if err != nil {
-		return
-	}
-	conn, err := pgx.Connect(ctx, admin)
-	if err != nil {
-		return
-	}
-	defer conn.Close(ctx)
-	conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
 }
 
 func randomHex(n int) string {

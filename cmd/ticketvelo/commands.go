@@ -42,6 +42,7 @@ func init() {
 		{name: "notifier", summary: "run the notifier: consume booking events and send confirmation mail", groups: config.Stores | config.Serving | config.Notifier, bind: noFlags(runNotifier)},
 		{name: "broker", summary: "run the embedded Kafka-protocol broker alone", groups: config.Files, bind: brokerCommand},
 		{name: "drop", summary: "simulate a drop against a running TicketVelo (fans queue, hold and buy over HTTP) and check that no seat sold twice", groups: config.Stores | config.Keys, bind: dropCommand},
+		{name: "drill", summary: "run the split topology as local processes (a Redis Cluster with replicas, its own PostgreSQL, the broker, 2 gateways, 2 bookers, 2 notifiers, nginx) and a drop per fault, or a soak (-soak 10m), and check the invariants", groups: config.Stores, bind: drillCommand},
 		{name: "user create", summary: "create an account, e.g. an ops account with --role ops, and exit", groups: config.Stores, bind: userCreateCommand},
 		{name: "user role", summary: "give an existing account another role (--email, --role fan|ops), e.g. to demote an ops account, and exit", groups: config.Stores, bind: userRoleCommand},
 		{name: "loadgen", summary: "benchmark the waiting room on loopback against a bare fasthttp handler (join, poll) and weigh queued fans in Redis, in a scratch database and prefix", groups: config.Stores | config.Serving | config.Gateway, bind: loadgenCommand},

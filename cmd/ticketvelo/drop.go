@@ -4,6 +4,9 @@ import (
 	"context"
 	"flag"
 
+	"github.com/redis/rueidis"
+
+	"github.com/ticketvelo/ticketvelo/admission"
 	"github.com/ticketvelo/ticketvelo/dropsim"
 	"github.com/ticketvelo/ticketvelo/internal/config"
 	"github.com/ticketvelo/ticketvelo/internal/tokens"
@@ -32,7 +35,7 @@ func dropCommand(fs *flag.FlagSet) mainFunc {
 		}
 		d := newDeps(e, cfg)
 		defer d.close()
-		if err := d.open(ctx, needs{postgres: true}); err != nil {
+		if err := d.open(ctx, needs{postgres: true, redis: true}); err != nil {
 			return err
 		}
 		ring, err := tokens.LoadOrCreate(cfg.KeyPath())
@@ -43,8 +46,21 @@ func dropCommand(fs *flag.FlagSet) mainFunc {
 		if err != nil {
 			return err
 		}
+		sim.MeasureFairnessWith(admissionLog{d.redis, cfg.RedisPrefix})
 		report, err := sim.Run(ctx)
 		report.Print(e.stdout)
 		return err
 	}
+}
+
+// admissionLog reads the server's admission order of an event from Redis.
+type admissionLog struct {
+	client rueidis.Client
+	prefix string
+}
+
+var _ dropsim.AdmissionLog = admissionLog{}
+
+func (l admissionLog) AdmissionOrder(ctx context.Context, eventID int64) ([]int64, error) {
+	return admission.AdmissionOrder(ctx, l.client, l.prefix, eventID)
 }

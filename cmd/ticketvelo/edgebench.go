@@ -253,7 +253,7 @@ func (b *edgeBench) fillQueue(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := putPaused(b.gateway.addr, b.event, ops); err != nil {
+	if err := putPaused(b.gateway.Addr, b.event, ops); err != nil {
 		return err
 	}
 	if err := b.waitPaused(ctx); err != nil {
@@ -288,7 +288,7 @@ func (b *edgeBench) waitPaused(ctx context.Context) error {
 			} `json:"waiting_room"`
 		} `json:"event"`
 	}
-	url := "http://" + b.gateway.addr + "/api/v1/events/" + strconv.FormatInt(b.event, 10)
+	url := "http://" + b.gateway.Addr + "/api/v1/events/" + strconv.FormatInt(b.event, 10)
 	for deadline := time.Now().Add(15 * time.Second); ; {
 		if res, err := http.Get(url); err == nil {
 			_ = json.NewDecoder(res.Body).Decode(&page)
@@ -370,7 +370,7 @@ const setupConns = 64
 // unless every one answered want.
 func (b *edgeBench) each(ctx context.Context, method, path string, toks [][]byte, want int) error {
 	uri := []byte(path)
-	bad := loadgen.Each(ctx, b.gateway.addr, setupConns, len(toks), want, func(n uint64, req *fasthttp.Request) {
+	bad := loadgen.Each(ctx, b.gateway.Addr, setupConns, len(toks), want, func(n uint64, req *fasthttp.Request) {
 		req.Header.SetMethod(method)
 		req.SetRequestURIBytes(uri)
 		req.Header.SetBytesV("Authorization", toks[n])
@@ -392,7 +392,7 @@ func (b *edgeBench) queuePath() string {
 // minutes of measuring them.
 func (b *edgeBench) checkStaticTargets() error {
 	ev := "/api/v1/events/" + strconv.FormatInt(b.event, 10)
-	for _, c := range []struct{ addr, path string }{{b.bare.addr, "/"}, {b.gateway.addr, ev}, {b.booker.addr, ev + "/seats/status"}} {
+	for _, c := range []struct{ addr, path string }{{b.bare.Addr, "/"}, {b.gateway.Addr, ev}, {b.booker.Addr, ev + "/seats/status"}} {
 		res, err := http.Get("http://" + c.addr + c.path)
 		if err != nil {
 			return err

@@ -5,25 +5,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/ticketvelo/ticketvelo/internal/proc"
 )
 
 // child is a process of this program that edgebench measures: the bare
 // baseline, the gateway or the booker, each serving HTTP on its own port.
 type child struct {
-	name      string
-	addr      string // host:port of its HTTP listener
+	*proc.Process
 	pprofAddr string // of its net/http/pprof, "" when not profiling
-	logPath   string // its stderr
-	cmd       *exec.Cmd
-	exited    chan struct{}
 }
 
 // startChild starts this program's command with env added to the
@@ -34,92 +29,31 @@ func startChild(ctx context.Context, dir, command string, env []string, pprof bo
 	if err != nil {
 		return nil, err
 	}
-	c := &child{name: command, logPath: filepath.Join(dir, command+".log"), exited: make(chan struct{})}
-	if c.addr, err = freeAddr(); err != nil {
-		return nil, err
-	}
-	if pprof {
-		if c.pprofAddr, err = freeAddr(); err != nil {
-			return nil, err
-		}
-	}
-	env = append(env, "TICKETVELO_ADDR="+c.addr, "TICKETVELO_PPROF_ADDR="+c.pprofAddr)
-	logFile, err := os.Create(c.logPath)
+	addr, err := proc.FreeAddr()
 	if err != nil {
 		return nil, err
 	}
-	defer logFile.Close() // the child has its own descriptor
-	c.cmd = exec.Command(exe, command)
-	c.cmd.Env = append(os.Environ(), env...)
-	c.cmd.Stdout, c.cmd.Stderr = logFile, logFile
-	c.cmd.SysProcAttr = childProcAttr()
-	if err := c.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting %s: %w", command, err)
+	c := &child{}
+	if pprof {
+		if c.pprofAddr, err = proc.FreeAddr(); err != nil {
+			return nil, err
+		}
 	}
-	go func() {
-		_ = c.cmd.Wait()
-		close(c.exited)
-	}()
-	if err := c.waitReady(ctx, time.Minute); err != nil {
-		c.stop()
+	env = append(env, "TICKETVELO_ADDR="+addr, "TICKETVELO_PPROF_ADDR="+c.pprofAddr)
+	c.Process = &proc.Process{Name: command, Exe: exe, Args: []string{command}, Env: env, Addr: addr,
+		Ready: proc.AnswersOK("http://" + addr + "/readyz"), LogPath: filepath.Join(dir, command+".log"), ReadyWithin: time.Minute}
+	if err := c.Start(ctx); err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
-func freeAddr() (string, error) {
-	port, err := freePort()
-	return "127.0.0.1:" + port, err
-}
-
-func (c *child) waitReady(ctx context.Context, within time.Duration) error {
-	client := &http.Client{Timeout: time.Second}
-	deadline := time.Now().Add(within)
-	for {
-		res, err := client.Get("http://" + c.addr + "/readyz")
-		if err == nil {
-			res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				return nil
-			}
-			err = fmt.Errorf("readyz answered %d", res.StatusCode)
-		}
-		select {
-		case <-c.exited:
-			return fmt.Errorf("%s exited before it was ready:\n%s", c.name, c.logTail())
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s not ready after %s: %v\n%s", c.name, within, err, c.logTail())
-		}
-	}
-}
-
-// logTail is the end of the child's log, for error messages.
-func (c *child) logTail() string {
-	b, _ := os.ReadFile(c.logPath)
-	if len(b) > 2000 {
-		b = b[len(b)-2000:]
-	}
-	return string(b)
-}
-
 // stop asks the child to shut down as an operator would (SIGTERM) and kills
 // it if it has not within 15 s.
-func (c *child) stop() {
-	_ = c.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-c.exited:
-	case <-time.After(15 * time.Second):
-		_ = c.cmd.Process.Kill()
-		<-c.exited
-	}
-}
+func (c *child) stop() { c.Term(15 * time.Second) }
 
 // cpu is the child's user and system CPU time so far.
-func (c *child) cpu() (time.Duration, error) { return procCPU(c.cmd.Process.Pid) }
+func (c *child) cpu() (time.Duration, error) { return procCPU(c.Pid()) }
 
 // procCPU is a process's user and system CPU time so far, all threads, from
 // /proc/<pid>/stat.

@@ -30,11 +30,11 @@ func (b *edgeBench) defineTargets() []edgeTarget {
 	ev := "/api/v1/events/" + strconv.FormatInt(b.event, 10)
 	queue := b.queuePath()
 	static := func(c *child, method, path, header string) func(int) wrkRequest {
-		return func(int) wrkRequest { return wrkRequest{addr: c.addr, method: method, path: path, header: header} }
+		return func(int) wrkRequest { return wrkRequest{addr: c.Addr, method: method, path: path, header: header} }
 	}
 	fans := func(method string, name func(round int) string, limits func(round int) []int64) func(int) wrkRequest {
 		return func(r int) wrkRequest {
-			return wrkRequest{addr: b.gateway.addr, method: method, path: queue, tokens: filepath.Join(b.dir, name(r)), limits: limits(r)}
+			return wrkRequest{addr: b.gateway.Addr, method: method, path: queue, tokens: filepath.Join(b.dir, name(r)), limits: limits(r)}
 		}
 	}
 	whole := func(int) []int64 { return nil }
@@ -180,9 +180,9 @@ func (b *edgeBench) serverCounts(server *child) (map[string]int64, error) {
 	if server == b.bare {
 		return nil, nil
 	}
-	res, err := http.Get("http://" + server.addr + "/metrics")
+	res, err := http.Get("http://" + server.Addr + "/metrics")
 	if err != nil {
-		return nil, fmt.Errorf("reading %s's metrics: %w", server.name, err)
+		return nil, fmt.Errorf("reading %s's metrics: %w", server.Name, err)
 	}
 	defer res.Body.Close()
 	return metricValues(res.Body, "ticketvelo_access_tokens_verified_total{", "ticketvelo_http_requests_total{")

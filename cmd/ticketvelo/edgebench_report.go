@@ -128,7 +128,7 @@ func (b *edgeBench) report(samples map[string][]edgeSample) error {
 	fmt.Fprintln(w, "\n| target | answered by | Redis commands/req | token verifications/req | wrk CPU µs/req | fans |")
 	fmt.Fprintln(w, "|---|---|---:|---:|---:|---|")
 	for _, t := range b.targets {
-		fmt.Fprintln(w, b.rows(samples, t).workRow(t.key, t.server.name, b.fans(t, samples[t.key])))
+		fmt.Fprintln(w, b.rows(samples, t).workRow(t.key, t.server.Name, b.fans(t, samples[t.key])))
 	}
 	return b.problems(w, samples)
 }

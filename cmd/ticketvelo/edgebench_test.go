@@ -19,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/valyala/fasthttp"
 
+	"github.com/ticketvelo/ticketvelo/internal/database"
 	"github.com/ticketvelo/ticketvelo/internal/testenv"
 )
 
@@ -298,8 +299,8 @@ func assertNothingLeft(t *testing.T, tmp, dbURL string) {
 		t.Errorf("temporary files left: %v", left)
 	}
 	ctx := context.Background()
-	admin, _, _ := withDatabaseName(dbURL, func(string) string { return "postgres" })
-	_, name, _ := withDatabaseName(dbURL, func(n string) string { return n })
+	admin, _, _ := database.WithName(dbURL, func(string) string { return "postgres" })
+	_, name, _ := database.WithName(dbURL, func(n string) string { return n })
 	conn, err := pgx.Connect(ctx, admin)
 	if err != nil {
 		t.Fatal(err)

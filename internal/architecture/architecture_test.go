@@ -45,6 +45,7 @@ var parts = map[string]part{
 	"internal":  {"internal", infrastructure, nil},
 	"cmd":       {"cmd", composer, nil},
 	"dropsim":   {"dropsim", tool, nil},
+	"drill":     {"drill", tool, nil},
 	"deploy":    {"deploy", tool, nil},
 	"frontend":  {"frontend", asset, nil},
 }
@@ -69,7 +70,7 @@ func partOf(path string) (name string, root bool) {
 // TestImportRules: the arrows docs/ARCHITECTURE.md allows, and no others.
 // A service imports no other service (the gateway imports the three it
 // serves); infrastructure imports no service, tool or composer; a tool
-// imports services only by their root packages; a test of one part may
+// imports services and other tools only by their root packages; a test of one part may
 // import another service's root package (to seed or boot it) but never its
 // internals (a subpackage).
 func TestImportRules(t *testing.T) {
@@ -113,8 +114,12 @@ func forbidden(from part, imp string, test bool) string {
 		return "infrastructure imports no service, tool or composer"
 	case slices.Contains(from.serves, to) && root:
 		return ""
-	case tp.kind == composer || tp.kind == tool:
-		return "nothing imports a composer or a tool"
+	case tp.kind == composer:
+		return "nothing imports a composer"
+	case tp.kind == tool && (from.kind != tool || !root):
+		// Tools stack: the drill runs the simulator's fans behind
+		// deploy's proxy config.
+		return "only a tool imports a tool, by its root package"
 	case !root:
 		return "another part's internals (a subpackage); give the shared contract a neutral home under internal/"
 	case test, from.kind == tool:
@@ -178,6 +183,10 @@ func TestForbidden(t *testing.T) {
 		{"dropsim", p("catalog"), false, true},
 		{"dropsim", p("booker/outbox"), false, false},
 		{"booker", p("dropsim"), true, false},
+		{"drill", p("dropsim"), false, true},
+		{"drill", p("dropsim/internal"), false, false},
+		{"booker", p("deploy"), false, false},
+		{"internal", p("deploy"), true, false},
 		{"cmd", p("booker"), false, true},
 		{"booker", p("newfolder"), false, false},
 		{"booker", "github.com/jackc/pgx/v5", false, true},
