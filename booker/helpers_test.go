@@ -70,9 +70,12 @@ func (a *recordingAdmissions) admit(ctx context.Context, eventID, userID int64, 
 // abandoned place do; a leave just ends it.
 func (a *recordingAdmissions) end(ctx context.Context, eventID, userID int64, why string) error {
 	uid := fmt.Sprint(userID)
-	cmds := rueidis.Commands{a.redis.B().Zrem().Key(salekeys.Active(a.prefix, eventID)).Member(uid).Build()}
-	if why != "" {
-		cmds = append(cmds, a.redis.B().Hset().Key(salekeys.Ended(a.prefix, eventID)).FieldValue().FieldValue(uid, why).Build())
+	if why == "" {
+		why = "left" // as the waiting room records a leave
+	}
+	cmds := rueidis.Commands{
+		a.redis.B().Zrem().Key(salekeys.Active(a.prefix, eventID)).Member(uid).Build(),
+		a.redis.B().Hset().Key(salekeys.Ended(a.prefix, eventID)).FieldValue().FieldValue(uid, why).Build(),
 	}
 	for _, r := range a.redis.DoMulti(ctx, cmds...) {
 		if err := r.Error(); err != nil {

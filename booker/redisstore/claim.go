@@ -28,6 +28,8 @@ const (
 // record already under the request's key; refuses the request when the
 // fan's admission is not live (left, done, timed out, or replaced by a
 // newer one) or when the fan is over their hold attempts for the window;
+// brings back an admission the waiting room lost with its keys (no live
+// score and no recorded end: the token itself proves it);
 // otherwise takes the key (a pending record) and reads the taken bits of
 // seats. When seats are taken the request is answered (409) there and
 // then, so the script also stores that answer, a conflict record.
@@ -41,10 +43,17 @@ var claimAndCheck = rueidis.NewLuaScript(luaWithReplies(`
 local prev = redis.call('GET', KEYS[1])
 if prev then return {REPLAY, prev} end
 local exp = tonumber(redis.call('ZSCORE', KEYS[3], ARGV[6]))
-if exp ~= tonumber(ARGV[7]) then
-  if exp then return {ENDED, 'replaced'} end
-  return {ENDED, redis.call('HGET', KEYS[4], ARGV[6]) or 'left'}
+if not exp then
+  local why = redis.call('HGET', KEYS[4], ARGV[6])
+  if why then return {ENDED, why} end
+  -- Neither live nor ended (every end is recorded: left, done, timeout):
+  -- the waiting room's keys were lost. The token proves the admission,
+  -- which lives again until its own expiry.
+  if tonumber(ARGV[7]) <= tonumber(ARGV[8]) then return {ENDED, 'timeout'} end
+  redis.call('ZADD', KEYS[3], ARGV[7], ARGV[6])
+  exp = tonumber(ARGV[7])
 end
+if exp ~= tonumber(ARGV[7]) then return {ENDED, 'replaced'} end
 if exp <= tonumber(ARGV[8]) then return {ENDED, 'timeout'} end
 local tries = redis.call('INCR', KEYS[5])
 if tries == 1 then redis.call('PEXPIRE', KEYS[5], ARGV[10]) end

@@ -83,12 +83,31 @@ func TestClaimReplies(t *testing.T) {
 		}
 		return res
 	}
-	if res := claim(args("a")); res.Ended != "left" {
-		t.Errorf("no admission: got %+v, want ended left", res)
+	ended := func(why string) {
+		t.Helper()
+		if err := rc.Do(ctx, rc.B().Hset().Key(salekeys.Ended(prefix, event)).FieldValue().FieldValue(strconv.Itoa(user), why).Build()).Error(); err != nil {
+			t.Fatal(err)
+		}
 	}
-	admit(exp)
-	if res := claim(args("b")); !res.Cold {
-		t.Errorf("no bitmap: got %+v, want cold", res)
+	ended("left")
+	if res := claim(args("a")); res.Ended != "left" {
+		t.Errorf("the fan left: got %+v, want ended left", res)
+	}
+	if err := rc.Do(ctx, rc.B().Del().Key(salekeys.Ended(prefix, event)).Build()).Error(); err != nil {
+		t.Fatal(err)
+	}
+	past := args("a0")
+	past.AdmissionExp = now.Add(-time.Second)
+	if res := claim(past); res.Ended != "timeout" {
+		t.Errorf("an admission lost with the waiting room, its token expired: got %+v, want ended timeout", res)
+	}
+	// Lost with the waiting room's keys (no score, no recorded end): the
+	// live token brings the admission back, and the claim goes on.
+	if res := claim(args("b")); res.Ended != "" || !res.Cold {
+		t.Errorf("an admission lost with the waiting room: got %+v, want it back (and the bitmap cold)", res)
+	}
+	if got, err := rc.Do(ctx, rc.B().Zscore().Key(salekeys.Active(prefix, event)).Member(strconv.Itoa(user)).Build()).AsInt64(); err != nil || got != exp.UnixMilli() {
+		t.Errorf("the lost admission's score: %d %v, want the token's expiry %d", got, err, exp.UnixMilli())
 	}
 	if err := r.SetBits(ctx, event, []int{100, 3}, true, nil); err != nil { // the sentinel and seat 3
 		t.Fatal(err)
