@@ -324,7 +324,12 @@ func (n *Notifier) handle(ctx context.Context, client *kgo.Client, r *kgo.Record
 	// Claim first: a redelivered or duplicated event finds the mail sent.
 	var attempt int
 	for failures := 0; ; {
-		state, a, err := n.claims.claim(ctx, ev.OrderID, ev.Type, msg.To, msg.ID)
+		// Not cut short by a shutdown: a claim Postgres made whose answer
+		// the notifier never read would hold the mail for the whole lease
+		// (2 min), where a claim it knows of it finishes or gives back.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		state, a, err := n.claims.claim(cctx, ev.OrderID, ev.Type, msg.To, msg.ID)
+		cancel()
 		var wait time.Duration
 		switch {
 		case err != nil:
