@@ -36,7 +36,7 @@ type Options struct {
 	// Timeout bounds one drop; the fans still waiting then count as unanswered.
 	Timeout time.Duration
 	// Settle is how long after a drop the outbox and mails may take: longer
-	// than the notifiers' claim lease (TICKETVELO_MAIL_CLAIM_LEASE, 2 min),
+	// than the notifiers' claim lease (TICKETVELO_MAIL_CLAIM_LEASE, 10 s),
 	// after which the mail a killed notifier was sending goes out.
 	Settle time.Duration
 	// Soak, when set, runs one steady drop this long instead of the faults.

@@ -8,6 +8,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/ticketvelo/ticketvelo/internal/loop"
 )
 
 // claimState is what taking a claim found.
@@ -106,6 +108,28 @@ func (c claims) finish(ctx context.Context, orderID, kind, status, reason string
 		return fmt.Errorf("marking the %s mail of order %s %s: %w", kind, orderID, status, err)
 	}
 	return nil
+}
+
+// keep renews the claim every third of the lease until the returned stop
+// is called, so the lease can be short (a crashed notifier's mail is taken
+// over within it) however long a delivery or its retries take. A renewal
+// that fails is tried again at the next tick; should Postgres be away for
+// a whole lease, another notifier may take the mail over, and it goes out
+// twice under one Message-ID, which mail clients show once.
+func (c claims) keep(ctx context.Context, orderID, kind string) (stop func()) {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = loop.Every(ctx, c.lease/3, func(ctx context.Context) {
+			_, _ = c.pool.Exec(ctx, `UPDATE notifications SET claimed_at = now()
+				WHERE order_id = $1 AND kind = $2 AND status = 'claimed'`, orderID, kind)
+		})
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
 }
 
 // release gives back a claim this notifier will not finish (it is shutting

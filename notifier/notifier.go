@@ -346,6 +346,7 @@ func (n *Notifier) handle(ctx context.Context, client *kgo.Client, r *kgo.Record
 		}
 		if err == nil && state == claimTaken {
 			attempt = a
+			defer n.claims.keep(ctx, ev.OrderID, ev.Type)()
 			break
 		}
 		if !sleep(ctx, wait) {

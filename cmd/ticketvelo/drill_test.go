@@ -37,9 +37,6 @@ func TestDrillCI(t *testing.T) {
 	}
 	t.Setenv("TMPDIR", tmp)
 	t.Setenv("TICKETVELO_AS_PROGRAM", "1")
-	// A notifier killed mid-mail holds that mail's claim for the lease:
-	// shorter here so the drop settles in seconds, not two minutes.
-	t.Setenv("TICKETVELO_MAIL_CLAIM_LEASE", "15s")
 	t.Setenv("TICKETVELO_SMTP_TIMEOUT", "5s")
 	env := map[string]string{"DATABASE_URL": dbURL, "TICKETVELO_LOG_LEVEL": "warn"}
 

@@ -27,7 +27,7 @@ func TestNotifierSettings(t *testing.T) {
 		{"smtp scheme", map[string]string{"SMTP_URL": "http://mail.example.com"}, "SMTP_URL"},
 		{"no attempts", map[string]string{"TICKETVELO_MAIL_ATTEMPTS": "0"}, "TICKETVELO_MAIL_ATTEMPTS"},
 		{"backoff above its max", map[string]string{"TICKETVELO_MAIL_RETRY_BACKOFF": "1m", "TICKETVELO_MAIL_RETRY_BACKOFF_MAX": "10s"}, "TICKETVELO_MAIL_RETRY_BACKOFF"},
-		{"lease shorter than a delivery", map[string]string{"TICKETVELO_MAIL_CLAIM_LEASE": "10s", "TICKETVELO_SMTP_TIMEOUT": "30s"}, "TICKETVELO_MAIL_CLAIM_LEASE"},
+		{"lease too short to renew", map[string]string{"TICKETVELO_MAIL_CLAIM_LEASE": "500ms"}, "TICKETVELO_MAIL_CLAIM_LEASE"},
 		{"attempts not a number", map[string]string{"TICKETVELO_MAIL_ATTEMPTS": "many"}, "TICKETVELO_MAIL_ATTEMPTS"},
 		{"session timeout", map[string]string{"TICKETVELO_NOTIFIER_SESSION_TIMEOUT": "100ms"}, "TICKETVELO_NOTIFIER_SESSION_TIMEOUT"},
 		{"heartbeat over a third of the session", map[string]string{"TICKETVELO_NOTIFIER_SESSION_TIMEOUT": "9s", "TICKETVELO_NOTIFIER_HEARTBEAT": "4s"}, "TICKETVELO_NOTIFIER_HEARTBEAT"},
