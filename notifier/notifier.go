@@ -59,6 +59,7 @@ func OptionsFrom(c config.NotifierConfig) Options {
 		From: c.MailFrom, Group: c.ConsumerGroup, MaxAttempts: c.MaxAttempts,
 		RetryBackoff: c.RetryBackoff, RetryBackoffMax: c.RetryBackoffMax, ClaimLease: c.ClaimLease,
 		SessionTimeout: c.SessionTimeout, HeartbeatInterval: c.HeartbeatInterval,
+		Concurrency: c.Concurrency, MaxPollRecords: c.MaxPollRecords,
 	}
 }
 
@@ -89,12 +90,10 @@ func (o Options) withDefaults() Options {
 		o.HeartbeatInterval = d.HeartbeatInterval
 	}
 	if o.MaxPollRecords <= 0 {
-		o.MaxPollRecords = 512
+		o.MaxPollRecords = d.MaxPollRecords
 	}
 	if o.Concurrency <= 0 {
-		// Mostly waiting on Postgres commits and the SMTP server: many
-		// in flight keep two cores busy.
-		o.Concurrency = 32
+		o.Concurrency = d.Concurrency
 	}
 	if o.Now == nil {
 		o.Now = time.Now

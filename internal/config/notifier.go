@@ -36,6 +36,9 @@ type NotifierConfig struct {
 	// (group.min.session.timeout.ms, 6 s in Kafka and the embedded broker).
 	SessionTimeout    time.Duration
 	HeartbeatInterval time.Duration
+	// Concurrency bounds the mails in progress at once; MaxPollRecords the
+	// records handled between two offset commits.
+	Concurrency, MaxPollRecords int
 }
 
 func defaultNotifier() NotifierConfig {
@@ -51,6 +54,10 @@ func defaultNotifier() NotifierConfig {
 		// orders unmailed for most of a minute.
 		SessionTimeout:    10 * time.Second,
 		HeartbeatInterval: time.Second,
+		// Mostly waiting on Postgres commits and the SMTP server: many in
+		// flight keep two cores busy.
+		Concurrency:    32,
+		MaxPollRecords: 512,
 	}
 }
 
@@ -65,6 +72,8 @@ func (n *NotifierConfig) bind(b *binder) {
 	b.str(&n.ConsumerGroup, "notifier-group", "TICKETVELO_NOTIFIER_GROUP", "Kafka consumer group of the notifiers")
 	b.duration(&n.SessionTimeout, "notifier-session-timeout", "TICKETVELO_NOTIFIER_SESSION_TIMEOUT", "how long the group waits for a notifier that stopped heartbeating before its partitions go to the others (the broker allows 6s at least by default)")
 	b.duration(&n.HeartbeatInterval, "notifier-heartbeat", "TICKETVELO_NOTIFIER_HEARTBEAT", "how often a notifier heartbeats to its group; at most a third of the session timeout")
+	b.int(&n.Concurrency, "notifier-concurrency", "TICKETVELO_NOTIFIER_CONCURRENCY", "mails one notifier works on at once")
+	b.int(&n.MaxPollRecords, "notifier-max-poll-records", "TICKETVELO_NOTIFIER_MAX_POLL_RECORDS", "booking events one notifier handles between two offset commits")
 }
 
 func (n *NotifierConfig) validate() error {
@@ -87,6 +96,10 @@ func (n *NotifierConfig) validate() error {
 		// than a second and a busy machine's late renewal hands a mail in
 		// delivery to a second notifier.
 		return fmt.Errorf("TICKETVELO_MAIL_CLAIM_LEASE: expected at least 1s, got %s", n.ClaimLease)
+	case n.Concurrency < 1 || n.Concurrency > 10_000:
+		return fmt.Errorf("TICKETVELO_NOTIFIER_CONCURRENCY: expected 1 to 10000, got %d", n.Concurrency)
+	case n.MaxPollRecords < 1:
+		return fmt.Errorf("TICKETVELO_NOTIFIER_MAX_POLL_RECORDS: expected at least 1, got %d", n.MaxPollRecords)
 	case n.ConsumerGroup == "":
 		return errors.New("TICKETVELO_NOTIFIER_GROUP: expected a group name, got an empty value")
 	case n.SessionTimeout < time.Second || n.SessionTimeout > 30*time.Minute:
