@@ -101,14 +101,10 @@ func (a *recordingAdmissions) doneCount(eventID, userID int64) int {
 // harness is one booker on its own database and Redis prefix, with an event
 // on sale.
 type harness struct {
-	t   testing.TB
-	svc *Service
-	// admitted is each fan's admission token while it lasts.
-	mu       sync.Mutex
-	admitted map[int64]tokens.Admission
-	tokens   map[int64]string
-	pool     *pgxpool.Pool
-	dbURL    string // of the booker's pool, without its pool settings
+	t     testing.TB
+	svc   *Service
+	pool  *pgxpool.Pool
+	dbURL string // of the booker's pool, without its pool settings
 	// direct is a pool on the test's database that never goes through
 	// pgProxy, for setting up and checking while the booker's is cut.
 	direct  *pgxpool.Pool

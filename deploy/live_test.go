@@ -199,11 +199,7 @@ func startPrometheus(t *testing.T, s *system) *promAPI {
 	dir := t.TempDir()
 	listen := freePort(t)
 	rules := filepath.Join(dir, "rules.yml")
-	var all []string
-	for _, f := range ruleFiles(t) {
-		all = append(all, f)
-	}
-	writeYAML(t, rules, shortenFor(t, all))
+	writeYAML(t, rules, shortenFor(t, ruleFiles(t)))
 
 	var cfg map[string]any
 	readYAML(t, &cfg, "prometheus", "prometheus.yml")
