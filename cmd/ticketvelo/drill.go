@@ -8,8 +8,8 @@ import (
 	"os"
 	"strings"
 
-	"github.com/ticketvelo/ticketvelo/drill"
 	"github.com/ticketvelo/ticketvelo/internal/config"
+	"github.com/ticketvelo/ticketvelo/tools/drill"
 )
 
 // drillCommand runs the split topology as local processes and a drop per

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ticketvelo/ticketvelo/drill"
 	"github.com/ticketvelo/ticketvelo/internal/testenv"
+	"github.com/ticketvelo/ticketvelo/tools/drill"
 )
 
 // TestDrillCI is the CI-sized drill: the split topology as processes of

@@ -7,9 +7,9 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/ticketvelo/ticketvelo/admission"
-	"github.com/ticketvelo/ticketvelo/dropsim"
 	"github.com/ticketvelo/ticketvelo/internal/config"
 	"github.com/ticketvelo/ticketvelo/internal/tokens"
+	"github.com/ticketvelo/ticketvelo/tools/dropsim"
 )
 
 // dropCommand simulates a drop against a running TicketVelo and checks the

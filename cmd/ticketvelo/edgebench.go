@@ -21,10 +21,10 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/ticketvelo/ticketvelo/catalog"
-	"github.com/ticketvelo/ticketvelo/gateway/loadgen"
 	"github.com/ticketvelo/ticketvelo/internal/config"
 	"github.com/ticketvelo/ticketvelo/internal/kafka"
 	"github.com/ticketvelo/ticketvelo/internal/tokens"
+	"github.com/ticketvelo/ticketvelo/tools/loadgen"
 )
 
 // edgebenchCommand measures the drop-day edge from outside with wrk: the

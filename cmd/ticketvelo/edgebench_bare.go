@@ -7,8 +7,8 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"github.com/ticketvelo/ticketvelo/gateway/loadgen"
 	"github.com/ticketvelo/ticketvelo/internal/config"
+	"github.com/ticketvelo/ticketvelo/tools/loadgen"
 )
 
 // runBare serves edgebench's baseline, loadgen.BareServer, on

@@ -21,9 +21,9 @@ import (
 
 	"github.com/ticketvelo/ticketvelo/admission"
 	"github.com/ticketvelo/ticketvelo/catalog"
-	"github.com/ticketvelo/ticketvelo/gateway/loadgen"
 	"github.com/ticketvelo/ticketvelo/internal/config"
 	"github.com/ticketvelo/ticketvelo/internal/tokens"
+	"github.com/ticketvelo/ticketvelo/tools/loadgen"
 )
 
 // loadgenCommand measures the waiting room against a bare fasthttp handler

@@ -8,7 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/ticketvelo/ticketvelo/dropsim"
+	"github.com/ticketvelo/ticketvelo/tools/dropsim"
 )
 
 // result is what one drop did.

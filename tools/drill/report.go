@@ -8,8 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ticketvelo/ticketvelo/dropsim"
 	"github.com/ticketvelo/ticketvelo/internal/proc"
+	"github.com/ticketvelo/ticketvelo/tools/dropsim"
 )
 
 // describe says what runs where.

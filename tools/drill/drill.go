@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/ticketvelo/ticketvelo/admission"
-	"github.com/ticketvelo/ticketvelo/dropsim"
+	"github.com/ticketvelo/ticketvelo/tools/dropsim"
 )
 
 // Options shape a drill.
