@@ -8,6 +8,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/ticketvelo/ticketvelo/internal/kafka"
+	"github.com/ticketvelo/ticketvelo/internal/loop"
 )
 
 // Why an event was dead-lettered: the value of its HeaderDLQReason.
@@ -62,7 +63,7 @@ func (n *Notifier) deadLetter(ctx context.Context, client *kgo.Client, r *kgo.Re
 		}
 		wait := n.backoff(failures)
 		n.log.Warn().Err(err).Str("reason", reason).Dur("retry_in", wait).Msg("producing to the dead-letter topic")
-		if ctx.Err() != nil || !sleep(ctx, wait) {
+		if ctx.Err() != nil || !loop.Sleep(ctx, wait) {
 			return false
 		}
 	}

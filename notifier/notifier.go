@@ -22,6 +22,7 @@ import (
 	"github.com/ticketvelo/ticketvelo/internal/bookingevent"
 	"github.com/ticketvelo/ticketvelo/internal/config"
 	"github.com/ticketvelo/ticketvelo/internal/kafka"
+	"github.com/ticketvelo/ticketvelo/internal/loop"
 	"github.com/ticketvelo/ticketvelo/internal/tokens"
 	"github.com/ticketvelo/ticketvelo/internal/uuidtext"
 )
@@ -348,7 +349,7 @@ func (n *Notifier) handle(ctx context.Context, client *kgo.Client, r *kgo.Record
 			defer n.claims.keep(ctx, ev.OrderID, ev.Type)()
 			break
 		}
-		if !sleep(ctx, wait) {
+		if !loop.Sleep(ctx, wait) {
 			return false
 		}
 	}
@@ -388,7 +389,7 @@ func (n *Notifier) handle(ctx context.Context, client *kgo.Client, r *kgo.Record
 		wait := n.backoff(attempt)
 		log.Warn().Err(err).Int("attempt", attempt).Dur("retry_in", wait).Msg("mail not delivered; retrying")
 		for {
-			if !sleep(ctx, wait) {
+			if !loop.Sleep(ctx, wait) {
 				return n.giveBack(ctx, ev, mode)
 			}
 			if attempt, err = n.claims.startAttempt(ctx, ev.OrderID, ev.Type); err == nil {
@@ -445,17 +446,4 @@ func (n *Notifier) backoff(failures int) time.Duration {
 		d = n.opts.RetryBackoffMax
 	}
 	return d/2 + time.Duration(n.opts.Jitter()*float64(d/2))
-}
-
-// sleep waits d, or less when ctx ends first, and says whether ctx is
-// still live.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }

@@ -28,3 +28,19 @@ func Now(ctx context.Context, interval time.Duration, f func(context.Context)) e
 	f(ctx)
 	return Every(ctx, interval, f)
 }
+
+// Sleep waits d, or less when ctx ends first, and says whether ctx is
+// still live.
+func Sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}

@@ -35,3 +35,18 @@ func TestEveryAndNow(t *testing.T) {
 		})
 	}
 }
+
+// TestSleep: Sleep waits its time while ctx lives, and returns false at
+// once when ctx has ended.
+func TestSleep(t *testing.T) {
+	start := time.Now()
+	if !Sleep(context.Background(), 20*time.Millisecond) || time.Since(start) < 20*time.Millisecond {
+		t.Errorf("Sleep on a live context: returned early or false")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	start = time.Now()
+	if Sleep(ctx, time.Hour) || time.Since(start) > time.Second {
+		t.Errorf("Sleep on an ended context: waited or said it lives")
+	}
+}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/ticketvelo/ticketvelo/internal/loop"
 	"github.com/ticketvelo/ticketvelo/tools/dropsim"
 )
 
@@ -134,10 +135,10 @@ func (d *driller) settle(ctx context.Context, eventID int64) ([]storedOrder, err
 		if (pending == 0 && mailed == len(orders)) || time.Now().After(deadline) {
 			// A second mail would come, if at all, from a redelivery:
 			// give it a moment to show.
-			sleep(ctx, time.Second)
+			loop.Sleep(ctx, time.Second)
 			return orders, nil
 		}
-		if !sleep(ctx, 250*time.Millisecond) {
+		if !loop.Sleep(ctx, 250*time.Millisecond) {
 			return nil, ctx.Err()
 		}
 	}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/ticketvelo/ticketvelo/admission"
+	"github.com/ticketvelo/ticketvelo/internal/loop"
 	"github.com/ticketvelo/ticketvelo/tools/dropsim"
 )
 
@@ -162,7 +163,7 @@ func (l admissionLog) AdmissionOrder(ctx context.Context, eventID int64) ([]int6
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		order, err := admission.AdmissionOrder(ctx, l.t.rdb, prefix, eventID)
-		if err == nil || time.Now().After(deadline) || !sleep(ctx, 500*time.Millisecond) {
+		if err == nil || time.Now().After(deadline) || !loop.Sleep(ctx, 500*time.Millisecond) {
 			return order, err
 		}
 	}
@@ -186,7 +187,7 @@ func (d *driller) drop(ctx context.Context, f fault) (*result, error) {
 	faulted := make(chan struct{})
 	go func() {
 		defer close(faulted)
-		if !sleep(ctx, time.Until(sim.OpensAt().Add(d.o.FaultAt))) {
+		if !loop.Sleep(ctx, time.Until(sim.OpensAt().Add(d.o.FaultAt))) {
 			return
 		}
 		r.faultAt = time.Now()

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ticketvelo/ticketvelo/internal/loop"
 	"github.com/ticketvelo/ticketvelo/internal/salekeys"
 )
 
@@ -73,7 +74,7 @@ func findFaults(names []string) ([]fault, error) {
 
 func killBooker(ctx context.Context, t *topology, _ int64) (string, error) {
 	t.bookers[0].Kill()
-	if !sleep(ctx, 5*time.Second) {
+	if !loop.Sleep(ctx, 5*time.Second) {
 		return "", ctx.Err()
 	}
 	return "", t.bookers[0].Start(ctx)
@@ -82,7 +83,7 @@ func killBooker(ctx context.Context, t *topology, _ int64) (string, error) {
 func killNotifierAndBroker(ctx context.Context, t *topology, _ int64) (string, error) {
 	t.notifiers[0].Kill()
 	t.broker.Kill()
-	if !sleep(ctx, 10*time.Second) {
+	if !loop.Sleep(ctx, 10*time.Second) {
 		return "", ctx.Err()
 	}
 	return "", t.broker.Start(ctx)
@@ -111,7 +112,7 @@ func redisFailover(ctx context.Context, t *topology, eventID int64) (string, err
 		if now, err := t.redis.NodeFor(ctx, eventKey(eventID)); err == nil && now != master {
 			return fmt.Sprintf("replica %s promoted %s after its master died", now.Addr, time.Since(start).Round(100*time.Millisecond)), nil
 		}
-		if !sleep(ctx, 100*time.Millisecond) {
+		if !loop.Sleep(ctx, 100*time.Millisecond) {
 			return "", ctx.Err()
 		}
 	}
@@ -131,7 +132,7 @@ func redisMasterAndReplica(ctx context.Context, t *topology, eventID int64) (str
 	for _, r := range replicas {
 		r.Kill()
 	}
-	if !sleep(ctx, 10*time.Second) {
+	if !loop.Sleep(ctx, 10*time.Second) {
 		return "", ctx.Err()
 	}
 	if err := master.Restart(ctx); err != nil {
@@ -164,20 +165,9 @@ func rollingRestart(ctx context.Context, t *topology, _ int64) (string, error) {
 		if err := p.Start(ctx); err != nil {
 			return "", err
 		}
-		if !sleep(ctx, proxyFailTimeout+500*time.Millisecond) {
+		if !loop.Sleep(ctx, proxyFailTimeout+500*time.Millisecond) {
 			return "", ctx.Err()
 		}
 	}
 	return fmt.Sprintf("%d services restarted one after the other in %s", len(t.services()), time.Since(start).Round(100*time.Millisecond)), nil
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-timer.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/ticketvelo/ticketvelo/internal/loop"
 )
 
 // mailWatch watches the notifiers' mail directories (their .eml files, one
@@ -44,7 +46,7 @@ func newMailWatch(dirs []string) *mailWatch {
 func (w *mailWatch) run(ctx context.Context) {
 	for {
 		w.scan()
-		if !sleep(ctx, 100*time.Millisecond) {
+		if !loop.Sleep(ctx, 100*time.Millisecond) {
 			return
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ticketvelo/ticketvelo/internal/loop"
 	"github.com/ticketvelo/ticketvelo/internal/proc"
 )
 
@@ -41,7 +42,7 @@ func (d *driller) soak(ctx context.Context) error {
 			mu.Lock()
 			samples = append(samples, s)
 			mu.Unlock()
-			if !sleep(sctx, every) {
+			if !loop.Sleep(sctx, every) {
 				return
 			}
 		}

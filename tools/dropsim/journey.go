@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"time"
+
+	"github.com/ticketvelo/ticketvelo/internal/loop"
 )
 
 // OutcomeLostPlace is the outcome of a fan whose place the server lost:
@@ -96,7 +98,7 @@ func (j *journey) queue(ctx context.Context) (string, error) {
 			return "", err
 		}
 		if res.status == 429 {
-			if !sleepFor(ctx, res.retryAfter) {
+			if !loop.Sleep(ctx, res.retryAfter) {
 				return "", errTimedOut
 			}
 			continue
@@ -118,7 +120,7 @@ func (j *journey) queue(ctx context.Context) (string, error) {
 		}
 		wait := time.Duration(st.PollAfterMS) * time.Millisecond
 		wait = min(max(wait, 50*time.Millisecond), j.sim.opts.MaxPoll)
-		if !sleepFor(ctx, wait) {
+		if !loop.Sleep(ctx, wait) {
 			return "", errTimedOut
 		}
 		// The receipt of the join goes with every poll, as the web UI
@@ -162,7 +164,7 @@ func (j *journey) buy(ctx context.Context, admission string) string {
 		case res.status == 409 || res.status == 422:
 			continue // taken, or this section cannot seat the party together: try another
 		case res.status == 429:
-			if !sleepFor(ctx, max(res.retryAfter, 100*time.Millisecond)) {
+			if !loop.Sleep(ctx, max(res.retryAfter, 100*time.Millisecond)) {
 				return "timed_out"
 			}
 		default:
@@ -182,7 +184,7 @@ func (j *journey) openSections(ctx context.Context) ([]string, error) {
 		if !errors.As(err, &busy) {
 			return sections, err
 		}
-		if !sleepFor(ctx, max(busy.retryAfter, 100*time.Millisecond)) {
+		if !loop.Sleep(ctx, max(busy.retryAfter, 100*time.Millisecond)) {
 			return nil, errTimedOut
 		}
 	}
@@ -221,7 +223,7 @@ func (j *journey) callRetrying(ctx context.Context, kind, method, path, token, k
 		if err != nil || !comeBack(res) {
 			return res, err
 		}
-		if !sleepFor(ctx, max(res.retryAfter, 100*time.Millisecond)) {
+		if !loop.Sleep(ctx, max(res.retryAfter, 100*time.Millisecond)) {
 			return res, errTimedOut
 		}
 	}
@@ -237,18 +239,4 @@ func (j *journey) call(ctx context.Context, method, path, token, key string, in,
 	return j.sim.api.callFrom(ctx, j.fan.ip, method, path, token, key, in, out)
 }
 
-func sleepUntil(ctx context.Context, t time.Time) bool { return sleepFor(ctx, time.Until(t)) }
-
-func sleepFor(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-timer.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
+func sleepUntil(ctx context.Context, t time.Time) bool { return loop.Sleep(ctx, time.Until(t)) }
