@@ -47,6 +47,11 @@ func (r *Room) Step(ctx context.Context, s Sale, health Health, now time.Time) (
 	}
 	k := r.eventKeys(s.EventID)
 	a := r.opts.Auto
+	// Read before the script runs: a draw finishing meanwhile (in another
+	// goroutine) marks the queue open after this step saw it closed, which
+	// is no loss. Only a queue known open before the step that the step
+	// finds closed lost its keys.
+	wasOpen := r.isOpen(s.EventID)
 	reply, err := stepScript.Exec(ctx, r.client,
 		[]string{k.meta, k.settings, k.pre, k.queue, k.active, k.tokens, k.ended, k.taken, k.log},
 		[]string{
@@ -62,7 +67,7 @@ func (r *Room) Step(ctx context.Context, s Sale, health Health, now time.Time) (
 	if len(reply) != 7 {
 		return StepResult{}, fmt.Errorf("admission step of event %d answered %d values, want 7", s.EventID, len(reply))
 	}
-	lost := reply[0] == 1 && r.isOpen(s.EventID)
+	lost := reply[0] == 1 && wasOpen
 	if lost {
 		if err := r.noteLost(ctx, k, now); err != nil {
 			return StepResult{}, fmt.Errorf("admission step of event %d: %w", s.EventID, err)
