@@ -4,9 +4,11 @@ import (
 	"embed"
 	"strconv"
 	"sync/atomic"
+	"time"
 
 	"github.com/redis/rueidis"
 
+	"github.com/ticketvelo/ticketvelo/internal/deadline"
 	"github.com/ticketvelo/ticketvelo/internal/salekeys"
 )
 
@@ -43,6 +45,12 @@ type eventKeys struct {
 	joined atomic.Bool
 	// breaker fails the event's calls at once while its Redis is away.
 	breaker breaker
+	// addrExpiry paces the expiry of the join counters of client
+	// addresses: one PEXPIREAT a second from this gateway, not one a join.
+	addrExpiry expiryPacer
+	// bound ends each of the event's Redis calls (the room's, for all;
+	// set by Room.eventKeys).
+	bound *deadline.Shared
 	// marksFrom (unix s) is the oldest a fan's mark may be to count: marks
 	// read before the event's keys were lost, or while its fans were
 	// being put back, say nothing of the queue after (see noteLost).
@@ -110,3 +118,21 @@ var (
 	drawMoveScript   = rueidis.NewLuaScript(mustLua("draw_move.lua"))
 	drawFinishScript = rueidis.NewLuaScript(mustLua("draw_finish.lua"))
 )
+
+// expiryPacer paces the PEXPIREAT of a window's counter key: the first
+// join of each window on this gateway sends it, and then one a second, so
+// a key that a lost Redis node brought back without its expiry gets it
+// again within a second.
+type expiryPacer struct{ window, at atomic.Int64 } // at: unix ns
+
+// due reports whether this join should send the expiry of window's key.
+func (p *expiryPacer) due(window int64, now time.Time) bool {
+	n := now.UnixNano()
+	if p.window.Load() != window {
+		p.window.Store(window)
+		p.at.Store(n)
+		return true
+	}
+	last := p.at.Load()
+	return n-last >= int64(time.Second) && p.at.CompareAndSwap(last, n)
+}

@@ -34,7 +34,7 @@ func (r *Room) Overview(ctx context.Context, eventID int64, now time.Time) (Over
 	k := r.eventKeys(eventID)
 	c := r.client
 	var res []rueidis.RedisResult
-	err := k.call(ctx, r.opts.CallTimeout, func(ctx context.Context) error {
+	err := k.call(ctx, func(ctx context.Context) error {
 		res = c.DoMulti(ctx,
 			c.B().Hmget().Key(k.meta).Field("state", "seed", "mr", "mr_at", "admitted", "abandoned", "removed", "left", "sold_out").Build(),
 			c.B().Hmget().Key(k.settings).Field("rate", "max_active", "paused", "auto").Build(),

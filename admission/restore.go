@@ -35,7 +35,7 @@ func (r *Room) Restore(ctx context.Context, eventID, userID int64, receipt strin
 	keys, args := r.placeArgs(k, eventID, userID, now)
 	args = append(args, strconv.FormatInt(p.Score, 10))
 	var reply []rueidis.RedisMessage
-	err = k.call(ctx, r.opts.CallTimeout, func(ctx context.Context) (err error) {
+	err = k.call(ctx, func(ctx context.Context) (err error) {
 		reply, err = restoreScript.Exec(ctx, r.client, keys, args).ToArray()
 		return err
 	})

@@ -22,6 +22,7 @@ import (
 
 	"github.com/ticketvelo/ticketvelo/internal/apperr"
 	"github.com/ticketvelo/ticketvelo/internal/config"
+	"github.com/ticketvelo/ticketvelo/internal/deadline"
 	"github.com/ticketvelo/ticketvelo/internal/httpapi"
 	"github.com/ticketvelo/ticketvelo/internal/tokens"
 )
@@ -72,7 +73,8 @@ type Room struct {
 	prefix string
 	ring   *tokens.Ring
 	opts   Options
-	keys   sync.Map // event id -> *eventKeys, built once
+	bound  *deadline.Shared // of every Redis call a request makes
+	keys   sync.Map         // event id -> *eventKeys, built once
 	// opened holds the events this process has seen with the draw done.
 	// That never goes back, so joins and polls of those events take the
 	// scripts' fast path.
@@ -94,14 +96,16 @@ func NewRoom(client rueidis.Client, prefix string, ring *tokens.Ring, opts Optio
 	if opts.RecoveryWindow <= 0 {
 		opts.RecoveryWindow = 30 * time.Second
 	}
-	return &Room{client: client, prefix: prefix, ring: ring, opts: opts, fans: newFans(opts.GracePeriod / 6)}
+	return &Room{client: client, prefix: prefix, ring: ring, opts: opts, bound: deadline.NewShared(opts.CallTimeout), fans: newFans(opts.GracePeriod / 6)}
 }
 
 func (r *Room) eventKeys(eventID int64) *eventKeys {
 	if k, ok := r.keys.Load(eventID); ok {
 		return k.(*eventKeys)
 	}
-	k, _ := r.keys.LoadOrStore(eventID, newEventKeys(r.prefix, eventID))
+	fresh := newEventKeys(r.prefix, eventID)
+	fresh.bound = r.bound
+	k, _ := r.keys.LoadOrStore(eventID, fresh)
 	return k.(*eventKeys)
 }
 
@@ -203,7 +207,7 @@ func (r *Room) join(ctx context.Context, eventID, userID, score int64, opensAt, 
 	acctKey := k.base + "joins:a:" + strconv.FormatInt(acctWindow, 36) + ":" + strconv.FormatInt(userID>>7, 10)
 	addrKey := k.base + "joins:ip:" + strconv.FormatInt(addrWindow, 36)
 	if r.isOpen(eventID) {
-		st, created, done, err := r.joinOpen(ctx, k, userID, now, score, limits, addrKey, addrEnd, acctKey, acctEnd)
+		st, created, done, err := r.joinOpen(ctx, k, userID, now, score, limits, joinWindows{addrKey, addrWindow, addrEnd, acctKey, acctEnd})
 		if done {
 			if created {
 				r.noteJoin(k)
@@ -218,7 +222,7 @@ func (r *Room) join(ctx context.Context, eventID, userID, score int64, opensAt, 
 		strconv.Itoa(limits.PerAccount.N), strconv.FormatInt(acctEnd.UnixMilli(), 10),
 		strconv.Itoa(limits.PerAddress.N), strconv.FormatInt(addrEnd.UnixMilli(), 10), strconv.FormatInt(score, 10))
 	var reply []rueidis.RedisMessage
-	err = k.call(ctx, r.opts.CallTimeout, func(ctx context.Context) (err error) {
+	err = k.call(ctx, func(ctx context.Context) (err error) {
 		reply, err = joinScript.Exec(ctx, r.client, keys, args).ToArray()
 		return err
 	})
@@ -263,16 +267,16 @@ const placeBand = 1 << 52
 // the place it just made; the admission step never admits a fan twice.
 // done is false when the fan turned out to be admitted and the general
 // join must answer.
-func (r *Room) joinOpen(ctx context.Context, k *eventKeys, userID int64, now time.Time, score int64, limits JoinLimits,
-	addrKey string, addrEnd time.Time, acctKey string, acctEnd time.Time) (st Status, created, done bool, err error) {
+func (r *Room) joinOpen(ctx context.Context, k *eventKeys, userID int64, now time.Time, score int64, limits JoinLimits, w joinWindows) (st Status, created, done bool, err error) {
 	c := r.client
 	uid := strconv.FormatInt(userID, 10)
-	cmds := make(rueidis.Commands, 0, 5)
+	cmds := make(rueidis.Commands, 0, 6)
 	limited := limits.PerAddress.N > 0
 	if limited {
-		cmds = append(cmds,
-			c.B().Hincrby().Key(addrKey).Field(limits.Address).Increment(1).Build(),
-			c.B().Pexpireat().Key(addrKey).MillisecondsTimestamp(addrEnd.UnixMilli()).Build())
+		cmds = append(cmds, c.B().Hincrby().Key(w.addrKey).Field(limits.Address).Increment(1).Build())
+		if k.addrExpiry.due(w.addrWindow, now) {
+			cmds = append(cmds, c.B().Pexpireat().Key(w.addrKey).MillisecondsTimestamp(w.addrEnd.UnixMilli()).Build())
+		}
 	}
 	cmds = append(cmds,
 		c.B().Zscore().Key(k.active).Member(uid).Build(),
@@ -280,13 +284,13 @@ func (r *Room) joinOpen(ctx context.Context, k *eventKeys, userID int64, now tim
 		c.B().Zadd().Key(k.queue).Nx().ScoreMember().ScoreMember(float64(score), uid).Build(),
 		c.B().Zrank().Key(k.queue).Member(uid).Build())
 	var res []rueidis.RedisResult
-	if err := k.call(ctx, r.opts.CallTimeout, func(ctx context.Context) error { res = c.DoMulti(ctx, cmds...); return firstError(res) }); err != nil {
+	if err := k.call(ctx, func(ctx context.Context) error { res = c.DoMulti(ctx, cmds...); return firstError(res) }); err != nil {
 		return Status{}, false, true, unavailable("joining the waiting room", err)
 	}
-	i, over := 0, false
+	i, over := len(res)-4, false
 	if limited {
 		n, _ := res[0].AsInt64()
-		over, i = n > int64(limits.PerAddress.N), 2
+		over = n > int64(limits.PerAddress.N)
 	}
 	exp, expErr := res[i].AsFloat64()
 	admitted := expErr == nil && exp > float64(now.UnixMilli())
@@ -305,21 +309,21 @@ func (r *Room) joinOpen(ctx context.Context, k *eventKeys, userID int64, now tim
 	}
 	switch {
 	case over:
-		return Status{}, false, true, joinLimited(addrEnd.Sub(now).Milliseconds())
+		return Status{}, false, true, joinLimited(w.addrEnd.Sub(now).Milliseconds())
 	case admitted || rankErr != nil:
 		// Admitted, or admitted since the ZADD: the general join answers.
 		return Status{}, false, false, nil
 	case added == 0 && limits.PerAccount.N > 0:
 		_, field := k.seen(userID)
 		res := c.DoMulti(ctx,
-			c.B().Hincrby().Key(acctKey).Field(field).Increment(1).Build(),
-			c.B().Pexpireat().Key(acctKey).MillisecondsTimestamp(acctEnd.UnixMilli()).Build())
+			c.B().Hincrby().Key(w.acctKey).Field(field).Increment(1).Build(),
+			c.B().Pexpireat().Key(w.acctKey).MillisecondsTimestamp(w.acctEnd.UnixMilli()).Build())
 		n, err := res[0].AsInt64()
 		if err != nil {
 			return Status{}, false, true, unavailable("counting joins", err)
 		}
 		if n > int64(limits.PerAccount.N) {
-			return Status{}, false, true, joinLimited(acctEnd.Sub(now).Milliseconds())
+			return Status{}, false, true, joinLimited(w.acctEnd.Sub(now).Milliseconds())
 		}
 	}
 	if added == 1 {
@@ -328,6 +332,16 @@ func (r *Room) joinOpen(ctx context.Context, k *eventKeys, userID int64, now tim
 		r.fans.remember(k.event, userID, markOf(totals, rank), now)
 	}
 	return Status{State: Waiting, Ahead: rank}, added == 1, true, nil
+}
+
+// joinWindows are the join limits' current windows: their counters' keys
+// and ends, and the address window's number.
+type joinWindows struct {
+	addrKey    string
+	addrWindow int64
+	addrEnd    time.Time
+	acctKey    string
+	acctEnd    time.Time
 }
 
 // joinsLimited counts joins refused by the per-address join limit.
@@ -371,7 +385,7 @@ func (r *Room) Status(ctx context.Context, eventID, userID int64, now time.Time)
 		uid := strconv.FormatInt(userID, 10)
 		var rank int64
 		var totals rueidis.RedisResult
-		err := k.call(ctx, r.opts.CallTimeout, func(ctx context.Context) (err error) {
+		err := k.call(ctx, func(ctx context.Context) (err error) {
 			res := r.client.DoMulti(ctx, k.totals(r.client), r.client.B().Zrank().Key(k.queue).Member(uid).Build())
 			totals = res[0]
 			rank, err = res[1].AsInt64()
@@ -387,7 +401,7 @@ func (r *Room) Status(ctx context.Context, eventID, userID int64, now time.Time)
 	}
 	keys, args := r.placeArgs(k, eventID, userID, now)
 	var reply []rueidis.RedisMessage
-	err := k.call(ctx, r.opts.CallTimeout, func(ctx context.Context) (err error) {
+	err := k.call(ctx, func(ctx context.Context) (err error) {
 		reply, err = statusScript.Exec(ctx, r.client, keys, args).ToArray()
 		return err
 	})
@@ -434,7 +448,7 @@ func (r *Room) issueToken(ctx context.Context, k *eventKeys, eventID, userID int
 	}
 	uid := strconv.FormatInt(userID, 10)
 	var kept string
-	err = k.call(ctx, r.opts.CallTimeout, func(ctx context.Context) (err error) {
+	err = k.call(ctx, func(ctx context.Context) (err error) {
 		kept, err = tokenScript.Exec(ctx, r.client, []string{k.active, k.tokens}, []string{uid, strconv.FormatInt(st.ExpiresAt.UnixMilli(), 10), tok}).ToString()
 		return err
 	})
@@ -454,7 +468,7 @@ func (r *Room) issueToken(ctx context.Context, k *eventKeys, eventID, userID int
 func (r *Room) Leave(ctx context.Context, eventID, userID int64) error {
 	k := r.eventKeys(eventID)
 	bucket, field := k.seen(userID)
-	err := k.call(ctx, r.opts.CallTimeout, func(ctx context.Context) error {
+	err := k.call(ctx, func(ctx context.Context) error {
 		return leaveScript.Exec(ctx, r.client, []string{k.pre, k.queue, k.active, k.tokens, k.ended, bucket, k.meta},
 			[]string{strconv.FormatInt(userID, 10), field}).Error()
 	})

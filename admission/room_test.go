@@ -704,6 +704,17 @@ func TestJoinLimitsPerAccountAndAddress(t *testing.T) {
 		if _, _, err := w.room.Join(ctx, event, 1, opens, now.Add(time.Minute), limits); err != nil {
 			t.Fatalf("event %d, join in the next window: %v", event, err)
 		}
+		// Every counter goes with its window, though the expiry is sent
+		// once a window and second, not with each join.
+		counters, err := w.client.Do(ctx, w.client.B().Keys().Pattern(w.prefix+"*joins:*").Build()).AsStrSlice()
+		if err != nil || len(counters) < 3 {
+			t.Fatalf("event %d, join counters %v: %v, want those of two address windows and an account", event, counters, err)
+		}
+		for _, key := range counters {
+			if ttl, err := w.client.Do(ctx, w.client.B().Pttl().Key(key).Build()).AsInt64(); err != nil || ttl <= 0 {
+				t.Errorf("event %d, counter %s: ttl %d ms (%v), want it to expire with its window", event, key, ttl, err)
+			}
+		}
 	}
 }
 
