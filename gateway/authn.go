@@ -29,7 +29,7 @@ func bearer(ctx *fasthttp.RequestCtx) []byte {
 // microsecond, no more than looking it up in a cache of verified tokens
 // did, and a fan's first request to this gateway costs the same as any.
 func (g *Gateway) fan(ctx *fasthttp.RequestCtx) (tokens.Access, error) {
-	return g.d.Ring.VerifyAccess(string(bearer(ctx)), g.d.Now())
+	return g.d.Ring.VerifyAccessBytes(bearer(ctx), g.d.Now())
 }
 
 // ops is fan for routes only ops may use: an account that is not ops gets

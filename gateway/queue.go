@@ -97,13 +97,16 @@ func (g *Gateway) writeStatus(ctx *fasthttp.RequestCtx, status int, ev catalog.E
 	poll := admission.PollAfter(st, eta, etaKnown, ev.SaleOpensAt.Sub(now), g.d.Config.GracePeriod, userID)
 
 	ctx.Response.Header.SetContentType("application/json")
-	ctx.Response.Header.Set(fasthttp.HeaderCacheControl, "no-store")
+	ctx.Response.Header.SetCanonical(cacheControl, noStore)
 	ctx.SetStatusCode(status)
 	body := ctx.Response.SwapBody(nil)
 	body = appendStatus(body[:0], ev.ID, ev.SaleOpensAt, st, queueNews{eta, etaKnown, o.Settings.Paused, o.SoldOut}, poll)
 	ctx.Response.SwapBody(body)
 	return nil
 }
+
+// The Cache-Control of every queue answer, in fasthttp's form.
+var cacheControl, noStore = []byte(fasthttp.HeaderCacheControl), []byte("no-store")
 
 // queueNews is what a waiting fan hears about the whole queue.
 type queueNews struct {

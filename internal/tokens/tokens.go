@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"time"
+	"unsafe"
 
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/golang-jwt/jwt/v5"
@@ -156,6 +157,21 @@ func (r *Ring) VerifyAccess(token string, now time.Time) (Access, error) {
 		accessFast.Inc()
 		return a, nil
 	}
+	return r.verifyAccessGeneral(token, now)
+}
+
+// VerifyAccessBytes is VerifyAccess of a token in a request's buffer: the
+// fast path reads it where it lies, and only a token left to the general
+// path is copied (golang-jwt may keep parts of it in its errors).
+func (r *Ring) VerifyAccessBytes(token []byte, now time.Time) (Access, error) {
+	if a, ok := r.fastAccess(unsafe.String(unsafe.SliceData(token), len(token)), now); ok {
+		accessFast.Inc()
+		return a, nil
+	}
+	return r.verifyAccessGeneral(string(token), now)
+}
+
+func (r *Ring) verifyAccessGeneral(token string, now time.Time) (Access, error) {
 	accessGeneral.Inc()
 	var c accessClaims
 	if err := r.parse(token, AudienceAccess, now, &c, jwt.SigningMethodHS256, jwt.SigningMethodEdDSA); err != nil {

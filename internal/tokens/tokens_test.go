@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -396,7 +397,11 @@ func FuzzVerifyAccess(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, token string) {
-		_, err := r.VerifyAccess(token, now)
+		a, err := r.VerifyAccess(token, now)
+		// The request buffer's variant answers the same.
+		if b, berr := r.VerifyAccessBytes([]byte(token), now); b != a || fmt.Sprint(berr) != fmt.Sprint(err) {
+			t.Fatalf("token %q: VerifyAccessBytes %+v, %v; VerifyAccess %+v, %v", token, b, berr, a, err)
+		}
 		if err == nil {
 			return
 		}
