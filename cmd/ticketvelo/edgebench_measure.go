@@ -174,11 +174,12 @@ func (b *edgeBench) cpu(ctx context.Context, server *child) (cpuReading, error) 
 
 // serverCounts reads the counters edgebench checks in a process's
 // /metrics: the access tokens it verified, by path, and
-// its answers by route, method and status. The bare baseline has none. It
-// is read outside the CPU window: the scrape costs the process CPU too.
+// its answers by route, method and status. The bare baseline serves no
+// /metrics: it counts nothing. It is read outside the CPU window: the
+// scrape costs the process CPU too.
 func (b *edgeBench) serverCounts(server *child) (map[string]int64, error) {
 	if server == b.bare {
-		return nil, nil
+		return map[string]int64{}, nil
 	}
 	res, err := http.Get("http://" + server.Addr + "/metrics")
 	if err != nil {
@@ -215,9 +216,6 @@ func metricValues(r io.Reader, prefixes ...string) (map[string]int64, error) {
 
 // countsSince is what changed between two readings of serverCounts.
 func countsSince(before, after map[string]int64) map[string]int64 {
-	if after == nil {
-		return nil
-	}
 	d := map[string]int64{}
 	for k, v := range after {
 		if v != before[k] {
