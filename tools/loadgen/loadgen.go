@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/ticketvelo/ticketvelo/tools/apiclient"
 )
 
 // BareBody is what the baseline answers: a queue status of a typical size.
@@ -119,10 +121,7 @@ func Run(ctx context.Context, name, addr string, conns int, warmup, d time.Durat
 	if probe == nil {
 		probe = func() time.Duration { return 0 }
 	}
-	client := &fasthttp.HostClient{
-		Addr: addr, MaxConns: conns, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second,
-		MaxIdemponentCallAttempts: 1, NoDefaultUserAgentHeader: true,
-	}
+	client := hostClient(addr, conns)
 	var (
 		seq      atomic.Uint64
 		firstErr atomic.Pointer[error]
@@ -186,6 +185,13 @@ func Run(ctx context.Context, name, addr string, conns int, warmup, d time.Durat
 	return r
 }
 
+// hostClient is the tools' client settings (apiclient) for a loop of
+// measured requests: each sent once, so that a failure counts rather than
+// hides behind a retry.
+func hostClient(addr string, conns int) *fasthttp.HostClient {
+	return apiclient.Options{Conns: conns, Timeout: 10 * time.Second, Once: true}.HostClient(addr)
+}
+
 func percentile(sorted []time.Duration, p float64) time.Duration {
 	if len(sorted) == 0 {
 		return 0
@@ -196,7 +202,7 @@ func percentile(sorted []time.Duration, p float64) time.Duration {
 // Each sends requests 0..count-1 to addr over conns connections as fast as
 // they go, and returns how many did not answer want.
 func Each(ctx context.Context, addr string, conns, count, want int, build Request) int {
-	client := &fasthttp.HostClient{Addr: addr, MaxConns: conns, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, MaxIdemponentCallAttempts: 1}
+	client := hostClient(addr, conns)
 	var (
 		seq  atomic.Uint64
 		bad  atomic.Int64
