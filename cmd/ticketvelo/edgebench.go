@@ -3,12 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,8 +21,9 @@ import (
 	"github.com/ticketvelo/ticketvelo/catalog"
 	"github.com/ticketvelo/ticketvelo/internal/config"
 	"github.com/ticketvelo/ticketvelo/internal/kafka"
-	"github.com/ticketvelo/ticketvelo/internal/tokens"
+	"github.com/ticketvelo/ticketvelo/tools/apiclient"
 	"github.com/ticketvelo/ticketvelo/tools/loadgen"
+	"github.com/ticketvelo/ticketvelo/tools/scratch"
 )
 
 // edgebenchCommand measures the drop-day edge from outside with wrk: the
@@ -100,8 +99,7 @@ type edgeBench struct {
 	out     io.Writer
 	dir     string
 	wrk     wrkFlags
-	d       *deps
-	ring    *tokens.Ring
+	world   *scratch.World
 	event   int64
 	bare    *child
 	gateway *child
@@ -123,15 +121,15 @@ func runEdgebench(ctx context.Context, e env, cfg config.Config, o edgeOptions) 
 	if err != nil {
 		return errNoWrk
 	}
-	s, err := openScratch(ctx, cfg, "edgebench", true)
+	world, err := scratch.Open(ctx, scratchStores(cfg), "edgebench", true)
 	if err != nil {
 		return err
 	}
-	defer s.close()
-	b := &edgeBench{o: o, out: e.stdout, dir: s.dir, nextFan: 1000}
-	b.wrk = wrkFlags{bin: wrkBin, script: filepath.Join(s.dir, "edgebench.lua"), threads: o.threads, conns: o.conns, duration: o.duration, maxLat: 5 * time.Second}
+	defer world.Close()
+	b := &edgeBench{o: o, out: e.stdout, dir: world.Dir, world: world, nextFan: 1000}
+	b.wrk = wrkFlags{bin: wrkBin, script: filepath.Join(world.Dir, "edgebench.lua"), threads: o.threads, conns: o.conns, duration: o.duration, maxLat: 5 * time.Second}
 	defer b.close()
-	if err := b.setUp(ctx, e, s.cfg); err != nil {
+	if err := b.setUp(ctx); err != nil {
 		return err
 	}
 	samples, err := b.measure(ctx)
@@ -148,7 +146,7 @@ func (b *edgeBench) close() {
 	}
 }
 
-func (b *edgeBench) setUp(ctx context.Context, e env, cfg config.Config) error {
+func (b *edgeBench) setUp(ctx context.Context) error {
 	fmt.Fprintf(b.out, "edgebench: %s; %s\n", machine(), wrkVersion(b.wrk.bin))
 	if err := os.WriteFile(b.wrk.script, edgebenchLua, 0o600); err != nil {
 		return err
@@ -158,13 +156,12 @@ func (b *edgeBench) setUp(ctx context.Context, e env, cfg config.Config) error {
 			return err
 		}
 	}
-	cfg.LogLevel = "warn"
 	steps := []func() error{
-		func() error { return b.openStores(ctx, e, cfg) },
-		func() error { return b.startChildren(ctx, cfg) },
+		func() error { return b.seedEvent(ctx) },
+		func() error { return b.startChildren(ctx) },
 		func() error { return b.fillQueue(ctx) },
 		func() error { return b.signJoinTokens(ctx) },
-		func() error { return b.checkStaticTargets() },
+		func() error { return b.checkStaticTargets(ctx) },
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {
@@ -175,21 +172,9 @@ func (b *edgeBench) setUp(ctx context.Context, e env, cfg config.Config) error {
 	return nil
 }
 
-// openStores opens Postgres (creating and migrating the scratch database),
-// the private Redis (for its INFO), and seeds the arena's event, on sale
-// since a minute ago.
-func (b *edgeBench) openStores(ctx context.Context, e env, cfg config.Config) error {
-	b.d = newDeps(e, cfg)
-	b.undo = append(b.undo, b.d.close)
-	if err := b.d.open(ctx, needs{postgres: true, redis: true}); err != nil {
-		return err
-	}
-	ring, err := tokens.LoadOrCreate(cfg.KeyPath())
-	if err != nil {
-		return err
-	}
-	b.ring = ring
-	store := catalog.NewStore(b.d.pool)
+// seedEvent seeds the arena's event, on sale since a minute ago.
+func (b *edgeBench) seedEvent(ctx context.Context) error {
+	store := catalog.NewStore(b.world.Pool)
 	venue, _, err := store.EnsureVenue(ctx, catalog.Venue{Slug: "edgebench-arena", Name: "Edgebench Arena", City: "Manchester", Timezone: "Europe/London", Layout: catalog.ArenaLayout()})
 	if err != nil {
 		return err
@@ -204,14 +189,15 @@ func (b *edgeBench) openStores(ctx context.Context, e env, cfg config.Config) er
 // startChildren starts the bare baseline, the gateway and the booker (with
 // an embedded broker, which the booker needs and this process runs), each
 // on the scratch stores.
-func (b *edgeBench) startChildren(ctx context.Context, cfg config.Config) error {
+func (b *edgeBench) startChildren(ctx context.Context) error {
 	fmt.Fprintln(b.out, "starting the bare baseline, the gateway and the booker...")
 	broker, err := kafka.StartEmbedded("127.0.0.1:0", "")
 	if err != nil {
 		return err
 	}
 	b.undo = append(b.undo, broker.Close)
-	env := b.childEnv(cfg)
+	env := b.childEnv()
+	api := apiclient.New("", apiclient.Options{})
 	profile := b.o.cpuprofile != ""
 	for _, c := range []struct {
 		to      **child
@@ -226,6 +212,7 @@ func (b *edgeBench) startChildren(ctx context.Context, cfg config.Config) error 
 		if err != nil {
 			return err
 		}
+		started.api = api.At("http://" + started.Addr)
 		*c.to = started
 		b.undo = append(b.undo, started.stop)
 	}
@@ -235,10 +222,11 @@ func (b *edgeBench) startChildren(ctx context.Context, cfg config.Config) error 
 // childEnv points the gateway and the booker at the scratch stores. The
 // rest of the environment passes through, so a setting can be compared
 // by running edgebench twice.
-func (b *edgeBench) childEnv(cfg config.Config) []string {
+func (b *edgeBench) childEnv() []string {
+	w := b.world
 	return []string{
-		"DATABASE_URL=" + cfg.DatabaseURL, "REDIS_URL=" + cfg.RedisURL, "TICKETVELO_REDIS_PREFIX=" + cfg.RedisPrefix,
-		"TICKETVELO_KEY_FILE=" + cfg.KeyFile, "TICKETVELO_DATA_DIR=" + b.dir,
+		"DATABASE_URL=" + w.DatabaseURL, "REDIS_URL=" + w.RedisURL, "TICKETVELO_REDIS_PREFIX=" + w.RedisPrefix,
+		"TICKETVELO_KEY_FILE=" + w.KeyFile, "TICKETVELO_DATA_DIR=" + b.dir,
 		"TICKETVELO_LOG_LEVEL=warn", "TICKETVELO_LOG_FORMAT=json",
 		// Every request comes from 127.0.0.1: the join limit per address
 		// stays on, so its cost is measured, but cannot bite.
@@ -249,11 +237,11 @@ func (b *edgeBench) childEnv(cfg config.Config) []string {
 // fillQueue pauses admission, so every fan stays waiting, and queues the
 // fans at the front and the crowd behind them, unmeasured.
 func (b *edgeBench) fillQueue(ctx context.Context) error {
-	ops, err := benchOps(ctx, b.d.pool, b.ring)
+	ops, err := b.world.OpsToken(ctx)
 	if err != nil {
 		return err
 	}
-	if err := putPaused(b.gateway.Addr, b.event, ops); err != nil {
+	if err := b.gateway.api.SetAdmission(ctx, b.event, ops, apiclient.Admission{RatePerSecond: 50, MaxActive: 500, Paused: true}); err != nil {
 		return err
 	}
 	if err := b.waitPaused(ctx); err != nil {
@@ -281,24 +269,16 @@ func (b *edgeBench) fillQueue(ctx context.Context) error {
 // the draw is done (joins go to the queue, not the pre-queue) and the
 // admission settings took.
 func (b *edgeBench) waitPaused(ctx context.Context) error {
-	var page struct {
-		Event struct {
-			WaitingRoom struct {
-				State string `json:"state"`
-			} `json:"waiting_room"`
-		} `json:"event"`
-	}
-	url := "http://" + b.gateway.Addr + "/api/v1/events/" + strconv.FormatInt(b.event, 10)
+	var state string
 	for deadline := time.Now().Add(15 * time.Second); ; {
-		if res, err := http.Get(url); err == nil {
-			_ = json.NewDecoder(res.Body).Decode(&page)
-			res.Body.Close()
+		if ev, _, err := b.gateway.api.Event(ctx, b.event); err == nil {
+			state = ev.WaitingRoom.State
 		}
-		if page.Event.WaitingRoom.State == "paused" {
+		if state == "paused" {
 			return nil
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
-			return fmt.Errorf("the event's waiting room is %q, want paused", page.Event.WaitingRoom.State)
+			return fmt.Errorf("the event's waiting room is %q, want paused", state)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -336,7 +316,7 @@ func roundFile(key string, round int) string { return key + "-r" + strconv.Itoa(
 
 // signFans signs the tokens of n new fans.
 func (b *edgeBench) signFans(n int) ([][]byte, error) {
-	toks, err := signTokens(b.ring, b.nextFan, n)
+	toks, err := b.world.SignFans(b.nextFan, n)
 	b.nextFan += int64(n)
 	return toks, err
 }
@@ -384,22 +364,22 @@ func (b *edgeBench) each(ctx context.Context, method, path string, toks [][]byte
 	return nil
 }
 
-func (b *edgeBench) queuePath() string {
-	return "/api/v1/events/" + strconv.FormatInt(b.event, 10) + "/queue"
-}
+func (b *edgeBench) queuePath() string { return apiclient.QueuePath(b.event) }
 
 // checkStaticTargets makes sure the targets without fans answer 200, before
 // minutes of measuring them.
-func (b *edgeBench) checkStaticTargets() error {
-	ev := "/api/v1/events/" + strconv.FormatInt(b.event, 10)
-	for _, c := range []struct{ addr, path string }{{b.bare.Addr, "/"}, {b.gateway.Addr, ev}, {b.booker.Addr, ev + "/seats/status"}} {
-		res, err := http.Get("http://" + c.addr + c.path)
+func (b *edgeBench) checkStaticTargets(ctx context.Context) error {
+	ev := apiclient.EventPath(b.event)
+	for _, c := range []struct {
+		server *child
+		path   string
+	}{{b.bare, "/"}, {b.gateway, ev}, {b.booker, ev + "/seats/status"}} {
+		res, err := c.server.api.Do(ctx, apiclient.Request{Method: "GET", Path: c.path}, nil)
 		if err != nil {
 			return err
 		}
-		res.Body.Close()
-		if res.StatusCode != http.StatusOK {
-			return fmt.Errorf("GET %s answered %d, want 200", c.path, res.StatusCode)
+		if res.Status != 200 {
+			return fmt.Errorf("GET %s answered %d, want 200", c.path, res.Status)
 		}
 	}
 	return nil

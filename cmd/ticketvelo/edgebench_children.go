@@ -12,13 +12,15 @@ import (
 	"time"
 
 	"github.com/ticketvelo/ticketvelo/internal/proc"
+	"github.com/ticketvelo/ticketvelo/tools/apiclient"
 )
 
 // child is a process of this program that edgebench measures: the bare
 // baseline, the gateway or the booker, each serving HTTP on its own port.
 type child struct {
 	*proc.Process
-	pprofAddr string // of its net/http/pprof, "" when not profiling
+	pprofAddr string            // of its net/http/pprof, "" when not profiling
+	api       *apiclient.Client // at its address
 }
 
 // startChild starts this program's command with env added to the

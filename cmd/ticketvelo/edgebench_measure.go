@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -102,7 +100,7 @@ func (b *edgeBench) measure(ctx context.Context) (map[string][]edgeSample, error
 
 func (b *edgeBench) measureOnce(ctx context.Context, t edgeTarget, round int) (edgeSample, error) {
 	req := t.request(round)
-	counts0, err := b.serverCounts(t.server)
+	counts0, err := b.serverCounts(ctx, t.server)
 	if err != nil {
 		return edgeSample{}, err
 	}
@@ -122,7 +120,7 @@ func (b *edgeBench) measureOnce(ctx context.Context, t edgeTarget, round int) (e
 	if err := saved(); err != nil {
 		return edgeSample{}, err
 	}
-	counts1, err := b.serverCounts(t.server)
+	counts1, err := b.serverCounts(ctx, t.server)
 	if err != nil {
 		return edgeSample{}, err
 	}
@@ -161,11 +159,11 @@ func (b *edgeBench) cpu(ctx context.Context, server *child) (cpuReading, error) 
 	if err != nil {
 		return cpuReading{}, err
 	}
-	redis, err := redisCPUTime(ctx, b.d.redis)
+	redis, err := b.world.RedisCPU(ctx)
 	if err != nil {
 		return cpuReading{}, err
 	}
-	stats, err := redisInfo(ctx, b.d.redis, "stats")
+	stats, err := b.world.RedisInfo(ctx, "stats")
 	if err != nil {
 		return cpuReading{}, err
 	}
@@ -177,16 +175,15 @@ func (b *edgeBench) cpu(ctx context.Context, server *child) (cpuReading, error) 
 // its answers by route, method and status. The bare baseline serves no
 // /metrics: it counts nothing. It is read outside the CPU window: the
 // scrape costs the process CPU too.
-func (b *edgeBench) serverCounts(server *child) (map[string]int64, error) {
+func (b *edgeBench) serverCounts(ctx context.Context, server *child) (map[string]int64, error) {
 	if server == b.bare {
 		return map[string]int64{}, nil
 	}
-	res, err := http.Get("http://" + server.Addr + "/metrics")
+	series, err := server.api.Metrics(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("reading %s's metrics: %w", server.Name, err)
+		return nil, fmt.Errorf("%s: %w", server.Name, err)
 	}
-	defer res.Body.Close()
-	return metricValues(res.Body, "ticketvelo_access_tokens_verified_total{", "ticketvelo_http_requests_total{")
+	return countsOf(series, "ticketvelo_access_tokens_verified_total{", "ticketvelo_http_requests_total{"), nil
 }
 
 const (
@@ -194,24 +191,15 @@ const (
 	generalVerifications = `ticketvelo_access_tokens_verified_total{path="general"}`
 )
 
-// metricValues reads the samples of a Prometheus text exposition whose
-// series start with one of prefixes.
-func metricValues(r io.Reader, prefixes ...string) (map[string]int64, error) {
+// countsOf keeps the counters whose series start with one of prefixes.
+func countsOf(series map[string]float64, prefixes ...string) map[string]int64 {
 	out := map[string]int64{}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		series, value, ok := strings.Cut(sc.Text(), " ")
-		if !ok || !slices.ContainsFunc(prefixes, func(p string) bool { return strings.HasPrefix(series, p) }) {
-			continue
+	for s, v := range series {
+		if slices.ContainsFunc(prefixes, func(p string) bool { return strings.HasPrefix(s, p) }) {
+			out[s] = int64(v)
 		}
-		f, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
-		if err != nil {
-			return nil, fmt.Errorf("metric %s: %w", series, err)
-		}
-		out[series] = int64(f)
 	}
-	return out, sc.Err()
+	return out
 }
 
 // countsSince is what changed between two readings of serverCounts.

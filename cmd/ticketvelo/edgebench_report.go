@@ -58,6 +58,8 @@ func perRequest(d time.Duration, s edgeSample) float64 {
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
+func micros(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
+
 // mainRow is the request rate, latency, errors and CPU of one target.
 func (e edgeRows) mainRow(name string) string {
 	ofBare := "–"

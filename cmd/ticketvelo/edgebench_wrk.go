@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ticketvelo/ticketvelo/internal/proc"
 )
 
 // edgebenchLua is wrk's script: it builds the requests (from token files
@@ -83,7 +85,7 @@ func runWrk(ctx context.Context, f wrkFlags, r wrkRequest) (wrkRun, error) {
 		"-d", strconv.Itoa(int(f.duration/time.Second))+"s", "--timeout", strconv.Itoa(int(f.maxLat/time.Second))+"s",
 		"-s", f.script, "http://"+r.addr+"/", "--", r.method, r.path, r.header, r.tokens, strings.Join(limits, ","),
 		strconv.Itoa(f.threads), ready)
-	cmd.SysProcAttr = childProcAttr()
+	cmd.SysProcAttr = proc.ChildAttr()
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {

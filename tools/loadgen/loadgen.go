@@ -1,8 +1,9 @@
-// Package loadgen is a closed-loop HTTP load generator over loopback, for
-// the waiting room's benchmarks: a fixed number of connections each send
-// one request after another for a while, and it reports the throughput and
-// latency percentiles. It also serves the baseline every figure is compared
-// with: a bare fasthttp handler that answers a fixed JSON body.
+// Package loadgen is the waiting room's benchmark (ticketvelo loadgen,
+// RunBench) and its closed-loop HTTP load generator over loopback: a fixed
+// number of connections each send one request after another for a while,
+// and it reports the throughput and latency percentiles. It also serves the
+// baseline every figure is compared with: a bare fasthttp handler that
+// answers a fixed JSON body.
 package loadgen
 
 import (
