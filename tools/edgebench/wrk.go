@@ -1,4 +1,4 @@
-package main
+package edgebench
 
 import (
 	"bytes"
@@ -15,12 +15,12 @@ import (
 	"github.com/ticketvelo/ticketvelo/internal/proc"
 )
 
-// edgebenchLua is wrk's script: it builds the requests (from token files
+// luaScript is wrk's script: it builds the requests (from token files
 // for the targets that need a fan each) and prints the results in one line
 // that parseWrk reads.
 //
 //go:embed edgebench.lua
-var edgebenchLua []byte
+var luaScript []byte
 
 // errNoWrk says how to get wrk.
 var errNoWrk = errors.New("edgebench: wrk is not on PATH; install it with `apt-get install wrk` (Debian package wrk)")

@@ -1,4 +1,4 @@
-package main
+package edgebench
 
 import (
 	"bytes"
@@ -26,11 +26,7 @@ type child struct {
 // startChild starts this program's command with env added to the
 // environment, listening on a free loopback port, and waits until it
 // answers GET /readyz with 200.
-func startChild(ctx context.Context, dir, command string, env []string, pprof bool) (*child, error) {
-	exe, err := os.Executable()
-	if err != nil {
-		return nil, err
-	}
+func startChild(ctx context.Context, exe, dir, command string, env []string, pprof bool) (*child, error) {
 	addr, err := proc.FreeAddr()
 	if err != nil {
 		return nil, err
