@@ -111,7 +111,6 @@ func (o Options) perRound(string) int { return o.JoinRate * int(o.Duration/time.
 type bench struct {
 	o       Options
 	out     io.Writer
-	dir     string
 	wrk     wrkFlags
 	world   *scratch.World
 	event   int64
@@ -143,7 +142,7 @@ func Run(ctx context.Context, o Options, w io.Writer) error {
 		return err
 	}
 	defer world.Close()
-	b := &bench{o: o, out: w, dir: world.Dir, world: world, nextFan: 1000}
+	b := &bench{o: o, out: w, world: world, nextFan: 1000}
 	b.wrk = wrkFlags{bin: wrkBin, script: filepath.Join(world.Dir, "edgebench.lua"), threads: o.Threads, conns: o.Conns, duration: o.Duration, maxLat: 5 * time.Second}
 	defer b.close()
 	if err := b.setUp(ctx); err != nil {
@@ -156,7 +155,7 @@ func Run(ctx context.Context, o Options, w io.Writer) error {
 	return b.report(samples)
 }
 
-// close stops the children, then the stores; the scratch world goes after.
+// close stops the children and the broker; the scratch world goes after.
 func (b *bench) close() {
 	for _, f := range slices.Backward(b.undo) {
 		f()
@@ -225,7 +224,7 @@ func (b *bench) startChildren(ctx context.Context) error {
 		{&b.gateway, "gateway", env},
 		{&b.booker, "booker", append(slices.Clip(env), "KAFKA_BROKERS="+broker.Addrs()[0])},
 	} {
-		started, err := startChild(ctx, b.o.Exe, b.dir, c.command, c.env, profile)
+		started, err := startChild(ctx, b.o.Exe, b.world.Dir, c.command, c.env, profile)
 		if err != nil {
 			return err
 		}
@@ -243,7 +242,7 @@ func (b *bench) childEnv() []string {
 	w := b.world
 	return []string{
 		"DATABASE_URL=" + w.DatabaseURL, "REDIS_URL=" + w.RedisURL, "TICKETVELO_REDIS_PREFIX=" + w.RedisPrefix,
-		"TICKETVELO_KEY_FILE=" + w.KeyFile, "TICKETVELO_DATA_DIR=" + b.dir,
+		"TICKETVELO_KEY_FILE=" + w.KeyFile, "TICKETVELO_DATA_DIR=" + w.Dir,
 		"TICKETVELO_LOG_LEVEL=warn", "TICKETVELO_LOG_FORMAT=json",
 		// Every request comes from 127.0.0.1: the join limit per address
 		// stays on, so its cost is measured, but cannot bite.
@@ -352,7 +351,7 @@ func (b *bench) fanTokens(name string, n int) ([][]byte, error) {
 			buf.Write(toks[i])
 			buf.WriteByte('\n')
 		}
-		if err := os.WriteFile(filepath.Join(b.dir, name+"."+strconv.Itoa(t+1)), buf.Bytes(), 0o600); err != nil {
+		if err := os.WriteFile(filepath.Join(b.world.Dir, name+"."+strconv.Itoa(t+1)), buf.Bytes(), 0o600); err != nil {
 			return nil, err
 		}
 	}

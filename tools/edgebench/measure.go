@@ -32,7 +32,7 @@ func (b *bench) defineTargets() []target {
 	}
 	fans := func(method string, name func(round int) string, limits func(round int) []int64) func(int) wrkRequest {
 		return func(r int) wrkRequest {
-			return wrkRequest{addr: b.gateway.Addr, method: method, path: queue, tokens: filepath.Join(b.dir, name(r)), limits: limits(r)}
+			return wrkRequest{addr: b.gateway.Addr, method: method, path: queue, tokens: filepath.Join(b.world.Dir, name(r)), limits: limits(r)}
 		}
 	}
 	whole := func(int) []int64 { return nil }
