@@ -12,9 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
-	"github.com/ticketvelo/ticketvelo/internal/database"
 	"github.com/ticketvelo/ticketvelo/internal/testenv"
 	"github.com/ticketvelo/ticketvelo/tools/edgebench"
 )
@@ -102,19 +99,7 @@ func assertNothingLeft(t *testing.T, tmp, dbURL, kind string) {
 	if left, _ := os.ReadDir(tmp); len(left) > 0 {
 		t.Errorf("temporary files left: %v", left)
 	}
-	ctx := context.Background()
-	admin, _, _ := database.WithName(dbURL, func(string) string { return "postgres" })
-	_, name, _ := database.WithName(dbURL, func(n string) string { return n })
-	conn, err := pgx.Connect(ctx, admin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	var dbs int
-	if err := conn.QueryRow(ctx, "SELECT count(*) FROM pg_database WHERE datname LIKE $1", name+"_"+kind+"_%").Scan(&dbs); err != nil {
-		t.Fatal(err)
-	}
-	if dbs > 0 {
+	if dbs := testenv.ScratchDatabases(t, dbURL, kind); dbs > 0 {
 		t.Errorf("%d scratch databases left", dbs)
 	}
 }

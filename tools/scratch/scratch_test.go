@@ -6,9 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
-	"github.com/ticketvelo/ticketvelo/internal/database"
 	"github.com/ticketvelo/ticketvelo/internal/testenv"
 	"github.com/ticketvelo/ticketvelo/internal/tokens"
 )
@@ -32,6 +29,9 @@ func TestWorldLeavesNothing(t *testing.T) {
 			t.Errorf("private %v: got Redis %s and database %s, want the world's own", private, w.RedisURL, w.DatabaseURL)
 		}
 		use(t, w)
+		if dbs := testenv.ScratchDatabases(t, dbURL, "scratchtest"); dbs != 1 {
+			t.Errorf("private %v: %d scratch databases while open, want 1", private, dbs)
+		}
 		w.Close()
 		if _, err := os.Stat(w.Dir); !os.IsNotExist(err) {
 			t.Errorf("private %v: the directory is left: %v", private, err)
@@ -39,8 +39,8 @@ func TestWorldLeavesNothing(t *testing.T) {
 		if keys, err := client.Do(ctx, client.B().Keys().Pattern(w.RedisPrefix+"*").Build()).AsStrSlice(); err != nil || len(keys) > 0 {
 			t.Errorf("private %v: keys left: %v, %v", private, keys, err)
 		}
-		if databaseExists(t, w.DatabaseURL) {
-			t.Errorf("private %v: the database is left", private)
+		if dbs := testenv.ScratchDatabases(t, dbURL, "scratchtest"); dbs > 0 {
+			t.Errorf("private %v: %d databases left", private, dbs)
 		}
 	}
 }
@@ -65,21 +65,4 @@ func use(t *testing.T, w *World) {
 	if cpu, err := w.RedisCPU(ctx); err != nil || cpu <= 0 {
 		t.Errorf("RedisCPU: got %s, %v", cpu, err)
 	}
-}
-
-func databaseExists(t *testing.T, url string) bool {
-	t.Helper()
-	ctx := context.Background()
-	admin, _, _ := database.WithName(url, func(string) string { return "postgres" })
-	_, name, _ := database.WithName(url, func(n string) string { return n })
-	conn, err := pgx.Connect(ctx, admin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	var n int
-	if err := conn.QueryRow(ctx, "SELECT count(*) FROM pg_database WHERE datname = $1", name).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	return n > 0
 }
