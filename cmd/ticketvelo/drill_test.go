@@ -22,7 +22,7 @@ import (
 // process and no file of the drill may be left.
 func TestDrillCI(t *testing.T) {
 	for _, tool := range []string{"redis-server", "nginx"} {
-		needTool(t, tool, tool)
+		testenv.Tool(t, tool, tool)
 	}
 	dbURL := testenv.DatabaseURL(t)
 	// Not t.TempDir: PostgreSQL and nginx's workers run as nobody and must

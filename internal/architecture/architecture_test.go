@@ -44,7 +44,7 @@ var parts = map[string]part{
 	"notifier":  {"notifier", service, nil},
 	"internal":  {"internal", infrastructure, nil},
 	"cmd":       {"cmd", composer, nil},
-	"tools":     {"tools", tool, nil}, // load generation, drop simulation, the fault drill
+	"tools":     {"tools", tool, nil}, // load generation, the edge bench, drop simulation, the fault drill, and their shared API client and scratch world
 	"deploy":    {"deploy", tool, nil},
 	"frontend":  {"frontend", asset, nil},
 }
@@ -183,6 +183,7 @@ func TestForbidden(t *testing.T) {
 		{"tools", p("booker/outbox"), false, false},
 		{"booker", p("tools/dropsim"), true, false},
 		{"tools", p("tools/dropsim"), false, true},
+		{"booker", p("tools/apiclient"), false, false},
 		{"deploy", p("tools/dropsim"), false, false},
 		{"tools", p("deploy"), false, true},
 		{"booker", p("deploy"), false, false},

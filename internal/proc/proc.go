@@ -15,6 +15,13 @@ import (
 	"time"
 )
 
+// ChildAttr keeps a child process out of the terminal's process group, so
+// Ctrl-C reaches the parent alone and it stops its children in order, and
+// has the child killed should the parent die without cleaning up.
+func ChildAttr() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+}
+
 // Process is one child process and how to tell it is ready.
 type Process struct {
 	Name    string
@@ -42,10 +49,7 @@ func (p *Process) Start(ctx context.Context) error {
 	p.cmd = exec.Command(p.Exe, p.Args...)
 	p.cmd.Env = append(os.Environ(), p.Env...)
 	p.cmd.Stdout, p.cmd.Stderr = logFile, logFile
-	// Out of the terminal's process group, so Ctrl-C reaches the parent
-	// alone and it stops its children in order; killed should the parent
-	// die without cleaning up.
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	p.cmd.SysProcAttr = ChildAttr()
 	if err := p.cmd.Start(); err != nil {
 		return fmt.Errorf("starting %s: %w", p.Name, err)
 	}

@@ -88,6 +88,27 @@ func DatabaseURL(tb testing.TB) string {
 	return withDatabase(baseDatabaseURL, name)
 }
 
+// ScratchDatabases counts the databases a tool derived from the test's
+// database URL (DatabaseURL) for a scratch world of kind, named
+// <name>_<kind>_<suffix>: after the tool's run, none may be left.
+func ScratchDatabases(tb testing.TB, url, kind string) int {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	admin, err := pgx.Connect(ctx, baseDatabaseURL)
+	if err != nil {
+		tb.Fatalf("counting scratch databases: %v", err)
+	}
+	defer admin.Close(ctx)
+	rest, _, _ := strings.Cut(url, "?")
+	name := rest[strings.LastIndex(rest, "/")+1:]
+	var n int
+	if err := admin.QueryRow(ctx, "SELECT count(*) FROM pg_database WHERE datname LIKE $1", name+"_"+kind+"_%").Scan(&n); err != nil {
+		tb.Fatalf("counting scratch databases: %v", err)
+	}
+	return n
+}
+
 // withDatabase replaces the database name in a postgres:// URL.
 func withDatabase(url, name string) string {
 	rest, query, _ := strings.Cut(url, "?")

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ticketvelo/ticketvelo/tools/apiclient"
 )
 
 func TestRecoveryIsTheLastFailureAfterTheFault(t *testing.T) {
@@ -35,13 +37,13 @@ func TestRecoveryIsTheLastFailureAfterTheFault(t *testing.T) {
 }
 
 func TestParseMetricsSumsSeriesByName(t *testing.T) {
-	m := parseMetrics(strings.NewReader(`# HELP go_goroutines Number of goroutines
+	m := sumByName(apiclient.ParseMetrics(strings.NewReader(`# HELP go_goroutines Number of goroutines
 go_goroutines 57
 ticketvelo_notifier_consumer_lag{partition="0"} 3
 ticketvelo_notifier_consumer_lag{partition="1"} 4
 process_resident_memory_bytes 1.2e+08
 bad line
-`))
+`)))
 	if m["go_goroutines"] != 57 || m["ticketvelo_notifier_consumer_lag"] != 7 || m["process_resident_memory_bytes"] != 1.2e8 {
 		t.Errorf("got %v", m)
 	}

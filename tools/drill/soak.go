@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"net/http"
 	"os"
 	"slices"
 	"strconv"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/ticketvelo/ticketvelo/internal/loop"
 	"github.com/ticketvelo/ticketvelo/internal/proc"
+	"github.com/ticketvelo/ticketvelo/tools/apiclient"
 )
 
 // soak runs one steady drop of SoakFans arriving over Soak, samples every
@@ -130,45 +130,20 @@ func rss(pid int) int64 {
 	return 0
 }
 
-var scrapeClient = &http.Client{Timeout: 2 * time.Second}
+var scrapeClient = apiclient.New("", apiclient.Options{Timeout: 2 * time.Second})
 
-// scrape reads a service's /metrics, summing each metric's series by name.
+// scrape reads a service's /metrics, summing each metric's series by name;
+// nothing when it cannot be read.
 func scrape(ctx context.Context, addr string) map[string]float64 {
-	out := map[string]float64{}
-	req, err := http.NewRequestWithContext(ctx, "GET", "http://"+addr+"/metrics", nil)
-	if err != nil {
-		return out
-	}
-	res, err := scrapeClient.Do(req)
-	if err != nil {
-		return out
-	}
-	defer res.Body.Close()
-	return parseMetrics(res.Body)
+	series, _ := scrapeClient.At("http://" + addr).Metrics(ctx)
+	return sumByName(series)
 }
 
-// parseMetrics sums the Prometheus text format's samples by metric name.
-func parseMetrics(r io.Reader) map[string]float64 {
+// sumByName adds up the series of each metric.
+func sumByName(series map[string]float64) map[string]float64 {
 	out := map[string]float64{}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		i := strings.LastIndexByte(line, ' ')
-		if i < 0 {
-			continue
-		}
-		v, err := strconv.ParseFloat(line[i+1:], 64)
-		if err != nil {
-			continue
-		}
-		name := line[:i]
-		if j := strings.IndexByte(name, '{'); j >= 0 {
-			name = name[:j]
-		}
+	for s, v := range series {
+		name, _, _ := strings.Cut(s, "{")
 		out[name] += v
 	}
 	return out

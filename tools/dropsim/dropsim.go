@@ -24,6 +24,7 @@ import (
 
 	"github.com/ticketvelo/ticketvelo/catalog"
 	"github.com/ticketvelo/ticketvelo/internal/tokens"
+	"github.com/ticketvelo/ticketvelo/tools/apiclient"
 )
 
 // Options shape one simulated drop.
@@ -142,9 +143,8 @@ func Prepare(ctx context.Context, opts Options, pool *pgxpool.Pool, ring *tokens
 		n := len(s.fans) + 1
 		s.fans = append(s.fans, fan{userID: id, token: tok, ip: fmt.Sprintf("10.%d.%d.%d", n>>16&255, n>>8&255, n&255)})
 	}
-	settings := map[string]any{"rate_per_second": opts.Rate, "max_active": opts.MaxActive, "paused": false, "auto": false}
-	if _, err := s.api.call(ctx, "PUT", fmt.Sprintf("/api/v1/admin/events/%d/admission", s.eventID), s.ops, "", settings, nil); err != nil {
-		return nil, fmt.Errorf("setting the admission rate: %w", err)
+	if err := s.api.SetAdmission(ctx, s.eventID, s.ops, apiclient.Admission{RatePerSecond: opts.Rate, MaxActive: opts.MaxActive}); err != nil {
+		return nil, err
 	}
 	return s, nil
 }

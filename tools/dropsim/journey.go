@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ticketvelo/ticketvelo/internal/loop"
+	"github.com/ticketvelo/ticketvelo/tools/apiclient"
 )
 
 // OutcomeLostPlace is the outcome of a fan whose place the server lost:
@@ -58,7 +59,7 @@ func (j *journey) run(ctx context.Context, arrive time.Time) {
 		// their admission slot goes to the next fan now rather than when
 		// it times out: with every slot held by fans who gave up, the
 		// queue would stop while seats are left.
-		_, _ = j.callRetrying(ctx, "leave", "DELETE", fmt.Sprintf("/api/v1/events/%d/queue", j.sim.eventID), j.fan.token, "", nil, nil)
+		_, _ = j.callRetrying(ctx, "leave", apiclient.Request{Method: "DELETE", Path: apiclient.QueuePath(j.sim.eventID), Token: j.fan.token}, nil)
 	}
 	j.rec.outcome(outcome)
 }
@@ -85,7 +86,7 @@ func outcomeOf(err error, otherwise string) string {
 
 // queue joins the waiting room and polls as told until admitted.
 func (j *journey) queue(ctx context.Context) (string, error) {
-	path := fmt.Sprintf("/api/v1/events/%d/queue", j.sim.eventID)
+	path := apiclient.QueuePath(j.sim.eventID)
 	var st queueStatus
 	// The fan's arrival is when they asked to join, not when the answer
 	// came back: the server places them by when the request reached it, and
@@ -93,18 +94,18 @@ func (j *journey) queue(ctx context.Context) (string, error) {
 	var joined time.Time
 	for {
 		joined = time.Now()
-		res, err := j.callRetrying(ctx, "join", "POST", path, j.fan.token, "", nil, &st)
+		res, err := j.callRetrying(ctx, "join", apiclient.Request{Method: "POST", Path: path, Token: j.fan.token}, &st)
 		if err != nil {
 			return "", err
 		}
-		if res.status == 429 {
-			if !loop.Sleep(ctx, res.retryAfter) {
+		if res.Status == 429 {
+			if !loop.Sleep(ctx, res.RetryAfter) {
 				return "", errTimedOut
 			}
 			continue
 		}
-		if res.status != 200 && res.status != 201 {
-			return "", fmt.Errorf("join: status %d", res.status)
+		if res.Status != 200 && res.Status != 201 {
+			return "", fmt.Errorf("join: status %d", res.Status)
 		}
 		break
 	}
@@ -125,16 +126,16 @@ func (j *journey) queue(ctx context.Context) (string, error) {
 		}
 		// The receipt of the join goes with every poll, as the web UI
 		// sends it: a place the waiting room lost comes back with it.
-		res, err := j.sim.api.callFrom(ctx, j.fan.ip, "GET", path, j.fan.token, "", nil, &st, "X-Place-Receipt", receipt)
+		res, err := j.call(ctx, apiclient.Request{Method: "GET", Path: path, Token: j.fan.token, Header: []string{"X-Place-Receipt", receipt}}, &st)
 		j.rec.request("poll", res, err)
 		if err != nil {
 			return "", err
 		}
-		if res.status == 404 {
+		if res.Status == 404 {
 			return "", errPlaceLost
 		}
-		if res.status != 200 && res.status != 429 && res.status != 503 {
-			return "", fmt.Errorf("poll: status %d", res.status)
+		if res.Status != 200 && res.Status != 429 && res.Status != 503 {
+			return "", fmt.Errorf("poll: status %d", res.Status)
 		}
 	}
 	j.rec.admitted(j.fan.userID, joined, j.sim.opensAt)
@@ -154,21 +155,21 @@ func (j *journey) buy(ctx context.Context, admission string) string {
 		}
 		body := map[string]any{"section": sections[j.rng.IntN(len(sections))], "quantity": j.want, "together": true}
 		var hold holdResponse
-		res, err := j.callRetrying(ctx, "hold", "POST", fmt.Sprintf("/api/v1/events/%d/holds", j.sim.eventID), admission, newKey(), body, &hold)
+		res, err := j.callRetrying(ctx, "hold", apiclient.Request{Method: "POST", Path: apiclient.EventPath(j.sim.eventID) + "/holds", Token: admission, Key: apiclient.NewKey(), Body: body}, &hold)
 		if err != nil {
 			return outcomeOf(err, "error")
 		}
 		switch {
-		case res.status == 201:
+		case res.Status == 201:
 			return j.pay(ctx, hold.Hold.ID)
-		case res.status == 409 || res.status == 422:
+		case res.Status == 409 || res.Status == 422:
 			continue // taken, or this section cannot seat the party together: try another
-		case res.status == 429:
-			if !loop.Sleep(ctx, max(res.retryAfter, 100*time.Millisecond)) {
+		case res.Status == 429:
+			if !loop.Sleep(ctx, max(res.RetryAfter, 100*time.Millisecond)) {
 				return "timed_out"
 			}
 		default:
-			return fmt.Sprintf("hold_status_%d", res.status)
+			return fmt.Sprintf("hold_status_%d", res.Status)
 		}
 	}
 	return "no_seats"
@@ -195,18 +196,19 @@ func (j *journey) pay(ctx context.Context, holdID string) string {
 	if j.declines {
 		token = "tok_declined"
 	}
-	res, err := j.callRetrying(ctx, "confirm", "POST", "/api/v1/holds/"+holdID+"/confirm", j.fan.token, newKey(), map[string]string{"payment_token": token}, nil)
+	res, err := j.callRetrying(ctx, "confirm", apiclient.Request{Method: "POST", Path: "/api/v1/holds/" + holdID + "/confirm", Token: j.fan.token,
+		Key: apiclient.NewKey(), Body: map[string]string{"payment_token": token}}, nil)
 	switch {
 	case err != nil:
 		return outcomeOf(err, "error")
-	case res.status == 201:
+	case res.Status == 201:
 		j.rec.sold()
 		return "bought"
-	case res.status == 402:
-		_, _ = j.callRetrying(ctx, "release", "DELETE", "/api/v1/holds/"+holdID, j.fan.token, "", nil, nil)
+	case res.Status == 402:
+		_, _ = j.callRetrying(ctx, "release", apiclient.Request{Method: "DELETE", Path: "/api/v1/holds/" + holdID, Token: j.fan.token}, nil)
 		return "declined"
 	default:
-		return fmt.Sprintf("confirm_status_%d", res.status)
+		return fmt.Sprintf("confirm_status_%d", res.Status)
 	}
 }
 
@@ -216,27 +218,28 @@ func (j *journey) pay(ctx context.Context, holdID string) string {
 // still holds it) shortly, both with the same Idempotency-Key, as a
 // browser would. A fault costs the fan a second, not their seats: a
 // retried hold or payment is the same request, never a second one.
-func (j *journey) callRetrying(ctx context.Context, kind, method, path, token, key string, in, out any) (result, error) {
+func (j *journey) callRetrying(ctx context.Context, kind string, r apiclient.Request, out any) (apiclient.Result, error) {
 	for {
-		res, err := j.call(ctx, method, path, token, key, in, out)
+		res, err := j.call(ctx, r, out)
 		j.rec.request(kind, res, err)
 		if err != nil || !comeBack(res) {
 			return res, err
 		}
-		if !loop.Sleep(ctx, max(res.retryAfter, 100*time.Millisecond)) {
+		if !loop.Sleep(ctx, max(res.RetryAfter, 100*time.Millisecond)) {
 			return res, errTimedOut
 		}
 	}
 }
 
 // comeBack says whether an answer asks the client to send the request again.
-func comeBack(res result) bool {
-	return res.status == 503 || res.status == 409 && res.code == "request_in_flight"
+func comeBack(res apiclient.Result) bool {
+	return res.Status == 503 || res.Status == 409 && res.Code == "request_in_flight"
 }
 
 // call is the API call of this fan, from the fan's own address.
-func (j *journey) call(ctx context.Context, method, path, token, key string, in, out any) (result, error) {
-	return j.sim.api.callFrom(ctx, j.fan.ip, method, path, token, key, in, out)
+func (j *journey) call(ctx context.Context, r apiclient.Request, out any) (apiclient.Result, error) {
+	r.From = j.fan.ip
+	return j.sim.api.Do(ctx, r, out)
 }
 
 func sleepUntil(ctx context.Context, t time.Time) bool { return loop.Sleep(ctx, time.Until(t)) }

@@ -6,6 +6,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/ticketvelo/ticketvelo/tools/apiclient"
 )
 
 // recorder collects what the fans saw; every method is safe for concurrent use.
@@ -30,7 +32,7 @@ func newRecorder() *recorder {
 	return &recorder{took: map[string][]time.Duration{}, statuses: map[string]map[int]int{}, outcomes: map[string]int{}}
 }
 
-func (r *recorder) request(kind string, res result, err error) {
+func (r *recorder) request(kind string, res apiclient.Result, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.statuses[kind] == nil {
@@ -41,15 +43,15 @@ func (r *recorder) request(kind string, res result, err error) {
 		r.failedAt = append(r.failedAt, time.Now())
 		return
 	}
-	r.statuses[kind][res.status]++
-	r.took[kind] = append(r.took[kind], res.took)
-	if res.status >= 500 {
+	r.statuses[kind][res.Status]++
+	r.took[kind] = append(r.took[kind], res.Took)
+	if res.Status >= 500 {
 		r.failedAt = append(r.failedAt, time.Now())
 	}
 	switch {
-	case res.status == 503:
+	case res.Status == 503:
 		r.retried++
-	case res.status >= 500:
+	case res.Status >= 500:
 		r.fivexx++
 	}
 }

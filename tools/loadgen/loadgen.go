@@ -1,8 +1,9 @@
-// Package loadgen is a closed-loop HTTP load generator over loopback, for
-// the waiting room's benchmarks: a fixed number of connections each send
-// one request after another for a while, and it reports the throughput and
-// latency percentiles. It also serves the baseline every figure is compared
-// with: a bare fasthttp handler that answers a fixed JSON body.
+// Package loadgen is the waiting room's benchmark (ticketvelo loadgen,
+// RunBench) and its closed-loop HTTP load generator over loopback: a fixed
+// number of connections each send one request after another for a while,
+// and it reports the throughput and latency percentiles. It also serves the
+// baseline every figure is compared with: a bare fasthttp handler that
+// answers a fixed JSON body.
 package loadgen
 
 import (
@@ -16,6 +17,8 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/ticketvelo/ticketvelo/tools/apiclient"
 )
 
 // BareBody is what the baseline answers: a queue status of a typical size.
@@ -119,10 +122,7 @@ func Run(ctx context.Context, name, addr string, conns int, warmup, d time.Durat
 	if probe == nil {
 		probe = func() time.Duration { return 0 }
 	}
-	client := &fasthttp.HostClient{
-		Addr: addr, MaxConns: conns, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second,
-		MaxIdemponentCallAttempts: 1, NoDefaultUserAgentHeader: true,
-	}
+	client := hostClient(addr, conns)
 	var (
 		seq      atomic.Uint64
 		firstErr atomic.Pointer[error]
@@ -186,6 +186,13 @@ func Run(ctx context.Context, name, addr string, conns int, warmup, d time.Durat
 	return r
 }
 
+// hostClient is the tools' client settings (apiclient) for a loop of
+// measured requests: each sent once, so that a failure counts rather than
+// hides behind a retry.
+func hostClient(addr string, conns int) *fasthttp.HostClient {
+	return apiclient.Options{Conns: conns, Timeout: 10 * time.Second, Once: true}.HostClient(addr)
+}
+
 func percentile(sorted []time.Duration, p float64) time.Duration {
 	if len(sorted) == 0 {
 		return 0
@@ -196,7 +203,7 @@ func percentile(sorted []time.Duration, p float64) time.Duration {
 // Each sends requests 0..count-1 to addr over conns connections as fast as
 // they go, and returns how many did not answer want.
 func Each(ctx context.Context, addr string, conns, count, want int, build Request) int {
-	client := &fasthttp.HostClient{Addr: addr, MaxConns: conns, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, MaxIdemponentCallAttempts: 1}
+	client := hostClient(addr, conns)
 	var (
 		seq  atomic.Uint64
 		bad  atomic.Int64

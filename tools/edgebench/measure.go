@@ -1,11 +1,9 @@
-package main
+package edgebench
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -15,9 +13,9 @@ import (
 	"time"
 )
 
-// edgeTarget is one thing edgebench measures: the process that answers and
+// target is one thing edgebench measures: the process that answers and
 // what wrk sends it in a given round.
-type edgeTarget struct {
+type target struct {
 	key, name string
 	server    *child
 	request   func(round int) wrkRequest
@@ -26,7 +24,7 @@ type edgeTarget struct {
 }
 
 // defineTargets lists the targets the options ask for, in round order.
-func (b *edgeBench) defineTargets() []edgeTarget {
+func (b *bench) defineTargets() []target {
 	ev := "/api/v1/events/" + strconv.FormatInt(b.event, 10)
 	queue := b.queuePath()
 	static := func(c *child, method, path, header string) func(int) wrkRequest {
@@ -34,11 +32,11 @@ func (b *edgeBench) defineTargets() []edgeTarget {
 	}
 	fans := func(method string, name func(round int) string, limits func(round int) []int64) func(int) wrkRequest {
 		return func(r int) wrkRequest {
-			return wrkRequest{addr: b.gateway.Addr, method: method, path: queue, tokens: filepath.Join(b.dir, name(r)), limits: limits(r)}
+			return wrkRequest{addr: b.gateway.Addr, method: method, path: queue, tokens: filepath.Join(b.world.Dir, name(r)), limits: limits(r)}
 		}
 	}
 	whole := func(int) []int64 { return nil }
-	all := []edgeTarget{
+	all := []target{
 		{key: "bare", name: "bare fasthttp, fixed queue-status JSON", server: b.bare, request: static(b.bare, "GET", "/", "")},
 		{key: "join-new", name: "join, new fan, token never seen: POST " + queue, server: b.gateway, joins: true,
 			request: fans("POST", func(r int) string { return roundFile("join-new", r) }, whole)},
@@ -55,7 +53,7 @@ func (b *edgeBench) defineTargets() []edgeTarget {
 		{key: "seats", name: "seat status, first poll, gzip: GET " + ev + "/seats/status (booker)", server: b.booker,
 			request: static(b.booker, "GET", ev+"/seats/status", "Accept-Encoding: gzip")},
 	}
-	var out []edgeTarget
+	var out []target
 	for _, t := range all {
 		if b.o.runs(t.key) {
 			out = append(out, t)
@@ -64,8 +62,8 @@ func (b *edgeBench) defineTargets() []edgeTarget {
 	return out
 }
 
-// edgeSample is one target's figures in one round.
-type edgeSample struct {
+// sample is one target's figures in one round.
+type sample struct {
 	run wrkRun
 	// CPU time of the answering process and of Redis in the run.
 	server, redis time.Duration
@@ -80,18 +78,18 @@ type edgeSample struct {
 
 // measure runs every target once per round, in turn, so whatever else the
 // machine does weighs on each of them alike.
-func (b *edgeBench) measure(ctx context.Context) (map[string][]edgeSample, error) {
-	fmt.Fprintf(b.out, "measuring %d rounds of %s per target, wrk -t %d -c %d...\n", b.o.rounds, b.o.duration, b.o.threads, b.o.conns)
-	samples := map[string][]edgeSample{}
-	b.seenJoins = make([][]int64, b.o.rounds)
-	for r := range b.o.rounds {
+func (b *bench) measure(ctx context.Context) (map[string][]sample, error) {
+	fmt.Fprintf(b.out, "measuring %d rounds of %s per target, wrk -t %d -c %d...\n", b.o.Rounds, b.o.Duration, b.o.Threads, b.o.Conns)
+	samples := map[string][]sample{}
+	b.seenJoins = make([][]int64, b.o.Rounds)
+	for r := range b.o.Rounds {
 		for _, t := range b.targets {
 			s, err := b.measureOnce(ctx, t, r)
 			if err != nil {
 				return nil, fmt.Errorf("edgebench: %s, round %d: %w", t.key, r+1, err)
 			}
 			if t.key == "join-seen" {
-				b.seenJoins[r] = settled(s.run, b.o.conns/b.o.threads)
+				b.seenJoins[r] = settled(s.run, b.o.Conns/b.o.Threads)
 			}
 			samples[t.key] = append(samples[t.key], s)
 			fmt.Fprintf(b.out, "  round %d  %-10s %8.0f req/s  p99 %7s  errors %d\n", r+1, t.key, s.run.RPS(), s.run.P99, s.run.Errors())
@@ -100,33 +98,33 @@ func (b *edgeBench) measure(ctx context.Context) (map[string][]edgeSample, error
 	return samples, nil
 }
 
-func (b *edgeBench) measureOnce(ctx context.Context, t edgeTarget, round int) (edgeSample, error) {
+func (b *bench) measureOnce(ctx context.Context, t target, round int) (sample, error) {
 	req := t.request(round)
-	counts0, err := b.serverCounts(t.server)
+	counts0, err := b.serverCounts(ctx, t.server)
 	if err != nil {
-		return edgeSample{}, err
+		return sample{}, err
 	}
 	before, err := b.cpu(ctx, t.server)
 	if err != nil {
-		return edgeSample{}, err
+		return sample{}, err
 	}
 	saved := b.profile(ctx, t, round)
 	run, err := runWrk(ctx, b.wrk, req)
 	if err != nil {
-		return edgeSample{}, err
+		return sample{}, err
 	}
 	after, err := b.cpu(ctx, t.server)
 	if err != nil {
-		return edgeSample{}, err
+		return sample{}, err
 	}
 	if err := saved(); err != nil {
-		return edgeSample{}, err
+		return sample{}, err
 	}
-	counts1, err := b.serverCounts(t.server)
+	counts1, err := b.serverCounts(ctx, t.server)
 	if err != nil {
-		return edgeSample{}, err
+		return sample{}, err
 	}
-	s := edgeSample{run: run, server: after.server - before.server, redis: after.redis - before.redis,
+	s := sample{run: run, server: after.server - before.server, redis: after.redis - before.redis,
 		redisCmds: after.cmds - before.cmds, counts: countsSince(counts0, counts1), verifications: -1, general: -1}
 	if t.server == b.gateway {
 		s.verifications, s.general = s.counts[fastVerifications], s.counts[generalVerifications]
@@ -156,16 +154,16 @@ type cpuReading struct {
 
 // cpu reads the CPU time of the answering process and of Redis, and the
 // commands Redis has run.
-func (b *edgeBench) cpu(ctx context.Context, server *child) (cpuReading, error) {
+func (b *bench) cpu(ctx context.Context, server *child) (cpuReading, error) {
 	own, err := server.cpu()
 	if err != nil {
 		return cpuReading{}, err
 	}
-	redis, err := redisCPUTime(ctx, b.d.redis)
+	redis, err := b.world.RedisCPU(ctx)
 	if err != nil {
 		return cpuReading{}, err
 	}
-	stats, err := redisInfo(ctx, b.d.redis, "stats")
+	stats, err := b.world.RedisInfo(ctx, "stats")
 	if err != nil {
 		return cpuReading{}, err
 	}
@@ -174,18 +172,18 @@ func (b *edgeBench) cpu(ctx context.Context, server *child) (cpuReading, error) 
 
 // serverCounts reads the counters edgebench checks in a process's
 // /metrics: the access tokens it verified, by path, and
-// its answers by route, method and status. The bare baseline has none. It
-// is read outside the CPU window: the scrape costs the process CPU too.
-func (b *edgeBench) serverCounts(server *child) (map[string]int64, error) {
+// its answers by route, method and status. The bare baseline serves no
+// /metrics: it counts nothing. It is read outside the CPU window: the
+// scrape costs the process CPU too.
+func (b *bench) serverCounts(ctx context.Context, server *child) (map[string]int64, error) {
 	if server == b.bare {
-		return nil, nil
+		return map[string]int64{}, nil
 	}
-	res, err := http.Get("http://" + server.Addr + "/metrics")
+	series, err := server.api.Metrics(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("reading %s's metrics: %w", server.Name, err)
+		return nil, fmt.Errorf("%s: %w", server.Name, err)
 	}
-	defer res.Body.Close()
-	return metricValues(res.Body, "ticketvelo_access_tokens_verified_total{", "ticketvelo_http_requests_total{")
+	return countsOf(series, "ticketvelo_access_tokens_verified_total{", "ticketvelo_http_requests_total{"), nil
 }
 
 const (
@@ -193,31 +191,19 @@ const (
 	generalVerifications = `ticketvelo_access_tokens_verified_total{path="general"}`
 )
 
-// metricValues reads the samples of a Prometheus text exposition whose
-// series start with one of prefixes.
-func metricValues(r io.Reader, prefixes ...string) (map[string]int64, error) {
+// countsOf keeps the counters whose series start with one of prefixes.
+func countsOf(series map[string]float64, prefixes ...string) map[string]int64 {
 	out := map[string]int64{}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		series, value, ok := strings.Cut(sc.Text(), " ")
-		if !ok || !slices.ContainsFunc(prefixes, func(p string) bool { return strings.HasPrefix(series, p) }) {
-			continue
+	for s, v := range series {
+		if slices.ContainsFunc(prefixes, func(p string) bool { return strings.HasPrefix(s, p) }) {
+			out[s] = int64(v)
 		}
-		f, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
-		if err != nil {
-			return nil, fmt.Errorf("metric %s: %w", series, err)
-		}
-		out[series] = int64(f)
 	}
-	return out, sc.Err()
+	return out
 }
 
 // countsSince is what changed between two readings of serverCounts.
 func countsSince(before, after map[string]int64) map[string]int64 {
-	if after == nil {
-		return nil
-	}
 	d := map[string]int64{}
 	for k, v := range after {
 		if v != before[k] {
@@ -229,14 +215,14 @@ func countsSince(before, after map[string]int64) map[string]int64 {
 
 // profile takes a CPU profile of t's process over the run when
 // -cpuprofile asks for one; the returned func waits for it and saves it.
-func (b *edgeBench) profile(ctx context.Context, t edgeTarget, round int) func() error {
-	if b.o.cpuprofile == "" {
+func (b *bench) profile(ctx context.Context, t target, round int) func() error {
+	if b.o.CPUProfile == "" {
 		return func() error { return nil }
 	}
-	path := filepath.Join(b.o.cpuprofile, fmt.Sprintf("%s-r%d.pprof", t.key, round+1))
-	url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", t.server.pprofAddr, int(b.o.duration/time.Second))
+	path := filepath.Join(b.o.CPUProfile, fmt.Sprintf("%s-r%d.pprof", t.key, round+1))
+	url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", t.server.pprofAddr, int(b.o.Duration/time.Second))
 	done := make(chan error, 1)
-	go func() { done <- fetchProfile(ctx, url, path, b.o.duration+30*time.Second) }()
+	go func() { done <- fetchProfile(ctx, url, path, b.o.Duration+30*time.Second) }()
 	return func() error { return <-done }
 }
 

@@ -1,4 +1,4 @@
-package main
+package edgebench
 
 import (
 	"errors"
@@ -35,13 +35,13 @@ func (s spread) format(verb string) string {
 	return fmt.Sprintf(verb+" ("+verb+"–"+verb+")", s.med, s.lo, s.hi)
 }
 
-// edgeRows turns one target's samples into figures per round.
-type edgeRows struct {
-	samples []edgeSample
-	bare    []edgeSample // the baseline's, same rounds; nil without it
+// rows turns one target's samples into figures per round.
+type rows struct {
+	samples []sample
+	bare    []sample // the baseline's, same rounds; nil without it
 }
 
-func (e edgeRows) each(f func(i int, s edgeSample) float64) spread {
+func (e rows) each(f func(i int, s sample) float64) spread {
 	xs := make([]float64, len(e.samples))
 	for i, s := range e.samples {
 		xs[i] = f(i, s)
@@ -49,7 +49,7 @@ func (e edgeRows) each(f func(i int, s edgeSample) float64) spread {
 	return spreadOf(xs)
 }
 
-func perRequest(d time.Duration, s edgeSample) float64 {
+func perRequest(d time.Duration, s sample) float64 {
 	if s.run.Requests == 0 {
 		return 0
 	}
@@ -58,38 +58,40 @@ func perRequest(d time.Duration, s edgeSample) float64 {
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
+func micros(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
+
 // mainRow is the request rate, latency, errors and CPU of one target.
-func (e edgeRows) mainRow(name string) string {
+func (e rows) mainRow(name string) string {
 	ofBare := "–"
 	if e.bare != nil {
-		ofBare = e.each(func(i int, s edgeSample) float64 { return 100 * s.run.RPS() / e.bare[i].run.RPS() }).format("%.0f%%")
+		ofBare = e.each(func(i int, s sample) float64 { return 100 * s.run.RPS() / e.bare[i].run.RPS() }).format("%.0f%%")
 	}
 	var errs int64
 	for _, s := range e.samples {
 		errs += s.run.Errors()
 	}
 	return fmt.Sprintf("| %s | %s | %s | %s | %s | %d | %s | %s |", name,
-		e.each(func(_ int, s edgeSample) float64 { return s.run.RPS() }).format("%.0f"), ofBare,
-		e.each(func(_ int, s edgeSample) float64 { return ms(s.run.P50) }).format("%.2f"),
-		e.each(func(_ int, s edgeSample) float64 { return ms(s.run.P99) }).format("%.2f"), errs,
-		e.each(func(_ int, s edgeSample) float64 { return perRequest(s.server, s) }).format("%.1f"),
-		e.each(func(_ int, s edgeSample) float64 { return perRequest(s.redis, s) }).format("%.1f"))
+		e.each(func(_ int, s sample) float64 { return s.run.RPS() }).format("%.0f"), ofBare,
+		e.each(func(_ int, s sample) float64 { return ms(s.run.P50) }).format("%.2f"),
+		e.each(func(_ int, s sample) float64 { return ms(s.run.P99) }).format("%.2f"), errs,
+		e.each(func(_ int, s sample) float64 { return perRequest(s.server, s) }).format("%.1f"),
+		e.each(func(_ int, s sample) float64 { return perRequest(s.redis, s) }).format("%.1f"))
 }
 
 // workRow is what one request made Redis and the gateway do, and wrk's own
 // cost.
-func (e edgeRows) workRow(name, server, fans string) string {
+func (e rows) workRow(name, server, fans string) string {
 	verifications := "–"
 	if e.samples[0].verifications >= 0 {
-		verifications = e.each(func(_ int, s edgeSample) float64 { return float64(s.verifications) / float64(max(1, s.run.Requests)) }).format("%.2f")
+		verifications = e.each(func(_ int, s sample) float64 { return float64(s.verifications) / float64(max(1, s.run.Requests)) }).format("%.2f")
 	}
 	return fmt.Sprintf("| %s | %s | %s | %s | %s | %s |", name, server,
-		e.each(func(_ int, s edgeSample) float64 { return float64(s.redisCmds) / float64(max(1, s.run.Requests)) }).format("%.2f"),
-		verifications, e.each(func(_ int, s edgeSample) float64 { return perRequest(s.run.CPU, s) }).format("%.1f"), fans)
+		e.each(func(_ int, s sample) float64 { return float64(s.redisCmds) / float64(max(1, s.run.Requests)) }).format("%.2f"),
+		verifications, e.each(func(_ int, s sample) float64 { return perRequest(s.run.CPU, s) }).format("%.1f"), fans)
 }
 
 // fans says whom a target's requests were from.
-func (b *edgeBench) fans(t edgeTarget, samples []edgeSample) string {
+func (b *bench) fans(t target, samples []sample) string {
 	sum := func(xs []int64) (n int64) {
 		for _, x := range xs {
 			n += x
@@ -116,10 +118,10 @@ func (b *edgeBench) fans(t edgeTarget, samples []edgeSample) string {
 	return strings.Join(parts, ", ") + " new, each once"
 }
 
-func (b *edgeBench) report(samples map[string][]edgeSample) error {
+func (b *bench) report(samples map[string][]sample) error {
 	w := b.out
 	fmt.Fprintf(w, "\nedgebench, %s: %d rounds × %s per target, wrk -t %d -c %d, medians over the rounds (min–max)\n\n",
-		machine(), b.o.rounds, b.o.duration, b.o.threads, b.o.conns)
+		machine(), b.o.Rounds, b.o.Duration, b.o.Threads, b.o.Conns)
 	fmt.Fprintln(w, "| target | req/s | of bare | p50 ms | p99 ms | errors | server CPU µs/req | Redis CPU µs/req |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|")
 	for _, t := range b.targets {
@@ -133,13 +135,13 @@ func (b *edgeBench) report(samples map[string][]edgeSample) error {
 	return b.problems(w, samples)
 }
 
-func (b *edgeBench) rows(samples map[string][]edgeSample, t edgeTarget) edgeRows {
-	return edgeRows{samples: samples[t.key], bare: samples["bare"]}
+func (b *bench) rows(samples map[string][]sample, t target) rows {
+	return rows{samples: samples[t.key], bare: samples["bare"]}
 }
 
 // problems lists what makes figures suspect: failed requests, and joins
 // that ran out of new fans. Either fails the run, after the tables.
-func (b *edgeBench) problems(w io.Writer, samples map[string][]edgeSample) error {
+func (b *bench) problems(w io.Writer, samples map[string][]sample) error {
 	var found []string
 	for _, t := range b.targets {
 		for r, s := range samples[t.key] {
@@ -190,7 +192,7 @@ var answerSeries = regexp.MustCompile(`^ticketvelo_http_requests_total\{route="(
 // access token verified it once, on the fast path (a general verification
 // is a token the fast path did not take: a slow path the figures would
 // hide), and that the others verified none.
-func verificationsOff(key string, s edgeSample) string {
+func verificationsOff(key string, s sample) string {
 	if s.verifications < 0 || s.run.Requests == 0 {
 		return ""
 	}

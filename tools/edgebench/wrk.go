@@ -1,4 +1,4 @@
-package main
+package edgebench
 
 import (
 	"bytes"
@@ -11,14 +11,16 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ticketvelo/ticketvelo/internal/proc"
 )
 
-// edgebenchLua is wrk's script: it builds the requests (from token files
+// luaScript is wrk's script: it builds the requests (from token files
 // for the targets that need a fan each) and prints the results in one line
 // that parseWrk reads.
 //
 //go:embed edgebench.lua
-var edgebenchLua []byte
+var luaScript []byte
 
 // errNoWrk says how to get wrk.
 var errNoWrk = errors.New("edgebench: wrk is not on PATH; install it with `apt-get install wrk` (Debian package wrk)")
@@ -83,7 +85,7 @@ func runWrk(ctx context.Context, f wrkFlags, r wrkRequest) (wrkRun, error) {
 		"-d", strconv.Itoa(int(f.duration/time.Second))+"s", "--timeout", strconv.Itoa(int(f.maxLat/time.Second))+"s",
 		"-s", f.script, "http://"+r.addr+"/", "--", r.method, r.path, r.header, r.tokens, strings.Join(limits, ","),
 		strconv.Itoa(f.threads), ready)
-	cmd.SysProcAttr = childProcAttr()
+	cmd.SysProcAttr = proc.ChildAttr()
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {

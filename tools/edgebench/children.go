@@ -1,4 +1,4 @@
-package main
+package edgebench
 
 import (
 	"bytes"
@@ -12,23 +12,21 @@ import (
 	"time"
 
 	"github.com/ticketvelo/ticketvelo/internal/proc"
+	"github.com/ticketvelo/ticketvelo/tools/apiclient"
 )
 
 // child is a process of this program that edgebench measures: the bare
 // baseline, the gateway or the booker, each serving HTTP on its own port.
 type child struct {
 	*proc.Process
-	pprofAddr string // of its net/http/pprof, "" when not profiling
+	pprofAddr string            // of its net/http/pprof, "" when not profiling
+	api       *apiclient.Client // at its address
 }
 
 // startChild starts this program's command with env added to the
 // environment, listening on a free loopback port, and waits until it
 // answers GET /readyz with 200.
-func startChild(ctx context.Context, dir, command string, env []string, pprof bool) (*child, error) {
-	exe, err := os.Executable()
-	if err != nil {
-		return nil, err
-	}
+func startChild(ctx context.Context, exe, dir, command string, env []string, pprof bool) (*child, error) {
 	addr, err := proc.FreeAddr()
 	if err != nil {
 		return nil, err
