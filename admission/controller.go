@@ -51,7 +51,7 @@ func (r *Room) Step(ctx context.Context, s Sale, health Health, now time.Time) (
 	// goroutine) marks the queue open after this step saw it closed, which
 	// is no loss. Only a queue known open before the step that the step
 	// finds closed lost its keys.
-	wasOpen := r.isOpen(s.EventID)
+	wasOpen := k.open.Load()
 	reply, err := stepScript.Exec(ctx, r.client,
 		[]string{k.meta, k.settings, k.pre, k.queue, k.active, k.tokens, k.ended, k.taken, k.log},
 		[]string{

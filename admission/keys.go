@@ -39,6 +39,13 @@ type eventKeys struct {
 	// taken is the booker's taken-seat bitmap, which the step reads to
 	// pause admission while no seat is left.
 	taken string
+	// open: this process has seen the event's draw done. That never goes
+	// back, so joins and polls take the scripts' fast path.
+	open atomic.Bool
+	// recent is the event's overview as last read (nil: none), and
+	// refreshing whether a call is reading a fresh one (RecentOverview).
+	recent     atomic.Pointer[recentOverview]
+	refreshing atomic.Bool
 	// joined is set by a join on this gateway and taken by its controller,
 	// so an idle event (stepped once a second) is stepped at the next tick
 	// after a fan arrives.

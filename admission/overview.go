@@ -5,7 +5,6 @@ import (
 
 	"github.com/redis/rueidis"
 	"strconv"
-	"sync"
 	"time"
 )
 
@@ -86,95 +85,67 @@ const overviewTTL = 500 * time.Millisecond
 // within its node timeout (5 s in our compose stack) and a second or two.
 const staleOverviewLimit = 15 * time.Second
 
-// recentOverviews keeps each event's overview briefly, so the polls of a
-// whole queue cost one overview read per event and TTL, not one per poll.
-type recentOverviews struct {
-	mu sync.RWMutex
-	m  map[int64]recentOverview
-}
-
+// An event's overview is kept briefly (eventKeys.recent), so the polls of
+// a whole queue cost one overview read per event and TTL, not one per poll.
 type recentOverview struct {
-	o          Overview
-	at         time.Time
-	refreshing bool // a call is reading a fresh one
+	o  Overview
+	at time.Time
 }
 
 // RecentOverview is the event's Overview at most overviewTTL old, read by
 // one call at a time: the others meanwhile take the one before. When Redis
 // cannot be read, an overview up to staleOverviewLimit old stands in.
-// Callers pass only ids of events that exist, so the cache stays as small
-// as the catalog.
+// Callers pass only ids of events that exist, so what is kept stays as
+// small as the catalog.
 func (r *Room) RecentOverview(ctx context.Context, eventID int64, now time.Time) (Overview, error) {
-	e, ok, refresh := r.overviews.lookup(eventID, now)
+	return r.recentOverview(ctx, r.eventKeys(eventID), now)
+}
+
+func (r *Room) recentOverview(ctx context.Context, k *eventKeys, now time.Time) (Overview, error) {
+	e, refresh := k.lookupOverview(now)
 	if !refresh {
 		return e.o, nil
 	}
-	o, err := r.Overview(ctx, eventID, now)
-	r.overviews.refreshed(eventID, o, now, err == nil)
-	if err != nil && ok && now.Sub(e.at) < staleOverviewLimit {
+	o, err := r.Overview(ctx, k.event, now)
+	if err == nil {
+		k.recent.Store(&recentOverview{o: o, at: now})
+	}
+	k.refreshing.Store(false)
+	if err != nil && e != nil && now.Sub(e.at) < staleOverviewLimit {
 		return e.o, nil
 	}
 	return o, err
 }
 
-// lookup returns the event's kept overview and whether this call is to
-// read a fresh one: when there is none, or it is past its TTL and no other
-// call reads one, or it is too old to serve while another does.
-func (c *recentOverviews) lookup(eventID int64, now time.Time) (e recentOverview, ok, refresh bool) {
-	c.mu.RLock()
-	e, ok = c.m[eventID]
-	c.mu.RUnlock()
-	age := now.Sub(e.at)
-	if ok && age < overviewTTL && age >= 0 {
-		return e, true, false
+// lookupOverview returns the event's kept overview (nil: none) and whether
+// this call is to read a fresh one: when there is none, or it is past its
+// TTL and no other call reads one, or it is too old to serve while
+// another does. A poll's lookup is two atomic loads.
+func (k *eventKeys) lookupOverview(now time.Time) (e *recentOverview, refresh bool) {
+	e = k.recent.Load()
+	if e != nil {
+		if age := now.Sub(e.at); age >= 0 && age < overviewTTL {
+			return e, false
+		}
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok = c.m[eventID]
-	switch {
-	case ok && e.refreshing && now.Sub(e.at) < staleOverviewLimit:
-		return e, true, false
-	case ok:
-		e.refreshing = true
-		c.m[eventID] = e
+	if k.refreshing.CompareAndSwap(false, true) || e == nil || now.Sub(e.at) >= staleOverviewLimit {
+		return e, true
 	}
-	return e, ok, true
-}
-
-// refreshed keeps a fresh overview, or after a failed read lets the next
-// call try.
-func (c *recentOverviews) refreshed(eventID int64, o Overview, now time.Time, read bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil {
-		c.m = map[int64]recentOverview{}
-	}
-	if read {
-		c.m[eventID] = recentOverview{o: o, at: now}
-	} else if e, ok := c.m[eventID]; ok {
-		e.refreshing = false
-		c.m[eventID] = e
-	}
+	return e, false
 }
 
 // noteSoldOut drops the event's recent overview when a step found its
 // sold-out state changed, so this gateway's fans hear of it at their next
 // poll rather than up to overviewTTL later.
 func (r *Room) noteSoldOut(eventID int64, soldOut bool) {
-	r.overviews.mu.RLock()
-	e, ok := r.overviews.m[eventID]
-	r.overviews.mu.RUnlock()
-	if ok && e.o.SoldOut != soldOut {
-		r.dropRecentOverview(eventID)
+	k := r.eventKeys(eventID)
+	if e := k.recent.Load(); e != nil && e.o.SoldOut != soldOut {
+		k.recent.Store(nil)
 	}
 }
 
 // dropRecentOverview makes the next RecentOverview of the event read afresh.
-func (r *Room) dropRecentOverview(eventID int64) {
-	r.overviews.mu.Lock()
-	delete(r.overviews.m, eventID)
-	r.overviews.mu.Unlock()
-}
+func (r *Room) dropRecentOverview(eventID int64) { r.eventKeys(eventID).recent.Store(nil) }
 
 // waitingAhead answers from a fan's mark how many fans are ahead of them,
 // at most, and whether that proves them still waiting, with no Redis call.

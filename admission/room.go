@@ -75,13 +75,8 @@ type Room struct {
 	opts   Options
 	bound  *deadline.Shared // of every Redis call a request makes
 	keys   sync.Map         // event id -> *eventKeys, built once
-	// opened holds the events this process has seen with the draw done.
-	// That never goes back, so joins and polls of those events take the
-	// scripts' fast path.
-	opened    sync.Map
-	fans      *fans
-	polls     lastPolls
-	overviews recentOverviews
+	fans   *fans
+	polls  lastPolls
 }
 
 // NewRoom returns the waiting room stored in client under prefix; ring signs
@@ -148,17 +143,14 @@ type Status struct {
 }
 
 // markOpen records that the event's queue is open (its draw is done).
-func (r *Room) markOpen(eventID int64) { r.opened.Store(eventID, true) }
+func (r *Room) markOpen(eventID int64) { r.eventKeys(eventID).open.Store(true) }
 
-func (r *Room) isOpen(eventID int64) bool {
-	_, ok := r.opened.Load(eventID)
-	return ok
-}
+func (r *Room) isOpen(eventID int64) bool { return r.eventKeys(eventID).open.Load() }
 
 func (r *Room) placeArgs(k *eventKeys, eventID, userID int64, now time.Time) (keys, args []string) {
 	bucket, field := k.seen(userID)
 	keys = []string{k.meta, k.pre, k.queue, k.active, k.tokens, k.ended, bucket}
-	args = []string{strconv.FormatInt(userID, 10), strconv.FormatInt(now.UnixMilli(), 10), field, boolFlag(r.isOpen(eventID))}
+	args = []string{strconv.FormatInt(userID, 10), strconv.FormatInt(now.UnixMilli(), 10), field, boolFlag(k.open.Load())}
 	return keys, args
 }
 
@@ -206,7 +198,7 @@ func (r *Room) join(ctx context.Context, eventID, userID, score int64, opensAt, 
 	addrWindow, addrEnd := window(limits.PerAddress, now)
 	acctKey := k.base + "joins:a:" + strconv.FormatInt(acctWindow, 36) + ":" + strconv.FormatInt(userID>>7, 10)
 	addrKey := k.base + "joins:ip:" + strconv.FormatInt(addrWindow, 36)
-	if r.isOpen(eventID) {
+	if k.open.Load() {
 		st, created, done, err := r.joinOpen(ctx, k, userID, now, score, limits, joinWindows{addrKey, addrWindow, addrEnd, acctKey, acctEnd})
 		if done {
 			if created {
@@ -359,7 +351,7 @@ func joinLimited(ms int64) error {
 // fan being there, for the abandonment check.
 func (r *Room) Status(ctx context.Context, eventID, userID int64, now time.Time) (Status, error) {
 	k := r.eventKeys(eventID)
-	if r.isOpen(eventID) {
+	if k.open.Load() {
 		// The common poll, a waiting fan of an open queue. Its last poll
 		// is written with others' a moment later, and only when this
 		// gateway has not written it for a while; recording the poll of a
@@ -371,7 +363,7 @@ func (r *Room) Status(ctx context.Context, eventID, userID int64, now time.Time)
 		}
 		// A fan far enough from the front is answered from their mark.
 		if known {
-			o, err := r.RecentOverview(ctx, eventID, now)
+			o, err := r.recentOverview(ctx, k, now)
 			if err != nil {
 				return Status{}, err
 			}
