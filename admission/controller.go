@@ -46,7 +46,7 @@ func (r *Room) Step(ctx context.Context, s Sale, health Health, now time.Time) (
 		return StepResult{}, fmt.Errorf("admission step of event %d: %w", s.EventID, err)
 	}
 	k := r.eventKeys(s.EventID)
-	a := r.opts.Auto
+	a := r.cfg.Auto
 	// Read before the script runs: a draw finishing meanwhile (in another
 	// goroutine) marks the queue open after this step saw it closed, which
 	// is no loss. Only a queue known open before the step that the step
@@ -56,8 +56,8 @@ func (r *Room) Step(ctx context.Context, s Sale, health Health, now time.Time) (
 		[]string{k.meta, k.settings, k.pre, k.queue, k.active, k.tokens, k.ended, k.taken, k.log},
 		[]string{
 			strconv.FormatInt(now.UnixMilli(), 10), strconv.FormatInt(s.OpensAt.UnixMilli(), 10),
-			strconv.FormatInt(r.opts.AdmissionTTL.Milliseconds(), 10), strconv.FormatInt(r.opts.GracePeriod.Milliseconds(), 10),
-			k.seenPrefix, ftoa(r.opts.DefaultRate), strconv.Itoa(r.opts.DefaultMaxActive),
+			strconv.FormatInt(r.cfg.AdmissionTTL.Milliseconds(), 10), strconv.FormatInt(r.cfg.GracePeriod.Milliseconds(), 10),
+			k.seenPrefix, ftoa(r.cfg.DefaultRate), strconv.Itoa(r.cfg.DefaultMaxActive),
 			strconv.Itoa(int(health)), ftoa(a.Increase), ftoa(a.DecreaseFactor), ftoa(a.MinRate), ftoa(a.MaxRate),
 			strconv.Itoa(s.Seats),
 		}).AsIntSlice()
@@ -117,10 +117,10 @@ type Controller struct {
 	ops opsSampler // the ops console's figures, used by Run only
 }
 
-// NewController returns a controller that steps each busy event every
-// interval and each idle one every second.
-func NewController(room *Room, sales SaleLister, interval time.Duration, now func() time.Time, log zerolog.Logger) *Controller {
-	return &Controller{room: room, sales: sales, interval: interval, now: now, log: log, drawing: map[int64]bool{}}
+// NewController returns a controller that steps each busy event of room
+// every interval of the room's Config and each idle one every second.
+func NewController(room *Room, sales SaleLister, now func() time.Time, log zerolog.Logger) *Controller {
+	return &Controller{room: room, sales: sales, interval: room.cfg.Interval, now: now, log: log, drawing: map[int64]bool{}}
 }
 
 const (

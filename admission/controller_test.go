@@ -49,9 +49,9 @@ func TestThreeGatewaysKeepTheRateAndNeverExceedTheCap(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(client.Close)
-		room := admission.NewRoom(client, w.prefix, w.ring, w.opts)
+		room := admission.NewRoom(w.cfg, w.deps(client))
 		t.Cleanup(room.Close) // before the client's close: it writes the last polls
-		c := admission.NewController(room, sales, 100*time.Millisecond, time.Now, zerolog.Nop())
+		c := admission.NewController(room, sales, time.Now, zerolog.Nop())
 		running.Add(1)
 		go func() {
 			defer running.Done()

@@ -76,11 +76,11 @@ func newSeed(random io.Reader) (string, error) {
 // whether this call opened the queue.
 func (r *Room) Draw(ctx context.Context, eventID int64, opensAt, now time.Time) (bool, error) {
 	k := r.eventKeys(eventID)
-	fresh, err := newSeed(r.opts.Random)
+	fresh, err := newSeed(r.random)
 	if err != nil {
 		return false, err
 	}
-	owner, err := newSeed(r.opts.Random)
+	owner, err := newSeed(r.random)
 	if err != nil {
 		return false, err
 	}

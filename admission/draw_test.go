@@ -101,7 +101,7 @@ func TestDrawIsReproducibleFromTheSeed(t *testing.T) {
 	t.Parallel()
 	seed := bytes.Repeat([]byte{0x5e}, 32)
 	// Both rooms draw the same seed: the injected random source decides.
-	fixed := func(o *admission.Options) { o.Random = bytes.NewReader(bytes.Repeat(seed, 4)) }
+	fixed := func(w *world) { w.random = bytes.NewReader(bytes.Repeat(seed, 4)) }
 	a, b := newWorld(t, fixed), newWorld(t, fixed)
 	opens := time.Now().Add(-time.Minute)
 	fans := users(1, 300)

@@ -108,7 +108,7 @@ func (r *Room) BookerHealth(ctx context.Context, now time.Time) (Health, error) 
 		case age > staleHealth:
 			gone = append(gone, field)
 		case age <= freshHealth:
-			if time.Duration(p99)*time.Microsecond > r.opts.Auto.TargetP99 || errRate > r.opts.Auto.TargetErrors {
+			if time.Duration(p99)*time.Microsecond > r.cfg.Auto.TargetP99 || errRate > r.cfg.Auto.TargetErrors {
 				verdict = Unhealthy
 			} else if verdict == HealthUnknown {
 				verdict = Healthy

@@ -12,7 +12,7 @@ import (
 // them back from the log in queue order, step after step.
 func TestAdmissionLogKeepsTheOrderOfAdmissionWithinASecond(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t, func(o *admission.Options) { o.DefaultRate = 40 })
+	w := newWorld(t, func(w *world) { w.cfg.DefaultRate = 40 })
 	const event = 11
 	opens := time.Now().Add(-time.Hour)
 	now := time.Now().Truncate(time.Second)

@@ -19,7 +19,7 @@ import (
 // and the seats left; samples nobody wrote are not reported.
 func TestOpsHistoryOfTheAdmissionSteps(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t)
+	w := newWorld(t, func(w *world) { w.cfg.Interval = 5 * time.Millisecond })
 	const event, seats = 7, 10
 	t0 := time.Unix(time.Now().Unix()/salekeys.OpsInterval*salekeys.OpsInterval, 0)
 	opens := t0.Add(-time.Minute)
@@ -43,7 +43,7 @@ func TestOpsHistoryOfTheAdmissionSteps(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		admission.NewController(w.room, sales, 5*time.Millisecond, clock, zerolog.Nop()).Run(runCtx)
+		admission.NewController(w.room, sales, clock, zerolog.Nop()).Run(runCtx)
 	}()
 	for ticks.Load() < 31 {
 		time.Sleep(5 * time.Millisecond)

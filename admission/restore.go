@@ -57,7 +57,7 @@ var placesRestored = metrics.NewCounter(promtext.Help("ticketvelo_waitingroom_pl
 // read it), and stops this gateway answering polls from marks read before
 // the loss or during the window, whose counts no longer hold.
 func (r *Room) noteLost(ctx context.Context, k *eventKeys, now time.Time) error {
-	until := now.Add(r.opts.RecoveryWindow)
+	until := now.Add(r.cfg.RecoveryWindow)
 	err := r.client.Do(ctx, r.client.B().Hsetnx().Key(k.meta).Field("recover_until").
 		Value(strconv.FormatInt(until.UnixMilli(), 10)).Build()).Error()
 	if err != nil {

@@ -58,7 +58,7 @@ func TestADrawFinishingDuringAStepIsNoLoss(t *testing.T) {
 // fans come back, and a fan's receipt puts them back at their place.
 func TestAnOpenQueueWhoseKeysVanishIsRestoredFromReceipts(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t, func(o *admission.Options) { o.RecoveryWindow = 2 * time.Second })
+	w := newWorld(t, func(w *world) { w.cfg.RecoveryWindow = 2 * time.Second })
 	const event = 7
 	opens := time.Now().Add(-time.Minute)
 	now := time.Now()

@@ -39,31 +39,16 @@ func unavailable(doing string, err error) error {
 	return fmt.Errorf("%s: %w: %w", doing, &e, err)
 }
 
-// Options configure a Room.
-type Options struct {
-	AdmissionTTL     time.Duration // how long an admitted buyer may buy
-	GracePeriod      time.Duration // silent fans lose their place at admission after this
-	DefaultRate      float64       // admissions per second until ops set one
-	DefaultMaxActive int           // admitted buyers at once until ops set one
-	Auto             AutoOptions
+// Deps are what a Room works with besides its Config.
+type Deps struct {
+	Client rueidis.Client
+	Prefix string       // of every Redis key
+	Ring   *tokens.Ring // signs admission tokens and place receipts
+	// CallTimeout bounds a request's call to Redis (the shared
+	// TICKETVELO_STORE_TIMEOUT); 2 s when 0.
+	CallTimeout time.Duration
 	// Random draws the seeds of the pre-queue draws; crypto/rand when nil.
 	Random io.Reader
-	// CallTimeout bounds a request's call to Redis; 2 s when 0.
-	CallTimeout time.Duration
-	// RecoveryWindow is how long admission waits after a queue's keys were
-	// found lost, for its fans to come back with their place receipts;
-	// 30 s when 0, longer than a far-back fan's poll interval.
-	RecoveryWindow time.Duration
-}
-
-// AutoOptions steer auto mode's AIMD on the rate.
-type AutoOptions struct {
-	TargetP99      time.Duration
-	TargetErrors   float64
-	Increase       float64 // added each second while healthy
-	DecreaseFactor float64 // applied each second while not
-	MinRate        float64
-	MaxRate        float64
 }
 
 // Room is the waiting room of every event, shared by all gateways through
@@ -72,26 +57,24 @@ type Room struct {
 	client rueidis.Client
 	prefix string
 	ring   *tokens.Ring
-	opts   Options
+	cfg    Config
+	random io.Reader
 	bound  *deadline.Shared // of every Redis call a request makes
 	keys   sync.Map         // event id -> *eventKeys, built once
 	fans   *fans
 	polls  lastPolls
 }
 
-// NewRoom returns the waiting room stored in client under prefix; ring signs
-// admission tokens.
-func NewRoom(client rueidis.Client, prefix string, ring *tokens.Ring, opts Options) *Room {
-	if opts.Random == nil {
-		opts.Random = rand.Reader
+// NewRoom returns the waiting room with the settings cfg, stored in
+// d.Client under d.Prefix.
+func NewRoom(cfg Config, d Deps) *Room {
+	if d.Random == nil {
+		d.Random = rand.Reader
 	}
-	if opts.CallTimeout <= 0 {
-		opts.CallTimeout = 2 * time.Second
+	if d.CallTimeout <= 0 {
+		d.CallTimeout = 2 * time.Second
 	}
-	if opts.RecoveryWindow <= 0 {
-		opts.RecoveryWindow = 30 * time.Second
-	}
-	return &Room{client: client, prefix: prefix, ring: ring, opts: opts, bound: deadline.NewShared(opts.CallTimeout), fans: newFans(opts.GracePeriod / 6)}
+	return &Room{client: d.Client, prefix: d.Prefix, ring: d.Ring, cfg: cfg, random: d.Random, bound: deadline.NewShared(d.CallTimeout), fans: newFans(cfg.GracePeriod / 6)}
 }
 
 func (r *Room) eventKeys(eventID int64) *eventKeys {
@@ -357,7 +340,7 @@ func (r *Room) Status(ctx context.Context, eventID, userID int64, now time.Time)
 		// gateway has not written it for a while; recording the poll of a
 		// fan who turns out not to be waiting costs a few bytes and
 		// misleads nothing: only queued fans are checked for abandonment.
-		touch, m, known := r.fans.poll(eventID, userID, now, r.opts.GracePeriod, k.marksFrom.Load())
+		touch, m, known := r.fans.poll(eventID, userID, now, r.cfg.GracePeriod, k.marksFrom.Load())
 		if touch {
 			r.notePoll(k, userID, now)
 		}
@@ -433,7 +416,7 @@ func (r *Room) decode(ctx context.Context, k *eventKeys, eventID, userID int64, 
 // so every poll, on any gateway, returns the same token. Its expiry is the
 // admission's, which the step made whole seconds.
 func (r *Room) issueToken(ctx context.Context, k *eventKeys, eventID, userID int64, st Status, now time.Time) (Status, error) {
-	ttl := r.opts.AdmissionTTL
+	ttl := r.cfg.AdmissionTTL
 	tok, _, err := r.ring.IssueAdmission(userID, eventID, ttl, st.ExpiresAt.Add(-ttl))
 	if err != nil {
 		return Status{}, fmt.Errorf("signing admission token: %w", err)
@@ -512,7 +495,7 @@ func (r *Room) Settings(ctx context.Context, eventID int64) (Settings, error) {
 }
 
 func (r *Room) parseSettings(vals []rueidis.RedisMessage) Settings {
-	s := Settings{RatePerSecond: r.opts.DefaultRate, MaxActive: r.opts.DefaultMaxActive}
+	s := Settings{RatePerSecond: r.cfg.DefaultRate, MaxActive: r.cfg.DefaultMaxActive}
 	if v, err := vals[0].ToString(); err == nil {
 		if f, err := strconv.ParseFloat(v, 64); err == nil {
 			s.RatePerSecond = f

@@ -3,6 +3,7 @@ package admission_test
 import (
 	"context"
 	"errors"
+	"io"
 	"math/rand/v2"
 	"strconv"
 	"sync"
@@ -26,17 +27,12 @@ type world struct {
 	client rueidis.Client
 	prefix string
 	ring   *tokens.Ring
-	opts   admission.Options
+	cfg    admission.Config
+	random io.Reader // the draws' random source; crypto/rand when nil
 }
 
-func defaultOptions() admission.Options {
-	return admission.Options{
-		AdmissionTTL: 10 * time.Minute, GracePeriod: time.Minute, DefaultRate: 50, DefaultMaxActive: 500,
-		Auto: admission.AutoOptions{TargetP99: 300 * time.Millisecond, TargetErrors: 0.01, Increase: 5, DecreaseFactor: 0.5, MinRate: 1, MaxRate: 1000},
-	}
-}
-
-func newWorld(t testing.TB, edit ...func(*admission.Options)) *world {
+// newWorld is a waiting room with the default settings, changed by edit.
+func newWorld(t testing.TB, edit ...func(*world)) *world {
 	t.Helper()
 	client, prefix := testenv.Redis(t)
 	key, err := tokens.GenerateKey()
@@ -47,11 +43,10 @@ func newWorld(t testing.TB, edit ...func(*admission.Options)) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := defaultOptions()
+	w := &world{fb: admission.NewFeedback(client, prefix), client: client, prefix: prefix, ring: ring, cfg: admission.DefaultConfig()}
 	for _, e := range edit {
-		e(&opts)
+		e(w)
 	}
-	w := &world{fb: admission.NewFeedback(client, prefix), client: client, prefix: prefix, ring: ring, opts: opts}
 	w.room = w.gateway(t)
 	return w
 }
@@ -59,9 +54,14 @@ func newWorld(t testing.TB, edit ...func(*admission.Options)) *world {
 // gateway is another gateway's view of the world's waiting room. Its held
 // back writes land before the test's keys are deleted.
 func (w *world) gateway(t testing.TB) *admission.Room {
-	r := admission.NewRoom(w.client, w.prefix, w.ring, w.opts)
+	r := admission.NewRoom(w.cfg, w.deps(w.client))
 	t.Cleanup(r.Close)
 	return r
+}
+
+// deps are what the world's rooms work with, over client.
+func (w *world) deps(client rueidis.Client) admission.Deps {
+	return admission.Deps{Client: client, Prefix: w.prefix, Ring: w.ring, Random: w.random}
 }
 
 var ctx = context.Background()
@@ -339,7 +339,7 @@ func TestAdmissionTokenIsForTheFanAndTheEventAndFreedByDoneOrExpiry(t *testing.T
 	if st.State != admission.Admitted || st.Token == "" {
 		t.Fatalf("first fan: %+v, want admitted with a token", st)
 	}
-	wantExp := t0.Add(time.Second + w.opts.AdmissionTTL)
+	wantExp := t0.Add(time.Second + w.cfg.AdmissionTTL)
 	if !st.ExpiresAt.Equal(wantExp) {
 		t.Fatalf("admission expires %v, want %v", st.ExpiresAt, wantExp)
 	}
@@ -423,7 +423,7 @@ func TestAbandonedFansAreSkipped(t *testing.T) {
 	w.step(t, event, opens, t0)
 	// Fans 1 and 3 poll now, fan 4 every 5 s all along (this gateway
 	// writes its last poll once per 10 s of those); fan 2 closed the tab.
-	late := t0.Add(w.opts.GracePeriod + 5*time.Second)
+	late := t0.Add(w.cfg.GracePeriod + 5*time.Second)
 	for _, u := range []int64{1, 3} {
 		w.status(t, event, u, late)
 	}

@@ -6,8 +6,6 @@ import (
 	"strconv"
 	"testing"
 	"time"
-
-	"github.com/ticketvelo/ticketvelo/internal/config"
 )
 
 // TestHoldsNeedALiveAdmission: an admission token buys only while the
@@ -96,7 +94,7 @@ func wantExpired(t *testing.T, r reply, why string) {
 // could retry them, so one admission cannot grow Redis without bound.
 func TestHoldAttemptsAreBoundedPerFan(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, harnessOptions{cfg: func(c *config.BookerConfig) { c.HoldAttempts = 5 }})
+	h := newHarness(t, harnessOptions{cfg: func(c *Config) { c.HoldAttempts = 5 }})
 	h.serve()
 	fans := h.users(2)
 	if r := h.holdSeats(fans[0], "owner", 7); r.status != 201 {
@@ -132,7 +130,7 @@ func TestHoldAttemptsAreBoundedPerFan(t *testing.T) {
 // the admission it was made under, not the newer one, which still buys.
 func TestAnOldHoldEndsOnlyItsOwnAdmission(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, harnessOptions{cfg: func(c *config.BookerConfig) { c.HoldTTL = time.Minute }})
+	h := newHarness(t, harnessOptions{cfg: func(c *Config) { c.HoldTTL = time.Minute }})
 	h.serve()
 	fan := h.users(1)[0]
 	ctx := context.Background()

@@ -35,14 +35,13 @@ type Admissions interface {
 	ReportHealth(ctx context.Context, p99 time.Duration, errorRate float64) error
 }
 
-// Options are what a Service needs.
-type Options struct {
+// Deps are what a Service works with besides its Config.
+type Deps struct {
 	Pool       *pgxpool.Pool
 	Redis      rueidis.Client
 	Prefix     string // of every Redis key
 	Tokens     *tokens.Ring
 	Admissions Admissions
-	Config     config.BookerConfig
 	// StoreTimeout bounds the store work of one request
 	// (TICKETVELO_STORE_TIMEOUT); the default when 0.
 	StoreTimeout time.Duration
@@ -85,8 +84,8 @@ type testHooks struct {
 	afterSeatUpdate func(seats []int)
 }
 
-// New returns a booker.
-func New(o Options) (*Service, error) {
+// New returns a booker with the settings cfg over o.
+func New(cfg Config, o Deps) (*Service, error) {
 	switch {
 	case o.Pool == nil:
 		return nil, errors.New("booker: no Postgres pool")
@@ -107,16 +106,16 @@ func New(o Options) (*Service, error) {
 	s := &Service{tokens: o.Tokens, now: o.Now, storeTimeout: o.StoreTimeout, log: o.Log, stats: stats, health: newHealthWindow()}
 	s.ops = newOpsStats(o.Redis, o.Prefix, o.Now)
 	s.pg = &pgStore{pool: o.Pool, stats: stats, hooks: &testHooks{}}
-	s.redis = redisstore.New(o.Redis, o.Prefix, o.Config.RedisTimeout, stats.redisDown)
+	s.redis = redisstore.New(o.Redis, o.Prefix, cfg.RedisTimeout, stats.redisDown)
 	s.events = newEventCache(s.pg.loadEvent, o.StoreTimeout)
 	s.snapshots = newSnapshots(s.pg, s.redis, s.events, snapshotOptions{
-		interval: o.Config.SnapshotInterval, storeTimeout: o.StoreTimeout, answerTTL: o.Config.IdempotencyTTL, now: o.Now}, o.Log)
+		interval: cfg.SnapshotInterval, storeTimeout: o.StoreTimeout, answerTTL: cfg.IdempotencyTTL, now: o.Now}, o.Log)
 	s.sweeper = &sweeper{pg: s.pg, redis: s.redis, admissions: o.Admissions, stats: stats, log: o.Log, now: o.Now,
-		interval: o.Config.SweepInterval, batch: o.Config.SweepBatch, answerTTL: o.Config.IdempotencyTTL}
-	s.holds = newHoldRules(s.pg, s.redis, s.snapshots, o.Config, o.StoreTimeout, o.Now, o.Log)
-	s.orders = &orderRules{pg: s.pg, redis: s.redis, events: s.events, expiry: s.sweeper, cfg: o.Config,
+		interval: cfg.SweepInterval, batch: cfg.SweepBatch, answerTTL: cfg.IdempotencyTTL}
+	s.holds = newHoldRules(s.pg, s.redis, s.snapshots, cfg, o.StoreTimeout, o.Now, o.Log)
+	s.orders = &orderRules{pg: s.pg, redis: s.redis, events: s.events, expiry: s.sweeper, cfg: cfg,
 		storeTimeout: o.StoreTimeout, now: o.Now, log: o.Log}
-	s.healthLoop = healthReporter{window: s.health, admissions: o.Admissions, interval: o.Config.HealthInterval, log: o.Log}
+	s.healthLoop = healthReporter{window: s.health, admissions: o.Admissions, interval: cfg.HealthInterval, log: o.Log}
 	return s, nil
 }
 

@@ -9,8 +9,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/ticketvelo/ticketvelo/internal/config"
 )
 
 // answerBound is how long any answer may take while a store is broken: the
@@ -363,7 +361,7 @@ func TestExhaustedPoolAnswersFast503s(t *testing.T) {
 // whole request.
 func TestBusyBookerShedsHoldsInsteadOfQueueing(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, harnessOptions{cfg: func(c *config.BookerConfig) {
+	h := newHarness(t, harnessOptions{cfg: func(c *Config) {
 		c.HoldConcurrency = 1
 		c.HoldQueueWait = 200 * time.Millisecond
 	}})

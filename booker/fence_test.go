@@ -5,8 +5,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/ticketvelo/ticketvelo/internal/config"
 )
 
 // TestFenceLockExpiresWhileHolderStallsInTransaction: A updates seats 1 and
@@ -15,7 +13,7 @@ import (
 // finds seat 2 taken. Postgres, not the lock, decides.
 func TestFenceLockExpiresWhileHolderStallsInTransaction(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, harnessOptions{cfg: func(c *config.BookerConfig) {
+	h := newHarness(t, harnessOptions{cfg: func(c *Config) {
 		c.SeatLockTTL = 100 * time.Millisecond
 		c.SeatLockWait = 0
 	}})
@@ -71,7 +69,7 @@ func TestFenceLockExpiresWhileHolderStallsInTransaction(t *testing.T) {
 // 409. A's late release must not delete locks it no longer owns.
 func TestFenceLockExpiresBeforeStalledHolderUpdates(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, harnessOptions{cfg: func(c *config.BookerConfig) {
+	h := newHarness(t, harnessOptions{cfg: func(c *Config) {
 		c.SeatLockTTL = 100 * time.Millisecond
 		c.SeatLockWait = 0
 	}})

@@ -18,7 +18,6 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/ticketvelo/ticketvelo/catalog"
-	"github.com/ticketvelo/ticketvelo/internal/config"
 	"github.com/ticketvelo/ticketvelo/internal/database"
 	"github.com/ticketvelo/ticketvelo/internal/httpapi"
 	"github.com/ticketvelo/ticketvelo/internal/salekeys"
@@ -123,7 +122,7 @@ type harnessOptions struct {
 	seats     int
 	poolConns int
 	maxPerFan int
-	cfg       func(*config.BookerConfig)
+	cfg       func(*Config)
 	redis     rueidis.Client // instead of the shared Redis (e.g. through a proxy)
 	layout    *catalog.Layout
 	realClock bool // the wall clock instead of one the test moves
@@ -188,7 +187,7 @@ func newHarness(t testing.TB, o harnessOptions) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := config.DefaultBooker()
+	cfg := DefaultConfig()
 	cfg.HoldAttempts = 100000 // the tests of the limit set their own
 	if o.cfg != nil {
 		o.cfg(&cfg)
@@ -199,7 +198,7 @@ func newHarness(t testing.TB, o harnessOptions) *harness {
 		now = time.Now
 	}
 	adm := &recordingAdmissions{redis: rc, prefix: prefix}
-	svc, err := New(Options{Pool: pool, Redis: rc, Prefix: prefix, Tokens: ring, Admissions: adm, Config: cfg,
+	svc, err := New(cfg, Deps{Pool: pool, Redis: rc, Prefix: prefix, Tokens: ring, Admissions: adm,
 		Log: zerolog.Nop(), Now: now})
 	if err != nil {
 		t.Fatal(err)

@@ -12,7 +12,6 @@ import (
 
 	"github.com/ticketvelo/ticketvelo/booker/redisstore"
 	"github.com/ticketvelo/ticketvelo/internal/apperr"
-	"github.com/ticketvelo/ticketvelo/internal/config"
 )
 
 // Answers of the hold path.
@@ -102,7 +101,7 @@ type holdRules struct {
 	pg        *pgStore
 	redis     *redisstore.Store
 	snapshots *snapshots
-	cfg       config.BookerConfig
+	cfg       Config
 	// storeTimeout bounds a request's store work (see pendingTTL).
 	storeTimeout time.Duration
 	now          func() time.Time
@@ -113,7 +112,7 @@ type holdRules struct {
 	slots chan struct{}
 }
 
-func newHoldRules(pg *pgStore, rs *redisstore.Store, sn *snapshots, cfg config.BookerConfig, storeTimeout time.Duration, now func() time.Time, log zerolog.Logger) *holdRules {
+func newHoldRules(pg *pgStore, rs *redisstore.Store, sn *snapshots, cfg Config, storeTimeout time.Duration, now func() time.Time, log zerolog.Logger) *holdRules {
 	return &holdRules{pg: pg, redis: rs, snapshots: sn, cfg: cfg, storeTimeout: storeTimeout, now: now, log: log,
 		stats: pg.stats, hooks: pg.hooks, slots: make(chan struct{}, max(1, cfg.HoldConcurrency))}
 }

@@ -6,8 +6,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/ticketvelo/ticketvelo/internal/config"
 )
 
 func TestHoldIdempotency(t *testing.T) {
@@ -117,7 +115,7 @@ func TestHoldDuplicatesInFlight(t *testing.T) {
 
 func TestConfirmIdempotency(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, harnessOptions{cfg: func(c *config.BookerConfig) { c.PaymentTimeout = 200 * time.Millisecond }})
+	h := newHarness(t, harnessOptions{cfg: func(c *Config) { c.PaymentTimeout = 200 * time.Millisecond }})
 	h.serve()
 	fan := h.users(1)[0]
 	acc := h.access(fan)

@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ticketvelo/ticketvelo/internal/config"
 	"github.com/ticketvelo/ticketvelo/internal/redisconn"
 	"github.com/ticketvelo/ticketvelo/internal/testenv"
 )
@@ -191,7 +190,7 @@ func (r *loadResult) check(t *testing.T) {
 func TestOverlappingHoldsUnderLoad(t *testing.T) {
 	t.Parallel()
 	d := loadDuration(t, 30*time.Second)
-	h := newHarness(t, harnessOptions{seats: 1000, poolConns: 12, realClock: true, cfg: func(c *config.BookerConfig) {
+	h := newHarness(t, harnessOptions{seats: 1000, poolConns: 12, realClock: true, cfg: func(c *Config) {
 		c.HoldTTL = 2 * time.Second
 		c.SweepInterval = 200 * time.Millisecond
 	}})
@@ -226,7 +225,7 @@ func TestOverlappingHoldsUnderLoad(t *testing.T) {
 func TestRedisLossMidRun(t *testing.T) {
 	t.Parallel()
 	d := loadDuration(t, 10*time.Second)
-	h := newHarness(t, harnessOptions{seats: 1000, poolConns: 12, realClock: true, cfg: func(c *config.BookerConfig) {
+	h := newHarness(t, harnessOptions{seats: 1000, poolConns: 12, realClock: true, cfg: func(c *Config) {
 		c.HoldTTL = 3 * time.Second
 		c.SweepInterval = 200 * time.Millisecond
 	}})

@@ -7,15 +7,13 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
-
-	"github.com/ticketvelo/ticketvelo/internal/config"
 )
 
 // TestHealthReporter: the loop publishes the p99 and error ratio of the
 // holds since its last report.
 func TestHealthReporter(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, harnessOptions{cfg: func(c *config.BookerConfig) { c.HealthInterval = 50 * time.Millisecond }})
+	h := newHarness(t, harnessOptions{cfg: func(c *Config) { c.HealthInterval = 50 * time.Millisecond }})
 	h.serve()
 	fan := h.users(1)[0]
 	for i := range 20 {
@@ -45,9 +43,9 @@ func TestHealthReporter(t *testing.T) {
 // its map from Postgres once per interval between them, not once each.
 func TestOneSnapshotBuilderPerInterval(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, harnessOptions{realClock: true, cfg: func(c *config.BookerConfig) { c.SnapshotInterval = 100 * time.Millisecond }})
-	other, err := New(Options{Pool: h.pool, Redis: h.redis, Prefix: h.prefix, Tokens: h.ring, Admissions: h.adm,
-		Config: h.svc.holds.cfg, Log: zerolog.Nop()})
+	h := newHarness(t, harnessOptions{realClock: true, cfg: func(c *Config) { c.SnapshotInterval = 100 * time.Millisecond }})
+	other, err := New(h.svc.holds.cfg, Deps{Pool: h.pool, Redis: h.redis, Prefix: h.prefix, Tokens: h.ring, Admissions: h.adm,
+		Log: zerolog.Nop()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,6 @@ import (
 
 	"github.com/ticketvelo/ticketvelo/booker/redisstore"
 	"github.com/ticketvelo/ticketvelo/internal/apperr"
-	"github.com/ticketvelo/ticketvelo/internal/config"
 )
 
 // Answers about holds and orders.
@@ -33,7 +32,7 @@ type orderRules struct {
 	redis  *redisstore.Store
 	events *eventCache
 	expiry *sweeper
-	cfg    config.BookerConfig
+	cfg    Config
 	// storeTimeout bounds a request's store work (see claimStale).
 	storeTimeout time.Duration
 	now          func() time.Time

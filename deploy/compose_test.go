@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"flag"
@@ -20,7 +21,10 @@ import (
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
 
+	"github.com/ticketvelo/ticketvelo/booker"
+	"github.com/ticketvelo/ticketvelo/gateway"
 	"github.com/ticketvelo/ticketvelo/internal/config"
+	"github.com/ticketvelo/ticketvelo/notifier"
 )
 
 // loadCompose loads docker-compose.yml with compose-go, the library `docker
@@ -274,16 +278,24 @@ func checkFlags(t *testing.T, where, help string, args []string) {
 // does not parse (a duration without a unit, a CIDR typo) fails here.
 func TestComposeEnvironmentParses(t *testing.T) {
 	t.Parallel()
-	all := config.Stores | config.Serving | config.Files | config.Seeding | config.Gateway | config.Booker | config.Notifier
+	all := config.Stores | config.Serving | config.Files | config.Seeding | config.Keys
 	for _, s := range ticketveloServices(t, false) {
+		getenv := func(name string) string { return env(s, name) }
 		fs := flag.NewFlagSet(s.Name, flag.ContinueOnError)
-		var cfg config.Config
-		check := cfg.Bind(fs, all, func(name string) string { return env(s, name) })
+		b := config.NewBinder(fs, getenv)
+		cfg := config.Default()
+		cfg.RegisterFlags(b, all)
 		if err := fs.Parse(nil); err != nil {
 			t.Fatal(err)
 		}
-		if err := check(); err != nil {
+		if err := cmp.Or(b.Err(), cfg.Validate(all)); err != nil {
 			t.Errorf("service %s: the binary rejects its environment: %v", s.Name, err)
+		}
+		gw, bk, nt := gateway.DefaultConfig(), booker.DefaultConfig(), notifier.DefaultConfig()
+		for _, svc := range []config.Settings{&gw, &bk, &nt} {
+			if err := config.Load(svc, getenv); err != nil {
+				t.Errorf("service %s: the binary rejects its environment: %v", s.Name, err)
+			}
 		}
 	}
 }

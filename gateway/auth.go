@@ -60,8 +60,8 @@ func (g *Gateway) register(ctx *fasthttp.RequestCtx) error {
 	if err := httpapi.DecodeJSON(ctx, &b); err != nil {
 		return err
 	}
-	cfg := g.d.Config
-	sctx, cancel := g.storeCtx(ctx, cfg.HashWait) // the wait for a hash slot comes on top
+	cfg := g.cfg
+	sctx, cancel := g.storeCtx(ctx, cfg.Hashing.Wait) // the wait for a hash slot comes on top
 	defer cancel()
 	if err := g.limits.check(sctx, limit{scope: scopeRegisterIP, who: g.clientIP(ctx), rule: cfg.RegisterPerIP}, limit{scope: scopeRegisterAccount, who: emailKey(b.Email), rule: cfg.RegisterPerAccount}); err != nil {
 		return err
@@ -86,8 +86,8 @@ func (g *Gateway) login(ctx *fasthttp.RequestCtx) error {
 	if err := httpapi.DecodeJSON(ctx, &b); err != nil {
 		return err
 	}
-	cfg, ip, account := g.d.Config, g.clientIP(ctx), emailKey(b.Email)
-	sctx, cancel := g.storeCtx(ctx, cfg.HashWait) // the wait for a hash slot comes on top
+	cfg, ip, account := g.cfg, g.clientIP(ctx), emailKey(b.Email)
+	sctx, cancel := g.storeCtx(ctx, cfg.Hashing.Wait) // the wait for a hash slot comes on top
 	defer cancel()
 	if err := g.limits.check(sctx, limit{scope: scopeLoginIP, who: ip, rule: cfg.LoginPerIP}); err != nil {
 		return err
@@ -116,7 +116,7 @@ func (g *Gateway) login(ctx *fasthttp.RequestCtx) error {
 }
 
 func (g *Gateway) writeSession(ctx *fasthttp.RequestCtx, status int, u identity.User) error {
-	tok, exp, err := g.d.Ring.IssueAccess(u.ID, u.Role, g.d.Config.AccessTokenTTL, g.d.Now())
+	tok, exp, err := g.d.Ring.IssueAccess(u.ID, u.Role, g.cfg.AccessTokenTTL, g.d.Now())
 	if err != nil {
 		return err
 	}

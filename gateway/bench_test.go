@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ticketvelo/ticketvelo/gateway"
 	"github.com/ticketvelo/ticketvelo/internal/config"
 )
 
@@ -44,7 +45,7 @@ func BenchmarkPoll(b *testing.B) {
 }
 
 func BenchmarkJoin(b *testing.B) {
-	e := newEdge(b, edgeOptions{cfg: func(c *config.GatewayConfig) { c.JoinPerIP = config.RateLimit{N: 1 << 30, Per: time.Minute} }})
+	e := newEdge(b, edgeOptions{cfg: func(c *gateway.Config) { c.JoinPerIP = config.RateLimit{N: 1 << 30, Per: time.Minute} }})
 	opens := time.Now().Add(-time.Minute)
 	id := e.event(b, 10, opens)
 	if _, err := e.room.Draw(b.Context(), id, opens, time.Now()); err != nil {

@@ -76,7 +76,7 @@ func TestPostgresOutageAtTheGateway(t *testing.T) {
 					}
 					limit := bound
 					if q.name == "register" || q.name == "login" {
-						limit += e.cfg.HashWait
+						limit += e.cfg.Hashing.Wait
 					}
 					if took > limit {
 						t.Errorf("%s (round %d) answered %d after %s, want within %s", q.name, round, r.status, took.Round(time.Millisecond), limit)

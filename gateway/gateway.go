@@ -22,7 +22,7 @@ import (
 	"github.com/ticketvelo/ticketvelo/internal/tokens"
 )
 
-// Deps are what the gateway serves from.
+// Deps are what the gateway serves from, besides its Config.
 type Deps struct {
 	Users   *identity.Store
 	Catalog *catalog.Store
@@ -32,7 +32,6 @@ type Deps struct {
 	// Redis and Prefix hold the abuse limits' counters.
 	Redis  rueidis.Client
 	Prefix string
-	Config config.GatewayConfig
 	// StoreTimeout bounds the Postgres and Redis work of a request
 	// (TICKETVELO_STORE_TIMEOUT); the default when 0.
 	StoreTimeout   time.Duration
@@ -42,6 +41,7 @@ type Deps struct {
 
 // Gateway holds the edge's routes.
 type Gateway struct {
+	cfg    Config
 	d      Deps
 	ui     *uiHandler
 	roles  *roleCache
@@ -50,8 +50,9 @@ type Gateway struct {
 	jwks   []byte
 }
 
-// New returns a gateway serving the API from d and the embedded UI.
-func New(d Deps) (*Gateway, error) {
+// New returns a gateway with the settings cfg, serving the API from d and
+// the embedded UI. d.Room is the waiting room of cfg.Admission.
+func New(cfg Config, d Deps) (*Gateway, error) {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
@@ -63,9 +64,10 @@ func New(d Deps) (*Gateway, error) {
 		return nil, fmt.Errorf("encoding the JWKS: %w", err)
 	}
 	return &Gateway{
+		cfg:    cfg,
 		d:      d,
 		ui:     newUIHandler(frontend.Files()),
-		roles:  newRoleCache(d.Users.Role, d.Config.RoleCacheTTL),
+		roles:  newRoleCache(d.Users.Role, cfg.RoleCacheTTL),
 		limits: &limiter{client: d.Redis, prefix: d.Prefix, now: d.Now},
 		jwks:   jwks,
 	}, nil

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ticketvelo/ticketvelo/gateway"
 	"github.com/ticketvelo/ticketvelo/identity"
-	"github.com/ticketvelo/ticketvelo/internal/config"
 )
 
 // TestBusyHashingAnswers503: with one password hash at a time and a tiny
@@ -21,10 +21,10 @@ func TestBusyHashingAnswers503(t *testing.T) {
 	t.Parallel()
 	// Costs of a few milliseconds a hash, so the burst contends.
 	slow := identity.Params{MemoryKiB: 8 * 1024, Time: 2, Threads: 1}
-	e := newEdge(t, edgeOptions{hash: &slow, cfg: func(c *config.GatewayConfig) {
+	e := newEdge(t, edgeOptions{hash: &slow, cfg: func(c *gateway.Config) {
 		noLimits(c)
-		c.HashConcurrency = 1
-		c.HashWait = time.Millisecond
+		c.Hashing.Concurrency = 1
+		c.Hashing.Wait = time.Millisecond
 	}})
 	const fans = 4
 	for i := range fans {

@@ -39,7 +39,7 @@ type edge struct {
 	users   *identity.Store
 	catalog *catalog.Store
 	room    *admission.Room
-	cfg     config.GatewayConfig
+	cfg     gateway.Config
 	client  *http.Client
 	pgProxy *testenv.Proxy // between the gateway and Postgres, with edgeOptions.pgProxy
 	// redisProxy is between the gateway and Redis, with edgeOptions.redisProxy.
@@ -47,7 +47,7 @@ type edge struct {
 }
 
 type edgeOptions struct {
-	cfg     func(*config.GatewayConfig)
+	cfg     func(*gateway.Config)
 	trusted []*net.IPNet
 	ring    *tokens.Ring
 	now     func() time.Time // the gateway's clock; time.Now when nil
@@ -58,8 +58,6 @@ type edgeOptions struct {
 	// redisProxy puts the gateway's Redis behind a proxy the test can cut
 	// or stall (edge.redisProxy); edge.redis stays direct.
 	redisProxy bool
-	// recovery is the room's RecoveryWindow; its default when 0.
-	recovery time.Duration
 }
 
 func newRing(t testing.TB) *tokens.Ring {
@@ -76,7 +74,7 @@ func newRing(t testing.TB) *tokens.Ring {
 }
 
 // noLimits turns the abuse limits off for tests about something else.
-func noLimits(c *config.GatewayConfig) {
+func noLimits(c *gateway.Config) {
 	off := config.RateLimit{}
 	c.RegisterPerIP, c.RegisterPerAccount, c.LoginPerIP, c.LoginPerAccountIP, c.LoginPerAccount, c.JoinPerIP, c.JoinPerAccount = off, off, off, off, off, off, off
 }
@@ -101,7 +99,8 @@ func newEdge(t testing.TB, o edgeOptions) *edge {
 	if now == nil {
 		now = time.Now
 	}
-	cfg := config.Default().Gateway
+	cfg := gateway.DefaultConfig()
+	cfg.Admission.Interval = 50 * time.Millisecond // e.controller's steps
 	if o.cfg != nil {
 		o.cfg(&cfg)
 	}
@@ -109,21 +108,16 @@ func newEdge(t testing.TB, o edgeOptions) *edge {
 	if o.hash != nil {
 		hash = *o.hash
 	}
-	users, err := identity.NewStore(gwPool, hash, identity.HashLimits{Concurrency: cfg.HashConcurrency, Wait: cfg.HashWait})
+	users, err := identity.NewStore(gwPool, hash, cfg.Hashing)
 	if err != nil {
 		t.Fatal(err)
 	}
 	store := catalog.NewStore(gwPool)
-	room := admission.NewRoom(client, prefix, ring, admission.Options{
-		AdmissionTTL: cfg.AdmissionTTL, GracePeriod: cfg.GracePeriod, DefaultRate: cfg.DefaultRate, DefaultMaxActive: cfg.DefaultMaxActive,
-		RecoveryWindow: o.recovery,
-		Auto: admission.AutoOptions{TargetP99: cfg.AutoTargetP99, TargetErrors: cfg.AutoTargetErrors, Increase: cfg.AutoIncrease,
-			DecreaseFactor: cfg.AutoDecreaseFactor, MinRate: cfg.AutoMinRate, MaxRate: cfg.AutoMaxRate},
-	})
+	room := admission.NewRoom(cfg.Admission, admission.Deps{Client: client, Prefix: prefix, Ring: ring})
 	t.Cleanup(room.Close) // its held-back writes land before the test's keys go
-	gw, err := gateway.New(gateway.Deps{
+	gw, err := gateway.New(cfg, gateway.Deps{
 		Users: users, Catalog: store, Events: catalog.NewCache(store, time.Second, config.Default().StoreTimeout, time.Now), Room: room, Ring: ring,
-		Redis: client, Prefix: prefix, Config: cfg, TrustedProxies: o.trusted, Now: now,
+		Redis: client, Prefix: prefix, TrustedProxies: o.trusted, Now: now,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -297,8 +291,8 @@ func (e *edge) event(t testing.TB, seats int, opens time.Time) int64 {
 }
 
 // controller runs an admission controller on the edge's room until the
-// test ends.
-func (e *edge) controller(t testing.TB, interval time.Duration) {
+// test ends, stepping every 50 ms.
+func (e *edge) controller(t testing.TB) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	sales := func(ctx context.Context, now time.Time) ([]admission.Sale, error) {
@@ -309,7 +303,7 @@ func (e *edge) controller(t testing.TB, interval time.Duration) {
 		}
 		return out, err
 	}
-	c := admission.NewController(e.room, sales, interval, time.Now, zerolog.Nop())
+	c := admission.NewController(e.room, sales, time.Now, zerolog.Nop())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

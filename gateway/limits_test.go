@@ -7,10 +7,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ticketvelo/ticketvelo/gateway"
 	"github.com/ticketvelo/ticketvelo/internal/config"
 )
 
-func tight(c *config.GatewayConfig) {
+func tight(c *gateway.Config) {
 	noLimits(c)
 	c.RegisterPerIP = config.RateLimit{N: 3, Per: time.Minute}
 	c.LoginPerAccountIP = config.RateLimit{N: 2, Per: time.Minute}

@@ -6,13 +6,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ticketvelo/ticketvelo/gateway"
 	"github.com/ticketvelo/ticketvelo/internal/config"
 )
 
 // behindProxy is a gateway that believes X-Forwarded-For from loopback, so
 // a test can log in from as many client addresses as it likes. Its clock is
 // frozen so that no limit window rolls over mid-test.
-func behindProxy(t *testing.T, cfg func(*config.GatewayConfig)) *edge {
+func behindProxy(t *testing.T, cfg func(*gateway.Config)) *edge {
 	t.Helper()
 	_, loopback, _ := net.ParseCIDR("127.0.0.0/8")
 	return newEdge(t, edgeOptions{cfg: cfg, trusted: []*net.IPNet{loopback}, now: frozen()})
@@ -100,7 +101,7 @@ func TestSuccessfulLoginForgetsTheFansFailures(t *testing.T) {
 // account, and successes do not count towards it.
 func TestFailuresFromManyAddressesHitTheAccountCap(t *testing.T) {
 	t.Parallel()
-	e := behindProxy(t, func(c *config.GatewayConfig) {
+	e := behindProxy(t, func(c *gateway.Config) {
 		c.LoginPerAccountIP = config.RateLimit{N: 2, Per: time.Minute}
 		c.LoginPerAccount = config.RateLimit{N: 5, Per: time.Minute}
 	})

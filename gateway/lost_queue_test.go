@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ticketvelo/ticketvelo/gateway"
 	"github.com/ticketvelo/ticketvelo/internal/salekeys"
 	"github.com/ticketvelo/ticketvelo/internal/testenv"
 )
@@ -23,7 +24,10 @@ import (
 func TestPlacesComeBackAfterTheQueueIsLost(t *testing.T) {
 	t.Parallel()
 	const window = 3 * time.Second
-	e := newEdge(t, edgeOptions{cfg: noLimits, recovery: window})
+	e := newEdge(t, edgeOptions{cfg: func(c *gateway.Config) {
+		noLimits(c)
+		c.Admission.RecoveryWindow = window
+	}})
 	q := e.pausedQueue(t, 40)
 	receipts := q.receipts
 	for _, tok := range q.tokens {

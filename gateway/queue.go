@@ -28,7 +28,7 @@ func (g *Gateway) joinQueue(ctx *fasthttp.RequestCtx) error {
 	}
 	now := g.d.Now()
 	st, created, err := g.d.Room.Join(ctx, ev.ID, a.UserID, ev.SaleOpensAt, now, admission.JoinLimits{
-		Address: g.clientIP(ctx), PerAccount: g.d.Config.JoinPerAccount, PerAddress: g.d.Config.JoinPerIP,
+		Address: g.clientIP(ctx), PerAccount: g.cfg.JoinPerAccount, PerAddress: g.cfg.JoinPerIP,
 	})
 	if err != nil {
 		return err
@@ -94,7 +94,7 @@ func (g *Gateway) writeStatus(ctx *fasthttp.RequestCtx, status int, ev catalog.E
 		}
 		eta, etaKnown = o.ETA(st.Ahead)
 	}
-	poll := admission.PollAfter(st, eta, etaKnown, ev.SaleOpensAt.Sub(now), g.d.Config.GracePeriod, userID)
+	poll := admission.PollAfter(st, eta, etaKnown, ev.SaleOpensAt.Sub(now), g.cfg.Admission.GracePeriod, userID)
 
 	ctx.Response.Header.SetContentType("application/json")
 	ctx.Response.Header.SetCanonical(cacheControl, noStore)

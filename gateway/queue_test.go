@@ -46,7 +46,7 @@ func TestWaitingRoomJourneyOverHTTP(t *testing.T) {
 		t.Fatalf("poll before the opening: %d %s", r.status, r.raw)
 	}
 
-	e.controller(t, 50*time.Millisecond)
+	e.controller(t)
 	time.Sleep(time.Until(opens) + 100*time.Millisecond)
 	late := e.fanToken(t, 99)
 	if r := e.call(t, "POST", queue, late, nil); r.status != 201 || r.str("state") != "waiting" || r.num("position") != 6 || r.num("ahead") != 5 {

@@ -97,7 +97,7 @@ func (e *edge) pausedQueue(t *testing.T, n int) pausedQueue {
 	if r := e.call(t, "PUT", admin, e.opsToken(t), map[string]any{"rate_per_second": 50, "max_active": 100, "paused": true, "auto": false}); r.status != 200 {
 		t.Fatalf("pausing admission: %d %s", r.status, r.raw)
 	}
-	e.controller(t, 50*time.Millisecond) // runs the (empty) draw that opens the queue
+	e.controller(t) // runs the (empty) draw that opens the queue
 	q := pausedQueue{event: ev, path: fmt.Sprintf("/api/v1/events/%d/queue", ev)}
 	for i := range n {
 		q.tokens = append(q.tokens, e.fanToken(t, int64(i+1)))

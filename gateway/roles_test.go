@@ -4,8 +4,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ticketvelo/ticketvelo/gateway"
 	"github.com/ticketvelo/ticketvelo/identity"
-	"github.com/ticketvelo/ticketvelo/internal/config"
 	"github.com/ticketvelo/ticketvelo/internal/testenv"
 	"github.com/ticketvelo/ticketvelo/internal/tokens"
 )
@@ -18,7 +18,7 @@ func TestOpsRoutesFollowTheRoleInTheDatabase(t *testing.T) {
 	t.Parallel()
 	const ttl = 2 * time.Second
 	clock := testenv.NewClock(time.Now())
-	e := newEdge(t, edgeOptions{now: clock.Now, cfg: func(c *config.GatewayConfig) {
+	e := newEdge(t, edgeOptions{now: clock.Now, cfg: func(c *gateway.Config) {
 		noLimits(c)
 		c.RoleCacheTTL = ttl
 	}})

@@ -125,7 +125,9 @@ func newBenchFlow(b *testing.B) *flow {
 // startBench runs one notifier with the production defaults.
 func (f *flow) startBench(b *testing.B) {
 	b.Helper()
-	f.start(b, f.smtpMailer(b, "", ""), Options{From: "TicketVelo <tickets@ticketvelo.test>", Group: "bench"}, graceful)
+	cfg := DefaultConfig()
+	cfg.MailFrom, cfg.ConsumerGroup = "TicketVelo <tickets@ticketvelo.test>", "bench"
+	f.start(b, f.smtpMailer(b, "", ""), cfg, graceful)
 }
 
 func oneTicketEvent(tb testing.TB, i int) bookingevent.Event {

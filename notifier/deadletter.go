@@ -45,7 +45,7 @@ func (n *Notifier) deadLetter(ctx context.Context, client *kgo.Client, r *kgo.Re
 			kgo.RecordHeader{Key: HeaderDLQError, Value: []byte(cause.Error())},
 			kgo.RecordHeader{Key: HeaderDLQAttempts, Value: strconv.AppendInt(nil, int64(attempts), 10)},
 			kgo.RecordHeader{Key: HeaderDLQSource, Value: []byte(r.Topic + "/" + strconv.Itoa(int(r.Partition)) + "/" + strconv.FormatInt(r.Offset, 10))},
-			kgo.RecordHeader{Key: HeaderDLQFailedAt, Value: []byte(n.opts.Now().UTC().Format(time.RFC3339Nano))},
+			kgo.RecordHeader{Key: HeaderDLQFailedAt, Value: []byte(n.now().UTC().Format(time.RFC3339Nano))},
 		),
 	}
 	for failures := 1; ; failures++ {

@@ -23,16 +23,15 @@ func TestKilledNotifierIsTakenOverWithinSeconds(t *testing.T) {
 	t.Parallel()
 	f := newFlow(t, sinkOptions{tls: true, users: map[string]string{"killed": "pk", "survivor": "ps"}})
 	f.startRelay(t)
-	opts := testOptions()
-	opts.ClaimLease = time.Second                      // mails the killed one claimed and never sent
-	opts.SessionTimeout, opts.HeartbeatInterval = 0, 0 // the defaults are what is tested
+	cfg := testConfig()          // the default session timeout and heartbeat are what is tested
+	cfg.ClaimLease = time.Second // mails the killed one claimed and never sent
 	proxy := testenv.StartProxy(t, f.brokers[0])
 	viaProxy := kgo.Dialer(func(ctx context.Context, network, _ string) (net.Conn, error) {
 		var d net.Dialer
 		return d.DialContext(ctx, network, proxy.Addr())
 	})
-	killed := f.startWith(t, f.smtpMailer(t, "killed", "pk"), opts, crash, viaProxy)
-	f.start(t, f.smtpMailer(t, "survivor", "ps"), opts, graceful)
+	killed := f.startWith(t, f.smtpMailer(t, "killed", "pk"), cfg, crash, viaProxy)
+	f.start(t, f.smtpMailer(t, "survivor", "ps"), cfg, graceful)
 
 	confirmed := map[string]time.Time{} // by recipient
 	var mu sync.Mutex

@@ -98,13 +98,14 @@ func (f *flow) startRelay(t testing.TB) {
 	})
 }
 
-// testOptions are fast retries and a short lease, for tests.
-func testOptions() Options {
-	return Options{
-		From: "TicketVelo <tickets@ticketvelo.test>", Group: "notifier-test",
-		MaxAttempts: 3, RetryBackoff: 20 * time.Millisecond, RetryBackoffMax: 100 * time.Millisecond,
-		ClaimLease: 2 * time.Second,
-	}
+// testConfig is the default settings with fast retries and a short lease,
+// for tests.
+func testConfig() Config {
+	c := DefaultConfig()
+	c.MailFrom, c.ConsumerGroup = "TicketVelo <tickets@ticketvelo.test>", "notifier-test"
+	c.MaxAttempts, c.RetryBackoff, c.RetryBackoffMax = 3, 20*time.Millisecond, 100*time.Millisecond
+	c.ClaimLease = 2 * time.Second
+	return c
 }
 
 // runningNotifier is a notifier running in the background.
@@ -114,15 +115,15 @@ type runningNotifier struct {
 
 // start runs a notifier delivering with mailer; it stops when the test ends
 // at the latest.
-func (f *flow) start(t testing.TB, mailer Mailer, opts Options, mode stopMode) *runningNotifier {
+func (f *flow) start(t testing.TB, mailer Mailer, cfg Config, mode stopMode) *runningNotifier {
 	t.Helper()
-	return f.startWith(t, mailer, opts, mode)
+	return f.startWith(t, mailer, cfg, mode)
 }
 
 // startWith is start with extra options for the notifier's consumer.
-func (f *flow) startWith(t testing.TB, mailer Mailer, opts Options, mode stopMode, kafkaOpts ...kgo.Opt) *runningNotifier {
+func (f *flow) startWith(t testing.TB, mailer Mailer, cfg Config, mode stopMode, kafkaOpts ...kgo.Opt) *runningNotifier {
 	t.Helper()
-	n, err := New(f.pool, f.brokers, f.signer, mailer, opts, zerolog.Nop())
+	n, err := New(cfg, Deps{Pool: f.pool, Brokers: f.brokers, Ring: f.signer, Mailer: mailer, Log: zerolog.Nop()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,7 +269,7 @@ func TestConfirmedOrderIsMailedWithVerifiableQRCodes(t *testing.T) {
 	t.Parallel()
 	f := newFlow(t, sinkOptions{tls: true, users: map[string]string{"notifier": "s3cret"}})
 	f.startRelay(t)
-	f.start(t, f.smtpMailer(t, "notifier", "s3cret"), testOptions(), graceful)
+	f.start(t, f.smtpMailer(t, "notifier", "s3cret"), testConfig(), graceful)
 
 	ev := f.confirm(t, "ana@example.com")
 	f.waitForMails(t, 1, 30*time.Second)
@@ -305,7 +306,7 @@ func TestConfirmedOrderIsMailedWithVerifiableQRCodes(t *testing.T) {
 	f.insertOutbox(t, canceled)
 	f.waitForMails(t, 2, 30*time.Second)
 	testenv.Eventually(t, 30*time.Second, func() error {
-		if n := f.uncommitted(t, testOptions().Group); n != 0 {
+		if n := f.uncommitted(t, testConfig().ConsumerGroup); n != 0 {
 			return fmt.Errorf("%d events not handled yet", n)
 		}
 		return nil
@@ -328,9 +329,9 @@ func TestKilledNotifierLosesAndDoublesNoMail(t *testing.T) {
 	t.Parallel()
 	f := newFlow(t, sinkOptions{})
 	f.startRelay(t)
-	opts := testOptions()
-	opts.ClaimLease = time.Second
-	killed := f.start(t, f.smtpMailer(t, "", ""), opts, crash)
+	cfg := testConfig()
+	cfg.ClaimLease = time.Second
+	killed := f.start(t, f.smtpMailer(t, "", ""), cfg, crash)
 
 	const total = 1000
 	ordersCh := make(chan []string, 1)
@@ -340,7 +341,7 @@ func TestKilledNotifierLosesAndDoublesNoMail(t *testing.T) {
 	killed.stop()
 	atKill := f.sink.count()
 
-	f.start(t, f.smtpMailer(t, "", ""), opts, graceful)
+	f.start(t, f.smtpMailer(t, "", ""), cfg, graceful)
 	orders := <-ordersCh
 	f.waitForMails(t, total, 2*time.Minute)
 	testenv.Eventually(t, 30*time.Second, func() error {
@@ -361,7 +362,7 @@ func TestBrokerOutageDelaysButLosesNoMail(t *testing.T) {
 	t.Parallel()
 	f := newFlow(t, sinkOptions{})
 	f.startRelay(t)
-	f.start(t, f.smtpMailer(t, "", ""), testOptions(), graceful)
+	f.start(t, f.smtpMailer(t, "", ""), testConfig(), graceful)
 
 	before := f.confirmMany(t, 50)
 	f.waitForMails(t, 50, time.Minute)
@@ -421,7 +422,7 @@ func TestFailingMailIsRetriedThenDeadLettered(t *testing.T) {
 		return nil
 	}
 	f.startRelay(t)
-	f.start(t, f.smtpMailer(t, "", ""), testOptions(), graceful)
+	f.start(t, f.smtpMailer(t, "", ""), testConfig(), graceful)
 
 	busy := f.confirm(t, "busy@example.com")
 	gone := f.confirm(t, "gone@example.com")
@@ -528,8 +529,8 @@ func TestTwoNotifiersShareThePartitions(t *testing.T) {
 	t.Parallel()
 	f := newFlow(t, sinkOptions{tls: true, users: map[string]string{"a": "pa", "b": "pb"}})
 	f.startRelay(t)
-	f.start(t, f.smtpMailer(t, "a", "pa"), testOptions(), graceful)
-	f.start(t, f.smtpMailer(t, "b", "pb"), testOptions(), graceful)
+	f.start(t, f.smtpMailer(t, "a", "pa"), testConfig(), graceful)
+	f.start(t, f.smtpMailer(t, "b", "pb"), testConfig(), graceful)
 
 	const total = 600
 	orders := f.confirmMany(t, total)
@@ -559,7 +560,7 @@ func TestGracefulStopFinishesTheMailInHand(t *testing.T) {
 	f := newFlow(t, sinkOptions{})
 	f.sink.delay = 500 * time.Millisecond
 	f.startRelay(t)
-	first := f.start(t, f.smtpMailer(t, "", ""), testOptions(), graceful)
+	first := f.start(t, f.smtpMailer(t, "", ""), testConfig(), graceful)
 
 	ev := f.confirm(t, "ana@example.com")
 	testenv.Eventually(t, 30*time.Second, func() error {
@@ -573,12 +574,12 @@ func TestGracefulStopFinishesTheMailInHand(t *testing.T) {
 		t.Fatalf("%d mails after the graceful stop, want the one in hand delivered", n)
 	}
 
-	if lag := f.uncommitted(t, testOptions().Group); lag != 0 {
+	if lag := f.uncommitted(t, testConfig().ConsumerGroup); lag != 0 {
 		t.Errorf("%d events uncommitted after the graceful stop, want the mailed one committed", lag)
 	}
 
 	f.sink.delay = 0
-	f.start(t, f.smtpMailer(t, "", ""), testOptions(), graceful)
+	f.start(t, f.smtpMailer(t, "", ""), testConfig(), graceful)
 	next := f.confirm(t, "bea@example.com")
 	start := time.Now()
 	f.waitForMails(t, 2, 30*time.Second)

@@ -20,89 +20,23 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/ticketvelo/ticketvelo/internal/bookingevent"
-	"github.com/ticketvelo/ticketvelo/internal/config"
 	"github.com/ticketvelo/ticketvelo/internal/kafka"
 	"github.com/ticketvelo/ticketvelo/internal/loop"
 	"github.com/ticketvelo/ticketvelo/internal/tokens"
 	"github.com/ticketvelo/ticketvelo/internal/uuidtext"
 )
 
-// Options tune a notifier; zero fields take the defaults of
-// config.NotifierConfig.
-type Options struct {
-	// From is the sender, as "Name <address>".
-	From string
-	// Group is the consumer group the notifiers share.
-	Group string
-	// MaxAttempts is how many deliveries a mail gets before it is
-	// dead-lettered.
-	MaxAttempts int
-	// RetryBackoff is the wait after the first failed delivery; it doubles
-	// per attempt up to RetryBackoffMax.
-	RetryBackoff, RetryBackoffMax time.Duration
-	// ClaimLease is how long a claim protects an unsent mail.
-	ClaimLease time.Duration
-	// MaxPollRecords bounds the records handled between two commits.
-	MaxPollRecords int
-	// Concurrency bounds the mails in progress at once.
-	Concurrency int
-	// SessionTimeout and HeartbeatInterval are the consumer group's: how
-	// soon the others take over the partitions of a notifier that died.
-	SessionTimeout, HeartbeatInterval time.Duration
-	// Now and Jitter are the clock and the random source ([0, 1)).
+// Deps are what a Notifier works with besides its Config.
+type Deps struct {
+	Pool    *pgxpool.Pool // holds the claims
+	Brokers []string
+	Ring    *tokens.Ring // signs ticket codes
+	Mailer  Mailer
+	Log     zerolog.Logger
+	// Now and Jitter are the clock and the random source ([0, 1));
+	// time.Now and math/rand when nil.
 	Now    func() time.Time
 	Jitter func() float64
-}
-
-// OptionsFrom takes the options of the settings.
-func OptionsFrom(c config.NotifierConfig) Options {
-	return Options{
-		From: c.MailFrom, Group: c.ConsumerGroup, MaxAttempts: c.MaxAttempts,
-		RetryBackoff: c.RetryBackoff, RetryBackoffMax: c.RetryBackoffMax, ClaimLease: c.ClaimLease,
-		SessionTimeout: c.SessionTimeout, HeartbeatInterval: c.HeartbeatInterval,
-		Concurrency: c.Concurrency, MaxPollRecords: c.MaxPollRecords,
-	}
-}
-
-func (o Options) withDefaults() Options {
-	d := config.Default().Notifier
-	if o.From == "" {
-		o.From = d.MailFrom
-	}
-	if o.Group == "" {
-		o.Group = d.ConsumerGroup
-	}
-	if o.MaxAttempts <= 0 {
-		o.MaxAttempts = d.MaxAttempts
-	}
-	if o.RetryBackoff <= 0 {
-		o.RetryBackoff = d.RetryBackoff
-	}
-	if o.RetryBackoffMax < o.RetryBackoff {
-		o.RetryBackoffMax = max(d.RetryBackoffMax, o.RetryBackoff)
-	}
-	if o.ClaimLease <= 0 {
-		o.ClaimLease = d.ClaimLease
-	}
-	if o.SessionTimeout <= 0 {
-		o.SessionTimeout = d.SessionTimeout
-	}
-	if o.HeartbeatInterval <= 0 {
-		o.HeartbeatInterval = d.HeartbeatInterval
-	}
-	if o.MaxPollRecords <= 0 {
-		o.MaxPollRecords = d.MaxPollRecords
-	}
-	if o.Concurrency <= 0 {
-		o.Concurrency = d.Concurrency
-	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
-	if o.Jitter == nil {
-		o.Jitter = rand.Float64
-	}
-	return o
 }
 
 // Notifier consumes booking events and mails the buyers.
@@ -111,28 +45,36 @@ type Notifier struct {
 	mailer  Mailer
 	render  *renderer
 	claims  claims
-	opts    Options
+	cfg     Config
+	now     func() time.Time
+	jitter  func() float64
 	log     zerolog.Logger
 	// kafkaOpts are added to the consumer's (tests route its connections
 	// through a proxy they can cut, as a killed process's sockets are).
 	kafkaOpts []kgo.Opt
 }
 
-// New returns a notifier that consumes from brokers, claims in pool, signs
-// ticket codes with ring and delivers with mailer.
-func New(pool *pgxpool.Pool, brokers []string, ring *tokens.Ring, mailer Mailer, opts Options, log zerolog.Logger) (*Notifier, error) {
-	opts = opts.withDefaults()
-	r, err := newRenderer(ring, opts.From)
+// New returns a notifier with the settings cfg that consumes from
+// d.Brokers, claims in d.Pool, signs ticket codes with d.Ring and delivers
+// with d.Mailer.
+func New(cfg Config, d Deps) (*Notifier, error) {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Jitter == nil {
+		d.Jitter = rand.Float64
+	}
+	r, err := newRenderer(d.Ring, cfg.MailFrom)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := ring.Signer(); err != nil {
+	if _, err := d.Ring.Signer(); err != nil {
 		return nil, fmt.Errorf("notifier: ticket codes need a signing key: %w", err)
 	}
 	return &Notifier{
-		brokers: brokers, mailer: mailer, render: r,
-		claims: claims{pool: pool, lease: opts.ClaimLease},
-		opts:   opts, log: log.With().Str("component", "notifier").Logger(),
+		brokers: d.Brokers, mailer: d.Mailer, render: r,
+		claims: claims{pool: d.Pool, lease: cfg.ClaimLease},
+		cfg:    cfg, now: d.Now, jitter: d.Jitter, log: d.Log.With().Str("component", "notifier").Logger(),
 	}, nil
 }
 
@@ -163,7 +105,7 @@ func (n *Notifier) run(ctx context.Context, mode stopMode) error {
 	defer closeConsumer(client, mode)
 
 	for {
-		fetches := client.PollRecords(ctx, n.opts.MaxPollRecords)
+		fetches := client.PollRecords(ctx, n.cfg.MaxPollRecords)
 		if fetches.IsClientClosed() {
 			return nil
 		}
@@ -192,13 +134,13 @@ func (n *Notifier) run(ctx context.Context, mode stopMode) error {
 // consumerOpts are the consumer's options.
 func (n *Notifier) consumerOpts(lag *lagTracker) []kgo.Opt {
 	opts := append(kafka.QuickRecovery(),
-		kgo.ConsumerGroup(n.opts.Group),
+		kgo.ConsumerGroup(n.cfg.ConsumerGroup),
 		kgo.ConsumeTopics(kafka.BookingEvents),
 		// A notifier that dies without leaving the group (kill -9, a lost
 		// machine) keeps its partitions until the session times out:
 		// seconds, so its orders' mail is late by about that much.
-		kgo.SessionTimeout(n.opts.SessionTimeout),
-		kgo.HeartbeatInterval(n.opts.HeartbeatInterval),
+		kgo.SessionTimeout(n.cfg.SessionTimeout),
+		kgo.HeartbeatInterval(n.cfg.HeartbeatInterval),
 		// A new group starts at the oldest event: no confirmed order goes
 		// unmailed because the notifier was deployed after it.
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
@@ -240,7 +182,7 @@ func (n *Notifier) handleFetches(ctx context.Context, client *kgo.Client, fetche
 		mu    sync.Mutex
 		done  []*kgo.Record
 		wg    sync.WaitGroup
-		slots = make(chan struct{}, n.opts.Concurrency)
+		slots = make(chan struct{}, n.cfg.Concurrency)
 	)
 	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
 		if len(p.Records) == 0 {
@@ -315,7 +257,7 @@ func (n *Notifier) handle(ctx context.Context, client *kgo.Client, r *kgo.Record
 	if err != nil {
 		return n.deadLetter(ctx, client, r, reasonMalformed, err, 0, mode)
 	}
-	msg, err := n.render.render(ev, n.opts.Now())
+	msg, err := n.render.render(ev, n.now())
 	if err != nil {
 		return n.deadLetter(ctx, client, r, reasonMalformed, err, 0, mode)
 	}
@@ -342,7 +284,7 @@ func (n *Notifier) handle(ctx context.Context, client *kgo.Client, r *kgo.Record
 		case state == claimBusy:
 			// Another notifier held it when this one got the partition:
 			// wait for it to finish, or for its lease to run out.
-			wait = min(n.opts.ClaimLease/4, time.Second)
+			wait = min(n.cfg.ClaimLease/4, time.Second)
 		}
 		if err == nil && state == claimTaken {
 			attempt = a
@@ -356,7 +298,7 @@ func (n *Notifier) handle(ctx context.Context, client *kgo.Client, r *kgo.Record
 
 	var lastErr error
 	for {
-		if attempt > n.opts.MaxAttempts {
+		if attempt > n.cfg.MaxAttempts {
 			// Taken over from a notifier that died at its last attempt.
 			cause := fmt.Errorf("gave up after %d attempts: %w", attempt-1, errors.Join(lastErr, errors.New("attempts exhausted")))
 			return n.giveUp(ctx, client, r, ev, reasonExhausted, cause, attempt-1, mode)
@@ -364,7 +306,7 @@ func (n *Notifier) handle(ctx context.Context, client *kgo.Client, r *kgo.Record
 		if mode == crash && ctx.Err() != nil {
 			return false // killed between the claim and the send
 		}
-		start := n.opts.Now()
+		start := n.now()
 		// The delivery runs to its end even if ctx ends now: the mail in
 		// hand is finished, never cut in half.
 		err = n.mailer.Send(context.WithoutCancel(ctx), msg)
@@ -372,7 +314,7 @@ func (n *Notifier) handle(ctx context.Context, client *kgo.Client, r *kgo.Record
 		if err == nil {
 			n.finish(ctx, ev, "sent", "")
 			sentTotal(ev.Type).Inc()
-			deliveryDelay.Update(n.opts.Now().Sub(ev.OccurredAt).Seconds())
+			deliveryDelay.Update(n.now().Sub(ev.OccurredAt).Seconds())
 			return true
 		}
 		lastErr = err
@@ -382,7 +324,7 @@ func (n *Notifier) handle(ctx context.Context, client *kgo.Client, r *kgo.Record
 		if errors.Is(err, errPermanent) {
 			return n.giveUp(ctx, client, r, ev, reasonRefused, err, attempt, mode)
 		}
-		if attempt >= n.opts.MaxAttempts {
+		if attempt >= n.cfg.MaxAttempts {
 			return n.giveUp(ctx, client, r, ev, reasonExhausted, fmt.Errorf("gave up after %d attempts: %w", attempt, err), attempt, mode)
 		}
 		retriedTotal.Inc()
@@ -396,7 +338,7 @@ func (n *Notifier) handle(ctx context.Context, client *kgo.Client, r *kgo.Record
 				break
 			}
 			log.Warn().Err(err).Msg("starting a delivery")
-			wait = n.opts.RetryBackoff
+			wait = n.cfg.RetryBackoff
 		}
 	}
 }
@@ -441,9 +383,9 @@ func (n *Notifier) finish(ctx context.Context, ev bookingevent.Event, status, re
 // backoff is the wait after the n-th failure: RetryBackoff doubled per
 // failure up to RetryBackoffMax, the upper half at random.
 func (n *Notifier) backoff(failures int) time.Duration {
-	d := n.opts.RetryBackoff << min(failures-1, 30)
-	if d <= 0 || d > n.opts.RetryBackoffMax {
-		d = n.opts.RetryBackoffMax
+	d := n.cfg.RetryBackoff << min(failures-1, 30)
+	if d <= 0 || d > n.cfg.RetryBackoffMax {
+		d = n.cfg.RetryBackoffMax
 	}
-	return d/2 + time.Duration(n.opts.Jitter()*float64(d/2))
+	return d/2 + time.Duration(n.jitter()*float64(d/2))
 }

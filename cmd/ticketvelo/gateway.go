@@ -16,15 +16,15 @@ import (
 	"github.com/ticketvelo/ticketvelo/internal/tokens"
 )
 
-// mountGateway mounts the gateway's routes on srv and returns the admission
-// controller's loop, which the caller runs beside the server.
-func mountGateway(d *deps, srv *httpapi.Server) (func(context.Context) error, error) {
-	cfg, g := d.cfg, d.cfg.Gateway
+// mountGateway mounts the gateway with the settings g on srv and returns
+// the admission controller's loop, which the caller runs beside the server.
+func mountGateway(d *deps, srv *httpapi.Server, g gateway.Config) (func(context.Context) error, error) {
+	cfg := d.cfg
 	ring, err := tokens.LoadOrCreate(cfg.KeyPath())
 	if err != nil {
 		return nil, err
 	}
-	users, err := identity.NewStore(d.pool, identity.DefaultParams, identity.HashLimits{Concurrency: g.HashConcurrency, Wait: g.HashWait})
+	users, err := identity.NewStore(d.pool, identity.DefaultParams, g.Hashing)
 	if err != nil {
 		return nil, err
 	}
@@ -42,18 +42,11 @@ func mountGateway(d *deps, srv *httpapi.Server) (func(context.Context) error, er
 	}
 	d.closes = append(d.closes, client.Close)
 	store := catalog.NewStore(d.pool)
-	room := admission.NewRoom(client, cfg.RedisPrefix, ring, admission.Options{
-		AdmissionTTL: g.AdmissionTTL, GracePeriod: g.GracePeriod,
-		DefaultRate: g.DefaultRate, DefaultMaxActive: g.DefaultMaxActive, CallTimeout: cfg.StoreTimeout,
-		Auto: admission.AutoOptions{
-			TargetP99: g.AutoTargetP99, TargetErrors: g.AutoTargetErrors, Increase: g.AutoIncrease,
-			DecreaseFactor: g.AutoDecreaseFactor, MinRate: g.AutoMinRate, MaxRate: g.AutoMaxRate,
-		},
-	})
+	room := admission.NewRoom(g.Admission, admission.Deps{Client: client, Prefix: cfg.RedisPrefix, Ring: ring, CallTimeout: cfg.StoreTimeout})
 	d.closes = append(d.closes, room.Close) // before the client's: it writes the last polls
-	gw, err := gateway.New(gateway.Deps{
+	gw, err := gateway.New(g, gateway.Deps{
 		Users: users, Catalog: store, Events: catalog.NewCache(store, time.Second, cfg.StoreTimeout, time.Now), Room: room, Ring: ring,
-		Redis: client, Prefix: cfg.RedisPrefix, Config: g, StoreTimeout: cfg.StoreTimeout, TrustedProxies: cfg.TrustedProxies, Now: time.Now,
+		Redis: client, Prefix: cfg.RedisPrefix, StoreTimeout: cfg.StoreTimeout, TrustedProxies: cfg.TrustedProxies, Now: time.Now,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("starting the gateway: %w", err)
@@ -70,6 +63,6 @@ func mountGateway(d *deps, srv *httpapi.Server) (func(context.Context) error, er
 		}
 		return out, err
 	}
-	ctl := admission.NewController(room, sales, g.AdmissionInterval, time.Now, d.log.With().Str("component", "admission").Logger())
+	ctl := admission.NewController(room, sales, time.Now, d.log.With().Str("component", "admission").Logger())
 	return ctl.Run, nil
 }

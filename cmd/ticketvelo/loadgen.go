@@ -5,7 +5,7 @@ import (
 	"flag"
 	"time"
 
-	"github.com/ticketvelo/ticketvelo/admission"
+	"github.com/ticketvelo/ticketvelo/gateway"
 	"github.com/ticketvelo/ticketvelo/internal/config"
 	"github.com/ticketvelo/ticketvelo/tools/loadgen"
 	"github.com/ticketvelo/ticketvelo/tools/scratch"
@@ -14,7 +14,7 @@ import (
 // loadgenCommand measures the waiting room against a bare fasthttp handler
 // in one run on this machine (loadgen.RunBench), with the real gateway
 // mounted in this process.
-func loadgenCommand(fs *flag.FlagSet) mainFunc {
+func loadgenCommand(fs *flag.FlagSet, st *stack) mainFunc {
 	o := loadgen.DefaultBench()
 	fs.DurationVar(&o.Duration, "duration", o.Duration, "measured time of each phase, over all rounds")
 	fs.IntVar(&o.Rounds, "rounds", o.Rounds, "rounds in which the phases take turns")
@@ -26,10 +26,9 @@ func loadgenCommand(fs *flag.FlagSet) mainFunc {
 	fs.StringVar(&o.Phases, "phases", "", "comma-separated phases to run of bare, edge, join, cold, poll, front (default all; poll and front need join)")
 	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the phases (load generator and servers) to this file")
 	return func(ctx context.Context, e env, cfg config.Config) error {
-		g := cfg.Gateway
 		o.Stores = scratchStores(cfg)
-		o.Room = admission.Options{AdmissionTTL: g.AdmissionTTL, GracePeriod: g.GracePeriod, DefaultRate: g.DefaultRate, DefaultMaxActive: g.DefaultMaxActive}
-		o.Mount = func(w *scratch.World) (loadgen.Gateway, error) { return mountBenchGateway(e, cfg, w) }
+		o.Room = st.gateway.Admission
+		o.Mount = func(w *scratch.World) (loadgen.Gateway, error) { return mountBenchGateway(e, cfg, st.gateway, w) }
 		return loadgen.RunBench(ctx, o, e.stdout)
 	}
 }
@@ -42,16 +41,16 @@ func scratchStores(cfg config.Config) scratch.Stores {
 
 // mountBenchGateway mounts the gateway on the benchmark's scratch world, on
 // the stores the world opened.
-func mountBenchGateway(e env, cfg config.Config, w *scratch.World) (loadgen.Gateway, error) {
+func mountBenchGateway(e env, cfg config.Config, gw gateway.Config, w *scratch.World) (loadgen.Gateway, error) {
 	cfg.DatabaseURL, cfg.RedisURL, cfg.RedisPrefix, cfg.KeyFile = w.DatabaseURL, w.RedisURL, w.RedisPrefix, w.KeyFile
 	cfg.LogLevel = "warn"
 	// The join limit per address stays on, so its cost is measured, but
 	// every request comes from 127.0.0.1.
-	cfg.Gateway.JoinPerIP = config.RateLimit{N: 1 << 30, Per: time.Minute}
+	gw.JoinPerIP = config.RateLimit{N: 1 << 30, Per: time.Minute}
 	d := newDeps(e, cfg)
 	d.pool, d.redis = w.Pool, w.Redis
 	srv := d.server()
-	admit, err := mountGateway(d, srv)
+	admit, err := mountGateway(d, srv, gw)
 	if err != nil {
 		d.close()
 		return loadgen.Gateway{}, err

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 
+	"github.com/ticketvelo/ticketvelo/booker"
 	"github.com/ticketvelo/ticketvelo/internal/outbox"
 	"github.com/ticketvelo/ticketvelo/internal/tokens"
 	"github.com/ticketvelo/ticketvelo/notifier"
@@ -19,15 +20,14 @@ func (d *deps) brokerAddrs() []string {
 
 // relayLoop is the outbox relay that runs inside every booker process; any
 // number of bookers relay the same outbox safely.
-func relayLoop(d *deps) func(context.Context) error {
-	opts := outbox.Options{Retention: d.cfg.Booker.OutboxRetention}
+func relayLoop(d *deps, bk booker.Config) func(context.Context) error {
+	opts := outbox.Options{Retention: bk.OutboxRetention}
 	return outbox.NewRelay(d.pool, d.brokerAddrs(), opts, d.log.With().Str("module", "booker").Logger()).Run
 }
 
-// notifierLoop builds the notifier: mail over SMTP_URL, or .eml files under
-// <data-dir>/mail without it.
-func notifierLoop(d *deps) (func(context.Context) error, error) {
-	cfg := d.cfg.Notifier
+// notifierLoop builds the notifier with the settings cfg: mail over
+// SMTP_URL, or .eml files under <data-dir>/mail without it.
+func notifierLoop(d *deps, cfg notifier.Config) (func(context.Context) error, error) {
 	ring, err := tokens.LoadOrCreate(d.cfg.KeyPath())
 	if err != nil {
 		return nil, err
@@ -38,7 +38,7 @@ func notifierLoop(d *deps) (func(context.Context) error, error) {
 	}
 	d.closes = append(d.closes, func() { mailer.Close() })
 	log := d.log.With().Str("module", "notifier").Logger()
-	n, err := notifier.New(d.pool, d.brokerAddrs(), ring, mailer, notifier.OptionsFrom(cfg), log)
+	n, err := notifier.New(cfg, notifier.Deps{Pool: d.pool, Brokers: d.brokerAddrs(), Ring: ring, Mailer: mailer, Log: log})
 	if err != nil {
 		return nil, err
 	}

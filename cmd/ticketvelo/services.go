@@ -9,7 +9,7 @@ import (
 )
 
 // runAll runs every module in one process on one listener.
-func runAll(ctx context.Context, e env, cfg config.Config) error {
+func runAll(ctx context.Context, e env, cfg config.Config, s stack) error {
 	d := newDeps(e, cfg)
 	defer d.close()
 	if err := d.open(ctx, needs{postgres: true, redis: true, kafka: true, embeddedBroker: true}); err != nil {
@@ -26,30 +26,30 @@ func runAll(ctx context.Context, e env, cfg config.Config) error {
 		}
 	}
 	srv := d.server()
-	admit, err := mountGateway(d, srv)
+	admit, err := mountGateway(d, srv, s.gateway)
 	if err != nil {
 		return err
 	}
-	bookerLoops, err := mountBooker(d, srv)
+	bookerLoops, err := mountBooker(d, srv, s.booker)
 	if err != nil {
 		return err
 	}
-	notify, err := notifierLoop(d)
+	notify, err := notifierLoop(d, s.notifier)
 	if err != nil {
 		return err
 	}
-	return d.serve(ctx, srv, append(bookerLoops, admit, relayLoop(d), notify)...)
+	return d.serve(ctx, srv, append(bookerLoops, admit, relayLoop(d, s.booker), notify)...)
 }
 
 // runGateway runs the public edge alone.
-func runGateway(ctx context.Context, e env, cfg config.Config) error {
+func runGateway(ctx context.Context, e env, cfg config.Config, s stack) error {
 	d := newDeps(e, cfg)
 	defer d.close()
 	if err := d.open(ctx, needs{postgres: true, redis: true}); err != nil {
 		return err
 	}
 	srv := d.server()
-	admit, err := mountGateway(d, srv)
+	admit, err := mountGateway(d, srv, s.gateway)
 	if err != nil {
 		return err
 	}
@@ -57,28 +57,28 @@ func runGateway(ctx context.Context, e env, cfg config.Config) error {
 }
 
 // runBooker runs the booker alone.
-func runBooker(ctx context.Context, e env, cfg config.Config) error {
+func runBooker(ctx context.Context, e env, cfg config.Config, s stack) error {
 	d := newDeps(e, cfg)
 	defer d.close()
 	if err := d.open(ctx, needs{postgres: true, redis: true, kafka: true}); err != nil {
 		return err
 	}
 	srv := d.server()
-	loops, err := mountBooker(d, srv)
+	loops, err := mountBooker(d, srv, s.booker)
 	if err != nil {
 		return err
 	}
-	return d.serve(ctx, srv, append(loops, relayLoop(d))...)
+	return d.serve(ctx, srv, append(loops, relayLoop(d, s.booker))...)
 }
 
 // runNotifier runs the notifier alone; its listener serves health and metrics.
-func runNotifier(ctx context.Context, e env, cfg config.Config) error {
+func runNotifier(ctx context.Context, e env, cfg config.Config, s stack) error {
 	d := newDeps(e, cfg)
 	defer d.close()
 	if err := d.open(ctx, needs{postgres: true, kafka: true}); err != nil {
 		return err
 	}
-	notify, err := notifierLoop(d)
+	notify, err := notifierLoop(d, s.notifier)
 	if err != nil {
 		return err
 	}

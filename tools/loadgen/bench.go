@@ -46,7 +46,7 @@ type BenchOptions struct {
 	// scratch world.
 	Stores scratch.Stores
 	// Room are the gateway's waiting-room settings, for the weighing.
-	Room admission.Options
+	Room admission.Config
 	// Mount puts the real gateway in this process on the world's stores:
 	// wiring a service is cmd/ticketvelo's job.
 	Mount func(w *scratch.World) (Gateway, error)
@@ -65,7 +65,7 @@ type Gateway struct {
 // docs/BENCHMARKS.md.
 func DefaultBench() BenchOptions {
 	return BenchOptions{Duration: 20 * time.Second, Rounds: 10, Warmup: 300 * time.Millisecond, Conns: 64,
-		Fans: 1_000_000, MemoryFans: 1_000_000, PrivateRedis: true}
+		Fans: 1_000_000, MemoryFans: 1_000_000, PrivateRedis: true, Room: admission.DefaultConfig()}
 }
 
 // Validate says what cannot work.

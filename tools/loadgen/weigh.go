@@ -18,9 +18,9 @@ import (
 // weighQueue queues n fans for an event and reports what they take in
 // Redis: the sum of MEMORY USAGE of the event's keys, and the growth of
 // used_memory (which other clients of a shared Redis also move).
-func weighQueue(ctx context.Context, w io.Writer, world *scratch.World, opts admission.Options, eventID int64, n int) error {
+func weighQueue(ctx context.Context, w io.Writer, world *scratch.World, cfg admission.Config, eventID int64, n int) error {
 	client := world.Redis
-	room := admission.NewRoom(client, world.RedisPrefix, world.Ring, opts)
+	room := admission.NewRoom(cfg, admission.Deps{Client: client, Prefix: world.RedisPrefix, Ring: world.Ring})
 	before, err := usedMemory(ctx, world)
 	if err != nil {
 		return err

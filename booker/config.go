@@ -1,13 +1,15 @@
-package config
+package booker
 
 import (
 	"fmt"
 	"time"
+
+	"github.com/ticketvelo/ticketvelo/internal/config"
 )
 
-// BookerConfig holds the settings of the booker: holds, orders, the sweeper
+// Config holds the settings of the booker: holds, orders, the sweeper
 // and the outbox relay.
-type BookerConfig struct {
+type Config struct {
 	// HoldTTL is how long a hold keeps its seats before the sweeper frees them.
 	HoldTTL time.Duration
 	// SweepInterval is how often the sweeper looks for expired holds.
@@ -51,8 +53,10 @@ type BookerConfig struct {
 	OutboxRetention time.Duration
 }
 
-func defaultBooker() BookerConfig {
-	return BookerConfig{
+// DefaultConfig returns the settings a booker runs with unless told
+// otherwise.
+func DefaultConfig() Config {
+	return Config{
 		HoldTTL:          10 * time.Minute,
 		SweepInterval:    time.Second,
 		SweepBatch:       500,
@@ -70,28 +74,26 @@ func defaultBooker() BookerConfig {
 	}
 }
 
-// DefaultBooker returns the booker's default settings, for tests and tools
-// that build a booker without flags.
-func DefaultBooker() BookerConfig { return defaultBooker() }
-
-func (k *BookerConfig) bind(b *binder) {
-	b.duration(&k.HoldTTL, "hold-ttl", "TICKETVELO_HOLD_TTL", "how long a seat hold lasts before it expires")
-	b.duration(&k.SweepInterval, "sweep-interval", "TICKETVELO_SWEEP_INTERVAL", "how often expired holds are released")
-	b.int(&k.SweepBatch, "sweep-batch", "TICKETVELO_SWEEP_BATCH", "most expired holds released in one sweep transaction")
-	b.duration(&k.PaymentTimeout, "payment-timeout", "TICKETVELO_PAYMENT_TIMEOUT", "how long the simulated payment takes to time out (payment token tok_timeout)")
-	b.duration(&k.SnapshotInterval, "snapshot-interval", "TICKETVELO_SNAPSHOT_INTERVAL", "how often the seat map and taken-seat bitmap are rebuilt from Postgres (at most 1s)")
-	b.duration(&k.SeatLockTTL, "seat-lock-ttl", "TICKETVELO_SEAT_LOCK_TTL", "lifetime of a Redis seat lock whose holder stalls")
-	b.duration(&k.SeatLockWait, "seat-lock-wait", "TICKETVELO_SEAT_LOCK_WAIT", "how long a hold waits for seat locks held by another request before answering 409")
-	b.duration(&k.RedisTimeout, "booker-redis-timeout", "TICKETVELO_BOOKER_REDIS_TIMEOUT", "timeout of each Redis call on the hold path; past it the hold answers 503")
-	b.duration(&k.IdempotencyTTL, "idempotency-ttl", "TICKETVELO_IDEMPOTENCY_TTL", "how long an Idempotency-Key replays its first answer")
-	b.int(&k.HoldConcurrency, "hold-concurrency", "TICKETVELO_HOLD_CONCURRENCY", "most holds one booker works on at once; the rest wait their turn")
-	b.duration(&k.HoldQueueWait, "hold-queue-wait", "TICKETVELO_HOLD_QUEUE_WAIT", "longest a hold waits for its turn (hold-concurrency); then it gets 503 with Retry-After")
-	b.int(&k.HoldAttempts, "hold-attempts", "TICKETVELO_HOLD_ATTEMPTS", "most hold attempts one fan makes for one event in a minute (replays of the same Idempotency-Key aside); more get 429")
-	b.duration(&k.HealthInterval, "health-interval", "TICKETVELO_HEALTH_INTERVAL", "how often the booker reports its latency and error ratio to the admission controller")
-	b.duration(&k.OutboxRetention, "outbox-retention", "TICKETVELO_OUTBOX_RETENTION", "how long published outbox rows are kept before they are deleted (0 keeps them)")
+// RegisterFlags binds every setting to a flag of b.
+func (k *Config) RegisterFlags(b *config.Binder) {
+	b.Duration(&k.HoldTTL, "hold-ttl", "TICKETVELO_HOLD_TTL", "how long a seat hold lasts before it expires")
+	b.Duration(&k.SweepInterval, "sweep-interval", "TICKETVELO_SWEEP_INTERVAL", "how often expired holds are released")
+	b.Int(&k.SweepBatch, "sweep-batch", "TICKETVELO_SWEEP_BATCH", "most expired holds released in one sweep transaction")
+	b.Duration(&k.PaymentTimeout, "payment-timeout", "TICKETVELO_PAYMENT_TIMEOUT", "how long the simulated payment takes to time out (payment token tok_timeout)")
+	b.Duration(&k.SnapshotInterval, "snapshot-interval", "TICKETVELO_SNAPSHOT_INTERVAL", "how often the seat map and taken-seat bitmap are rebuilt from Postgres (at most 1s)")
+	b.Duration(&k.SeatLockTTL, "seat-lock-ttl", "TICKETVELO_SEAT_LOCK_TTL", "lifetime of a Redis seat lock whose holder stalls")
+	b.Duration(&k.SeatLockWait, "seat-lock-wait", "TICKETVELO_SEAT_LOCK_WAIT", "how long a hold waits for seat locks held by another request before answering 409")
+	b.Duration(&k.RedisTimeout, "booker-redis-timeout", "TICKETVELO_BOOKER_REDIS_TIMEOUT", "timeout of each Redis call on the hold path; past it the hold answers 503")
+	b.Duration(&k.IdempotencyTTL, "idempotency-ttl", "TICKETVELO_IDEMPOTENCY_TTL", "how long an Idempotency-Key replays its first answer")
+	b.Int(&k.HoldConcurrency, "hold-concurrency", "TICKETVELO_HOLD_CONCURRENCY", "most holds one booker works on at once; the rest wait their turn")
+	b.Duration(&k.HoldQueueWait, "hold-queue-wait", "TICKETVELO_HOLD_QUEUE_WAIT", "longest a hold waits for its turn (hold-concurrency); then it gets 503 with Retry-After")
+	b.Int(&k.HoldAttempts, "hold-attempts", "TICKETVELO_HOLD_ATTEMPTS", "most hold attempts one fan makes for one event in a minute (replays of the same Idempotency-Key aside); more get 429")
+	b.Duration(&k.HealthInterval, "health-interval", "TICKETVELO_HEALTH_INTERVAL", "how often the booker reports its latency and error ratio to the admission controller")
+	b.Duration(&k.OutboxRetention, "outbox-retention", "TICKETVELO_OUTBOX_RETENTION", "how long published outbox rows are kept before they are deleted (0 keeps them)")
 }
 
-func (k *BookerConfig) validate() error {
+// Validate names the variable of the first setting that is wrong.
+func (k *Config) Validate() error {
 	positive := []struct {
 		env string
 		d   time.Duration

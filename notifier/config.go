@@ -1,14 +1,17 @@
-package config
+package notifier
 
 import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/ticketvelo/ticketvelo/internal/config"
 )
 
-// NotifierConfig holds the settings of the notifier: where mail goes, how
-// often a failing mail is retried, and how long a claim on a mail lasts.
-type NotifierConfig struct {
+// Config holds the settings of the notifier: where mail goes, how often a
+// failing mail is retried, how long a claim on a mail lasts, and how the
+// notifiers share the booking events.
+type Config struct {
 	SMTPURL  string
 	MailFrom string
 	// SMTPTimeout bounds one delivery: connecting, the SMTP dialogue and
@@ -41,8 +44,10 @@ type NotifierConfig struct {
 	Concurrency, MaxPollRecords int
 }
 
-func defaultNotifier() NotifierConfig {
-	return NotifierConfig{
+// DefaultConfig returns the settings a notifier runs with unless told
+// otherwise.
+func DefaultConfig() Config {
+	return Config{
 		MailFrom:        "TicketVelo <tickets@ticketvelo.local>",
 		SMTPTimeout:     30 * time.Second,
 		MaxAttempts:     5,
@@ -61,24 +66,26 @@ func defaultNotifier() NotifierConfig {
 	}
 }
 
-func (n *NotifierConfig) bind(b *binder) {
-	b.url(&n.SMTPURL, "smtp-url", "SMTP_URL", "SMTP server (smtp://user:pass@host:587 with STARTTLS, smtps:// for TLS); empty writes .eml files under <data-dir>/mail")
-	b.str(&n.MailFrom, "mail-from", "TICKETVELO_MAIL_FROM", "sender of confirmation mail")
-	b.duration(&n.SMTPTimeout, "smtp-timeout", "TICKETVELO_SMTP_TIMEOUT", "how long one delivery to the SMTP server may take")
-	b.int(&n.MaxAttempts, "mail-attempts", "TICKETVELO_MAIL_ATTEMPTS", "deliveries a mail gets before it goes to booking.events.dlq")
-	b.duration(&n.RetryBackoff, "mail-retry-backoff", "TICKETVELO_MAIL_RETRY_BACKOFF", "wait after a failed delivery; doubles per attempt")
-	b.duration(&n.RetryBackoffMax, "mail-retry-backoff-max", "TICKETVELO_MAIL_RETRY_BACKOFF_MAX", "longest wait between deliveries")
-	b.duration(&n.ClaimLease, "mail-claim-lease", "TICKETVELO_MAIL_CLAIM_LEASE", "how long a claimed, unsent mail waits for its notifier before another takes it over")
-	b.str(&n.ConsumerGroup, "notifier-group", "TICKETVELO_NOTIFIER_GROUP", "Kafka consumer group of the notifiers")
-	b.duration(&n.SessionTimeout, "notifier-session-timeout", "TICKETVELO_NOTIFIER_SESSION_TIMEOUT", "how long the group waits for a notifier that stopped heartbeating before its partitions go to the others (the broker allows 6s at least by default)")
-	b.duration(&n.HeartbeatInterval, "notifier-heartbeat", "TICKETVELO_NOTIFIER_HEARTBEAT", "how often a notifier heartbeats to its group; at most a third of the session timeout")
-	b.int(&n.Concurrency, "notifier-concurrency", "TICKETVELO_NOTIFIER_CONCURRENCY", "mails one notifier works on at once")
-	b.int(&n.MaxPollRecords, "notifier-max-poll-records", "TICKETVELO_NOTIFIER_MAX_POLL_RECORDS", "booking events one notifier handles between two offset commits")
+// RegisterFlags binds every setting to a flag of b.
+func (n *Config) RegisterFlags(b *config.Binder) {
+	b.URL(&n.SMTPURL, "smtp-url", "SMTP_URL", "SMTP server (smtp://user:pass@host:587 with STARTTLS, smtps:// for TLS); empty writes .eml files under <data-dir>/mail")
+	b.Str(&n.MailFrom, "mail-from", "TICKETVELO_MAIL_FROM", "sender of confirmation mail")
+	b.Duration(&n.SMTPTimeout, "smtp-timeout", "TICKETVELO_SMTP_TIMEOUT", "how long one delivery to the SMTP server may take")
+	b.Int(&n.MaxAttempts, "mail-attempts", "TICKETVELO_MAIL_ATTEMPTS", "deliveries a mail gets before it goes to booking.events.dlq")
+	b.Duration(&n.RetryBackoff, "mail-retry-backoff", "TICKETVELO_MAIL_RETRY_BACKOFF", "wait after a failed delivery; doubles per attempt")
+	b.Duration(&n.RetryBackoffMax, "mail-retry-backoff-max", "TICKETVELO_MAIL_RETRY_BACKOFF_MAX", "longest wait between deliveries")
+	b.Duration(&n.ClaimLease, "mail-claim-lease", "TICKETVELO_MAIL_CLAIM_LEASE", "how long a claimed, unsent mail waits for its notifier before another takes it over")
+	b.Str(&n.ConsumerGroup, "notifier-group", "TICKETVELO_NOTIFIER_GROUP", "Kafka consumer group of the notifiers")
+	b.Duration(&n.SessionTimeout, "notifier-session-timeout", "TICKETVELO_NOTIFIER_SESSION_TIMEOUT", "how long the group waits for a notifier that stopped heartbeating before its partitions go to the others (the broker allows 6s at least by default)")
+	b.Duration(&n.HeartbeatInterval, "notifier-heartbeat", "TICKETVELO_NOTIFIER_HEARTBEAT", "how often a notifier heartbeats to its group; at most a third of the session timeout")
+	b.Int(&n.Concurrency, "notifier-concurrency", "TICKETVELO_NOTIFIER_CONCURRENCY", "mails one notifier works on at once")
+	b.Int(&n.MaxPollRecords, "notifier-max-poll-records", "TICKETVELO_NOTIFIER_MAX_POLL_RECORDS", "booking events one notifier handles between two offset commits")
 }
 
-func (n *NotifierConfig) validate() error {
+// Validate names the variable of the first setting that is wrong.
+func (n *Config) Validate() error {
 	if n.SMTPURL != "" {
-		if err := checkURL("SMTP_URL", n.SMTPURL, "smtp", "smtps"); err != nil {
+		if err := config.CheckURL("SMTP_URL", n.SMTPURL, "smtp", "smtps"); err != nil {
 			return err
 		}
 	}

@@ -1,39 +1,34 @@
-package config
+package gateway_test
 
 import (
-	"flag"
-	"io"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ticketvelo/ticketvelo/gateway"
+	"github.com/ticketvelo/ticketvelo/internal/config"
 )
 
-func bindGateway(t *testing.T, env map[string]string, args ...string) (Config, error) {
-	t.Helper()
-	fs := flag.NewFlagSet("test", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	var c Config
-	check := c.Bind(fs, Gateway, func(k string) string { return env[k] })
-	if err := fs.Parse(args); err != nil {
-		return c, err
-	}
-	return c, check()
+func loadConfig(env map[string]string, args ...string) (gateway.Config, error) {
+	c := gateway.DefaultConfig()
+	err := config.Load(&c, func(k string) string { return env[k] }, args...)
+	return c, err
 }
 
-func TestGatewayDefaultsAreValid(t *testing.T) {
-	c, err := bindGateway(t, nil)
+func TestConfigDefaultsAreValid(t *testing.T) {
+	t.Parallel()
+	c, err := loadConfig(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := c.Gateway
-	if g.GracePeriod != 60*time.Second || g.AdmissionTTL != 10*time.Minute || g.JoinPerAccount != (RateLimit{30, time.Minute}) {
-		t.Fatalf("defaults: got %+v", g)
+	if c.Admission.GracePeriod != 60*time.Second || c.Admission.AdmissionTTL != 10*time.Minute || c.JoinPerAccount != (config.RateLimit{N: 30, Per: time.Minute}) {
+		t.Fatalf("defaults: got %+v", c)
 	}
-	if g.RoleCacheTTL != 5*time.Second || g.HashWait != 3*time.Second || g.HashConcurrency != 0 {
-		t.Fatalf("role cache TTL %s, hash wait %s, hash concurrency %d: want 5s, 3s, 0", g.RoleCacheTTL, g.HashWait, g.HashConcurrency)
+	if c.RoleCacheTTL != 5*time.Second || c.Hashing.Wait != 3*time.Second || c.Hashing.Concurrency != 0 {
+		t.Fatalf("role cache TTL %s, hash wait %s, hash concurrency %d: want 5s, 3s, 0", c.RoleCacheTTL, c.Hashing.Wait, c.Hashing.Concurrency)
 	}
-	if g.LoginPerAccountIP != (RateLimit{10, time.Minute}) || g.LoginPerAccount != (RateLimit{100, time.Minute}) {
-		t.Fatalf("login defaults: got %s per account and address, %s per account; want 10/1m and 100/1m", g.LoginPerAccountIP, g.LoginPerAccount)
+	if c.LoginPerAccountIP != (config.RateLimit{N: 10, Per: time.Minute}) || c.LoginPerAccount != (config.RateLimit{N: 100, Per: time.Minute}) {
+		t.Fatalf("login defaults: got %s per account and address, %s per account; want 10/1m and 100/1m", c.LoginPerAccountIP, c.LoginPerAccount)
 	}
 }
 
@@ -41,6 +36,7 @@ func TestGatewayDefaultsAreValid(t *testing.T) {
 // logins is refused when one address could fill it alone, counting the
 // windows of each limit that one window of the cap can touch.
 func TestLoginCapMustBeOutOfOneAddresssReach(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name string
 		env  map[string]string
@@ -57,7 +53,7 @@ func TestLoginCapMustBeOutOfOneAddresssReach(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := bindGateway(t, c.env)
+			_, err := loadConfig(c.env)
 			if c.ok && err != nil {
 				t.Fatalf("got %v, want the settings accepted", err)
 			}
@@ -68,36 +64,32 @@ func TestLoginCapMustBeOutOfOneAddresssReach(t *testing.T) {
 	}
 }
 
-func TestGatewayFlagsAndEnvironment(t *testing.T) {
-	c, err := bindGateway(t, map[string]string{
-		"TICKETVELO_QUEUE_GRACE_PERIOD":     "90s",
-		"TICKETVELO_LIMIT_LOGIN_IP":         "off",
-		"TICKETVELO_AUTO_DECREASE_FACTOR":   "0.7",
-		"TICKETVELO_DEFAULT_ADMISSION_RATE": "12.5",
+func TestConfigFlagsAndEnvironment(t *testing.T) {
+	t.Parallel()
+	c, err := loadConfig(map[string]string{
+		"TICKETVELO_QUEUE_GRACE_PERIOD": "90s",
+		"TICKETVELO_LIMIT_LOGIN_IP":     "off",
 	}, "-limit-join-ip", "1000/10s", "-admission-ttl", "5m")
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := c.Gateway
-	if g.GracePeriod != 90*time.Second || g.LoginPerIP.N != 0 || g.AutoDecreaseFactor != 0.7 || g.DefaultRate != 12.5 {
-		t.Fatalf("environment not applied: %+v", g)
+	if c.Admission.GracePeriod != 90*time.Second || c.LoginPerIP.N != 0 {
+		t.Fatalf("environment not applied: %+v", c)
 	}
-	if g.JoinPerIP != (RateLimit{1000, 10 * time.Second}) || g.AdmissionTTL != 5*time.Minute {
-		t.Fatalf("flags not applied: %+v", g)
+	if c.JoinPerIP != (config.RateLimit{N: 1000, Per: 10 * time.Second}) || c.Admission.AdmissionTTL != 5*time.Minute {
+		t.Fatalf("flags not applied: %+v", c)
 	}
 }
 
-func TestGatewayRejectsBadValuesNamingTheVariable(t *testing.T) {
+func TestConfigRejectsBadValuesNamingTheVariable(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		env  map[string]string
 		args []string
 		want string
 	}{
 		{map[string]string{"TICKETVELO_LIMIT_JOIN_IP": "lots"}, nil, "TICKETVELO_LIMIT_JOIN_IP"},
-		{map[string]string{"TICKETVELO_AUTO_DECREASE_FACTOR": "1.5"}, nil, "TICKETVELO_AUTO_DECREASE_FACTOR"},
-		{map[string]string{"TICKETVELO_ADMISSION_TTL": "90500ms"}, nil, "TICKETVELO_ADMISSION_TTL"},
-		{map[string]string{"TICKETVELO_ADMISSION_INTERVAL": "5s"}, nil, "TICKETVELO_ADMISSION_INTERVAL"},
-		{map[string]string{"TICKETVELO_DEFAULT_ADMISSION_RATE": "NaN"}, nil, "TICKETVELO_DEFAULT_ADMISSION_RATE"},
+		{map[string]string{"TICKETVELO_ADMISSION_TTL": "90500ms"}, nil, "TICKETVELO_ADMISSION_TTL"}, // the admission's, within
 		{map[string]string{"TICKETVELO_ROLE_CACHE_TTL": "1h"}, nil, "TICKETVELO_ROLE_CACHE_TTL"},
 		{map[string]string{"TICKETVELO_HASH_WAIT": "0s"}, nil, "TICKETVELO_HASH_WAIT"},
 		{map[string]string{"TICKETVELO_HASH_CONCURRENCY": "-1"}, nil, "TICKETVELO_HASH_CONCURRENCY"},
@@ -105,7 +97,7 @@ func TestGatewayRejectsBadValuesNamingTheVariable(t *testing.T) {
 		{nil, []string{"-limit-login-account", "5/10ms"}, "window of at least 1s"},
 	}
 	for _, c := range cases {
-		_, err := bindGateway(t, c.env, c.args...)
+		_, err := loadConfig(c.env, c.args...)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("env %v args %v: got %v, want an error naming %s", c.env, c.args, err, c.want)
 		}
