@@ -29,7 +29,11 @@ type Config struct {
 	// longer than a far-back fan's poll interval, so the old front goes
 	// first.
 	RecoveryWindow time.Duration
-	Auto           AutoConfig
+	// FanTableMB is the memory each gateway keeps of the fans whose polls
+	// it serves (32 bytes a fan, a power of two): a fan it has no room
+	// for costs Redis a round trip a poll instead of nearly none.
+	FanTableMB int
+	Auto       AutoConfig
 }
 
 // AutoConfig steers auto mode's AIMD on the rate from the bookers' figures.
@@ -57,6 +61,8 @@ func DefaultConfig() Config {
 		DefaultRate:      50,
 		DefaultMaxActive: 500,
 		RecoveryWindow:   30 * time.Second,
+		// 2^21 fans; a drop of millions across a few gateways wants more.
+		FanTableMB: 64,
 		Auto: AutoConfig{
 			TargetP99:      500 * time.Millisecond,
 			TargetErrors:   0.01,
@@ -76,6 +82,7 @@ func (c *Config) RegisterFlags(b *config.Binder) {
 	b.Float(&c.DefaultRate, "default-admission-rate", "TICKETVELO_DEFAULT_ADMISSION_RATE", "admissions per second of an event whose rate ops have not set")
 	b.Int(&c.DefaultMaxActive, "default-max-active", "TICKETVELO_DEFAULT_MAX_ACTIVE", "admitted buyers at once of an event whose cap ops have not set")
 	b.Duration(&c.RecoveryWindow, "queue-recovery-window", "TICKETVELO_QUEUE_RECOVERY_WINDOW", "how long admission of an event waits after its queue was lost in Redis, for its fans to come back with their place receipts (longer than a far-back fan's poll interval)")
+	b.Int(&c.FanTableMB, "fan-table-mb", "TICKETVELO_FAN_TABLE_MB", "memory (MB, a power of two) each gateway keeps of the waiting fans whose polls it serves, 32 bytes a fan; polls of fans past it each cost a Redis round trip")
 	b.Duration(&c.Auto.TargetP99, "auto-target-p99", "TICKETVELO_AUTO_TARGET_P99", "auto mode raises the rate while the booker's p99 latency stays under this")
 	b.Float(&c.Auto.TargetErrors, "auto-target-error-rate", "TICKETVELO_AUTO_TARGET_ERROR_RATE", "auto mode raises the rate while the booker's error ratio (0-1) stays under this")
 	b.Float(&c.Auto.Increase, "auto-increase", "TICKETVELO_AUTO_INCREASE", "admissions per second auto mode adds each second while the booker is healthy")
@@ -99,6 +106,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("TICKETVELO_DEFAULT_MAX_ACTIVE: expected at least 1, got %d", c.DefaultMaxActive)
 	case c.RecoveryWindow < time.Second || c.RecoveryWindow > 10*time.Minute:
 		return fmt.Errorf("TICKETVELO_QUEUE_RECOVERY_WINDOW: expected 1s to 10m, got %s", c.RecoveryWindow)
+	case c.FanTableMB < 1 || c.FanTableMB > 16384 || c.FanTableMB&(c.FanTableMB-1) != 0:
+		return fmt.Errorf("TICKETVELO_FAN_TABLE_MB: expected a power of two from 1 to 16384, got %d", c.FanTableMB)
 	}
 	return c.Auto.validate()
 }

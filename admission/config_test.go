@@ -21,7 +21,7 @@ func TestConfigDefaultsAreValid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.GracePeriod != 60*time.Second || c.AdmissionTTL != 10*time.Minute || c.Interval != 100*time.Millisecond || c.RecoveryWindow != 30*time.Second {
+	if c.GracePeriod != 60*time.Second || c.AdmissionTTL != 10*time.Minute || c.Interval != 100*time.Millisecond || c.RecoveryWindow != 30*time.Second || c.FanTableMB != 64 {
 		t.Errorf("defaults: got %+v", c)
 	}
 }
@@ -53,6 +53,7 @@ func TestConfigRejectsBadValuesNamingTheVariable(t *testing.T) {
 		{"TICKETVELO_DEFAULT_ADMISSION_RATE", "NaN"},
 		{"TICKETVELO_DEFAULT_MAX_ACTIVE", "lots"},
 		{"TICKETVELO_QUEUE_RECOVERY_WINDOW", "0s"},
+		{"TICKETVELO_FAN_TABLE_MB", "100"},
 	} {
 		_, err := loadConfig(map[string]string{want.env: want.value})
 		if err == nil || !strings.HasPrefix(err.Error(), want.env+":") {

@@ -19,8 +19,8 @@ import (
 //   - the fan's mark: where they stood in the queue when it last asked
 //     Redis, in counts that stay true while the queue moves (see mark).
 //
-// It is a two-way set-associative table of 2^21 slots (64 MB) under
-// striped locks: a fan may sit in either slot of its set, and a newcomer
+// It is a two-way set-associative table of 32-byte slots (2^21 in the
+// default 64 MB, Config.FanTableMB) under striped locks: a fan may sit in either slot of its set, and a newcomer
 // takes the empty one or the one whose fan was seen longer ago. Direct
 // mapping lost a fifth of the marks to collisions once a few hundred
 // thousand fans polled, each loss a Redis round trip; two ways keep fans
@@ -50,9 +50,10 @@ type mark struct {
 	seq, left uint32
 }
 
-const fanSlots = 1 << 21
-
-func newFans(interval time.Duration) *fans { return newFanTable(interval, fanSlots) }
+// newFans is a table of mb megabytes, a power of two.
+func newFans(interval time.Duration, mb int) *fans {
+	return newFanTable(interval, mb<<20/int(unsafe.Sizeof(fanSlot{})))
+}
 
 // newFanTable is newFans with n slots, a power of two, at least 2.
 func newFanTable(interval time.Duration, n int) *fans {
@@ -62,7 +63,7 @@ func newFanTable(interval time.Duration, n int) *fans {
 }
 
 // adviseHugePages asks Linux to back the table with 2 MB pages. A poll
-// reads one slot at random in 64 MB: with 4 KB pages nearly every lookup
+// reads one slot at random in tens of MB: with 4 KB pages nearly every lookup
 // also misses the TLB and walks the page tables. Only advice: without
 // transparent huge pages the table works as before.
 func adviseHugePages(slots []fanSlot) {

@@ -7,7 +7,7 @@ import (
 )
 
 func TestFansWriteALastPollOncePerInterval(t *testing.T) {
-	tc := newFans(10 * time.Second)
+	tc := newFans(10*time.Second, 64)
 	t0 := time.Unix(1_800_000_000, 0)
 	steps := []struct {
 		event, user int64
@@ -28,7 +28,7 @@ func TestFansWriteALastPollOncePerInterval(t *testing.T) {
 			t.Fatalf("step %d (event %d user %d at +%s): due %v, want %v", i, s.event, s.user, s.at, got, s.want)
 		}
 	}
-	never := newFans(0)
+	never := newFans(0, 64)
 	for i := range 3 {
 		if touch, _, _ := never.poll(1, 1, t0, time.Minute, 0); !touch {
 			t.Fatalf("with no interval every poll must be written; poll %d was not", i)
@@ -56,7 +56,7 @@ func TestFansWriteALastPollOncePerInterval(t *testing.T) {
 }
 
 func TestFansRememberAMarkForItsFanAndAge(t *testing.T) {
-	tc := newFans(10 * time.Second)
+	tc := newFans(10*time.Second, 64)
 	t0 := time.Unix(1_800_000_000, 0)
 	m := mark{seq: 1234, left: 5}
 	tc.remember(1, 7, m, t0)
@@ -117,7 +117,7 @@ func TestWaitingAheadIsSureOnlyBeyondWhatTheStaleOverviewMayHide(t *testing.T) {
 // BenchmarkFansPoll polls fans in random order across a full-size table, as
 // far-back polls arrive: each lookup misses the CPU's caches.
 func BenchmarkFansPoll(b *testing.B) {
-	t := newFans(10 * time.Second)
+	t := newFans(10*time.Second, 64)
 	const crowd = 400_000
 	now := time.Unix(1_800_000_000, 0)
 	for u := int64(1); u <= crowd; u++ {
@@ -127,5 +127,15 @@ func BenchmarkFansPoll(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		t.poll(1, int64(order[i%crowd]+1), now, time.Minute, 0)
+	}
+}
+
+// TestFanTableTakesTheMemoryConfigured: TICKETVELO_FAN_TABLE_MB buys 32
+// bytes a fan, so the default 64 MB remembers 2^21 fans.
+func TestFanTableTakesTheMemoryConfigured(t *testing.T) {
+	for mb, want := range map[int]int{1: 1 << 15, 64: 1 << 21} {
+		if got := len(newFans(10*time.Second, mb).slots); got != want {
+			t.Errorf("%d MB: got %d slots, want %d", mb, got, want)
+		}
 	}
 }

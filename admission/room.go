@@ -74,7 +74,7 @@ func NewRoom(cfg Config, d Deps) *Room {
 	if d.CallTimeout <= 0 {
 		d.CallTimeout = 2 * time.Second
 	}
-	return &Room{client: d.Client, prefix: d.Prefix, ring: d.Ring, cfg: cfg, random: d.Random, bound: deadline.NewShared(d.CallTimeout), fans: newFans(cfg.GracePeriod / 6)}
+	return &Room{client: d.Client, prefix: d.Prefix, ring: d.Ring, cfg: cfg, random: d.Random, bound: deadline.NewShared(d.CallTimeout), fans: newFans(cfg.GracePeriod/6, cfg.FanTableMB)}
 }
 
 func (r *Room) eventKeys(eventID int64) *eventKeys {
