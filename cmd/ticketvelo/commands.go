@@ -22,7 +22,8 @@ type command struct {
 	// another command, not by people.
 	hidden bool
 	// bind registers the command's own flags and returns its main, which
-	// reads them and the Configs of s it runs.
+	// reads them and, for a command that runs services, their Configs in
+	// the stack it is given (bound to flags already).
 	bind bindFunc
 }
 
