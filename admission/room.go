@@ -128,8 +128,6 @@ type Status struct {
 // markOpen records that the event's queue is open (its draw is done).
 func (r *Room) markOpen(eventID int64) { r.eventKeys(eventID).open.Store(true) }
 
-func (r *Room) isOpen(eventID int64) bool { return r.eventKeys(eventID).open.Load() }
-
 func (r *Room) placeArgs(k *eventKeys, eventID, userID int64, now time.Time) (keys, args []string) {
 	bucket, field := k.seen(userID)
 	keys = []string{k.meta, k.pre, k.queue, k.active, k.tokens, k.ended, bucket}
