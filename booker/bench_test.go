@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/valyala/fasthttp"
 
+	"github.com/ticketvelo/ticketvelo/booker/pgstore"
 	"github.com/ticketvelo/ticketvelo/catalog"
 	"github.com/ticketvelo/ticketvelo/internal/database"
 	"github.com/ticketvelo/ticketvelo/internal/salekeys"
@@ -186,7 +187,7 @@ func naivePath(pool *pgxpool.Pool, ev *eventInfo, hold time.Duration, transactio
 			}
 			batch := &pgx.Batch{}
 			batch.Queue(`INSERT INTO idempotency_keys (user_id, key, scope, request_hash, status_code, response)
-				VALUES ($1, $2, $3, 'naive', 201, $4)`, r.user, key, holdScope(ev.ID), encodeStored(answer))
+				VALUES ($1, $2, $3, 'naive', 201, $4)`, r.user, key, pgstore.HoldKey(ev.ID, r.user, key).Scope, append([]byte("0:"), answer.body...))
 			batch.Queue(`INSERT INTO holds (id, event_id, user_id, seat_count, total_cents, expires_at, seat_nos)
 				VALUES ($1, $2, $3, $4, $5, $6, $7)`, holdID, ev.ID, r.user, len(r.seats), view.TotalCents, expires, r.seats)
 			batch.Queue(`INSERT INTO fan_tickets AS f (event_id, user_id, tickets) VALUES ($1, $2, $3)

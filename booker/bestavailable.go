@@ -2,12 +2,7 @@ package booker
 
 import (
 	"context"
-	"fmt"
 	"slices"
-
-	"github.com/jackc/pgx/v5"
-
-	"github.com/ticketvelo/ticketvelo/internal/database"
 )
 
 // chooseSeats picks the best available seats of the request's section from
@@ -36,7 +31,7 @@ func (h *holdRules) chooseSeats(ctx context.Context, req *holdRequest, exclude [
 func (h *holdRules) chooseSeatsFromPostgres(ctx context.Context, req *holdRequest, exclude []int) ([]int, error) {
 	ev := req.ev
 	first, last := sectionRange(&ev.sections[req.section])
-	takenSet, err := h.pg.takenSeats(ctx, ev.ID, first, last)
+	takenSet, err := h.pg.TakenSeats(ctx, ev.ID, first, last)
 	if err != nil {
 		return nil, err
 	}
@@ -44,29 +39,6 @@ func (h *holdRules) chooseSeatsFromPostgres(ctx context.Context, req *holdReques
 		takenSet[int32(e)] = true
 	}
 	return pickSeats(&ev.sections[req.section], func(no int32) bool { return takenSet[no] }, req.quantity, req.together), nil
-}
-
-// takenSeats reads which seats from first to last are held or sold.
-func (p *pgStore) takenSeats(ctx context.Context, eventID int64, first, last int) (map[int32]bool, error) {
-	p.stats.pgTx(opHoldRead)
-	taken := map[int32]bool{}
-	err := database.Retry(ctx, func() error {
-		clear(taken)
-		rows, err := p.pool.Query(ctx, `SELECT seat_no FROM seats WHERE event_id = $1 AND seat_no BETWEEN $2 AND $3 AND status <> 'available'`, eventID, first, last)
-		if err != nil {
-			return err
-		}
-		var no int32
-		_, err = pgx.ForEachRow(rows, []any{&no}, func() error {
-			taken[no] = true
-			return nil
-		})
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("reading taken seats: %w", err)
-	}
-	return taken, nil
 }
 
 // sectionRange is the first and last seat_no of a section; a section's

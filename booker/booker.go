@@ -18,6 +18,7 @@ import (
 	"github.com/redis/rueidis"
 	"github.com/rs/zerolog"
 
+	"github.com/ticketvelo/ticketvelo/booker/pgstore"
 	"github.com/ticketvelo/ticketvelo/booker/redisstore"
 	"github.com/ticketvelo/ticketvelo/internal/config"
 	"github.com/ticketvelo/ticketvelo/internal/httpapi"
@@ -61,7 +62,7 @@ type Service struct {
 	storeTimeout time.Duration
 	log          zerolog.Logger
 
-	pg         *pgStore
+	pg         *pgstore.Store
 	redis      *redisstore.Store
 	events     *eventCache
 	snapshots  *snapshots
@@ -71,17 +72,17 @@ type Service struct {
 	health     *healthWindow
 	ops        *opsStats // the ops console's figures
 	stats      *counters
+	hooks      *testHooks
 	healthLoop healthReporter
 }
 
-// testHooks let tests stall a hold at its two critical moments.
+// testHooks let tests stall a hold at its two critical moments: before
+// the hold transaction begins, with the seat locks (if any) held; and
+// inside it (pgstore.Hooks.AfterSeatUpdate), once the seats are updated
+// and before the commit.
 type testHooks struct {
-	// beforeHoldTx runs before the hold transaction begins, with the
-	// seat locks (if any) held.
 	beforeHoldTx func(seats []int)
-	// afterSeatUpdate runs inside the hold transaction once the seats are
-	// updated and before the commit.
-	afterSeatUpdate func(seats []int)
+	pgstore.Hooks
 }
 
 // New returns a booker with the settings cfg over o.
@@ -103,16 +104,17 @@ func New(cfg Config, o Deps) (*Service, error) {
 		o.StoreTimeout = config.Default().StoreTimeout
 	}
 	stats := newCounters()
-	s := &Service{tokens: o.Tokens, now: o.Now, storeTimeout: o.StoreTimeout, log: o.Log, stats: stats, health: newHealthWindow()}
+	s := &Service{tokens: o.Tokens, now: o.Now, storeTimeout: o.StoreTimeout, log: o.Log, stats: stats, health: newHealthWindow(), hooks: &testHooks{}}
 	s.ops = newOpsStats(o.Redis, o.Prefix, o.Now)
-	s.pg = &pgStore{pool: o.Pool, stats: stats, hooks: &testHooks{}}
+	s.pg = pgstore.New(o.Pool, pgstore.Options{Count: stats.pgTx, Hooks: &s.hooks.Hooks})
 	s.redis = redisstore.New(o.Redis, o.Prefix, cfg.RedisTimeout, stats.redisDown)
-	s.events = newEventCache(s.pg.loadEvent, o.StoreTimeout)
+	s.events = newEventCache(func(ctx context.Context, id int64) (*eventInfo, error) { return loadEvent(ctx, s.pg, id) }, o.StoreTimeout)
 	s.snapshots = newSnapshots(s.pg, s.redis, s.events, snapshotOptions{
-		interval: cfg.SnapshotInterval, storeTimeout: o.StoreTimeout, answerTTL: cfg.IdempotencyTTL, now: o.Now}, o.Log)
+		interval: cfg.SnapshotInterval, storeTimeout: o.StoreTimeout, answerTTL: cfg.IdempotencyTTL, now: o.Now}, stats, o.Log)
 	s.sweeper = &sweeper{pg: s.pg, redis: s.redis, admissions: o.Admissions, stats: stats, log: o.Log, now: o.Now,
 		interval: cfg.SweepInterval, batch: cfg.SweepBatch, answerTTL: cfg.IdempotencyTTL}
-	s.holds = newHoldRules(s.pg, s.redis, s.snapshots, cfg, o.StoreTimeout, o.Now, o.Log)
+	s.holds = &holdRules{pg: s.pg, redis: s.redis, snapshots: s.snapshots, cfg: cfg, storeTimeout: o.StoreTimeout, now: o.Now, log: o.Log,
+		stats: stats, hooks: s.hooks, slots: make(chan struct{}, max(1, cfg.HoldConcurrency))}
 	s.orders = &orderRules{pg: s.pg, redis: s.redis, events: s.events, expiry: s.sweeper, cfg: cfg,
 		storeTimeout: o.StoreTimeout, now: o.Now, log: o.Log}
 	s.healthLoop = healthReporter{window: s.health, admissions: o.Admissions, interval: cfg.HealthInterval, log: o.Log}

@@ -9,11 +9,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/ticketvelo/ticketvelo/booker/pgstore"
 	"github.com/ticketvelo/ticketvelo/internal/apperr"
-	"github.com/ticketvelo/ticketvelo/internal/database"
 )
 
 var errEventNotFound = apperr.New(apperr.NotFound, "event_not_found", "no such event")
@@ -123,62 +122,58 @@ func (c *eventCache) get(ctx context.Context, id int64) (*eventInfo, error) {
 	return v.(*eventInfo), nil
 }
 
-// loadEvent reads an event and its seat layout in one round trip.
-func (p *pgStore) loadEvent(ctx context.Context, id int64) (*eventInfo, error) {
-	ev := &eventInfo{ID: id, bySec: map[string]int{}}
-	p.stats.pgTx(opLoad)
-	batch := &pgx.Batch{}
-	batch.Queue(`SELECT e.name, e.currency, e.max_tickets_per_fan, e.sale_opens_at, e.starts_at, v.name, v.city, v.timezone
-		FROM events e JOIN venues v ON v.id = e.venue_id WHERE e.id = $1`, id).QueryRow(func(row pgx.Row) error {
-		return row.Scan(&ev.Name, &ev.Currency, &ev.MaxPerFan, &ev.SaleOpensAt, &ev.StartsAt, &ev.Venue, &ev.City, &ev.Timezone)
-	})
-	var (
-		no, number, price  int32
-		section, row, tier string
-		accessible         bool
-	)
-	batch.Queue(`SELECT seat_no, section, row_label, number, price_cents, tier, accessible
-		FROM seats WHERE event_id = $1 ORDER BY seat_no`, id).Query(func(rows pgx.Rows) error {
-		_, err := pgx.ForEachRow(rows, []any{&no, &section, &row, &number, &price, &tier, &accessible}, func() error {
-			if int(no) != len(ev.seats) {
-				return fmt.Errorf("seat numbers of event %d have a gap at %d", id, len(ev.seats))
-			}
-			si, ok := ev.bySec[section]
-			if !ok {
-				si = len(ev.sections)
-				ev.bySec[section] = si
-				ev.sections = append(ev.sections, sectionInfo{Name: section, Tier: tier, nameJSON: jsonString(section), tierJSON: jsonString(tier)})
-			}
-			sec := &ev.sections[si]
-			ri := len(sec.Rows) - 1
-			if ri < 0 || sec.Rows[ri].Label != row {
-				// Rows arrive in layout order, so a row label seen before in
-				// this section would mean the layout interleaves rows.
-				sec.Rows = append(sec.Rows, rowInfo{Label: row, labelJSON: jsonString(row)})
-				ri++
-			}
-			sec.Rows[ri].Seats = append(sec.Rows[ri].Seats, no)
-			ev.seats = append(ev.seats, seatInfo{Section: int32(si), Row: int32(ri), Number: number, PriceCents: price, Accessible: accessible})
-			return nil
-		})
-		return err
-	})
-	err := database.Retry(ctx, func() error {
-		ev.seats, ev.sections, ev.bySec = nil, nil, map[string]int{}
-		return p.pool.SendBatch(ctx, batch).Close()
-	})
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, errEventNotFound
-	}
+// eventLoader is what the event cache needs of Postgres.
+type eventLoader interface {
+	LoadEvent(ctx context.Context, id int64) (_ pgstore.Event, found bool, _ error)
+}
+
+var _ eventLoader = (*pgstore.Store)(nil)
+
+// loadEvent reads an event and its seat layout into memory.
+func loadEvent(ctx context.Context, pg eventLoader, id int64) (*eventInfo, error) {
+	e, found, err := pg.LoadEvent(ctx, id)
 	if err != nil {
-		return nil, fmt.Errorf("loading event %d: %w", id, err)
+		return nil, err
 	}
-	if len(ev.seats) == 0 {
+	if !found {
 		return nil, errEventNotFound
 	}
-	ev.versions = make([]atomic.Int64, len(ev.seats))
-	ev.nameJSON = jsonString(ev.Name)
-	return ev, nil
+	return newEventInfo(id, e), nil
+}
+
+// newEventInfo lays out the event's seats, which come in layout order, in
+// sections and rows.
+func newEventInfo(id int64, e pgstore.Event) *eventInfo {
+	ev := &eventInfo{ID: id, Name: e.Name, Currency: e.Currency, MaxPerFan: e.MaxPerFan, SaleOpensAt: e.SaleOpensAt,
+		StartsAt: e.StartsAt, Venue: e.Venue, City: e.City, Timezone: e.Timezone, bySec: map[string]int{},
+		seats: make([]seatInfo, len(e.Seats)), versions: make([]atomic.Int64, len(e.Seats)), nameJSON: jsonString(e.Name)}
+	for no, s := range e.Seats {
+		si, ok := ev.bySec[s.Section]
+		if !ok {
+			si = len(ev.sections)
+			ev.bySec[s.Section] = si
+			ev.sections = append(ev.sections, sectionInfo{Name: s.Section, Tier: s.Tier, nameJSON: jsonString(s.Section), tierJSON: jsonString(s.Tier)})
+		}
+		sec := &ev.sections[si]
+		ri := len(sec.Rows) - 1
+		if ri < 0 || sec.Rows[ri].Label != s.Row {
+			// Rows arrive in layout order, so a row label seen before in
+			// this section would mean the layout interleaves rows.
+			sec.Rows = append(sec.Rows, rowInfo{Label: s.Row, labelJSON: jsonString(s.Row)})
+			ri++
+		}
+		sec.Rows[ri].Seats = append(sec.Rows[ri].Seats, int32(no))
+		ev.seats[no] = seatInfo{Section: int32(si), Row: int32(ri), Number: s.Number, PriceCents: s.PriceCents, Accessible: s.Accessible}
+	}
+	return ev
+}
+
+// remember keeps the seat versions a transaction saw, for the next hold
+// to expect.
+func (e *eventInfo) remember(seen []pgstore.SeatVersion) {
+	for _, v := range seen {
+		e.versions[v.Seat].Store(v.Version)
+	}
 }
 
 func jsonString(s string) []byte {

@@ -101,7 +101,7 @@ func TestSweepersInParallel(t *testing.T) {
 	ctx := context.Background()
 	for i := range 400 {
 		req := &holdRequest{ev: mustEvent(t, h), userID: fans[i%100], seats: []int{2 * i, 2*i + 1}, key: "k" + itoa(i), hash: "h"}
-		if out, err := h.svc.pg.holdTx(ctx, req, req.seats, h.svc.now().Add(h.svc.holds.cfg.HoldTTL)); err != nil || out.created == nil {
+		if out, err := h.svc.holds.holdTx(ctx, req, req.seats, h.svc.now().Add(h.svc.holds.cfg.HoldTTL)); err != nil || out.created == nil {
 			t.Fatalf("hold %d: %+v %v", i, out, err)
 		}
 	}

@@ -369,7 +369,7 @@ func TestBusyBookerShedsHoldsInsteadOfQueueing(t *testing.T) {
 	users := h.users(2)
 	stalled, resume := make(chan struct{}), make(chan struct{})
 	var once sync.Once
-	h.svc.pg.hooks.beforeHoldTx = func([]int) {
+	h.svc.hooks.beforeHoldTx = func([]int) {
 		once.Do(func() {
 			close(stalled)
 			<-resume
@@ -410,7 +410,7 @@ func TestHoldWhoseCommitWasLostIsReplayed(t *testing.T) {
 	h.serve()
 	fan := h.users(1)[0]
 	var once sync.Once
-	h.svc.pg.hooks.afterSeatUpdate = func([]int) { once.Do(h.pgProxy.StallReplies) } // the COMMIT's answer is held back
+	h.svc.hooks.AfterSeatUpdate = func([]int) { once.Do(h.pgProxy.StallReplies) } // the COMMIT's answer is held back
 	r := h.holdSeats(fan, "k", 7)
 	if r.status != 503 {
 		t.Fatalf("hold whose COMMIT's answer stalled: got %d %s, want 503", r.status, r.body)

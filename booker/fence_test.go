@@ -21,7 +21,7 @@ func TestFenceLockExpiresWhileHolderStallsInTransaction(t *testing.T) {
 	users := h.users(2)
 	stalled, resume := make(chan struct{}), make(chan struct{})
 	var once sync.Once
-	h.svc.pg.hooks.afterSeatUpdate = func(seats []int) {
+	h.svc.hooks.AfterSeatUpdate = func(seats []int) {
 		if slices.Equal(seats, []int{1, 2}) {
 			once.Do(func() {
 				close(stalled)
@@ -77,7 +77,7 @@ func TestFenceLockExpiresBeforeStalledHolderUpdates(t *testing.T) {
 	users := h.users(2)
 	stalled, resume := make(chan struct{}), make(chan struct{})
 	var once sync.Once
-	h.svc.pg.hooks.beforeHoldTx = func(seats []int) {
+	h.svc.hooks.beforeHoldTx = func(seats []int) {
 		if slices.Equal(seats, []int{1, 2}) {
 			once.Do(func() {
 				close(stalled)

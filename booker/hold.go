@@ -10,6 +10,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/valyala/fasthttp"
 
+	"github.com/ticketvelo/ticketvelo/booker/pgstore"
 	"github.com/ticketvelo/ticketvelo/booker/redisstore"
 	"github.com/ticketvelo/ticketvelo/internal/apperr"
 )
@@ -98,9 +99,9 @@ type holdOutcome struct {
 // transaction, and the settling of the outcome in Redis. They hold the two
 // stores and the settings they use, and nothing else.
 type holdRules struct {
-	pg        *pgStore
-	redis     *redisstore.Store
-	snapshots *snapshots
+	pg        holdPostgres
+	redis     holdRedis
+	snapshots bitmapWarmer
 	cfg       Config
 	// storeTimeout bounds a request's store work (see pendingTTL).
 	storeTimeout time.Duration
@@ -112,10 +113,37 @@ type holdRules struct {
 	slots chan struct{}
 }
 
-func newHoldRules(pg *pgStore, rs *redisstore.Store, sn *snapshots, cfg Config, storeTimeout time.Duration, now func() time.Time, log zerolog.Logger) *holdRules {
-	return &holdRules{pg: pg, redis: rs, snapshots: sn, cfg: cfg, storeTimeout: storeTimeout, now: now, log: log,
-		stats: pg.stats, hooks: pg.hooks, slots: make(chan struct{}, max(1, cfg.HoldConcurrency))}
+// holdPostgres is what the hold rules need of Postgres.
+type holdPostgres interface {
+	Hold(ctx context.Context, d pgstore.HoldDraft) (pgstore.HoldResult, error)
+	StoredAnswer(ctx context.Context, k pgstore.Key) (_ pgstore.Recorded, found bool, _ error)
+	TakenSeats(ctx context.Context, eventID int64, first, last int) (map[int32]bool, error)
 }
+
+// holdRedis is what the hold rules need of Redis.
+type holdRedis interface {
+	IdemKey(eventID, userID int64, key string) string
+	Claim(ctx context.Context, a redisstore.ClaimArgs) (redisstore.ClaimResult, error)
+	Get(ctx context.Context, key string) (redisstore.Record, error)
+	Forget(ctx context.Context, key string) error
+	SetRecord(ctx context.Context, key string, value redisstore.Record, ttl time.Duration) error
+	SwapRecord(ctx context.Context, key string, old, value redisstore.Record, ttl time.Duration) error
+	TryLock(ctx context.Context, eventID int64, seats []int, ttl time.Duration, owner string, sentinel int) (locks *redisstore.Locks, busy, taken []int, err error)
+	TakenBits(ctx context.Context, eventID int64, sentinel int, seats []int) (taken []int, cold bool, err error)
+	BitmapRange(ctx context.Context, eventID int64, sentinel, from, to int) (bits []byte, cold bool, err error)
+	Settle(ctx context.Context, eventID int64, seats []int, w redisstore.Write, locks *redisstore.Locks) error
+}
+
+// bitmapWarmer rebuilds an event's taken-seat bitmap that Redis lost.
+type bitmapWarmer interface {
+	warm(ctx context.Context, ev *eventInfo)
+}
+
+var (
+	_ holdPostgres = (*pgstore.Store)(nil)
+	_ holdRedis    = (*redisstore.Store)(nil)
+	_ bitmapWarmer = (*snapshots)(nil)
+)
 
 // pendingTTL bounds how long a hold's idempotency claim says "in flight"
 // when the request that took it could not give it back (its booker died,
@@ -333,7 +361,7 @@ func (h *holdRules) lockAndHold(ctx context.Context, req *holdRequest, seats []i
 	if hook := h.hooks.beforeHoldTx; hook != nil {
 		hook(seats)
 	}
-	out, err := h.pg.holdTx(ctx, req, seats, h.now().Add(h.cfg.HoldTTL))
+	out, err := h.holdTx(ctx, req, seats, h.now().Add(h.cfg.HoldTTL))
 	return out, locks, err
 }
 

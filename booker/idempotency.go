@@ -4,12 +4,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"fmt"
-	"strconv"
-	"strings"
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/ticketvelo/ticketvelo/booker/pgstore"
 	"github.com/ticketvelo/ticketvelo/booker/redisstore"
 	"github.com/ticketvelo/ticketvelo/internal/apperr"
 )
@@ -84,17 +82,19 @@ func replayRecord(rec redisstore.Record, hash string) (answer, error) {
 	return answer{status: d.Status, body: d.Body, retryAfter: d.RetryAfter, replayed: true}, nil
 }
 
-// Stored responses are "<retry-after>:<body>" so a replayed 429 or 503
-// keeps its Retry-After.
-func encodeStored(a answer) []byte {
-	return append([]byte(strconv.Itoa(a.retryAfter)+":"), a.body...)
+// kept is a as an idempotency record in Postgres keeps it.
+func (a answer) kept() pgstore.Answer {
+	return pgstore.Answer{Status: a.status, RetryAfter: a.retryAfter, Body: a.body}
 }
 
-func decodeStored(status int, stored []byte) (answer, error) {
-	head, body, ok := strings.Cut(string(stored), ":")
-	retry, err := strconv.Atoi(head)
-	if !ok || err != nil {
-		return answer{}, fmt.Errorf("stored idempotent response is corrupt")
-	}
-	return answer{status: status, body: []byte(body), retryAfter: retry, replayed: true}, nil
+// answerOf is the answer a record in Postgres keeps.
+func answerOf(k pgstore.Answer) answer {
+	return answer{status: k.Status, body: k.Body, retryAfter: k.RetryAfter}
+}
+
+// replayOf is the answer a record in Postgres kept, replayed.
+func replayOf(k pgstore.Answer) answer {
+	a := answerOf(k)
+	a.replayed = true
+	return a
 }

@@ -82,7 +82,7 @@ func TestHoldDuplicatesInFlight(t *testing.T) {
 	h.serve()
 	fan := h.users(1)[0]
 	entered := make(chan struct{}, 1)
-	h.svc.pg.hooks.beforeHoldTx = func([]int) {
+	h.svc.hooks.beforeHoldTx = func([]int) {
 		select {
 		case entered <- struct{}{}:
 			time.Sleep(300 * time.Millisecond)

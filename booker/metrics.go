@@ -5,27 +5,9 @@ import (
 
 	"github.com/VictoriaMetrics/metrics"
 
+	"github.com/ticketvelo/ticketvelo/booker/pgstore"
 	"github.com/ticketvelo/ticketvelo/internal/promtext"
 )
-
-// Postgres operations, counted by transaction.
-type pgOp int
-
-const (
-	opLoad pgOp = iota
-	opHoldTx
-	opHoldRead // best-available and fallbacks reading seats without Redis
-	opConfirmTx
-	opReleaseTx
-	opCancelTx
-	opIdempotency
-	opRead
-	opSweep
-	opSnapshot
-	numPGOps
-)
-
-var pgOpNames = [numPGOps]string{"load_event", "hold", "hold_read", "confirm", "release", "cancel", "idempotency", "read", "sweep", "snapshot"}
 
 // The layer that decided a hold.
 type layer int
@@ -61,7 +43,7 @@ var holdLatencyBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01,
 // Prometheus and also kept per Service, so a test reads exactly what its own
 // booker did while other tests run beside it.
 type counters struct {
-	pg      [numPGOps]atomic.Int64
+	pg      [pgstore.NumOps]atomic.Int64
 	decided [numOutcomes][numLayers]atomic.Int64
 	waits   atomic.Int64
 	fallbak atomic.Int64
@@ -69,7 +51,7 @@ type counters struct {
 	repairs atomic.Int64
 	shed    atomic.Int64
 
-	pgTotal      [numPGOps]*metrics.Counter
+	pgTotal      [pgstore.NumOps]*metrics.Counter
 	decidedTotal [numOutcomes][numLayers]*metrics.Counter
 }
 
@@ -106,8 +88,8 @@ func ordersTotal(result string) *metrics.Counter {
 
 func newCounters() *counters {
 	c := &counters{}
-	for op := range numPGOps {
-		c.pgTotal[op] = metrics.GetOrCreateCounter(pgFamily + `{op="` + pgOpNames[op] + `"}`)
+	for op := range pgstore.NumOps {
+		c.pgTotal[op] = metrics.GetOrCreateCounter(pgFamily + `{op="` + op.String() + `"}`)
 	}
 	for o := range numOutcomes {
 		for l := range numLayers {
@@ -118,7 +100,7 @@ func newCounters() *counters {
 }
 
 // pgTx counts one Postgres transaction (or a lone statement, which is one).
-func (c *counters) pgTx(op pgOp) {
+func (c *counters) pgTx(op pgstore.Op) {
 	c.pg[op].Add(1)
 	c.pgTotal[op].Inc()
 }
@@ -174,10 +156,10 @@ func (s *Service) Stats() Stats {
 	c := s.stats
 	st := Stats{Transactions: map[string]int64{}, Decided: map[string]int64{},
 		LockWaits: c.waits.Load(), RedisFallbacks: c.fallbak.Load(), HoldsExpired: c.expired.Load(), BitmapRepairs: c.repairs.Load(), HoldsShed: c.shed.Load()}
-	for op := range numPGOps {
-		st.Transactions[pgOpNames[op]] = c.pg[op].Load()
+	for op := range pgstore.NumOps {
+		st.Transactions[op.String()] = c.pg[op].Load()
 	}
-	st.HoldTransactions = c.pg[opHoldTx].Load() + c.pg[opHoldRead].Load()
+	st.HoldTransactions = c.pg[pgstore.OpHold].Load() + c.pg[pgstore.OpHoldRead].Load()
 	for o := range numOutcomes {
 		for l := range numLayers {
 			if n := c.decided[o][l].Load(); n > 0 {

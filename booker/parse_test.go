@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ticketvelo/ticketvelo/booker/pgstore"
 	"github.com/ticketvelo/ticketvelo/catalog"
 	"github.com/ticketvelo/ticketvelo/internal/apperr"
 	"github.com/ticketvelo/ticketvelo/internal/httpapi"
@@ -14,22 +15,12 @@ import (
 
 // eventFromLayout builds the in-memory event the booker would load.
 func eventFromLayout(l catalog.Layout, maxPerFan int) *eventInfo {
-	ev := &eventInfo{ID: 1, Name: "Test", Currency: "GBP", MaxPerFan: maxPerFan, bySec: map[string]int{}}
+	e := pgstore.Event{Name: "Test", Currency: "GBP", MaxPerFan: maxPerFan}
 	for _, s := range l.Seats() {
-		si, ok := ev.bySec[s.Section]
-		if !ok {
-			si = len(ev.sections)
-			ev.bySec[s.Section] = si
-			ev.sections = append(ev.sections, sectionInfo{Name: s.Section, Tier: s.Tier, nameJSON: jsonString(s.Section), tierJSON: jsonString(s.Tier)})
-		}
-		sec := &ev.sections[si]
-		if len(sec.Rows) == 0 || sec.Rows[len(sec.Rows)-1].Label != s.Row {
-			sec.Rows = append(sec.Rows, rowInfo{Label: s.Row, labelJSON: jsonString(s.Row)})
-		}
-		sec.Rows[len(sec.Rows)-1].Seats = append(sec.Rows[len(sec.Rows)-1].Seats, int32(s.No))
-		ev.seats = append(ev.seats, seatInfo{Section: int32(si), Row: int32(len(sec.Rows) - 1), Number: int32(s.Number), PriceCents: int32(s.PriceCents), Accessible: s.Accessible})
+		e.Seats = append(e.Seats, pgstore.Seat{Section: s.Section, Row: s.Row, Tier: s.Tier, Number: int32(s.Number),
+			PriceCents: int32(s.PriceCents), Accessible: s.Accessible})
 	}
-	return ev
+	return newEventInfo(1, e)
 }
 
 // FuzzHoldBody: whatever the body, parsing answers a 4xx error or a request

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"fmt"
 	"hash/fnv"
 	"strconv"
 	"strings"
@@ -12,12 +11,11 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/rs/zerolog"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/ticketvelo/ticketvelo/booker/pgstore"
 	"github.com/ticketvelo/ticketvelo/booker/redisstore"
-	"github.com/ticketvelo/ticketvelo/internal/database"
 	"github.com/ticketvelo/ticketvelo/internal/loop"
 )
 
@@ -30,8 +28,8 @@ import (
 // memory and asks Redis at most every localTTL whether a newer one exists,
 // so thousands of fans watching the map cost neither Postgres nor much Redis.
 type snapshots struct {
-	pg     *pgStore
-	redis  *redisstore.Store
+	pg     snapshotPostgres
+	redis  snapshotRedis
 	events *eventCache
 	opts   snapshotOptions
 	log    zerolog.Logger
@@ -43,6 +41,31 @@ type snapshots struct {
 	mu       sync.Mutex
 	prevDiff map[int64][]byte // bitmap bits that disagreed with Postgres at the last build
 }
+
+// snapshotPostgres is what the snapshots need of Postgres.
+type snapshotPostgres interface {
+	ReadStatuses(ctx context.Context, eventID int64, capacity int) (statuses []byte, asOf time.Time, err error)
+	RecentHoldAnswers(ctx context.Context, eventID int64, since time.Time) ([]pgstore.KeptAnswer, error)
+}
+
+// snapshotRedis is what the snapshots need of Redis.
+type snapshotRedis interface {
+	Lease(ctx context.Context, eventID int64, ttl time.Duration) (bool, error)
+	TakenBits(ctx context.Context, eventID int64, sentinel int, seats []int) (taken []int, cold bool, err error)
+	Bitmap(ctx context.Context, eventID int64) ([]byte, error)
+	SetBitmap(ctx context.Context, eventID int64, bits []byte) error
+	SetBitValues(ctx context.Context, eventID int64, bits []redisstore.BitValue) error
+	StoreMap(ctx context.Context, eventID int64, m redisstore.StoredMap) error
+	MapMeta(ctx context.Context, eventID int64) (meta string, found bool, err error)
+	LoadMap(ctx context.Context, eventID int64) (_ redisstore.StoredMap, found bool, _ error)
+	IdemKey(eventID, userID int64, key string) string
+	RestoreRecords(ctx context.Context, writes []redisstore.Write) error
+}
+
+var (
+	_ snapshotPostgres = (*pgstore.Store)(nil)
+	_ snapshotRedis    = (*redisstore.Store)(nil)
+)
 
 // mapCopy is one encoded seat map, whole and as its status view.
 type mapCopy struct {
@@ -78,8 +101,8 @@ type snapshotOptions struct {
 	now          func() time.Time
 }
 
-func newSnapshots(pg *pgStore, rs *redisstore.Store, events *eventCache, opts snapshotOptions, log zerolog.Logger) *snapshots {
-	return &snapshots{pg: pg, redis: rs, events: events, opts: opts, log: log, stats: pg.stats, prevDiff: map[int64][]byte{}}
+func newSnapshots(pg snapshotPostgres, rs snapshotRedis, events *eventCache, opts snapshotOptions, stats *counters, log zerolog.Logger) *snapshots {
+	return &snapshots{pg: pg, redis: rs, events: events, opts: opts, log: log, stats: stats, prevDiff: map[int64][]byte{}}
 }
 
 func (sn *snapshots) touch(eventID int64) {
@@ -150,7 +173,7 @@ func (sn *snapshots) warm(ctx context.Context, ev *eventInfo) {
 			return nil, err
 		}
 		if won {
-			statuses, _, err := sn.pg.readStatuses(ctx, ev)
+			statuses, _, err := sn.pg.ReadStatuses(ctx, ev.ID, ev.capacity())
 			if err == nil {
 				err = sn.reconcile(ctx, ev, statuses)
 			}
@@ -169,20 +192,15 @@ func (sn *snapshots) warm(ctx context.Context, ev *eventInfo) {
 	})
 }
 
-// Seat statuses as the snapshot reads them.
-const (
-	seatAvailable byte = iota
-	seatHeld
-	seatSold
-)
-
+// statusJSON are the seat statuses of the map, by pgstore's status code
+// (SeatAvailable, SeatHeld, SeatSold).
 var statusJSON = [...][]byte{[]byte(`"available"`), []byte(`"held"`), []byte(`"sold"`)}
 
 // build reads the event's seat statuses from Postgres, stores the encoded
 // map in Redis and brings the bitmap in line with Postgres.
 func (sn *snapshots) build(ctx context.Context, ev *eventInfo) (*mapCopy, error) {
 	start := time.Now()
-	statuses, asOf, err := sn.pg.readStatuses(ctx, ev)
+	statuses, asOf, err := sn.pg.ReadStatuses(ctx, ev.ID, ev.capacity())
 	if err != nil {
 		return nil, err
 	}
@@ -193,36 +211,6 @@ func (sn *snapshots) build(ctx context.Context, ev *eventInfo) (*mapCopy, error)
 		return m, err
 	}
 	return m, sn.reconcile(ctx, ev, statuses)
-}
-
-// readStatuses reads which seats are held or sold.
-func (p *pgStore) readStatuses(ctx context.Context, ev *eventInfo) ([]byte, time.Time, error) {
-	asOf := time.Now()
-	statuses := make([]byte, ev.capacity())
-	p.stats.pgTx(opSnapshot)
-	err := database.Retry(ctx, func() error {
-		clear(statuses)
-		rows, err := p.pool.Query(ctx, `SELECT seat_no, status FROM seats WHERE event_id = $1 AND status <> 'available'`, ev.ID)
-		if err != nil {
-			return err
-		}
-		var no int32
-		var status string
-		_, err = pgx.ForEachRow(rows, []any{&no, &status}, func() error {
-			if int(no) < len(statuses) {
-				statuses[no] = seatHeld
-				if status == "sold" {
-					statuses[no] = seatSold
-				}
-			}
-			return nil
-		})
-		return err
-	})
-	if err != nil {
-		return nil, asOf, fmt.Errorf("reading seat statuses: %w", err)
-	}
-	return statuses, asOf, nil
 }
 
 func (sn *snapshots) store(ctx context.Context, ev *eventInfo, m *mapCopy) error {
@@ -246,7 +234,7 @@ func (sn *snapshots) reconcile(ctx context.Context, ev *eventInfo, statuses []by
 	n := ev.capacity()
 	want := make([]byte, (n+1+7)/8)
 	for i, st := range statuses {
-		if st != seatAvailable {
+		if st != pgstore.SeatAvailable {
 			want[i/8] |= 0x80 >> (i % 8)
 		}
 	}
@@ -302,14 +290,14 @@ func (sn *snapshots) fixes(eventID int64, n int, want, cur []byte) []redisstore.
 // back into Redis after Redis lost them.
 func (sn *snapshots) restoreAnswers(ctx context.Context, ev *eventInfo) error {
 	now := sn.opts.now()
-	kept, err := sn.pg.recentAnswers(ctx, holdScope(ev.ID), now.Add(-sn.opts.answerTTL))
+	kept, err := sn.pg.RecentHoldAnswers(ctx, ev.ID, now.Add(-sn.opts.answerTTL))
 	if err != nil {
 		return err
 	}
 	writes := make([]redisstore.Write, 0, len(kept))
 	for _, k := range kept {
-		if ttl := sn.opts.answerTTL - now.Sub(k.createdAt); ttl > 0 {
-			writes = append(writes, redisstore.Write{Key: sn.redis.IdemKey(ev.ID, k.userID, k.key), Value: doneRecord(k.hash, k.answer), TTL: ttl})
+		if ttl := sn.opts.answerTTL - now.Sub(k.CreatedAt); ttl > 0 {
+			writes = append(writes, redisstore.Write{Key: sn.redis.IdemKey(ev.ID, k.UserID, k.Key), Value: doneRecord(k.Hash, replayOf(k.Answer)), TTL: ttl})
 		}
 	}
 	return sn.redis.RestoreRecords(ctx, writes)
@@ -394,7 +382,7 @@ func (sn *snapshots) fetch(ctx context.Context, ev *eventInfo, have *mapCopy) (_
 
 // buildLocal builds a map from Postgres for this booker alone (Redis away).
 func (sn *snapshots) buildLocal(ctx context.Context, ev *eventInfo) (*mapCopy, error) {
-	statuses, asOf, err := sn.pg.readStatuses(ctx, ev)
+	statuses, asOf, err := sn.pg.ReadStatuses(ctx, ev.ID, ev.capacity())
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/ticketvelo/ticketvelo/booker/pgstore"
 	"github.com/ticketvelo/ticketvelo/booker/redisstore"
 	"github.com/ticketvelo/ticketvelo/internal/database"
 )
@@ -69,7 +70,7 @@ func (h *holdRules) settleUnknown(ctx context.Context, req *holdRequest, rec red
 	if rec != redisstore.UnknownRecord(req.hash) {
 		return rec, true, nil // another request's key: replaying it says 422
 	}
-	first, found, err := h.pg.storedAnswer(ctx, req.userID, holdScope(req.ev.ID), req.key)
+	first, found, err := h.pg.StoredAnswer(ctx, pgstore.HoldKey(req.ev.ID, req.userID, req.key))
 	if err != nil {
 		return "", false, err
 	}
@@ -77,7 +78,7 @@ func (h *holdRules) settleUnknown(ctx context.Context, req *holdRequest, rec red
 	if !found {
 		return "", false, h.redis.SwapRecord(ctx, key, rec, "", 0)
 	}
-	done := doneRecord(first.hash, first.answer)
+	done := doneRecord(first.Hash, replayOf(first.Answer))
 	// Best effort: Postgres keeps the answer either way.
 	_ = h.redis.SwapRecord(ctx, key, rec, done, h.cfg.IdempotencyTTL)
 	return done, true, nil

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ticketvelo/ticketvelo/booker/pgstore"
 	"github.com/ticketvelo/ticketvelo/internal/apperr"
 	"github.com/ticketvelo/ticketvelo/internal/httpapi"
 	"github.com/ticketvelo/ticketvelo/internal/uuidtext"
@@ -70,6 +71,16 @@ func (ev *eventInfo) holdView(id, status string, seats []int, expires time.Time)
 func (ev *eventInfo) ticketView(id string, seat int) ticketJSON {
 	l := ev.seatLine(seat)
 	return ticketJSON{ID: id, SeatID: seat, Section: l.Section, Row: l.Row, Number: l.Number, PriceCents: l.PriceCents}
+}
+
+// orderView is an order as docs/API.md shows it.
+func (ev *eventInfo) orderView(o pgstore.Order) orderJSON {
+	v := orderJSON{ID: o.ID, EventID: ev.ID, EventName: ev.Name, Status: o.Status, Currency: ev.Currency,
+		TotalCents: o.TotalCents, CreatedAt: o.CreatedAt.UTC(), CanceledAt: o.CanceledAt, Tickets: make([]ticketJSON, len(o.Tickets))}
+	for i, t := range o.Tickets {
+		v.Tickets[i] = ev.ticketView(t.ID, t.Seat)
+	}
+	return v
 }
 
 // newUUID returns a random (version 4) UUID.
