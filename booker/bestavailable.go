@@ -7,8 +7,8 @@ import (
 
 // chooseSeats picks the best available seats of the request's section from
 // the Redis bitmap (from Postgres when the bitmap is missing or Redis is
-// away), leaving out exclude. It returns nil when there are not enough.
-func (h *holdRules) chooseSeats(ctx context.Context, req *holdRequest, exclude []int) ([]int, error) {
+// away), leaving out exclude. found is false when there are not enough.
+func (h *holdRules) chooseSeats(ctx context.Context, req *holdRequest, exclude []int) (seats []int, found bool, err error) {
 	ev := req.ev
 	first, last := sectionRange(&ev.sections[req.section])
 	bits, cold, err := h.redis.BitmapRange(ctx, ev.ID, ev.capacity(), first, last)
@@ -23,22 +23,24 @@ func (h *holdRules) chooseSeats(ctx context.Context, req *holdRequest, exclude [
 		i := int(no) - base
 		return i/8 < len(bits) && bits[i/8]&(0x80>>(i%8)) != 0 || slices.Contains(exclude, int(no))
 	}
-	return pickSeats(&ev.sections[req.section], taken, req.quantity, req.together), nil
+	seats = pickSeats(&ev.sections[req.section], taken, req.quantity, req.together)
+	return seats, seats != nil, nil
 }
 
 // chooseSeatsFromPostgres is chooseSeats reading the section's taken seats
 // from Postgres.
-func (h *holdRules) chooseSeatsFromPostgres(ctx context.Context, req *holdRequest, exclude []int) ([]int, error) {
+func (h *holdRules) chooseSeatsFromPostgres(ctx context.Context, req *holdRequest, exclude []int) (seats []int, found bool, err error) {
 	ev := req.ev
 	first, last := sectionRange(&ev.sections[req.section])
 	takenSet, err := h.pg.TakenSeats(ctx, ev.ID, first, last)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	for _, e := range exclude {
 		takenSet[int32(e)] = true
 	}
-	return pickSeats(&ev.sections[req.section], func(no int32) bool { return takenSet[no] }, req.quantity, req.together), nil
+	seats = pickSeats(&ev.sections[req.section], func(no int32) bool { return takenSet[no] }, req.quantity, req.together)
+	return seats, seats != nil, nil
 }
 
 // sectionRange is the first and last seat_no of a section; a section's

@@ -240,12 +240,13 @@ func (h *holdRules) decide(ctx context.Context, req *holdRequest, seats []int) (
 	var exclude []int
 	for try := 0; ; try++ {
 		if req.best {
+			var found bool
 			var err error
-			if seats, err = h.chooseSeats(ctx, req, exclude); err != nil {
+			if seats, found, err = h.chooseSeats(ctx, req, exclude); err != nil {
 				_ = h.redis.Forget(ctx, idemKey)
 				return answer{}, err
 			}
-			if seats == nil {
+			if !found {
 				return h.settle(ctx, req, nil, holdOutcome{noSeats: true, decidedBy: layerBitmap}, idemKey)
 			}
 		}
@@ -349,28 +350,47 @@ func seatTakenAnswer(seats []int, requestID string) answer {
 // after recording the outcome. When Redis fails on the way it goes on
 // without locks: Postgres decides alone.
 func (h *holdRules) lockAndHold(ctx context.Context, req *holdRequest, seats []int) (holdOutcome, *redisstore.Locks, error) {
-	locks, taken, busy := h.lockSeats(ctx, req.ev, seats)
+	l := h.lockSeats(ctx, req.ev, seats)
 	switch {
-	case locks == nil && (len(busy) > 0 || len(taken) > 0):
-		return holdOutcome{taken: append(busy, taken...), decidedBy: layerLock}, nil, nil
-	case len(taken) > 0:
+	case l.kind == seatsRefused:
+		return holdOutcome{taken: l.taken, decidedBy: layerLock}, nil, nil
+	case len(l.taken) > 0:
 		// Under the locks the bitmap is exact for these seats, unless it is
 		// missing (cold), when Postgres decides.
-		return holdOutcome{taken: taken, decidedBy: layerLock}, locks, nil
+		return holdOutcome{taken: l.taken, decidedBy: layerLock}, l.locks, nil
 	}
 	if hook := h.hooks.beforeHoldTx; hook != nil {
 		hook(seats)
 	}
 	out, err := h.holdTx(ctx, req, seats, h.now().Add(h.cfg.HoldTTL))
-	return out, locks, err
+	return out, l.locks, err
+}
+
+// lockKind is what taking a hold's seat locks came to.
+type lockKind int
+
+const (
+	// seatsLocked: the locks are held; taken lists the seats the bitmap
+	// shows taken under them.
+	seatsLocked lockKind = iota
+	// seatsRefused: no locks; taken lists the seats still locked by others
+	// or found taken while waiting.
+	seatsRefused
+	// lockless: Redis failed, so no locks and nothing known: Postgres
+	// decides alone.
+	lockless
+)
+
+// seatLocks is the result of lockSeats.
+type seatLocks struct {
+	kind  lockKind
+	locks *redisstore.Locks // of seatsLocked
+	taken []int
 }
 
 // lockSeats takes the seats' locks, waiting up to SeatLockWait for locks
-// others hold. It returns the locks with the seats the bitmap shows taken
-// under them; or, without locks, the seats still locked by others (busy)
-// or found taken while waiting; or nothing at all when Redis failed, and
-// Postgres decides alone.
-func (h *holdRules) lockSeats(ctx context.Context, ev *eventInfo, seats []int) (locks *redisstore.Locks, taken, busy []int) {
+// others hold.
+func (h *holdRules) lockSeats(ctx context.Context, ev *eventInfo, seats []int) seatLocks {
 	owner := redisstore.NewOwner()
 	deadline := time.Now().Add(h.cfg.SeatLockWait)
 	for {
@@ -378,19 +398,19 @@ func (h *holdRules) lockSeats(ctx context.Context, ev *eventInfo, seats []int) (
 		switch {
 		case err != nil:
 			h.stats.redisFallback()
-			return nil, nil, nil
+			return seatLocks{kind: lockless}
 		case ls != nil:
-			return ls, taken, nil
+			return seatLocks{kind: seatsLocked, locks: ls, taken: taken}
 		}
 		h.stats.lockWait()
 		if time.Now().After(deadline) {
-			return nil, nil, busy
+			return seatLocks{kind: seatsRefused, taken: busy}
 		}
 		// The holder is most likely in its transaction: by the time it lets
 		// go, the bitmap says whether it took the seats.
 		time.Sleep(time.Millisecond + rand.N(2*time.Millisecond))
 		if taken, _, err := h.redis.TakenBits(ctx, ev.ID, ev.capacity(), seats); err == nil && len(taken) > 0 {
-			return nil, taken, nil
+			return seatLocks{kind: seatsRefused, taken: taken}
 		}
 	}
 }

@@ -168,28 +168,35 @@ func (sn *snapshots) lease(ctx context.Context, eventID int64) (bool, error) {
 func (sn *snapshots) warm(ctx context.Context, ev *eventInfo) {
 	sn.touch(ev.ID)
 	_, _, _ = sn.group.Do("warm:"+strconv.FormatInt(ev.ID, 10), func() (any, error) {
-		won, err := sn.lease(ctx, ev.ID)
-		if err != nil {
-			return nil, err
-		}
-		if won {
-			statuses, _, err := sn.pg.ReadStatuses(ctx, ev.ID, ev.capacity())
-			if err == nil {
-				err = sn.reconcile(ctx, ev, statuses)
-			}
-			if err != nil {
-				sn.log.Warn().Err(err).Int64("event_id", ev.ID).Msg("building taken-seat bitmap")
-			}
-			return nil, err
-		}
-		for deadline := time.Now().Add(200 * time.Millisecond); time.Now().Before(deadline); {
-			time.Sleep(20 * time.Millisecond)
-			if _, cold, err := sn.redis.TakenBits(ctx, ev.ID, ev.capacity(), nil); err != nil || !cold {
-				return nil, err
-			}
-		}
-		return nil, nil
+		return sn.warmOnce(ctx, ev)
 	})
+}
+
+// warmOnce builds the event's bitmap if this booker wins the lease, else
+// waits a little for the one that did. warm says whether the bitmap is
+// there now.
+func (sn *snapshots) warmOnce(ctx context.Context, ev *eventInfo) (warm bool, _ error) {
+	won, err := sn.lease(ctx, ev.ID)
+	if err != nil {
+		return false, err
+	}
+	if won {
+		statuses, _, err := sn.pg.ReadStatuses(ctx, ev.ID, ev.capacity())
+		if err == nil {
+			err = sn.reconcile(ctx, ev, statuses)
+		}
+		if err != nil {
+			sn.log.Warn().Err(err).Int64("event_id", ev.ID).Msg("building taken-seat bitmap")
+		}
+		return err == nil, err
+	}
+	for deadline := time.Now().Add(200 * time.Millisecond); time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+		if _, cold, err := sn.redis.TakenBits(ctx, ev.ID, ev.capacity(), nil); err != nil || !cold {
+			return err == nil, err
+		}
+	}
+	return false, nil
 }
 
 // statusJSON are the seat statuses of the map, by pgstore's status code
