@@ -170,6 +170,8 @@ func TestForbidden(t *testing.T) {
 		{"notifier", p("booker"), false, false},
 		{"admission", p("catalog"), false, false},
 		{"booker", p("internal/database"), false, true},
+		{"booker", p("booker/pgstore"), false, true},
+		{"gateway", p("booker/pgstore"), false, false},
 		{"internal", p("booker"), false, false},
 		{"internal", p("booker"), true, false},
 		{"internal", p("cmd/ticketvelo"), false, false},
