@@ -21,15 +21,8 @@ var errEventNotFound = apperr.New(apperr.NotFound, "event_not_found", "no such e
 // facts and its seat layout, which never change once the event exists, and
 // the last seat versions this process saw.
 type eventInfo struct {
-	ID          int64
-	Name        string
-	Currency    string
-	MaxPerFan   int
-	SaleOpensAt time.Time
-	StartsAt    time.Time
-	Venue       string
-	City        string
-	Timezone    string
+	ID int64
+	pgstore.EventFacts
 
 	seats    []seatInfo // by seat_no
 	sections []sectionInfo
@@ -144,8 +137,7 @@ func loadEvent(ctx context.Context, pg eventLoader, id int64) (*eventInfo, error
 // newEventInfo lays out the event's seats, which come in layout order, in
 // sections and rows.
 func newEventInfo(id int64, e pgstore.Event) *eventInfo {
-	ev := &eventInfo{ID: id, Name: e.Name, Currency: e.Currency, MaxPerFan: e.MaxPerFan, SaleOpensAt: e.SaleOpensAt,
-		StartsAt: e.StartsAt, Venue: e.Venue, City: e.City, Timezone: e.Timezone, bySec: map[string]int{},
+	ev := &eventInfo{ID: id, EventFacts: e.EventFacts, bySec: map[string]int{},
 		seats: make([]seatInfo, len(e.Seats)), versions: make([]atomic.Int64, len(e.Seats)), nameJSON: jsonString(e.Name)}
 	for no, s := range e.Seats {
 		si, ok := ev.bySec[s.Section]

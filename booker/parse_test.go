@@ -15,7 +15,7 @@ import (
 
 // eventFromLayout builds the in-memory event the booker would load.
 func eventFromLayout(l catalog.Layout, maxPerFan int) *eventInfo {
-	e := pgstore.Event{Name: "Test", Currency: "GBP", MaxPerFan: maxPerFan}
+	e := pgstore.Event{EventFacts: pgstore.EventFacts{Name: "Test", Currency: "GBP", MaxPerFan: maxPerFan}}
 	for _, s := range l.Seats() {
 		e.Seats = append(e.Seats, pgstore.Seat{Section: s.Section, Row: s.Row, Tier: s.Tier, Number: int32(s.Number),
 			PriceCents: int32(s.PriceCents), Accessible: s.Accessible})

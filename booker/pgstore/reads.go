@@ -13,6 +13,13 @@ import (
 
 // Event is an event and its seat layout, as stored.
 type Event struct {
+	EventFacts
+	Seats []Seat // by seat_no, from 0 and without gaps
+}
+
+// EventFacts are what an event is, where and when, and its ticket limit:
+// fixed once the event exists.
+type EventFacts struct {
 	Name        string
 	Currency    string
 	MaxPerFan   int
@@ -21,7 +28,6 @@ type Event struct {
 	Venue       string
 	City        string
 	Timezone    string
-	Seats       []Seat // by seat_no, from 0 and without gaps
 }
 
 // Seat is a seat of an event's layout, in layout order: sections, their

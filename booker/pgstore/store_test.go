@@ -93,6 +93,16 @@ func (w *world) hold(d HoldDraft) HoldResult {
 	return res
 }
 
+// holdAll makes the holds, each of which must be created.
+func (w *world) holdAll(drafts ...HoldDraft) {
+	w.t.Helper()
+	for _, d := range drafts {
+		if res := w.hold(d); res.Verdict != HoldCreated {
+			w.t.Fatalf("hold %s: got verdict %d taken %v, want created", d.Key, res.Verdict, res.Taken)
+		}
+	}
+}
+
 // TestHoldVerdicts: each verdict of the hold transaction, what it records
 // under the key, and one transaction each.
 func TestHoldVerdicts(t *testing.T) {
@@ -248,11 +258,7 @@ func TestTicketIndexRefusesASecondSale(t *testing.T) {
 	ctx := context.Background()
 	fans := w.users(2)
 	a, b := w.draft(fans[0], "a", 1), w.draft(fans[1], "b", 2)
-	for _, d := range []HoldDraft{a, b} {
-		if res := w.hold(d); res.Verdict != HoldCreated {
-			t.Fatalf("hold %s: verdict %d", d.Key, res.Verdict)
-		}
-	}
+	w.holdAll(a, b)
 	if res, err := w.placeOrder(a.ID, "a"); err != nil || res.Verdict != OrderPlaced {
 		t.Fatalf("first order: %+v %v", res, err)
 	}
@@ -288,9 +294,7 @@ func TestReleaseAndCancel(t *testing.T) {
 	ctx := context.Background()
 	fans := w.users(2)
 	kept, sold := w.draft(fans[0], "kept", 10), w.draft(fans[0], "sold", 11)
-	for _, d := range []HoldDraft{kept, sold} {
-		w.hold(d)
-	}
+	w.holdAll(kept, sold)
 	if res, err := w.placeOrder(sold.ID, "sold"); err != nil || res.Verdict != OrderPlaced {
 		t.Fatalf("order: %+v %v", res, err)
 	}
