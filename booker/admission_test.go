@@ -126,30 +126,45 @@ func TestHoldAttemptsAreBoundedPerFan(t *testing.T) {
 }
 
 // TestAnOldHoldEndsOnlyItsOwnAdmission: a fan holds seats, leaves, comes
-// back and is admitted again; when the old hold expires, the sweeper ends
-// the admission it was made under, not the newer one, which still buys.
+// back and is admitted again; when the old hold expires, whether the
+// sweeper finds it or a confirm of it does, what ends is the admission it
+// was made under, not the newer one, which still buys.
 func TestAnOldHoldEndsOnlyItsOwnAdmission(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, harnessOptions{cfg: func(c *Config) { c.HoldTTL = time.Minute }})
-	h.serve()
-	fan := h.users(1)[0]
-	ctx := context.Background()
-	if r := h.holdSeats(fan, "old", 1); r.status != 201 {
-		t.Fatalf("hold: got %d %s", r.status, r.body)
-	}
-	if err := h.adm.end(ctx, h.eventID, fan, ""); err != nil { // left
-		t.Fatal(err)
-	}
-	h.adm.mu.Lock()
-	delete(h.adm.tokens, fan)
-	h.adm.mu.Unlock()
-	h.clock.Advance(30 * time.Second)
-	fresh := h.admission(fan) // back, admitted again
-	h.clock.Advance(31 * time.Second)
-	if n, err := h.svc.SweepOnce(ctx); err != nil || n != 1 {
-		t.Fatalf("sweep: %d expired (%v), want the old hold", n, err)
-	}
-	if r := h.call("POST", h.holdPath(), fresh, "new", `{"seat_ids":[2]}`); r.status != 201 {
-		t.Errorf("hold with the newer admission after the old hold expired: got %d %s, want 201", r.status, r.body)
+	for _, found := range []string{"by the sweeper", "by a confirm"} {
+		t.Run(found, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, harnessOptions{cfg: func(c *Config) { c.HoldTTL = time.Minute }})
+			h.serve()
+			fan := h.users(1)[0]
+			ctx := context.Background()
+			old := h.holdSeats(fan, "old", 1)
+			if old.status != 201 {
+				t.Fatalf("hold: got %d %s", old.status, old.body)
+			}
+			if err := h.adm.end(ctx, h.eventID, fan, ""); err != nil { // left
+				t.Fatal(err)
+			}
+			h.adm.mu.Lock()
+			delete(h.adm.tokens, fan)
+			h.adm.mu.Unlock()
+			h.clock.Advance(30 * time.Second)
+			fresh := h.admission(fan) // back, admitted again
+			h.clock.Advance(31 * time.Second)
+			if found == "by the sweeper" {
+				if n, err := h.svc.SweepOnce(ctx); err != nil || n != 1 {
+					t.Fatalf("sweep: %d expired (%v), want the old hold", n, err)
+				}
+			} else {
+				var held struct{ Hold holdJSON }
+				old.decode(t, &held)
+				if r := h.call("POST", "/api/v1/holds/"+held.Hold.ID+"/confirm", h.access(fan), "pay", `{"payment_token":"tok_visa"}`); r.status != 410 {
+					t.Fatalf("confirm of the expired hold: got %d %s, want 410", r.status, r.body)
+				}
+			}
+			if r := h.call("POST", h.holdPath(), fresh, "new", `{"seat_ids":[2]}`); r.status != 201 {
+				t.Errorf("hold with the newer admission after the old hold expired: got %d %s, want 201", r.status, r.body)
+			}
+		})
 	}
 }

@@ -296,7 +296,7 @@ func (o *orderRules) expireNow(ctx context.Context, h pgstore.Hold) {
 		return
 	}
 	if done {
-		o.expiry.afterExpiry(ctx, []pgstore.ExpiredHold{{ID: h.ID, EventID: h.EventID, UserID: h.UserID, Seats: h.Seats}})
+		o.expiry.afterExpiry(ctx, []pgstore.ExpiredHold{{ID: h.ID, EventID: h.EventID, UserID: h.UserID, Seats: h.Seats, Admission: h.Admission}})
 	}
 }
 
