@@ -10,9 +10,7 @@ import (
 )
 
 func loadConfig(env map[string]string, args ...string) (admission.Config, error) {
-	c := admission.DefaultConfig()
-	err := config.Load(&c, func(k string) string { return env[k] }, args...)
-	return c, err
+	return config.LoadFrom(admission.DefaultConfig(), env, args...)
 }
 
 func TestConfigDefaultsAreValid(t *testing.T) {

@@ -9,9 +9,7 @@ import (
 )
 
 func loadConfig(env map[string]string, args ...string) (Config, error) {
-	c := DefaultConfig()
-	err := config.Load(&c, func(k string) string { return env[k] }, args...)
-	return c, err
+	return config.LoadFrom(DefaultConfig(), env, args...)
 }
 
 func TestConfigDefaultsAreValid(t *testing.T) {

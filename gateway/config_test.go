@@ -10,9 +10,7 @@ import (
 )
 
 func loadConfig(env map[string]string, args ...string) (gateway.Config, error) {
-	c := gateway.DefaultConfig()
-	err := config.Load(&c, func(k string) string { return env[k] }, args...)
-	return c, err
+	return config.LoadFrom(gateway.DefaultConfig(), env, args...)
 }
 
 func TestConfigDefaultsAreValid(t *testing.T) {

@@ -29,3 +29,14 @@ func Load(s Settings, getenv func(string) string, args ...string) error {
 	}
 	return s.Validate()
 }
+
+// LoadFrom is Load of a copy of def (a service's DefaultConfig) from the
+// variables of env and the flags of args.
+func LoadFrom[C any, P interface {
+	*C
+	Settings
+}](def C, env map[string]string, args ...string) (C, error) {
+	c := def
+	err := Load(P(&c), func(k string) string { return env[k] }, args...)
+	return c, err
+}
