@@ -74,7 +74,7 @@ func writeAnswer(ctx *fasthttp.RequestCtx, a answer) {
 
 // access verifies the fan's access token.
 func (s *Service) access(ctx *fasthttp.RequestCtx) (tokens.Access, error) {
-	return s.tokens.VerifyAccess(httpapi.BearerToken(ctx), s.now())
+	return s.tokens.VerifyAccessBytes(httpapi.Bearer(ctx), s.now())
 }
 
 // handleSeatMap serves the seat map snapshot, gzip-compressed for clients

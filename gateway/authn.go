@@ -1,11 +1,10 @@
 package gateway
 
 import (
-	"bytes"
-
 	"github.com/valyala/fasthttp"
 
 	"github.com/ticketvelo/ticketvelo/internal/apperr"
+	"github.com/ticketvelo/ticketvelo/internal/httpapi"
 	"github.com/ticketvelo/ticketvelo/internal/tokens"
 )
 
@@ -13,23 +12,12 @@ import (
 // route.
 var errNotOps = apperr.New(apperr.Forbidden, "forbidden", "this needs an ops account")
 
-// bearer is the token of an "Authorization: Bearer ..." header, without
-// copying it.
-func bearer(ctx *fasthttp.RequestCtx) []byte {
-	h := ctx.Request.Header.Peek(fasthttp.HeaderAuthorization)
-	const prefix = "bearer "
-	if len(h) <= len(prefix) || !bytes.EqualFold(h[:len(prefix)], []byte(prefix)) {
-		return nil
-	}
-	return bytes.TrimSpace(h[len(prefix):])
-}
-
 // fan is the caller's access token's claims, or the 401 that refuses it.
 // Every request verifies its token: an HS256 access token costs about a
 // microsecond, no more than looking it up in a cache of verified tokens
 // did, and a fan's first request to this gateway costs the same as any.
 func (g *Gateway) fan(ctx *fasthttp.RequestCtx) (tokens.Access, error) {
-	return g.d.Ring.VerifyAccessBytes(bearer(ctx), g.d.Now())
+	return g.d.Ring.VerifyAccessBytes(httpapi.Bearer(ctx), g.d.Now())
 }
 
 // ops is fan for routes only ops may use: an account that is not ops gets

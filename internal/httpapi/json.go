@@ -205,15 +205,19 @@ func contains(nets []*net.IPNet, ip net.IP) bool {
 	return false
 }
 
-// BearerToken is the token of an "Authorization: Bearer ..." header, or "".
-func BearerToken(ctx *fasthttp.RequestCtx) string {
-	h := ctx.Request.Header.Peek("Authorization")
+// Bearer is the token of an "Authorization: Bearer ..." header, or nil,
+// where it lies in the request: valid until the handler returns.
+func Bearer(ctx *fasthttp.RequestCtx) []byte {
+	h := ctx.Request.Header.Peek(fasthttp.HeaderAuthorization)
 	const prefix = "bearer "
-	if len(h) <= len(prefix) || !strings.EqualFold(string(h[:len(prefix)]), prefix) {
-		return ""
+	if len(h) <= len(prefix) || !bytes.EqualFold(h[:len(prefix)], []byte(prefix)) {
+		return nil
 	}
-	return strings.TrimSpace(string(h[len(prefix):]))
+	return bytes.TrimSpace(h[len(prefix):])
 }
+
+// BearerToken is Bearer as a string of its own, or "".
+func BearerToken(ctx *fasthttp.RequestCtx) string { return string(Bearer(ctx)) }
 
 // Param is the path parameter name as a string.
 func Param(ctx *fasthttp.RequestCtx, name string) string {
