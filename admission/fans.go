@@ -2,9 +2,10 @@ package admission
 
 import (
 	"sync"
-	"syscall"
 	"time"
 	"unsafe"
+
+	"github.com/ticketvelo/ticketvelo/internal/hugepages"
 )
 
 // fans is what this gateway remembers of the fans whose polls it serves, so
@@ -58,20 +59,8 @@ func newFans(interval time.Duration, mb int) *fans {
 // newFanTable is newFans with n slots, a power of two, at least 2.
 func newFanTable(interval time.Duration, n int) *fans {
 	t := &fans{interval: uint32(interval / time.Second), slots: make([]fanSlot, n)}
-	adviseHugePages(t.slots)
+	hugepages.Advise(t.slots)
 	return t
-}
-
-// adviseHugePages asks Linux to back the table with 2 MB pages. A poll
-// reads one slot at random in tens of MB: with 4 KB pages nearly every lookup
-// also misses the TLB and walks the page tables. Only advice: without
-// transparent huge pages the table works as before.
-func adviseHugePages(slots []fanSlot) {
-	if len(slots) == 0 {
-		return
-	}
-	b := unsafe.Slice((*byte)(unsafe.Pointer(&slots[0])), uintptr(len(slots))*unsafe.Sizeof(slots[0]))
-	_ = syscall.Madvise(b, syscall.MADV_HUGEPAGE)
 }
 
 // slot returns the fan's slot, locked, claimed for the fan (a slot another

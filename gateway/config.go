@@ -14,6 +14,10 @@ import (
 // admission it serves.
 type Config struct {
 	AccessTokenTTL time.Duration
+	// SeenTokensMB is the memory (64 bytes a token) the gateway keeps of
+	// the access tokens it verified, so a fan's polls after the first skip
+	// the token's MAC and claims; 0 keeps none.
+	SeenTokensMB int
 	// RoleCacheTTL is how long a gateway believes the role it read from the
 	// database for ops routes: how long a demoted ops account keeps its
 	// powers (its token says ops for hours).
@@ -52,6 +56,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		AccessTokenTTL:  12 * time.Hour,
+		SeenTokensMB:    64,
 		RoleCacheTTL:    5 * time.Second,
 		Hashing:         identity.HashLimits{Wait: 3 * time.Second},
 		RedisFlushDelay: 200 * time.Microsecond,
@@ -71,6 +76,7 @@ func DefaultConfig() Config {
 // RegisterFlags binds every setting, the admission's too, to a flag of b.
 func (c *Config) RegisterFlags(b *config.Binder) {
 	b.Duration(&c.AccessTokenTTL, "access-token-ttl", "TICKETVELO_ACCESS_TOKEN_TTL", "lifetime of access tokens")
+	b.Int(&c.SeenTokensMB, "seen-tokens-mb", "TICKETVELO_SEEN_TOKENS_MB", "memory (MB) each gateway keeps of the access tokens it verified, 64 bytes a token: a fan's later requests skip the token's MAC and claims (0 keeps none)")
 	b.Duration(&c.RoleCacheTTL, "role-cache-ttl", "TICKETVELO_ROLE_CACHE_TTL", "how long the role read from the database is believed on ops routes: a demoted ops account loses ops powers within this (0 reads it every time)")
 	b.Int(&c.Hashing.Concurrency, "hash-concurrency", "TICKETVELO_HASH_CONCURRENCY", "password hashes (argon2id, ~30 ms and 19 MiB each) run at once; 0 is twice GOMAXPROCS")
 	b.Duration(&c.Hashing.Wait, "hash-wait", "TICKETVELO_HASH_WAIT", "longest a login or registration waits for a password hash to start; past it the answer is 503 with Retry-After")
@@ -90,6 +96,8 @@ func (c *Config) Validate() error {
 	switch {
 	case c.AccessTokenTTL < time.Minute:
 		return fmt.Errorf("TICKETVELO_ACCESS_TOKEN_TTL: expected at least 1m, got %s", c.AccessTokenTTL)
+	case c.SeenTokensMB < 0 || c.SeenTokensMB > 16384:
+		return fmt.Errorf("TICKETVELO_SEEN_TOKENS_MB: expected 0 to 16384, got %d", c.SeenTokensMB)
 	case c.RoleCacheTTL < 0 || c.RoleCacheTTL > time.Minute:
 		return fmt.Errorf("TICKETVELO_ROLE_CACHE_TTL: expected 0 to 1m, so a demotion bites within a minute, got %s", c.RoleCacheTTL)
 	case c.Hashing.Concurrency < 0:

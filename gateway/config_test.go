@@ -91,6 +91,7 @@ func TestConfigRejectsBadValuesNamingTheVariable(t *testing.T) {
 		{map[string]string{"TICKETVELO_ROLE_CACHE_TTL": "1h"}, nil, "TICKETVELO_ROLE_CACHE_TTL"},
 		{map[string]string{"TICKETVELO_HASH_WAIT": "0s"}, nil, "TICKETVELO_HASH_WAIT"},
 		{map[string]string{"TICKETVELO_HASH_CONCURRENCY": "-1"}, nil, "TICKETVELO_HASH_CONCURRENCY"},
+		{map[string]string{"TICKETVELO_SEEN_TOKENS_MB": "-1"}, nil, "TICKETVELO_SEEN_TOKENS_MB"},
 		{nil, []string{"-role-cache-ttl", "-1s"}, "TICKETVELO_ROLE_CACHE_TTL"},
 		{nil, []string{"-limit-login-account", "5/10ms"}, "window of at least 1s"},
 	}

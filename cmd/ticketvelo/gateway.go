@@ -24,6 +24,7 @@ func mountGateway(d *deps, srv *httpapi.Server, g gateway.Config) (func(context.
 	if err != nil {
 		return nil, err
 	}
+	ring.RememberAccess(g.SeenTokensMB)
 	users, err := identity.NewStore(d.pool, identity.DefaultParams, g.Hashing)
 	if err != nil {
 		return nil, err

@@ -56,6 +56,9 @@ type Ring struct {
 	// encoded header their access tokens carry (see fastAccess), and
 	// macsByKid the same by key id (place receipts).
 	macs, macsByKid map[string]*macKey
+	// seen remembers the access tokens verified lately; nil remembers
+	// none (RememberAccess).
+	seen *seenAccess
 }
 
 // NewRing builds a ring from keys; the last key with a private half signs.
@@ -82,6 +85,12 @@ func NewRing(keys ...Key) (*Ring, error) {
 	}
 	return r, nil
 }
+
+// RememberAccess makes the ring remember the access tokens it verifies, in
+// a table of mb megabytes (64 bytes a token), so a token's later checks
+// skip its MAC and claims; mb <= 0 remembers none. Call it before the
+// ring verifies anything.
+func (r *Ring) RememberAccess(mb int) { r.seen = newSeenAccess(mb) }
 
 // GenerateKey makes a fresh signing key.
 func GenerateKey() (Key, error) {

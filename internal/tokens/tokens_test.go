@@ -391,7 +391,14 @@ func FuzzVerifyAccess(f *testing.F) {
 		f.Fatal(err)
 	}
 	r, _ := tokens.NewRing(k...)
+	// A ring that remembers the tokens it verified, having seen the
+	// genuine one, answers every token as the ring that remembers none.
+	remembering, _ := tokens.NewRing(k...)
+	remembering.RememberAccess(1)
 	good, _, _ := r.IssueAccess(7, tokens.RoleFan, time.Hour, now)
+	if _, err := remembering.VerifyAccess(good, now); err != nil {
+		f.Fatal(err)
+	}
 	adm, _, _ := r.IssueAdmission(7, 3, time.Hour, now)
 	for _, s := range []string{good, adm, "", "a.b.c", good[:len(good)-2], strings.Replace(good, "HS256", "EdDSA", 1)} {
 		f.Add(s)
@@ -401,6 +408,9 @@ func FuzzVerifyAccess(f *testing.F) {
 		// The request buffer's variant answers the same.
 		if b, berr := r.VerifyAccessBytes([]byte(token), now); b != a || fmt.Sprint(berr) != fmt.Sprint(err) {
 			t.Fatalf("token %q: VerifyAccessBytes %+v, %v; VerifyAccess %+v, %v", token, b, berr, a, err)
+		}
+		if m, merr := remembering.VerifyAccessBytes([]byte(token), now); m != a || fmt.Sprint(merr) != fmt.Sprint(err) {
+			t.Fatalf("token %q: the remembering ring %+v, %v; the other %+v, %v", token, m, merr, a, err)
 		}
 		if err == nil {
 			return

@@ -119,6 +119,9 @@ type bench struct {
 	booker  *child
 	undo    []func()
 	nextFan int64
+	// seenTokens are, per round, the tokens of the seen-token join, until
+	// the gateway has been shown them.
+	seenTokens [][][]byte
 	// seenJoins is, per round and wrk thread, how many of the tokens the
 	// seen-token join sent are surely queued fans (settled): the fans the
 	// round's far polls poll.
@@ -301,13 +304,11 @@ func (b *bench) waitPaused(ctx context.Context) error {
 }
 
 // signJoinTokens signs, for each round, the tokens of the fans the two
-// join targets queue, and shows the gateway those of the seen-token join
-// once, as a login on it would. The showing request is a poll of an event
-// id that does not parse: the gateway verifies (and caches) the token
-// first, then answers 404 without asking Redis or the database.
-func (b *bench) signJoinTokens(ctx context.Context) error {
+// join targets queue.
+func (b *bench) signJoinTokens(context.Context) error {
 	fmt.Fprintf(b.out, "signing %d tokens for the seen-token join and %d for the never-seen one, per round...\n",
 		b.o.perRound("join-seen"), b.o.perRound("join-new"))
+	b.seenTokens = make([][][]byte, b.o.Rounds)
 	for r := range b.o.Rounds {
 		if b.o.runs("join-new") {
 			if _, err := b.fanTokens(roundFile("join-new", r), b.o.perRound("join-new")); err != nil {
@@ -319,12 +320,29 @@ func (b *bench) signJoinTokens(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(b.out, "showing the gateway round %d's %d seen tokens (unmeasured)...\n", r+1, len(seen))
-			if err := b.each(ctx, fasthttp.MethodGet, "/api/v1/events/seen/queue", seen, 404); err != nil {
-				return fmt.Errorf("showing the gateway the seen tokens: %w", err)
-			}
+			b.seenTokens[r] = seen
 		}
 	}
+	return nil
+}
+
+// showSeenTokens shows the gateway the tokens of round's seen-token join
+// once, unmeasured, as a fan's sign-in and first page would, just before
+// the round: the gateway remembers the tokens it verified lately, and
+// showing every round's at the start would leave the first round's
+// forgotten. The showing request is a poll of an event id that does not
+// parse: the gateway verifies the token first, then answers 404 without
+// asking Redis or the database.
+func (b *bench) showSeenTokens(ctx context.Context, round int) error {
+	seen := b.seenTokens[round]
+	if len(seen) == 0 {
+		return nil
+	}
+	fmt.Fprintf(b.out, "  round %d  showing the gateway the %d seen tokens (unmeasured)...\n", round+1, len(seen))
+	if err := b.each(ctx, fasthttp.MethodGet, "/api/v1/events/seen/queue", seen, 404); err != nil {
+		return fmt.Errorf("showing the gateway the seen tokens: %w", err)
+	}
+	b.seenTokens[round] = nil
 	return nil
 }
 

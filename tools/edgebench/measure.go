@@ -68,10 +68,10 @@ type sample struct {
 	// CPU time of the answering process and of Redis in the run.
 	server, redis time.Duration
 	// redisCmds is how many commands Redis ran; verifications how many
-	// access tokens the gateway verified on the fast path, and general
-	// how many took the general one (-1 both for processes that verify
-	// none).
-	redisCmds, verifications, general int64
+	// access tokens the gateway verified on the fast path (seen of them
+	// from its memory of tokens it verified before), and general how many
+	// took the general one (-1 all three for processes that verify none).
+	redisCmds, verifications, seen, general int64
 	// counts are the changes of the process's own counters (serverCounts).
 	counts map[string]int64
 }
@@ -83,6 +83,9 @@ func (b *bench) measure(ctx context.Context) (map[string][]sample, error) {
 	samples := map[string][]sample{}
 	b.seenJoins = make([][]int64, b.o.Rounds)
 	for r := range b.o.Rounds {
+		if err := b.showSeenTokens(ctx, r); err != nil {
+			return nil, err
+		}
 		for _, t := range b.targets {
 			s, err := b.measureOnce(ctx, t, r)
 			if err != nil {
@@ -125,9 +128,10 @@ func (b *bench) measureOnce(ctx context.Context, t target, round int) (sample, e
 		return sample{}, err
 	}
 	s := sample{run: run, server: after.server - before.server, redis: after.redis - before.redis,
-		redisCmds: after.cmds - before.cmds, counts: countsSince(counts0, counts1), verifications: -1, general: -1}
+		redisCmds: after.cmds - before.cmds, counts: countsSince(counts0, counts1), verifications: -1, seen: -1, general: -1}
 	if t.server == b.gateway {
-		s.verifications, s.general = s.counts[fastVerifications], s.counts[generalVerifications]
+		s.seen, s.general = s.counts[seenVerifications], s.counts[generalVerifications]
+		s.verifications = s.counts[fastVerifications] + s.seen
 	}
 	return s, nil
 }
@@ -187,6 +191,7 @@ func (b *bench) serverCounts(ctx context.Context, server *child) (map[string]int
 }
 
 const (
+	seenVerifications    = `ticketvelo_access_tokens_verified_total{path="seen"}`
 	fastVerifications    = `ticketvelo_access_tokens_verified_total{path="fast"}`
 	generalVerifications = `ticketvelo_access_tokens_verified_total{path="general"}`
 )

@@ -83,7 +83,8 @@ func (e rows) mainRow(name string) string {
 func (e rows) workRow(name, server, fans string) string {
 	verifications := "–"
 	if e.samples[0].verifications >= 0 {
-		verifications = e.each(func(_ int, s sample) float64 { return float64(s.verifications) / float64(max(1, s.run.Requests)) }).format("%.2f")
+		verifications = e.each(func(_ int, s sample) float64 { return float64(s.verifications) / float64(max(1, s.run.Requests)) }).format("%.2f") +
+			", " + e.each(func(_ int, s sample) float64 { return 100 * float64(s.seen) / float64(max(1, s.verifications)) }).format("%.0f%%") + " seen"
 	}
 	return fmt.Sprintf("| %s | %s | %s | %s | %s | %s |", name, server,
 		e.each(func(_ int, s sample) float64 { return float64(s.redisCmds) / float64(max(1, s.run.Requests)) }).format("%.2f"),
@@ -127,7 +128,7 @@ func (b *bench) report(samples map[string][]sample) error {
 	for _, t := range b.targets {
 		fmt.Fprintln(w, b.rows(samples, t).mainRow(t.name))
 	}
-	fmt.Fprintln(w, "\n| target | answered by | Redis commands/req | token verifications/req | wrk CPU µs/req | fans |")
+	fmt.Fprintln(w, "\n| target | answered by | Redis commands/req | token verifications/req, share seen before | wrk CPU µs/req | fans |")
 	fmt.Fprintln(w, "|---|---|---:|---:|---:|---|")
 	for _, t := range b.targets {
 		fmt.Fprintln(w, b.rows(samples, t).workRow(t.key, t.server.Name, b.fans(t, samples[t.key])))
