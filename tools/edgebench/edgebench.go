@@ -69,7 +69,7 @@ func TargetKeys() []string { return slices.Clone(targetKeys) }
 
 // targetKeys are the targets in the order each round runs them: the far
 // polls poll the fans the seen-token join of the same round queued.
-var targetKeys = []string{"bare", "join-new", "join-seen", "poll-far", "poll-front", "event", "seats"}
+var targetKeys = []string{"bare", "join-new", "join-seen", "poll-far", "bare-far", "poll-front", "event", "seats"}
 
 // frontFans wait at the head of the queue: fewer than the admission rate's
 // slack of 116 (admission.Overview.waitingAhead), so each of their polls
@@ -86,8 +86,10 @@ func (o Options) validate() error {
 			return fmt.Errorf("edgebench: -targets: unknown target %q, expected some of %s", k, strings.Join(targetKeys, ", "))
 		}
 	}
-	if slices.Contains(o.keys(), "poll-far") && !slices.Contains(o.keys(), "join-seen") {
-		return errors.New("edgebench: -targets: poll-far polls the fans join-seen queued; add join-seen")
+	for _, k := range []string{"poll-far", "bare-far"} {
+		if slices.Contains(o.keys(), k) && !slices.Contains(o.keys(), "join-seen") {
+			return fmt.Errorf("edgebench: -targets: %s sends the tokens of the fans join-seen queued; add join-seen", k)
+		}
 	}
 	return nil
 }

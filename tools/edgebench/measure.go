@@ -30,12 +30,17 @@ func (b *bench) defineTargets() []target {
 	static := func(c *child, method, path, header string) func(int) wrkRequest {
 		return func(int) wrkRequest { return wrkRequest{addr: c.Addr, method: method, path: path, header: header} }
 	}
-	fans := func(method string, name func(round int) string, limits func(round int) []int64) func(int) wrkRequest {
+	fansTo := func(c *child, method string, name func(round int) string, limits func(round int) []int64) func(int) wrkRequest {
 		return func(r int) wrkRequest {
-			return wrkRequest{addr: b.gateway.Addr, method: method, path: queue, tokens: filepath.Join(b.world.Dir, name(r)), limits: limits(r)}
+			return wrkRequest{addr: c.Addr, method: method, path: queue, tokens: filepath.Join(b.world.Dir, name(r)), limits: limits(r)}
 		}
 	}
+	fans := func(method string, name func(round int) string, limits func(round int) []int64) func(int) wrkRequest {
+		return fansTo(b.gateway, method, name, limits)
+	}
 	whole := func(int) []int64 { return nil }
+	seen := func(r int) string { return roundFile("join-seen", r) }
+	seenJoined := func(r int) []int64 { return b.seenJoins[r] }
 	all := []target{
 		{key: "bare", name: "bare fasthttp, fixed queue-status JSON", server: b.bare, request: static(b.bare, "GET", "/", "")},
 		{key: "join-new", name: "join, new fan, token never seen: POST " + queue, server: b.gateway, joins: true,
@@ -45,8 +50,10 @@ func (b *bench) defineTargets() []target {
 		// The fans the seen-token join of this round queued, in the order
 		// they joined: deep in the queue, marked by their join moments
 		// ago, so the gateway answers them from memory.
-		{key: "poll-far", name: "poll, far from the front: GET " + queue, server: b.gateway,
-			request: fans("GET", func(r int) string { return roundFile("join-seen", r) }, func(r int) []int64 { return b.seenJoins[r] })},
+		{key: "poll-far", name: "poll, far from the front: GET " + queue, server: b.gateway, request: fans("GET", seen, seenJoined)},
+		// The far poll's own requests, to the baseline: what wrk pays to
+		// send a different token each time weighs on both alike.
+		{key: "bare-far", name: "bare fasthttp fed the far poll's requests", server: b.bare, request: fansTo(b.bare, "GET", seen, seenJoined)},
 		{key: "poll-front", name: "poll, at the front (asks Redis): GET " + queue, server: b.gateway,
 			request: fans("GET", func(int) string { return "front" }, whole)},
 		{key: "event", name: "event page: GET " + ev, server: b.gateway, request: static(b.gateway, "GET", ev, "")},

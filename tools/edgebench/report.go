@@ -64,7 +64,7 @@ func micros(d time.Duration) float64 { return float64(d) / float64(time.Microsec
 func (e rows) mainRow(name string) string {
 	ofBare := "–"
 	if e.bare != nil {
-		ofBare = e.each(func(i int, s sample) float64 { return 100 * s.run.RPS() / e.bare[i].run.RPS() }).format("%.0f%%")
+		ofBare = e.ofBare()
 	}
 	var errs int64
 	for _, s := range e.samples {
@@ -76,6 +76,12 @@ func (e rows) mainRow(name string) string {
 		e.each(func(_ int, s sample) float64 { return ms(s.run.P99) }).format("%.2f"), errs,
 		e.each(func(_ int, s sample) float64 { return perRequest(s.server, s) }).format("%.1f"),
 		e.each(func(_ int, s sample) float64 { return perRequest(s.redis, s) }).format("%.1f"))
+}
+
+// ofBare is the target's req/s as a share of the baseline's, round by
+// round.
+func (e rows) ofBare() string {
+	return e.each(func(i int, s sample) float64 { return 100 * s.run.RPS() / e.bare[i].run.RPS() }).format("%.0f%%")
 }
 
 // workRow is what one request made Redis and the gateway do, and wrk's own
@@ -104,7 +110,7 @@ func (b *bench) fans(t target, samples []sample) string {
 		switch t.key {
 		case "join-new", "join-seen":
 			parts = append(parts, fmt.Sprint(sum(s.run.Used)))
-		case "poll-far":
+		case "poll-far", "bare-far":
 			parts = append(parts, fmt.Sprintf("%d polls over %d", s.run.Requests, sum(b.seenJoins[r])))
 		}
 	}
@@ -113,7 +119,7 @@ func (b *bench) fans(t target, samples []sample) string {
 		return fmt.Sprintf("the %d at the front", frontFans)
 	case len(parts) == 0:
 		return "–"
-	case t.key == "poll-far":
+	case t.key == "poll-far" || t.key == "bare-far":
 		return strings.Join(parts, "; ") + " who joined just before"
 	}
 	return strings.Join(parts, ", ") + " new, each once"
@@ -127,6 +133,10 @@ func (b *bench) report(samples map[string][]sample) error {
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|")
 	for _, t := range b.targets {
 		fmt.Fprintln(w, b.rows(samples, t).mainRow(t.name))
+	}
+	if far, bareFar := samples["poll-far"], samples["bare-far"]; far != nil && bareFar != nil {
+		fmt.Fprintf(w, "\nThe far poll answers %s of what bare fasthttp answers when fed the same requests (bare-far, which differs from bare only in what wrk sends).\n",
+			rows{samples: far, bare: bareFar}.ofBare())
 	}
 	fmt.Fprintln(w, "\n| target | answered by | Redis commands/req | token verifications/req, share seen before | wrk CPU µs/req | fans |")
 	fmt.Fprintln(w, "|---|---|---:|---:|---:|---|")
