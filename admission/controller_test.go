@@ -61,6 +61,9 @@ func TestThreeGatewaysKeepTheRateAndNeverExceedTheCap(t *testing.T) {
 	activeKey := w.prefix + "wr:{" + strconv.Itoa(capEvent) + "}:active"
 
 	// The booker: each admitted buyer of event 2 is done 20-200 ms later.
+	// Its reports are waited for like the loops: one still due when the
+	// test ends would land while the test's keys are being deleted and
+	// write the ended hash again, leaving it in the shared Redis.
 	var doneCount atomic.Int64
 	running.Add(1)
 	go func() {
@@ -77,7 +80,12 @@ func TestThreeGatewaysKeepTheRateAndNeverExceedTheCap(t *testing.T) {
 				}
 				scheduled[m] = true
 				user, _ := strconv.ParseInt(m, 10, 64)
+				running.Add(1)
 				time.AfterFunc(time.Duration(20+rand.IntN(180))*time.Millisecond, func() {
+					defer running.Done()
+					if runCtx.Err() != nil {
+						return // the booker stopped with the controllers
+					}
 					if w.fb.Done(ctx, capEvent, user, time.Time{}) == nil {
 						doneCount.Add(1)
 					}

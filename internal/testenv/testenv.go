@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"net"
 	"os"
 	"strings"
@@ -156,6 +157,24 @@ func Redis(tb testing.TB) (rueidis.Client, string) {
 		defer cancel()
 		if err := DeletePrefix(ctx, client, prefix); err != nil {
 			tb.Errorf("cleaning Redis prefix %s: %v", prefix, err)
+			return
+		}
+		// Cleanups run last registered first: whatever the test started
+		// after taking its prefix (servers, loops, timers) should have
+		// been stopped and waited for by now. A key found after the sweep
+		// was written while it ran, by something still running, and such
+		// writes leave keys in the shared Redis. One more scan catches
+		// those that raced the sweep, and fails the test that let them.
+		left, err := prefixKeys(ctx, client, prefix)
+		if err != nil {
+			tb.Errorf("checking Redis prefix %s is clean: %v", prefix, err)
+			return
+		}
+		if len(left) > 0 {
+			tb.Errorf("Redis keys %s were written while the test's keys were deleted: something the test started was still running at its cleanup", strings.Join(left, " "))
+			if err := DeletePrefix(ctx, client, prefix); err != nil {
+				tb.Errorf("cleaning Redis prefix %s: %v", prefix, err)
+			}
 		}
 	})
 	return client, prefix
@@ -163,19 +182,30 @@ func Redis(tb testing.TB) (rueidis.Client, string) {
 
 // DeletePrefix deletes every key that starts with prefix.
 func DeletePrefix(ctx context.Context, client rueidis.Client, prefix string) error {
+	keys, err := prefixKeys(ctx, client, prefix)
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if err := client.Do(ctx, client.B().Unlink().Key(k).Build()).Error(); err != nil {
+			return fmt.Errorf("deleting %s: %w", k, err)
+		}
+	}
+	return nil
+}
+
+// prefixKeys returns every key that starts with prefix.
+func prefixKeys(ctx context.Context, client rueidis.Client, prefix string) ([]string, error) {
+	var keys []string
 	var cursor uint64
 	for {
 		entry, err := client.Do(ctx, client.B().Scan().Cursor(cursor).Match(prefix+"*").Count(1000).Build()).AsScanEntry()
 		if err != nil {
-			return err
+			return nil, fmt.Errorf("scanning for %s*: %w", prefix, err)
 		}
-		for _, k := range entry.Elements {
-			if err := client.Do(ctx, client.B().Unlink().Key(k).Build()).Error(); err != nil {
-				return err
-			}
-		}
+		keys = append(keys, entry.Elements...)
 		if cursor = entry.Cursor; cursor == 0 {
-			return nil
+			return keys, nil
 		}
 	}
 }
