@@ -18,7 +18,8 @@ import (
 // round trip, and writes its JSON by hand, without reflection.
 
 func (g *Gateway) joinQueue(ctx *fasthttp.RequestCtx) error {
-	a, err := g.fan(ctx)
+	now := g.d.Now()
+	a, err := g.fanAt(ctx, now)
 	if err != nil {
 		return err
 	}
@@ -26,7 +27,6 @@ func (g *Gateway) joinQueue(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	now := g.d.Now()
 	st, created, err := g.d.Room.Join(ctx, ev.ID, a.UserID, ev.SaleOpensAt, now, admission.JoinLimits{
 		Address: g.clientIP(ctx), PerAccount: g.cfg.JoinPerAccount, PerAddress: g.cfg.JoinPerIP,
 	})
@@ -41,7 +41,8 @@ func (g *Gateway) joinQueue(ctx *fasthttp.RequestCtx) error {
 }
 
 func (g *Gateway) queueStatus(ctx *fasthttp.RequestCtx) error {
-	a, err := g.fan(ctx)
+	now := g.d.Now()
+	a, err := g.fanAt(ctx, now)
 	if err != nil {
 		return err
 	}
@@ -49,7 +50,6 @@ func (g *Gateway) queueStatus(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	now := g.d.Now()
 	st, err := g.d.Room.Status(ctx, ev.ID, a.UserID, now)
 	if receipt := ctx.Request.Header.Peek(placeReceiptHeader); errors.Is(err, admission.ErrNotInQueue) && len(receipt) > 0 {
 		st, err = g.d.Room.Restore(ctx, ev.ID, a.UserID, string(receipt), now)
