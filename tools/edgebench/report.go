@@ -89,8 +89,10 @@ func (e rows) ofBare() string {
 func (e rows) workRow(name, server, fans string) string {
 	verifications := "–"
 	if e.samples[0].verifications >= 0 {
-		verifications = e.each(func(_ int, s sample) float64 { return float64(s.verifications) / float64(max(1, s.run.Requests)) }).format("%.2f") +
-			", " + e.each(func(_ int, s sample) float64 { return 100 * float64(s.seen) / float64(max(1, s.verifications)) }).format("%.0f%%") + " seen"
+		verifications = e.each(func(_ int, s sample) float64 { return float64(s.verifications) / float64(max(1, s.run.Requests)) }).format("%.2f")
+		if e.samples[0].verifications > 0 {
+			verifications += ", " + e.each(func(_ int, s sample) float64 { return 100 * float64(s.seen) / float64(max(1, s.verifications)) }).format("%.0f%%") + " seen"
+		}
 	}
 	return fmt.Sprintf("| %s | %s | %s | %s | %s | %s |", name, server,
 		e.each(func(_ int, s sample) float64 { return float64(s.redisCmds) / float64(max(1, s.run.Requests)) }).format("%.2f"),
