@@ -15,11 +15,12 @@ import (
 // the same token every few seconds for as long as they wait, and those
 // polls are most of drop day's requests.
 //
-// A token counts as seen only when it is, byte for byte, one that verified:
-// its MAC is the remembered one and so is a hash of the part the MAC signs,
-// under a seed this process drew at random. The MAC is compared without
-// branching on its bytes, so timing tells an attacker nothing of a
-// remembered one. Expiry is checked on every use, so a remembered token
+// A token counts as seen only when its MAC is a remembered one and so is a
+// 64-bit hash of the part the MAC signs, under a seed this process drew at
+// random: passing another token's claims under a remembered MAC would take
+// that MAC (as secret as the token itself) and a collision under a seed
+// nobody outside sees. The MAC is compared without branching on its bytes,
+// so timing tells an attacker nothing of a remembered one. Expiry is checked on every use, so a remembered token
 // stops at its exp like any other, and anything that does not match goes
 // on to the full check, which refuses it with its reason. The table
 // belongs to its ring: a key file that retires a key is a new ring, with
