@@ -216,3 +216,24 @@ func TestVerificationsAreOneFastOnePerTokenRequest(t *testing.T) {
 		}
 	}
 }
+
+// The rounds run every target in the order targetKeys gives, which the
+// docs' table of targets follows; a subset keeps that order.
+func TestTargetsRunInTargetKeysOrder(t *testing.T) {
+	b := &bench{o: Defaults()}
+	if got := targetKeysOf(b.defineTargets()); !slices.Equal(got, targetKeys) {
+		t.Fatalf("all targets run in the order %v, want %v", got, targetKeys)
+	}
+	b.o.Targets = "seats,poll-far,bare,join-seen"
+	if got, want := targetKeysOf(b.defineTargets()), []string{"bare", "join-seen", "poll-far", "seats"}; !slices.Equal(got, want) {
+		t.Fatalf("-targets %s runs %v, want %v", b.o.Targets, got, want)
+	}
+}
+
+func targetKeysOf(ts []target) []string {
+	keys := make([]string, len(ts))
+	for i, t := range ts {
+		keys[i] = t.key
+	}
+	return keys
+}

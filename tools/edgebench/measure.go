@@ -23,7 +23,8 @@ type target struct {
 	joins bool
 }
 
-// defineTargets lists the targets the options ask for, in round order.
+// defineTargets lists the targets the options ask for, in round order
+// (targetKeys).
 func (b *bench) defineTargets() []target {
 	ev := "/api/v1/events/" + strconv.FormatInt(b.event, 10)
 	queue := b.queuePath()
@@ -60,10 +61,12 @@ func (b *bench) defineTargets() []target {
 		{key: "seats", name: "seat status, first poll, gzip: GET " + ev + "/seats/status (booker)", server: b.booker,
 			request: static(b.booker, "GET", ev+"/seats/status", "Accept-Encoding: gzip")},
 	}
+	// The rounds run them in targetKeys's order, whatever the order here.
 	var out []target
-	for _, t := range all {
-		if b.o.runs(t.key) {
-			out = append(out, t)
+	for _, key := range targetKeys {
+		i := slices.IndexFunc(all, func(t target) bool { return t.key == key })
+		if b.o.runs(key) {
+			out = append(out, all[i])
 		}
 	}
 	return out
