@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -274,12 +275,15 @@ func soldOutReachesTheQueue(t *testing.T, env map[string]string) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	// The unpaid hold expires: admission resumes, front first.
+	// The unpaid hold expires: admission resumes, front first. The fans
+	// are polled from the back, so a step between two polls cannot make
+	// the front look behind: whoever is seen admitted, everyone polled
+	// after them (ahead of them) was admitted before.
 	var admitted []int
 	testenv.Eventually(t, 15*time.Second, func() error {
 		admitted = admitted[:0]
-		for i, w := range waiting {
-			if st := status(w); st.body["state"] == "admitted" {
+		for i := len(waiting) - 1; i >= 0; i-- {
+			if st := status(waiting[i]); st.body["state"] == "admitted" {
 				admitted = append(admitted, i)
 			} else if st.body["sold_out"] != false {
 				return fmt.Errorf("waiting fan %d: %s, want sold_out false once the seat is back", i, st.raw)
@@ -288,6 +292,7 @@ func soldOutReachesTheQueue(t *testing.T, env map[string]string) {
 		if len(admitted) == 0 {
 			return errors.New("nobody admitted after the hold expired")
 		}
+		slices.Reverse(admitted)
 		return nil
 	})
 	for k, i := range admitted {
