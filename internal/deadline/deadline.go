@@ -21,7 +21,10 @@ type Shared struct {
 }
 
 type slot struct {
-	until int64 // unix ns: calls starting before it share ctx
+	// start is when the grain began. Calls are compared to it on the
+	// monotonic clock: a wall clock that steps back (NTP) must not let a
+	// later call share a context that ends too soon for it.
+	start time.Time
 	ctx   context.Context
 	// cancel is never called: calls in flight share ctx until its deadline,
 	// which releases its timer.
@@ -40,12 +43,13 @@ func (s *Shared) Timeout() time.Duration { return s.timeout }
 // Context is a context for a call starting at now. It carries no values
 // and no cancellation of the caller's: the bound is all it gives.
 func (s *Shared) Context(now time.Time) context.Context {
-	n := now.UnixNano()
-	if c := s.cur.Load(); c != nil && n < c.until && n >= c.until-int64(s.grain) {
-		return c.ctx
+	if c := s.cur.Load(); c != nil {
+		if since := now.Sub(c.start); since >= 0 && since < s.grain {
+			return c.ctx
+		}
 	}
 	ctx, cancel := context.WithDeadline(context.Background(), now.Add(s.timeout+s.grain))
 	// Two callers may both make one at a grain's start; either serves.
-	s.cur.Store(&slot{until: n + int64(s.grain), ctx: ctx, cancel: cancel})
+	s.cur.Store(&slot{start: now, ctx: ctx, cancel: cancel})
 	return ctx
 }
