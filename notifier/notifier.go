@@ -250,27 +250,47 @@ func byKey(records []*kgo.Record) [][]int {
 // then not committed and comes back.
 func (n *Notifier) handle(ctx context.Context, client *kgo.Client, r *kgo.Record, mode stopMode) bool {
 	consumedTotal.Inc()
+	ev, msg, err := n.decode(r)
+	if err != nil {
+		return n.deadLetter(ctx, client, r, reasonMalformed, err, 0, mode)
+	}
+	log := n.log.With().Str("order_id", ev.OrderID).Str("kind", ev.Type).Logger()
+	// Claim first: a redelivered or duplicated event finds the mail sent.
+	state, attempt, ok := n.claim(ctx, ev, msg, log)
+	switch {
+	case !ok:
+		return false
+	case state == claimDone:
+		skippedTotal.Inc()
+		return true
+	}
+	defer n.claims.keep(ctx, ev.OrderID, ev.Type)()
+	return n.deliver(ctx, client, r, ev, msg, attempt, mode, log)
+}
+
+// decode reads a booking event and renders its mail.
+func (n *Notifier) decode(r *kgo.Record) (bookingevent.Event, *Message, error) {
 	ev, err := bookingevent.Decode(r.Value)
 	if err == nil && !uuidtext.Valid(ev.OrderID) {
 		err = fmt.Errorf("booking event: order_id %q is not a UUID", ev.OrderID)
 	}
 	if err != nil {
-		return n.deadLetter(ctx, client, r, reasonMalformed, err, 0, mode)
+		return ev, nil, err
 	}
 	msg, err := n.render.render(ev, n.now())
-	if err != nil {
-		return n.deadLetter(ctx, client, r, reasonMalformed, err, 0, mode)
-	}
-	log := n.log.With().Str("order_id", ev.OrderID).Str("kind", ev.Type).Logger()
+	return ev, msg, err
+}
 
-	// Claim first: a redelivered or duplicated event finds the mail sent.
-	var attempt int
+// claim waits until this notifier owns the event's mail (claimTaken, with
+// the attempt it starts) or finds it sent (claimDone); ok is false when ctx
+// ended first.
+func (n *Notifier) claim(ctx context.Context, ev bookingevent.Event, msg *Message, log zerolog.Logger) (state claimState, attempt int, ok bool) {
 	for failures := 0; ; {
 		// Not cut short by a shutdown: a claim Postgres made whose answer
 		// the notifier never read would hold the mail for the whole lease
 		// (2 min), where a claim it knows of it finishes or gives back.
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		state, a, err := n.claims.claim(cctx, ev.OrderID, ev.Type, msg.To, msg.ID)
+		state, attempt, err := n.claims.claim(cctx, ev.OrderID, ev.Type, msg.To, msg.ID)
 		cancel()
 		var wait time.Duration
 		switch {
@@ -278,24 +298,22 @@ func (n *Notifier) handle(ctx context.Context, client *kgo.Client, r *kgo.Record
 			failures++
 			wait = n.backoff(failures)
 			log.Warn().Err(err).Dur("retry_in", wait).Msg("claiming a mail")
-		case state == claimDone:
-			skippedTotal.Inc()
-			return true
 		case state == claimBusy:
 			// Another notifier held it when this one got the partition:
 			// wait for it to finish, or for its lease to run out.
 			wait = min(n.cfg.ClaimLease/4, time.Second)
-		}
-		if err == nil && state == claimTaken {
-			attempt = a
-			defer n.claims.keep(ctx, ev.OrderID, ev.Type)()
-			break
+		default:
+			return state, attempt, true
 		}
 		if !loop.Sleep(ctx, wait) {
-			return false
+			return 0, 0, false
 		}
 	}
+}
 
+// deliver sends a claimed mail, retrying with backoff up to the attempts
+// allowed; it reports whether the record is done with.
+func (n *Notifier) deliver(ctx context.Context, client *kgo.Client, r *kgo.Record, ev bookingevent.Event, msg *Message, attempt int, mode stopMode, log zerolog.Logger) bool {
 	var lastErr error
 	for {
 		if attempt > n.cfg.MaxAttempts {
@@ -309,7 +327,7 @@ func (n *Notifier) handle(ctx context.Context, client *kgo.Client, r *kgo.Record
 		start := n.now()
 		// The delivery runs to its end even if ctx ends now: the mail in
 		// hand is finished, never cut in half.
-		err = n.mailer.Send(context.WithoutCancel(ctx), msg)
+		err := n.mailer.Send(context.WithoutCancel(ctx), msg)
 		sendDuration.UpdateDuration(start)
 		if err == nil {
 			n.finish(ctx, ev, "sent", "")
@@ -330,16 +348,27 @@ func (n *Notifier) handle(ctx context.Context, client *kgo.Client, r *kgo.Record
 		retriedTotal.Inc()
 		wait := n.backoff(attempt)
 		log.Warn().Err(err).Int("attempt", attempt).Dur("retry_in", wait).Msg("mail not delivered; retrying")
-		for {
-			if !loop.Sleep(ctx, wait) {
-				return n.giveBack(ctx, ev, mode)
-			}
-			if attempt, err = n.claims.startAttempt(ctx, ev.OrderID, ev.Type); err == nil {
-				break
-			}
-			log.Warn().Err(err).Msg("starting a delivery")
-			wait = n.cfg.RetryBackoff
+		next, ok := n.nextAttempt(ctx, ev, wait, log)
+		if !ok {
+			return n.giveBack(ctx, ev, mode)
 		}
+		attempt = next
+	}
+}
+
+// nextAttempt waits out a retry's backoff and records the attempt it
+// starts; ok is false when ctx ended first.
+func (n *Notifier) nextAttempt(ctx context.Context, ev bookingevent.Event, wait time.Duration, log zerolog.Logger) (attempt int, ok bool) {
+	for {
+		if !loop.Sleep(ctx, wait) {
+			return 0, false
+		}
+		attempt, err := n.claims.startAttempt(ctx, ev.OrderID, ev.Type)
+		if err == nil {
+			return attempt, true
+		}
+		log.Warn().Err(err).Msg("starting a delivery")
+		wait = n.cfg.RetryBackoff
 	}
 }
 
