@@ -8,6 +8,7 @@ import (
 
 	"github.com/redis/rueidis"
 
+	"github.com/ticketvelo/ticketvelo/internal/monoclock"
 	"github.com/ticketvelo/ticketvelo/internal/redisconn"
 )
 
@@ -22,7 +23,7 @@ import (
 type breaker struct {
 	failing atomic.Bool
 	probing atomic.Bool
-	// quietUntil (unix ns) holds the next probe back a moment after one
+	// quietUntil (monoclock ns) holds the next probe back a moment after one
 	// failed, so a request that met a failed probe is not the next probe,
 	// and a stalled node is not asked without pause.
 	quietUntil atomic.Int64
@@ -47,7 +48,7 @@ func (b *breaker) allow() pass {
 	switch {
 	case !b.failing.Load():
 		return allowed
-	case time.Now().UnixNano() < b.quietUntil.Load():
+	case monoclock.Now() < b.quietUntil.Load():
 		return refused
 	case b.probing.CompareAndSwap(false, true):
 		return probe
@@ -60,7 +61,7 @@ func (b *breaker) allow() pass {
 func (b *breaker) done(p pass, err error) {
 	failed := redisconn.IsUnavailable(err)
 	if failed {
-		b.quietUntil.Store(time.Now().Add(probePause).UnixNano())
+		b.quietUntil.Store(monoclock.Now() + int64(probePause))
 	}
 	b.failing.Store(failed)
 	if p == probe {

@@ -17,6 +17,7 @@ import (
 	"github.com/ticketvelo/ticketvelo/booker/pgstore"
 	"github.com/ticketvelo/ticketvelo/booker/redisstore"
 	"github.com/ticketvelo/ticketvelo/internal/loop"
+	"github.com/ticketvelo/ticketvelo/internal/monoclock"
 )
 
 // Snapshots follow the wall clock, not the booker's injected one: how
@@ -34,7 +35,7 @@ type snapshots struct {
 	opts   snapshotOptions
 	log    zerolog.Logger
 	stats  *counters
-	live   sync.Map // event id -> *atomic.Int64: when a request last touched it (unix nanos)
+	live   sync.Map // event id -> *atomic.Int64: when a request last touched it (monoclock nanos)
 	local  sync.Map // event id -> *mapCopy
 	group  singleflight.Group
 
@@ -74,7 +75,7 @@ type mapCopy struct {
 	etag    string       // of the statuses: unchanged seats keep their ETag across builds
 	full    body         // GET /seats
 	status  body         // GET /seats/status
-	checked atomic.Int64 // when Redis last confirmed it is the newest (unix nanos)
+	checked atomic.Int64 // when Redis last confirmed it is the newest (monoclock nanos)
 }
 
 // body is one answer, plain and gzip-compressed.
@@ -106,7 +107,7 @@ func newSnapshots(pg snapshotPostgres, rs snapshotRedis, events *eventCache, opt
 }
 
 func (sn *snapshots) touch(eventID int64) {
-	now := time.Now().UnixNano()
+	now := monoclock.Now()
 	if v, ok := sn.live.Load(eventID); ok {
 		v.(*atomic.Int64).Store(now)
 		return
@@ -125,7 +126,7 @@ func (sn *snapshots) Run(ctx context.Context) error {
 // rebuildLive rebuilds the snapshots of the events served lately and
 // forgets the others.
 func (sn *snapshots) rebuildLive(ctx context.Context) {
-	cutoff := time.Now().Add(-liveFor).UnixNano()
+	cutoff := monoclock.Now() - int64(liveFor)
 	sn.live.Range(func(k, v any) bool {
 		id := k.(int64)
 		if v.(*atomic.Int64).Load() < cutoff {
@@ -225,7 +226,7 @@ func (sn *snapshots) store(ctx context.Context, ev *eventInfo, m *mapCopy) error
 	if err := sn.redis.StoreMap(ctx, ev.ID, stored); err != nil {
 		return err
 	}
-	m.checked.Store(time.Now().UnixNano())
+	m.checked.Store(monoclock.Now())
 	sn.local.Store(ev.ID, m)
 	return nil
 }
@@ -317,7 +318,7 @@ func (sn *snapshots) current(ctx context.Context, ev *eventInfo) (*mapCopy, erro
 	var have *mapCopy
 	if v, ok := sn.local.Load(ev.ID); ok {
 		have = v.(*mapCopy)
-		if time.Since(time.Unix(0, have.checked.Load())) < localTTL {
+		if monoclock.Since(have.checked.Load()) < localTTL {
 			return have, nil
 		}
 	}
@@ -369,7 +370,7 @@ func (sn *snapshots) fetch(ctx context.Context, ev *eventInfo, have *mapCopy) (_
 		return nil, false, err
 	}
 	if have != nil && have.meta == meta {
-		have.checked.Store(time.Now().UnixNano())
+		have.checked.Store(monoclock.Now())
 		return have, true, nil
 	}
 	stored, found, err := sn.redis.LoadMap(ctx, ev.ID)
@@ -382,7 +383,7 @@ func (sn *snapshots) fetch(ctx context.Context, ev *eventInfo, have *mapCopy) (_
 		return nil, false, nil // not ours to read: rebuild
 	}
 	m := &mapCopy{meta: stored.Meta, asOf: nanos, etag: etag, full: body{stored.JSON, stored.GZ}, status: body{stored.StatusJSON, stored.StatusGZ}}
-	m.checked.Store(time.Now().UnixNano())
+	m.checked.Store(monoclock.Now())
 	sn.local.Store(ev.ID, m)
 	return m, true, nil
 }
@@ -394,7 +395,7 @@ func (sn *snapshots) buildLocal(ctx context.Context, ev *eventInfo) (*mapCopy, e
 		return nil, err
 	}
 	m := encodeMap(ev, statuses, asOf)
-	m.checked.Store(time.Now().UnixNano())
+	m.checked.Store(monoclock.Now())
 	sn.local.Store(ev.ID, m)
 	return m, nil
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/redis/rueidis"
+	"github.com/ticketvelo/ticketvelo/internal/monoclock"
 	"github.com/ticketvelo/ticketvelo/internal/salekeys"
 )
 
@@ -34,9 +35,9 @@ type Store struct {
 	timeout time.Duration
 	// onOutage is told each time calls are refused for a while.
 	onOutage  func()
-	downUntil atomic.Int64 // unix nanos
+	downUntil atomic.Int64 // monoclock nanos
 	// failingSince is when the calls began to fail with none succeeding
-	// since (unix nanos), 0 while they succeed.
+	// since (monoclock nanos), 0 while they succeed.
 	failingSince atomic.Int64
 }
 
@@ -82,7 +83,7 @@ func (r *Store) lockKey(eventID int64, seat int) string {
 // ctx bounds one call by the configured timeout; it fails at once while
 // Redis is marked down.
 func (r *Store) ctx(parent context.Context) (context.Context, context.CancelFunc, error) {
-	if time.Now().UnixNano() < r.downUntil.Load() {
+	if monoclock.Now() < r.downUntil.Load() {
 		return nil, nil, errRedisDown
 	}
 	ctx, cancel := context.WithTimeout(parent, r.timeout)
@@ -100,7 +101,7 @@ func (r *Store) failed(err error) error {
 	if errors.Is(err, errRedisDown) {
 		return err
 	}
-	now := time.Now().UnixNano()
+	now := monoclock.Now()
 	r.failingSince.CompareAndSwap(0, now)
 	if now-r.failingSince.Load() > int64(outageAfter) {
 		r.onOutage()
