@@ -137,80 +137,95 @@ func (c *Controller) Run(ctx context.Context) error {
 	ticker := time.NewTicker(c.interval)
 	defer ticker.Stop()
 	defer c.draws.Wait()
-	var (
-		sales        []Sale
-		salesAt, hAt time.Time
-		health       = HealthUnknown
-		next         = map[int64]time.Time{}
-		errLog       time.Time
-	)
-	logErr := func(err error) {
-		// One line per 10 s is enough to see Redis or Postgres is down.
-		if now := time.Now(); now.Sub(errLog) > 10*time.Second {
-			c.log.Error().Err(err).Msg("admission controller")
-			errLog = now
-		}
-	}
+	t := &ticks{health: HealthUnknown, next: map[int64]time.Time{}}
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-ticker.C:
 		}
-		now := c.now()
-		if now.Sub(salesAt) >= salesInterval {
-			if s, err := c.sales(ctx, now); err != nil {
-				logErr(fmt.Errorf("listing events on sale: %w", err))
-			} else {
-				sales, salesAt = s, now
-			}
+		c.tick(ctx, t, c.now())
+	}
+}
+
+// ticks is what Run carries from one tick to the next.
+type ticks struct {
+	sales        []Sale
+	salesAt, hAt time.Time
+	health       Health
+	next         map[int64]time.Time // when each event's next step is due
+	errLog       time.Time
+}
+
+// tick refreshes the events on sale and the bookers' health when due and
+// steps every event whose step is due or that a fan joined since.
+func (c *Controller) tick(ctx context.Context, t *ticks, now time.Time) {
+	if now.Sub(t.salesAt) >= salesInterval {
+		if s, err := c.sales(ctx, now); err != nil {
+			c.logErr(t, fmt.Errorf("listing events on sale: %w", err))
+		} else {
+			t.sales, t.salesAt = s, now
 		}
-		if now.Sub(hAt) >= time.Second {
-			if h, err := c.room.BookerHealth(ctx, now); err != nil {
-				logErr(err)
-			} else {
-				health, hAt = h, now
-			}
+	}
+	if now.Sub(t.hAt) >= time.Second {
+		if h, err := c.room.BookerHealth(ctx, now); err != nil {
+			c.logErr(t, err)
+		} else {
+			t.health, t.hAt = h, now
 		}
-		live := make(map[int64]bool, len(sales))
-		for _, s := range sales {
-			live[s.EventID] = true
-			if now.Before(next[s.EventID]) && !c.room.takeJoined(s.EventID) {
-				continue
-			}
-			start := time.Now()
-			res, err := c.room.Step(ctx, s, health, now)
-			stepDuration.UpdateDuration(start)
-			if err != nil {
-				logErr(err)
-				next[s.EventID] = now.Add(idleInterval)
-				continue
-			}
-			c.record(s.EventID, res)
-			if res.StateLost {
-				statesLost.Inc()
-				c.log.Warn().Int64("event_id", s.EventID).Msg("the waiting room's keys are gone (a Redis node lost with its replica, or a restart without persistence): fans get their places back from their receipts; admission waits for them")
-			}
-			if err := c.sampleOps(ctx, s, res, now); err != nil {
-				logErr(err)
-			}
-			switch {
-			case res.DrawDue:
-				c.startDraw(ctx, s, now)
-				next[s.EventID] = now
-			case res.BeforeOpening:
-				next[s.EventID] = minTime(s.OpensAt, now.Add(idleInterval))
-			case res.QueueLength == 0:
-				next[s.EventID] = now.Add(idleInterval)
-			default:
-				next[s.EventID] = now
-			}
+	}
+	live := make(map[int64]bool, len(t.sales))
+	for _, s := range t.sales {
+		live[s.EventID] = true
+		if now.Before(t.next[s.EventID]) && !c.room.takeJoined(s.EventID) {
+			continue
 		}
-		for id := range next {
-			if !live[id] {
-				delete(next, id)
-			}
+		t.next[s.EventID] = c.stepEvent(ctx, t, s, now)
+	}
+	for id := range t.next {
+		if !live[id] {
+			delete(t.next, id)
 		}
+	}
+}
+
+// stepEvent runs one admission step of an event and says when its next
+// one is due.
+func (c *Controller) stepEvent(ctx context.Context, t *ticks, s Sale, now time.Time) (next time.Time) {
+	start := time.Now()
+	res, err := c.room.Step(ctx, s, t.health, now)
+	stepDuration.UpdateDuration(start)
+	if err != nil {
+		c.logErr(t, err)
+		return now.Add(idleInterval)
+	}
+	c.record(s.EventID, res)
+	if res.StateLost {
+		statesLost.Inc()
+		c.log.Warn().Int64("event_id", s.EventID).Msg("the waiting room's keys are gone (a Redis node lost with its replica, or a restart without persistence): fans get their places back from their receipts; admission waits for them")
+	}
+	if err := c.sampleOps(ctx, s, res, now); err != nil {
+		c.logErr(t, err)
+	}
+	switch {
+	case res.DrawDue:
+		c.startDraw(ctx, s, now)
+		return now
+	case res.BeforeOpening:
+		return minTime(s.OpensAt, now.Add(idleInterval))
+	case res.QueueLength == 0:
+		return now.Add(idleInterval)
+	default:
+		return now
+	}
+}
+
+// logErr logs a store error, one line per 10 s: enough to see that Redis
+// or Postgres is down.
+func (c *Controller) logErr(t *ticks, err error) {
+	if now := time.Now(); now.Sub(t.errLog) > 10*time.Second {
+		c.log.Error().Err(err).Msg("admission controller")
+		t.errLog = now
 	}
 }
 
