@@ -105,23 +105,8 @@ func (r *Room) Draw(ctx context.Context, eventID int64, opensAt, now time.Time) 
 		if err != nil {
 			return false, fmt.Errorf("reading the pre-queue of event %d: %w", eventID, err)
 		}
-		if len(page.Elements) > 0 {
-			args := make([]string, 0, 2+2*len(page.Elements))
-			args = append(args, owner, lease)
-			for _, m := range page.Elements {
-				id, err := strconv.ParseInt(m, 10, 64)
-				if err != nil {
-					return false, fmt.Errorf("pre-queue of event %d holds %q, not a user id", eventID, m)
-				}
-				args = append(args, m, strconv.FormatUint(DrawScore(seed, id), 10))
-			}
-			moved, err := drawMoveScript.Exec(ctx, r.client, []string{k.pre, k.queue, k.lease}, args).AsInt64()
-			if err != nil {
-				return false, fmt.Errorf("placing drawn fans of event %d: %w", eventID, err)
-			}
-			if moved < 0 {
-				return false, nil // too slow: another gateway holds the lease now
-			}
+		if held, err := r.placeDrawn(ctx, k, seed, owner, lease, page.Elements); err != nil || !held {
+			return false, err // !held: too slow, another gateway holds the lease now
 		}
 		if cursor = page.Cursor; cursor == 0 {
 			break
@@ -136,4 +121,26 @@ func (r *Room) Draw(ctx context.Context, eventID int64, opensAt, now time.Time) 
 		r.markOpen(eventID)
 	}
 	return opened == 1, nil
+}
+
+// placeDrawn moves a page of the pre-queue's fans into the queue at their
+// drawn places, while this draw still holds the lease (held).
+func (r *Room) placeDrawn(ctx context.Context, k *eventKeys, seed []byte, owner, lease string, fans []string) (held bool, err error) {
+	if len(fans) == 0 {
+		return true, nil
+	}
+	args := make([]string, 0, 2+2*len(fans))
+	args = append(args, owner, lease)
+	for _, m := range fans {
+		id, err := strconv.ParseInt(m, 10, 64)
+		if err != nil {
+			return false, fmt.Errorf("pre-queue of event %d holds %q, not a user id", k.event, m)
+		}
+		args = append(args, m, strconv.FormatUint(DrawScore(seed, id), 10))
+	}
+	moved, err := drawMoveScript.Exec(ctx, r.client, []string{k.pre, k.queue, k.lease}, args).AsInt64()
+	if err != nil {
+		return false, fmt.Errorf("placing drawn fans of event %d: %w", k.event, err)
+	}
+	return moved >= 0, nil
 }
