@@ -83,30 +83,10 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) ([]string, error) {
 		_, _ = conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", migrationLock)
 	}()
 
-	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version    integer PRIMARY KEY,
-		name       text NOT NULL,
-		checksum   text NOT NULL,
-		applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
-		return nil, fmt.Errorf("creating schema_migrations: %w", err)
-	}
-	applied := map[int]string{}
-	rows, err := conn.Query(ctx, "SELECT version, checksum FROM schema_migrations")
+	applied, err := appliedMigrations(ctx, conn)
 	if err != nil {
-		return nil, fmt.Errorf("reading applied migrations: %w", err)
+		return nil, err
 	}
-	for rows.Next() {
-		var v int
-		var sum string
-		if err := rows.Scan(&v, &sum); err != nil {
-			return nil, fmt.Errorf("reading applied migrations: %w", err)
-		}
-		applied[v] = sum
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("reading applied migrations: %w", err)
-	}
-
 	var done []string
 	for _, m := range migrations {
 		if sum, ok := applied[m.Version]; ok {
@@ -115,17 +95,48 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) ([]string, error) {
 			}
 			continue
 		}
-		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, m.SQL); err != nil {
-				return err
-			}
-			_, err := tx.Exec(ctx, "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)", m.Version, m.Name, m.Checksum)
-			return err
-		})
-		if err != nil {
-			return done, fmt.Errorf("applying migration %s: %w", m.Name, err)
+		if err := apply(ctx, conn, m); err != nil {
+			return done, err
 		}
 		done = append(done, m.Name)
 	}
 	return done, nil
+}
+
+// appliedMigrations reads the checksum of each applied migration by its
+// version, making the table that records them on a new database.
+func appliedMigrations(ctx context.Context, conn *pgxpool.Conn) (map[int]string, error) {
+	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    integer PRIMARY KEY,
+		name       text NOT NULL,
+		checksum   text NOT NULL,
+		applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+		return nil, fmt.Errorf("creating schema_migrations: %w", err)
+	}
+	applied := map[int]string{}
+	var version int
+	var sum string
+	rows, _ := conn.Query(ctx, "SELECT version, checksum FROM schema_migrations")
+	if _, err := pgx.ForEachRow(rows, []any{&version, &sum}, func() error {
+		applied[version] = sum
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("reading applied migrations: %w", err)
+	}
+	return applied, nil
+}
+
+// apply runs one migration and records it, in one transaction.
+func apply(ctx context.Context, conn *pgxpool.Conn, m Migration) error {
+	err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, m.SQL); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)", m.Version, m.Name, m.Checksum)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("applying migration %s: %w", m.Name, err)
+	}
+	return nil
 }
