@@ -141,6 +141,14 @@ type holdBody struct {
 // even looked at.
 const maxSeatIDs = 100
 
+// overMaxPerFan refuses a request that alone asks for more tickets than
+// the event allows a fan: 422, as no wait would let it through (the 429
+// ticket_limit is for a fan whose holds and orders make up the rest).
+func overMaxPerFan(field string, max int) *apperr.Error {
+	return apperr.New(apperr.Invalid, "ticket_limit", "at most %d tickets per fan for this event", max).
+		With(map[string]any{"field": field, "max_tickets_per_fan": max})
+}
+
 func invalid(field, format string, args ...any) *apperr.Error {
 	return apperr.New(apperr.Invalid, "invalid_field", format, args...).With(map[string]any{"field": field})
 }
@@ -170,7 +178,7 @@ func parseHold(ev *eventInfo, body holdBody) (*holdRequest, error) {
 				With(map[string]any{"field": "seat_ids", "seat_ids": bad})
 		}
 		if len(seats) > ev.MaxPerFan {
-			return nil, errTicketLimit.Withf("at most %d tickets per fan for this event", ev.MaxPerFan)
+			return nil, overMaxPerFan("seat_ids", ev.MaxPerFan)
 		}
 		req.seats = seats
 		req.hash = requestHash("hold", strconv.FormatInt(ev.ID, 10), seatList(seats))
@@ -183,7 +191,7 @@ func parseHold(ev *eventInfo, body holdBody) (*holdRequest, error) {
 			return nil, invalid("quantity", "quantity must be at least 1")
 		}
 		if *body.Quantity > ev.MaxPerFan {
-			return nil, errTicketLimit.Withf("at most %d tickets per fan for this event", ev.MaxPerFan)
+			return nil, overMaxPerFan("quantity", ev.MaxPerFan)
 		}
 		req.best, req.section, req.quantity, req.together = true, si, *body.Quantity, true
 		if body.Together != nil {

@@ -8,6 +8,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/valyala/fasthttp"
 
@@ -142,6 +143,11 @@ func DecodeJSONBytes(body []byte, dst any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return apperr.New(apperr.Malformed, "malformed_json", "the request body is empty; send a JSON object")
 	}
+	if !utf8.Valid(body) {
+		// JSON is UTF-8 (RFC 8259); the decoder would store U+FFFD in
+		// place of each bad byte instead of saying so.
+		return apperr.New(apperr.Malformed, "malformed_json", "the body is not UTF-8 text")
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
@@ -150,7 +156,57 @@ func DecodeJSONBytes(body []byte, dst any) error {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return apperr.New(apperr.Malformed, "malformed_json", "the body has data after its JSON object")
 	}
+	if field, ok := firstNull(body); ok {
+		// The decoder leaves a null as the zero value: seat 0, an empty
+		// name. No field of ours means anything by null, so none gets one.
+		return apperr.New(apperr.Invalid, "invalid_field", "%s must not be null; leave out a field you do not send", field).
+			With(map[string]any{"field": field})
+	}
 	return nil
+}
+
+// firstNull finds a null anywhere in body, a JSON object, and names the
+// top-level field that holds it.
+func firstNull(body []byte) (field string, found bool) {
+	if !bytes.Contains(body, []byte("null")) {
+		return "", false
+	}
+	const (
+		inArray = iota
+		wantKey
+		wantValue
+	)
+	var open []int // per open object or array: what its next token is
+	dec := json.NewDecoder(bytes.NewReader(body))
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return "", false
+		}
+		top := len(open) - 1
+		if d, ok := tok.(json.Delim); ok && (d == '}' || d == ']') {
+			open = open[:top]
+			continue
+		}
+		if top >= 0 && open[top] == wantKey {
+			open[top] = wantValue
+			if top == 0 {
+				field = tok.(string)
+			}
+			continue
+		}
+		if top >= 0 && open[top] == wantValue {
+			open[top] = wantKey
+		}
+		switch tok {
+		case nil:
+			return field, true
+		case json.Delim('{'):
+			open = append(open, wantKey)
+		case json.Delim('['):
+			open = append(open, inArray)
+		}
+	}
 }
 
 func jsonError(err error) error {

@@ -125,6 +125,8 @@ func TestErrorsAreJSON(t *testing.T) {
 		{"wrong type", "POST", "/echo", `{"name":5}`, "application/json", 422, "invalid_field"},
 		{"array not object", "POST", "/echo", `[1,2]`, "application/json", 400, "malformed_json"},
 		{"trailing data", "POST", "/echo", `{"name":"a"} {"name":"b"}`, "application/json", 400, "malformed_json"},
+		{"not UTF-8", "POST", "/echo", "{\"name\":\"a\xff\xfe\"}", "application/json", 400, "malformed_json"},
+		{"null", "POST", "/echo", `{"name":null}`, "application/json", 422, "invalid_field"},
 		{"internal error hides its cause", "GET", "/boom", "", "", 500, "internal"},
 		{"panic", "GET", "/panic", "", "", 500, "internal"},
 		{"Postgres restarting is 503", "GET", "/restart", "", "", 503, "unavailable"},
@@ -160,6 +162,34 @@ func TestErrorsAreJSON(t *testing.T) {
 				t.Errorf("request id: header %q, body %q, want the same non-empty id", id, e.Error.RequestID)
 			}
 		})
+	}
+}
+
+// TestDecodeJSONRefusesNullsWherever: a null at any depth is refused and
+// named by the top-level field that holds it; "null" as text is not one.
+func TestDecodeJSONRefusesNullsWherever(t *testing.T) {
+	t.Parallel()
+	type body struct {
+		Name string         `json:"name"`
+		IDs  []int          `json:"ids"`
+		Obj  map[string]any `json:"obj"`
+	}
+	for in, want := range map[string]string{
+		`{"ids":[1,null]}`:                             "ids",
+		`{"name":"a","obj":{"k":[{"x":null}]}}`:        "obj",
+		`{"obj":{"null":1},"ids":[null]}`:              "ids",
+		`{"name":"null","obj":{"k":"null"}}`:           "",
+		`{"ids":[],"obj":{"a":[[]],"b":{}},"name":""}`: "",
+	} {
+		var b body
+		err := httpapi.DecodeJSONBytes([]byte(in), &b)
+		var e *apperr.Error
+		switch {
+		case want == "" && err != nil:
+			t.Errorf("%s: got %v, want it accepted", in, err)
+		case want != "" && (!errors.As(err, &e) || e.Code != "invalid_field" || e.Details["field"] != want):
+			t.Errorf("%s: got %v, want invalid_field naming %q", in, err, want)
+		}
 	}
 }
 

@@ -31,10 +31,12 @@ func Clean(field, raw string, maxRunes int) (string, error) {
 // Forbidden reports the characters a name must not hold: control
 // characters (C0 with NUL, tab, CR and LF; DEL; C1), the Unicode line and
 // paragraph separators, and the bidirectional overrides and isolates,
-// which can make a name read backwards in a mail subject or the console.
+// which can make a name read backwards in a mail subject or the console;
+// and U+FFFD, which is what a JSON decoder makes of a lone surrogate
+// (`"\ud800"`): text that was not text.
 func Forbidden(r rune) bool {
 	switch {
-	case unicode.IsControl(r):
+	case unicode.IsControl(r), r == utf8.RuneError:
 		return true
 	case r == '\u2028' || r == '\u2029':
 		return true
