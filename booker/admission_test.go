@@ -168,3 +168,32 @@ func TestAnOldHoldEndsOnlyItsOwnAdmission(t *testing.T) {
 		})
 	}
 }
+
+// TestARetryReplaysAfterTheAdmissionWindow: a client that lost the answer
+// to its hold and retries once its admission token has expired gets that
+// answer again (there is no other way to learn the hold's id); the token
+// does nothing else: a new request is 410, and the key cannot be reused
+// for other seats.
+func TestARetryReplaysAfterTheAdmissionWindow(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{})
+	h.serve()
+	fan := h.users(1)[0]
+	tok := h.admission(fan)
+	first := h.call("POST", h.holdPath(), tok, "k1", `{"seat_ids":[7]}`)
+	if first.status != 201 {
+		t.Fatalf("hold while admitted: got %d %s", first.status, first.body)
+	}
+	h.clock.Advance(10*time.Minute + time.Second)
+	if r := h.call("POST", h.holdPath(), tok, "k1", `{"seat_ids":[7]}`); r.status != 201 || r.header.Get("Idempotent-Replayed") != "true" || string(r.body) != string(first.body) {
+		t.Errorf("retry after the window: got %d %s, want the first 201 replayed", r.status, r.body)
+	}
+	wantExpired(t, h.call("POST", h.holdPath(), tok, "k2", `{"seat_ids":[8]}`), "timeout")
+	if r := h.call("POST", h.holdPath(), tok, "k1", `{"seat_ids":[9]}`); r.status != 422 || r.code() != "idempotency_key_reused" {
+		t.Errorf("the key with other seats after the window: got %d %s, want 422 idempotency_key_reused", r.status, r.body)
+	}
+	if got := seatStatus(t, h.pool, h.eventID); got["held"] > 1 {
+		t.Errorf("seats: got %v, want at most the one hold made while admitted", got)
+	}
+	checkInvariants(t, h.pool, h.eventID)
+}

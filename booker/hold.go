@@ -271,6 +271,21 @@ func (h *holdRules) shortRecordTTL(req *holdRequest) time.Duration {
 	return min(h.cfg.IdempotencyTTL, max(time.Minute, req.admissionExp.Sub(h.now())+time.Minute))
 }
 
+// replayOnly answers a request that may only replay: its key's stored
+// answer, or refused when there is none. Without Redis it cannot tell, and
+// says so with a 503: the answer may be there.
+func (h *holdRules) replayOnly(ctx context.Context, req *holdRequest, refused error) (answer, error) {
+	rec, err := h.redis.Get(ctx, h.redis.IdemKey(req.ev.ID, req.userID, req.key))
+	switch {
+	case err != nil:
+		h.stats.redisFallback()
+		return answer{}, errAdmissionUnchecked
+	case rec == "":
+		return answer{}, refused
+	}
+	return h.replay(rec, req)
+}
+
 func (h *holdRules) replay(rec redisstore.Record, req *holdRequest) (answer, error) {
 	a, err := replayRecord(rec, req.hash)
 	if err == nil {

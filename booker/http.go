@@ -210,36 +210,64 @@ func (s *Service) handleCreateHold(ctx *fasthttp.RequestCtx) (answer, error) {
 	}
 	adm, err := s.tokens.VerifyAdmission(httpapi.BearerToken(ctx), eventID, s.now())
 	if errors.Is(err, tokens.ErrExpired) {
-		// A genuine token past its exp: the admission's window passed.
-		return answer{}, admissionExpired("timeout")
+		return s.replayExpired(ctx, eventID)
 	}
 	if err != nil {
-		return answer{}, err
-	}
-	key, err := idempotencyKey(ctx)
-	if err != nil {
-		return answer{}, err
-	}
-	var body holdBody
-	if err := httpapi.DecodeJSON(ctx, &body); err != nil {
 		return answer{}, err
 	}
 	sctx, cancel := s.storeCtx(0)
 	defer cancel()
-	ev, err := s.events.get(sctx, eventID)
+	req, err := s.holdRequest(sctx, ctx, adm)
 	if err != nil {
 		return answer{}, err
 	}
+	s.snapshots.touch(req.ev.ID)
+	return s.holds.createHold(sctx, req)
+}
+
+// replayExpired answers a hold request whose admission token is past its
+// expiry (the admission's window passed): 410, unless it retries a request
+// the token made while it lived, whose answer it replays: a client that
+// lost a 201 has no other way to learn its hold.
+func (s *Service) replayExpired(ctx *fasthttp.RequestCtx, eventID int64) (answer, error) {
+	expired := admissionExpired("timeout")
+	adm, err := s.tokens.VerifyAdmissionAsIssued(httpapi.BearerToken(ctx), eventID)
+	if err != nil {
+		return answer{}, expired
+	}
+	sctx, cancel := s.storeCtx(0)
+	defer cancel()
+	req, err := s.holdRequest(sctx, ctx, adm)
+	if err != nil {
+		return answer{}, expired
+	}
+	return s.holds.replayOnly(sctx, req, expired)
+}
+
+// holdRequest reads a hold request of the fan adm admits: its key and
+// body, checked against the event.
+func (s *Service) holdRequest(sctx context.Context, ctx *fasthttp.RequestCtx, adm tokens.Admission) (*holdRequest, error) {
+	key, err := idempotencyKey(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var body holdBody
+	if err := httpapi.DecodeJSON(ctx, &body); err != nil {
+		return nil, err
+	}
+	ev, err := s.events.get(sctx, adm.EventID)
+	if err != nil {
+		return nil, err
+	}
 	if s.now().Before(ev.SaleOpensAt) {
-		return answer{}, errSaleNotOpen.Withf("the sale opens at %s", ev.SaleOpensAt.UTC().Format(time.RFC3339))
+		return nil, errSaleNotOpen.Withf("the sale opens at %s", ev.SaleOpensAt.UTC().Format(time.RFC3339))
 	}
 	req, err := parseHold(ev, body)
 	if err != nil {
-		return answer{}, err
+		return nil, err
 	}
 	req.userID, req.key, req.requestID, req.admissionExp = adm.UserID, key, httpapi.RequestID(ctx), adm.ExpiresAt
-	s.snapshots.touch(ev.ID)
-	return s.holds.createHold(sctx, req)
+	return req, nil
 }
 
 // holdID reads the {id} of a hold; a malformed one is simply not found.

@@ -200,6 +200,19 @@ func (r *Ring) VerifyAdmission(token string, eventID int64, now time.Time) (Admi
 	return Admission{UserID: uid, EventID: c.Event, ID: c.ID, ExpiresAt: c.ExpiresAt.Time}, nil
 }
 
+// VerifyAdmissionAsIssued checks an admission token as VerifyAdmission
+// does (signature, audience, issuer, event) as of a moment before its
+// expiry, so a token whose window has passed still proves which fan and
+// admission it was. It is for replaying an answer the token was given
+// while it lived, and must grant nothing new.
+func (r *Ring) VerifyAdmissionAsIssued(token string, eventID int64) (Admission, error) {
+	var c admissionClaims
+	if _, _, err := jwt.NewParser().ParseUnverified(token, &c); err != nil || c.ExpiresAt == nil {
+		return Admission{}, rejected(ErrMalformed)
+	}
+	return r.VerifyAdmission(token, eventID, c.ExpiresAt.Add(-time.Millisecond))
+}
+
 // parse verifies token with the ring's key of its kid. The key handed to
 // the verifier is of the token's method's own kind (the derived HMAC secret
 // for HS256, the public key for EdDSA), so no token can make a public key

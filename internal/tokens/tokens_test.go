@@ -61,6 +61,38 @@ func TestAdmissionTokenRoundTrip(t *testing.T) {
 	}
 }
 
+// TestAdmissionAsIssuedProvesOnlyAGenuineToken: an expired admission
+// token still shows its fan and admission, for a replay; a forged one, an
+// access token or one of another event does not.
+func TestAdmissionAsIssuedProvesOnlyAGenuineToken(t *testing.T) {
+	r, _ := newRing(t)
+	other, _ := newRing(t)
+	tok, adm, err := r.IssueAdmission(7, 3, 10*time.Minute, now.Add(-time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.VerifyAdmission(tok, 3, now); code(err) != "token_expired" {
+		t.Fatalf("VerifyAdmission of an expired token: %v, want token_expired", err)
+	}
+	if got, err := r.VerifyAdmissionAsIssued(tok, 3); err != nil || got.UserID != 7 || got.ID != adm.ID || !got.ExpiresAt.Equal(adm.ExpiresAt) {
+		t.Errorf("as issued: got %+v, %v, want %+v", got, err, adm)
+	}
+	forged, _, _ := other.IssueAdmission(7, 3, 10*time.Minute, now.Add(-time.Hour))
+	access, _, _ := r.IssueAccess(7, tokens.RoleFan, time.Hour, now.Add(-2*time.Hour))
+	for name, c := range map[string]struct {
+		tok   string
+		event int64
+		want  string
+	}{
+		"forged": {forged, 3, "token_kid"}, "another event": {tok, 4, "token_event"},
+		"an access token": {access, 3, "token_audience"}, "garbage": {"a.b.c", 3, "token_malformed"},
+	} {
+		if _, err := r.VerifyAdmissionAsIssued(c.tok, c.event); err == nil || code(err) != c.want {
+			t.Errorf("%s: got %v, want %s", name, err, c.want)
+		}
+	}
+}
+
 // forge builds a token from raw header and claims, signed by sign.
 func forge(t *testing.T, header, claims map[string]any, sign func(signingInput string) []byte) string {
 	t.Helper()
