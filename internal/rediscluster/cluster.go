@@ -54,19 +54,13 @@ func Start(ctx context.Context, o Options) (*Cluster, error) {
 	c := &Cluster{opts: o}
 	addrs := make([]string, 0, o.Masters*(1+o.Replicas))
 	for range o.Masters * (1 + o.Replicas) {
-		n, err := c.newNode()
+		n, err := c.startNode(ctx)
 		if err != nil {
 			c.Close()
 			return nil, err
 		}
 		c.Nodes = append(c.Nodes, n)
 		addrs = append(addrs, n.Addr)
-	}
-	for _, n := range c.Nodes {
-		if err := n.start(ctx); err != nil {
-			c.Close()
-			return nil, err
-		}
 	}
 	create := append([]string{"--cluster", "create"}, addrs...)
 	create = append(create, "--cluster-replicas", strconv.Itoa(o.Replicas), "--cluster-yes")
@@ -106,25 +100,60 @@ func (c *Cluster) WaitReplicated(ctx context.Context, within time.Duration) erro
 	return nil
 }
 
+// startNode starts a node on two free ports, its clients' and its cluster
+// bus's. A port found free can be taken before redis-server binds it (by a
+// test running beside this one), so a node that could not listen is tried
+// again on others.
+func (c *Cluster) startNode(ctx context.Context) (*Node, error) {
+	for try := 1; ; try++ {
+		n, err := c.newNode()
+		if err != nil {
+			return nil, err
+		}
+		err = n.start(ctx)
+		if err == nil {
+			return n, nil
+		}
+		n.Kill()
+		if try == 3 || !strings.Contains(err.Error(), "Failed listening") {
+			return nil, err
+		}
+	}
+}
+
 func (c *Cluster) newNode() (*Node, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	// Both ports at once, so they differ; the bus's is set, not left to
+	// Redis's port + 10000, which may be taken or past 65535.
+	ports, err := freePorts(2)
 	if err != nil {
 		return nil, err
 	}
-	addr := ln.Addr().String()
-	ln.Close()
-	_, port, _ := strings.Cut(addr, ":")
+	port, bus := ports[0], ports[1]
 	dir := filepath.Join(c.opts.Dir, port)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	args := []string{"--bind", "127.0.0.1", "--port", port, "--cluster-enabled", "yes",
+	args := []string{"--bind", "127.0.0.1", "--port", port, "--cluster-port", bus, "--cluster-enabled", "yes",
 		"--cluster-config-file", filepath.Join(dir, "nodes.conf"), "--dir", dir,
 		"--save", "", "--appendonly", "no", "--logfile", filepath.Join(dir, "redis.log")}
 	if c.opts.NodeTimeout > 0 {
 		args = append(args, "--cluster-node-timeout", strconv.FormatInt(c.opts.NodeTimeout.Milliseconds(), 10))
 	}
-	return &Node{Addr: addr, dir: dir, args: args}, nil
+	return &Node{Addr: "127.0.0.1:" + port, dir: dir, args: args}, nil
+}
+
+// freePorts finds n loopback ports free at the moment.
+func freePorts(n int) ([]string, error) {
+	ports := make([]string, n)
+	for i := range ports {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("finding a free port: %w", err)
+		}
+		defer ln.Close()
+		_, ports[i], _ = strings.Cut(ln.Addr().String(), ":")
+	}
+	return ports, nil
 }
 
 // URL reaches the cluster through any node (the REDIS_URL form
