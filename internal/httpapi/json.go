@@ -285,7 +285,8 @@ func Param(ctx *fasthttp.RequestCtx, name string) string {
 func ParseID(ctx *fasthttp.RequestCtx, name string) (int64, error) {
 	raw := Param(ctx, name)
 	id, err := strconv.ParseInt(raw, 10, 64)
-	if err != nil || id <= 0 {
+	// Only the id's own spelling: "01" and "+1" are not another name of 1.
+	if err != nil || id <= 0 || raw[0] == '0' || raw[0] == '+' {
 		return 0, apperr.New(apperr.NotFound, "not_found", "%s %q is not a valid id", name, raw)
 	}
 	return id, nil

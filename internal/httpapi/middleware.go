@@ -54,7 +54,16 @@ func (s *Server) middleware(next fasthttp.RequestHandler) fasthttp.RequestHandle
 		// error echoing a client's text is never run as a script or page.
 		ctx.Response.Header.SetCanonical(nosniffHeader, nosniff)
 
+		// HEAD is GET without the body (RFC 9110 §9.3.2), for every GET
+		// route; fasthttp leaves out the body of a HEAD's answer.
+		head := ctx.IsHead()
+		if head {
+			ctx.Request.Header.SetMethod(fasthttp.MethodGet)
+		}
 		next(ctx)
+		if head {
+			ctx.Request.Header.SetMethod(fasthttp.MethodHead)
+		}
 
 		route, _ := ctx.UserValue(router.MatchedRoutePathParam).(string)
 		if route == "" {

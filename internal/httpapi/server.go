@@ -51,6 +51,10 @@ func NewServer(opts Options, log zerolog.Logger) *Server {
 	r := router.New()
 	r.SaveMatchedRoutePath = true
 	r.RedirectTrailingSlash = false
+	// No redirects to a "fixed" path either (/API/v1 to /api/v1): their
+	// Location is built from the client's Host header, which a cache in
+	// front could be made to keep.
+	r.RedirectFixedPath = false
 	s := &Server{Router: r, opts: opts, log: log, checks: map[string]Check{}, causes: map[string]string{}}
 	r.NotFound = func(ctx *fasthttp.RequestCtx) {
 		WriteError(ctx, apperr.New(apperr.NotFound, "not_found", "no route for %s %s", ctx.Method(), ctx.Path()))

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -394,5 +395,39 @@ func TestStatusTable(t *testing.T) {
 	}
 	if got := httpapi.StatusOf(errors.New("plain")); got != 500 {
 		t.Errorf("a plain error: got %d, want 500", got)
+	}
+}
+
+// TestHeadIsGetWithoutTheBody: every GET route answers HEAD with the GET's
+// status and headers and no body; a path that differs only in case is not
+// redirected (a Location built from the Host header) but not found.
+func TestHeadIsGetWithoutTheBody(t *testing.T) {
+	t.Parallel()
+	srv := newServer(httpapi.Options{})
+	base, _ := serve(t, srv)
+	get, body := do(t, "GET", base+"/healthz", "", nil)
+	head, none := do(t, "HEAD", base+"/healthz", "", nil)
+	if head.StatusCode != 200 || len(none) != 0 || head.Header.Get("Content-Type") != get.Header.Get("Content-Type") ||
+		head.Header.Get("Content-Length") != strconv.Itoa(len(body)) {
+		t.Errorf("HEAD /healthz: %d %v %q, want GET's 200 and headers (%v, %d bytes) without the body", head.StatusCode, head.Header, none, get.Header, len(body))
+	}
+	if r, _ := do(t, "HEAD", base+"/nope", "", nil); r.StatusCode != 404 {
+		t.Errorf("HEAD of no route: %d, want 404", r.StatusCode)
+	}
+	if r, b := do(t, "GET", base+"/HEALTHZ", "", map[string]string{"Host": "evil.example"}); r.StatusCode != 404 || r.Header.Get("Content-Type") != "application/json" {
+		t.Errorf("GET /HEALTHZ: %d %s, want a JSON 404, not a redirect", r.StatusCode, b)
+	}
+}
+
+func TestParseIDTakesOnlyTheIDsOwnSpelling(t *testing.T) {
+	t.Parallel()
+	for raw, want := range map[string]int64{"1": 1, "42": 42, "9223372036854775807": 1<<63 - 1,
+		"01": 0, "+1": 0, "-1": 0, "0": 0, "": 0, "1a": 0, " 1": 0, "9223372036854775808": 0} {
+		var ctx fasthttp.RequestCtx
+		ctx.SetUserValue("id", raw)
+		got, err := httpapi.ParseID(&ctx, "id")
+		if got != want || (want == 0) != (err != nil) {
+			t.Errorf("ParseID(%q) = %d, %v; want %d", raw, got, err, want)
+		}
 	}
 }
