@@ -115,7 +115,7 @@ func (s *Service) serveSnapshot(ctx *fasthttp.RequestCtx, view func(*mapCopy) (s
 	ctx.Response.Header.Set("ETag", etag)
 	ctx.Response.Header.Set("Cache-Control", "public, max-age=1")
 	ctx.Response.Header.Set("Vary", "Accept-Encoding")
-	if string(ctx.Request.Header.Peek("If-None-Match")) == etag {
+	if httpapi.NoneMatch(ctx.Request.Header.Peek("If-None-Match"), etag) {
 		ctx.SetStatusCode(fasthttp.StatusNotModified)
 		return
 	}

@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/ticketvelo/ticketvelo/internal/apperr"
@@ -33,4 +34,41 @@ func FuzzDecodeJSON(f *testing.F) {
 			t.Fatalf("body %q: status %d, want 4xx", body, status)
 		}
 	})
+}
+
+// FuzzNoneMatch feeds arbitrary If-None-Match headers: never a panic, and
+// a header that ends with the tag itself, after a list it can be read as,
+// always matches.
+func FuzzNoneMatch(f *testing.F) {
+	for _, seed := range []string{`"2-abc"`, `W/"2-abc"`, `*`, `"x", W/"y"`, `"a,b"`, `W/`, `"`, ``} {
+		f.Add([]byte(seed))
+	}
+	const etag = `"2-abc"`
+	f.Fuzz(func(t *testing.T, header []byte) {
+		got := httpapi.NoneMatch(header, etag)
+		if httpapi.NoneMatch(append(header, `, `+etag...), etag) != (got || listOfTags(header)) {
+			t.Fatalf("header %q then the tag: match %v, want %v", header, !got, got || listOfTags(header))
+		}
+	})
+}
+
+// listOfTags says whether h is a comma-separated list of quoted tags,
+// perhaps W/-marked and empty.
+func listOfTags(h []byte) bool {
+	s := string(h)
+	for {
+		s = strings.TrimLeft(s, " \t,")
+		if s == "" {
+			return true
+		}
+		s = strings.TrimPrefix(s, "W/")
+		if !strings.HasPrefix(s, `"`) {
+			return false
+		}
+		end := strings.IndexByte(s[1:], '"')
+		if end < 0 {
+			return false
+		}
+		s = s[end+2:]
+	}
 }

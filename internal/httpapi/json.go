@@ -291,3 +291,29 @@ func ParseID(ctx *fasthttp.RequestCtx, name string) (int64, error) {
 	}
 	return id, nil
 }
+
+// NoneMatch reports whether an If-None-Match header names etag (quoted)
+// by the weak comparison RFC 9110 (13.1.2) asks of it: "*", or a list of
+// tags, each perhaps marked W/, one of which has etag's quoted value. So
+// a proxy that weakens tags (nginx does, when it compresses) still gets
+// its 304.
+func NoneMatch(header []byte, etag string) bool {
+	for h := header; ; {
+		h = bytes.TrimLeft(h, " \t,")
+		switch {
+		case len(h) == 0:
+			return false
+		case h[0] == '*':
+			return true
+		}
+		h = bytes.TrimPrefix(h, []byte("W/"))
+		end := bytes.IndexByte(h[min(1, len(h)):], '"') + 1
+		if len(h) == 0 || h[0] != '"' || end == 0 {
+			return false // not a list of tags
+		}
+		if string(h[:end+1]) == etag {
+			return true
+		}
+		h = h[end+1:]
+	}
+}
