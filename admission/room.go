@@ -466,6 +466,9 @@ type Settings struct {
 // Limits on settings.
 const (
 	MaxRatePerSecond = 100_000
+	// MinRatePerSecond is one fan every 100 s: slower is a pause that the
+	// event page and ops stats would still call open.
+	MinRatePerSecond = 0.01
 	MaxMaxActive     = 1_000_000
 )
 
@@ -474,8 +477,8 @@ func (s Settings) Validate() error {
 	invalid := func(field, msg string) error {
 		return apperr.New(apperr.Invalid, "invalid_field", "%s", msg).With(map[string]any{"field": field})
 	}
-	if !(s.RatePerSecond > 0 && s.RatePerSecond <= MaxRatePerSecond) {
-		return invalid("rate_per_second", "rate_per_second must be above 0 and at most 100000; use paused to stop admission")
+	if !(s.RatePerSecond >= MinRatePerSecond && s.RatePerSecond <= MaxRatePerSecond) {
+		return invalid("rate_per_second", "rate_per_second must be 0.01 to 100000; use paused to stop admission")
 	}
 	if s.MaxActive < 1 || s.MaxActive > MaxMaxActive {
 		return invalid("max_active", "max_active must be 1 to 1000000")

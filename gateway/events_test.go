@@ -116,6 +116,8 @@ func TestOpsCreateAnEventAndSetItsAdmission(t *testing.T) {
 	for _, bad := range []any{
 		map[string]any{"rate_per_second": 5, "max_active": 40, "paused": false},
 		map[string]any{"rate_per_second": 0, "max_active": 40, "paused": false, "auto": false},
+		map[string]any{"rate_per_second": 1e-300, "max_active": 40, "paused": false, "auto": false},
+		map[string]any{"rate_per_second": nil, "max_active": 40, "paused": false, "auto": false},
 		map[string]any{"rate_per_second": 5, "max_active": 1.5, "paused": false, "auto": false},
 		map[string]any{"rate_per_second": "fast", "max_active": 40, "paused": false, "auto": false},
 		`{"rate_per_second": 1e999, "max_active": 40, "paused": false, "auto": false}`,

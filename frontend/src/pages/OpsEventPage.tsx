@@ -179,14 +179,15 @@ function AdmissionForm({ eventId, token, opensAt }: { eventId: number; token: st
             <Field
               label="Rate (fans per second)"
               type="number"
-              min={0}
+              min={0.01}
+              max={100000}
               step="any"
               required
               value={form.rate_per_second}
               onChange={(e) => edit({ rate_per_second: Number(e.target.value) })}
               hint={form.auto ? 'Auto mode adjusts this from the booker’s latency and errors.' : undefined}
             />
-            <Field label="Max active buyers" type="number" min={0} step={1} required value={form.max_active} onChange={(e) => edit({ max_active: Number(e.target.value) })} />
+            <Field label="Max active buyers" type="number" min={1} max={1000000} step={1} required value={form.max_active} onChange={(e) => edit({ max_active: Number(e.target.value) })} />
             <label className="flex min-h-11 items-center gap-2 text-sm">
               <input type="checkbox" checked={form.paused} onChange={(e) => edit({ paused: e.target.checked })} className="size-5 accent-indigo-700" />
               Paused
