@@ -355,7 +355,11 @@ func (h *holdRules) holdAnswer(req *holdRequest, out holdOutcome) answer {
 func seatTakenAnswer(seats []int, requestID string) answer {
 	taken := slices.Clone(seats)
 	slices.Sort(taken)
-	e := errSeatTaken.Withf("seats %s are taken", seatList(taken)).With(map[string]any{"seat_ids": taken})
+	e := errSeatTaken.Withf("seats %s are taken", seatList(taken))
+	if len(taken) == 1 {
+		e = errSeatTaken.Withf("seat %d is taken", taken[0])
+	}
+	e = e.With(map[string]any{"seat_ids": taken})
 	return errorAnswer(e, requestID)
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"mime"
 	"net"
 	"strconv"
 	"strings"
@@ -132,8 +133,14 @@ func Handle(h func(ctx *fasthttp.RequestCtx) error) fasthttp.RequestHandler {
 // trailing data. Its errors say what is wrong and where.
 func DecodeJSON(ctx *fasthttp.RequestCtx, dst any) error {
 	ct := string(ctx.Request.Header.ContentType())
-	if mt, _, _ := strings.Cut(ct, ";"); strings.TrimSpace(strings.ToLower(mt)) != "application/json" {
+	mt, params, err := mime.ParseMediaType(ct)
+	if mt != "application/json" || (err != nil && !errors.Is(err, mime.ErrInvalidMediaParameter)) {
 		return apperr.New(apperr.UnsupportedMedia, "unsupported_media_type", "send the body as application/json, not %q", ct)
+	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") && !strings.EqualFold(cs, "utf8") {
+		// JSON is UTF-8; a body said to be another charset would be read
+		// as what it is not.
+		return apperr.New(apperr.UnsupportedMedia, "unsupported_media_type", "send the body as UTF-8, not charset %q", cs)
 	}
 	return DecodeJSONBytes(ctx.PostBody(), dst)
 }

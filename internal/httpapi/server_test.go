@@ -120,6 +120,8 @@ func TestErrorsAreJSON(t *testing.T) {
 		{"wrong method", "DELETE", "/echo", "", "", 405, "method_not_allowed"},
 		{"body over the limit", "POST", "/echo", `{"name":"` + strings.Repeat("x", 4096) + `"}`, "application/json", 413, "body_too_large"},
 		{"not JSON content type", "POST", "/echo", `{"name":"a"}`, "text/plain", 415, "unsupported_media_type"},
+		{"JSON of another charset", "POST", "/echo", `{"name":"a"}`, "application/json; charset=latin1", 415, "unsupported_media_type"},
+		{"JSON-like type", "POST", "/echo", `{"name":"a"}`, "application/jsonx", 415, "unsupported_media_type"},
 		{"malformed JSON", "POST", "/echo", `{"name":`, "application/json", 400, "malformed_json"},
 		{"empty body", "POST", "/echo", ``, "application/json", 400, "malformed_json"},
 		{"unknown field", "POST", "/echo", `{"name":"a","admin":true}`, "application/json", 422, "unknown_field"},
@@ -208,9 +210,11 @@ func TestDecodeJSONAcceptsAValidBody(t *testing.T) {
 		return nil
 	}))
 	base, _ := serve(t, srv)
-	resp, b := do(t, "POST", base+"/echo", `{"name":"Ana"}`, map[string]string{"Content-Type": "application/json; charset=utf-8"})
-	if resp.StatusCode != 200 || strings.TrimSpace(string(b)) != `{"name":"Ana"}` {
-		t.Errorf("got %d %s, want 200 {\"name\":\"Ana\"}", resp.StatusCode, b)
+	for _, ct := range []string{"application/json; charset=utf-8", "Application/JSON;charset=\"UTF-8\"", "application/json", "application/json;"} {
+		resp, b := do(t, "POST", base+"/echo", `{"name":"Ana"}`, map[string]string{"Content-Type": ct})
+		if resp.StatusCode != 200 || strings.TrimSpace(string(b)) != `{"name":"Ana"}` {
+			t.Errorf("%s: got %d %s, want 200 {\"name\":\"Ana\"}", ct, resp.StatusCode, b)
+		}
 	}
 }
 
