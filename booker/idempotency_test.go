@@ -145,10 +145,22 @@ func TestConfirmIdempotency(t *testing.T) {
 	if r := h.call("POST", "/api/v1/holds/"+b.Hold.ID+"/confirm", acc, "pay2", `{"payment_token":"tok_visa"}`); r.status != 422 || r.code() != "idempotency_key_reused" {
 		t.Fatalf("key reused on another hold: got %d %s, want 422", r.status, r.body)
 	}
+	// A payment that times out while another request pays for the hold
+	// does not say the hold is still there to pay for.
+	confirmB := "/api/v1/holds/" + b.Hold.ID + "/confirm"
+	slow := make(chan reply)
+	go func() { slow <- h.call("POST", confirmB, acc, "slow", `{"payment_token":"tok_timeout"}`) }()
+	time.Sleep(50 * time.Millisecond)
+	if r := h.call("POST", confirmB, acc, "fast", `{"payment_token":"tok_visa"}`); r.status != 201 {
+		t.Fatalf("confirm beside a slow payment: got %d %s", r.status, r.body)
+	}
+	if r := <-slow; r.status != 409 || r.code() != "hold_not_active" {
+		t.Errorf("the slow payment, once the hold was paid for: got %d %s, want 409 hold_not_active", r.status, r.body)
+	}
 	var orders, outbox int
 	ctx := context.Background()
-	if err := h.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM orders), (SELECT count(*) FROM outbox)`).Scan(&orders, &outbox); err != nil || orders != 1 || outbox != 1 {
-		t.Fatalf("orders %d outbox %d (%v), want 1 and 1", orders, outbox, err)
+	if err := h.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM orders), (SELECT count(*) FROM outbox)`).Scan(&orders, &outbox); err != nil || orders != 2 || outbox != 2 {
+		t.Fatalf("orders %d outbox %d (%v), want 2 and 2", orders, outbox, err)
 	}
 	checkInvariants(t, h.pool, h.eventID)
 }

@@ -234,14 +234,8 @@ func (o *orderRules) confirmClaimed(ctx context.Context, userID int64, holdID, k
 	if err != nil {
 		return answer{}, err
 	}
-	switch o.visibleStatus(h) {
-	case "active":
-	case "expired":
-		o.expireNow(ctx, h)
-		ordersTotal("expired").Inc()
-		return errorAnswer(errHoldExpired, requestID), nil
-	default:
-		return errorAnswer(errHoldNotActive.Withf("the hold is %s", h.Status), requestID), nil
+	if a, over := o.notActive(ctx, h, requestID); over {
+		return a, nil
 	}
 	ev, err := o.events.get(ctx, h.EventID)
 	if err != nil {
@@ -257,11 +251,33 @@ func (o *orderRules) confirmClaimed(ctx context.Context, userID int64, holdID, k
 		case <-ctx.Done():
 		}
 		ordersTotal("payment_timeout").Inc()
+		// Another request of the fan's may have paid for the hold
+		// meanwhile: then it is not "still active, retry".
+		if h, err := o.readHold(ctx, userID, holdID); err == nil {
+			if a, over := o.notActive(ctx, h, requestID); over {
+				return a, nil
+			}
+		}
 		a := errorAnswer(errPaymentTimeout, requestID)
 		a.upstream = true // the provider failed, not the booker
 		return a, nil
 	}
 	return o.placeOrder(ctx, ev, h, key, "pay_"+redisstore.NewOwner()[:24], requestID)
+}
+
+// notActive is the answer to confirming a hold that can no longer be
+// paid for (over): it expired, or was paid for or released.
+func (o *orderRules) notActive(ctx context.Context, h pgstore.Hold, requestID string) (a answer, over bool) {
+	switch o.visibleStatus(h) {
+	case "active":
+		return answer{}, false
+	case "expired":
+		o.expireNow(ctx, h)
+		ordersTotal("expired").Inc()
+		return errorAnswer(errHoldExpired, requestID), true
+	default:
+		return errorAnswer(errHoldNotActive.Withf("the hold is %s", h.Status), requestID), true
+	}
 }
 
 // placeOrder writes the order of a paid hold.
