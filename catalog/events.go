@@ -211,6 +211,10 @@ func invalidField(field, format string, args ...any) *apperr.Error {
 	return textfield.Invalid(field, format, args...)
 }
 
+// maxYearsAhead bounds how far ahead an event may be put on: a date
+// further off is a typo (9999 for 2026), not a booking.
+const maxYearsAhead = 10
+
 // CreateEvent checks e, creates the event with the seat inventory of its
 // venue and a slug made from its name, and returns it.
 func (s *Store) CreateEvent(ctx context.Context, e NewEvent, now time.Time) (EventDetail, error) {
@@ -226,6 +230,8 @@ func (s *Store) CreateEvent(ctx context.Context, e NewEvent, now time.Time) (Eve
 	switch {
 	case e.StartsAt.IsZero() || !e.StartsAt.After(now):
 		return EventDetail{}, invalidField("starts_at", "starts_at must be in the future")
+	case e.StartsAt.After(now.AddDate(maxYearsAhead, 0, 0)):
+		return EventDetail{}, invalidField("starts_at", "starts_at must be within %d years", maxYearsAhead)
 	case e.SaleOpensAt.IsZero() || e.SaleOpensAt.After(e.StartsAt):
 		return EventDetail{}, invalidField("sale_opens_at", "sale_opens_at must be set and not after starts_at")
 	case e.MaxTicketsPerFan < 1 || e.MaxTicketsPerFan > 50:

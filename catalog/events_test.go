@@ -128,6 +128,8 @@ func TestCreateEvent(t *testing.T) {
 		{"name not UTF-8", func(e *catalog.NewEvent) { e.Name = "Night \xff\xfe" }, "name"},
 		{"line break in the name", func(e *catalog.NewEvent) { e.Name = "Night\r\nShow" }, "name"},
 		{"starts in the past", func(e *catalog.NewEvent) { e.StartsAt = now.Add(-time.Hour) }, "starts_at"},
+		{"starts in 9999", func(e *catalog.NewEvent) { e.StartsAt = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC) }, "starts_at"},
+		{"a name of zero-width spaces", func(e *catalog.NewEvent) { e.Name = "\u200b\u200b" }, "name"},
 		{"sale after start", func(e *catalog.NewEvent) { e.SaleOpensAt = e.StartsAt.Add(time.Second) }, "sale_opens_at"},
 		{"no sale time", func(e *catalog.NewEvent) { e.SaleOpensAt = time.Time{} }, "sale_opens_at"},
 		{"zero tickets", func(e *catalog.NewEvent) { e.MaxTicketsPerFan = 0 }, "max_tickets_per_fan"},

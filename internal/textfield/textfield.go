@@ -25,7 +25,16 @@ func Clean(field, raw string, maxRunes int) (string, error) {
 	if n := utf8.RuneCountInString(s); n == 0 || n > maxRunes {
 		return "", Invalid(field, "%s must have 1 to %d characters", field, maxRunes)
 	}
+	if strings.IndexFunc(s, visible) < 0 {
+		// Zero-width spaces and joiners alone read as nothing.
+		return "", Invalid(field, "%s must have a character one can see", field)
+	}
 	return s, nil
+}
+
+// visible reports a letter, mark, digit, punctuation or symbol.
+func visible(r rune) bool {
+	return unicode.In(r, unicode.L, unicode.M, unicode.N, unicode.P, unicode.S)
 }
 
 // Forbidden reports the characters a name must not hold: control

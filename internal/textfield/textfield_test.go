@@ -28,7 +28,7 @@ func TestClean(t *testing.T) {
 	}
 	bad := []string{
 		"", "   ", "\t\n", "a\x00b", "a\r\nBcc: x@example.com", "a\nb", "a\rb", "a\tb", "a\x1bb", "a\x7fb",
-		"a\u0085b", "a\u2028b", "a\u2029b", "a\u202eb", "a\u2066b", "a\xffb", "\xc3", "a\ufffdb", strings.Repeat("é", 11),
+		"a\u0085b", "a\u2028b", "a\u2029b", "a\u202eb", "a\u2066b", "a\xffb", "\xc3", "a\ufffdb", "\u200b", "\u200d\u200b", strings.Repeat("é", 11),
 	}
 	for _, in := range bad {
 		_, err := textfield.Clean("name", in, 10)
