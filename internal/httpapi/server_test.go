@@ -442,7 +442,7 @@ func TestNoneMatchComparesWeakly(t *testing.T) {
 	for header, want := range map[string]bool{
 		`"2-abc"`: true, `W/"2-abc"`: true, `*`: true, `"x", "2-abc"`: true, `"x",W/"2-abc"`: true, ` "2-abc" `: true,
 		`"a,b", "2-abc"`: true,
-		``: false, `"2-abd"`: false, `2-abc`: false, `"2-abc`: false, `W/`: false, `"x", 2-abc`: false, `"2-ab"c"`: false, `W/W/"2-abc"`: false,
+		``:               false, `"2-abd"`: false, `2-abc`: false, `"2-abc`: false, `W/`: false, `"x", 2-abc`: false, `"2-ab"c"`: false, `W/W/"2-abc"`: false,
 	} {
 		if got := httpapi.NoneMatch([]byte(header), etag); got != want {
 			t.Errorf("NoneMatch(%q, %s) = %v, want %v", header, etag, got, want)
