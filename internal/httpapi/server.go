@@ -131,23 +131,24 @@ func (s *Server) parseError(ctx *fasthttp.RequestCtx, err error) {
 	}
 	var small *fasthttp.ErrSmallBuffer
 	if errors.As(err, &small) {
-		writeRaw(ctx, fasthttp.StatusRequestHeaderFieldsTooLarge, `{"error":{"code":"headers_too_large","message":"request headers are too large"}}`)
+		writeRaw(ctx, fasthttp.StatusRequestHeaderFieldsTooLarge, "headers_too_large", "request headers are too large")
 		return
 	}
 	var netErr net.Error
 	if errors.As(err, &netErr) && netErr.Timeout() {
-		writeRaw(ctx, fasthttp.StatusRequestTimeout, `{"error":{"code":"request_timeout","message":"the request was not received in time"}}`)
+		writeRaw(ctx, fasthttp.StatusRequestTimeout, "request_timeout", "the request was not received in time")
 		return
 	}
 	WriteError(ctx, apperr.New(apperr.Malformed, "malformed_request", "cannot parse the request"))
 }
 
-// writeRaw answers with a JSON body written out, for errors where the request
-// could not be read far enough to build one.
-func writeRaw(ctx *fasthttp.RequestCtx, status int, body string) {
+// writeRaw answers with an error of a status no apperr.Kind has (the
+// request could not be read far enough to be a handler's), in the same
+// JSON shape as WriteError's.
+func writeRaw(ctx *fasthttp.RequestCtx, status int, code, message string) {
 	ctx.SetStatusCode(status)
 	ctx.SetContentType("application/json")
-	ctx.SetBodyString(body)
+	ctx.SetBody(ErrorBody(&apperr.Error{Code: code, Message: message}, RequestID(ctx)))
 }
 
 // readyz answers 200 when every dependency check passes, 503 naming the

@@ -449,3 +449,16 @@ func TestNoneMatchComparesWeakly(t *testing.T) {
 		}
 	}
 }
+
+// TestHeadersTooLargeIsAJSONErrorWithItsRequestID: a request fasthttp
+// cannot read gets the same error shape as any other, request id included.
+func TestHeadersTooLargeIsAJSONErrorWithItsRequestID(t *testing.T) {
+	t.Parallel()
+	base, _ := serve(t, newServer(httpapi.Options{}))
+	resp, b := do(t, "GET", base+"/healthz", "", map[string]string{"X-Big": strings.Repeat("x", 64<<10)})
+	var e errorBody
+	if err := json.Unmarshal(b, &e); err != nil || resp.StatusCode != 431 || e.Error.Code != "headers_too_large" ||
+		e.Error.RequestID == "" || e.Error.RequestID != resp.Header.Get("X-Request-Id") {
+		t.Errorf("got %d %s (%v), want 431 headers_too_large carrying the X-Request-Id %q", resp.StatusCode, b, err, resp.Header.Get("X-Request-Id"))
+	}
+}
