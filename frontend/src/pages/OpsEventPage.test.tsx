@@ -76,6 +76,14 @@ describe('OpsEventPage live figures', () => {
     expect(screen.getByTestId('room-state').textContent).toBe('Waiting room: Queue moving')
     expect(screen.queryByText('Sold out: nobody is being admitted')).toBeNull()
     expect(waitAtBack()).toBe('Wait at back1 min 35 s')
+
+    // Paused, nobody moves: no wait to show, whatever figure came with it.
+    stats = { ...open, paused: true, eta_back_seconds: 0 }
+    await act(async () => {
+      await vi.advanceTimersByTimeAsync(statsRefreshMs)
+    })
+    await settle()
+    expect(waitAtBack()).toBe('Wait at back—paused')
   })
 
   it('says paused rather than a zero wait while ops paused admission', async () => {

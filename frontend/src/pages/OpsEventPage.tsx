@@ -80,7 +80,7 @@ function LiveStats({ eventId, token }: { eventId: number; token: string }) {
             <Stat label="Rate set" value={`${stats.rate_per_second}/s`} />
             <Stat label="Rate measured" value={`${stats.measured_rate_per_second.toFixed(1)}/s`} />
             <Stat label="Abandoned" value={count(stats.abandoned)} />
-            <Stat label="Wait at back" value={stats.eta_back_seconds === null ? '—' : duration(stats.eta_back_seconds)} hint={stalled(stats)} />
+            <Stat label="Wait at back" value={stats.eta_back_seconds === null || stats.paused ? '—' : duration(stats.eta_back_seconds)} hint={stalled(stats)} />
           </dl>
           {stats.draw_seed && (
             <p className="mt-3 break-all text-sm text-slate-700">

@@ -1,5 +1,5 @@
 import { useEffect, useState, type FormEvent } from 'react'
-import { api, type AdminVenue, type AdmissionStats, type Event } from '../lib/api'
+import { ApiError, api, type AdminVenue, type AdmissionStats, type Event } from '../lib/api'
 import { count, dateTime, parseZonedInput, timeOfDay, zonedInput } from '../lib/format'
 import { useDocumentTitle, useNow, usePolled } from '../lib/hooks'
 import { navigate } from '../lib/router'
@@ -128,6 +128,30 @@ function EventTable({ rows }: { rows: LiveEvent[] }) {
   )
 }
 
+/** The create-event form's fields by the API's names, for errors that name one. */
+const eventFields: Record<string, string> = {
+  venue_id: 'Venue',
+  name: 'Name',
+  starts_at: 'Starts at',
+  sale_opens_at: 'Sale opens at',
+  max_tickets_per_fan: 'Tickets per fan',
+}
+
+/** maxTicketsPerFan is the most tickets per fan the API allows an event. */
+const maxTicketsPerFan = 50
+
+/**
+ * fieldError is the message of an API error about field, reading the
+ * field's label where the server wrote its API name, or undefined.
+ */
+function fieldError(err: unknown, field: string): string | undefined {
+  if (!(err instanceof ApiError) || err.details.field !== field) return undefined
+  let m = err.message
+  for (const [name, label] of Object.entries(eventFields)) m = m.split(name).join(label)
+  m = m.charAt(0).toUpperCase() + m.slice(1)
+  return /[.!?]$/.test(m) ? m : `${m}.`
+}
+
 /** The zone event times are entered in when the venue does not say (a backend without venues' zones). */
 const fallbackZone = Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC'
 
@@ -166,7 +190,7 @@ function CreateEvent({ auth }: { auth: Session }) {
   async function submit(e: FormEvent) {
     e.preventDefault()
     setChecked(true)
-    if (!starts || !opens) return
+    if (!starts || !opens || !(Number.isInteger(maxTickets) && maxTickets >= 1 && maxTickets <= maxTicketsPerFan)) return
     setBusy(true)
     setError(null)
     try {
@@ -186,14 +210,28 @@ function CreateEvent({ auth }: { auth: Session }) {
   }
 
   const timeHint = (d: Date | null) => `YYYY-MM-DD HH:MM, 24-hour, ${zone} time${d ? `: ${dateTime(d.toISOString(), zone)}` : ''}`
-  const timeError = (d: Date | null) => (checked && !d ? `Write it as YYYY-MM-DD HH:MM (24-hour), a time that exists in ${zone}.` : undefined)
+  const timeError = (d: Date | null, field: string) =>
+    checked && !d ? `Write it as YYYY-MM-DD HH:MM (24-hour), a time that exists in ${zone}.` : fieldError(error, field)
+  const ticketsError =
+    checked && !(Number.isInteger(maxTickets) && maxTickets >= 1 && maxTickets <= maxTicketsPerFan)
+      ? `Tickets per fan must be a whole number from 1 to ${maxTicketsPerFan}.`
+      : fieldError(error, 'max_tickets_per_fan')
+  // An error about one field shows at that field, not above the form.
+  const formError = error instanceof ApiError && typeof error.details.field === 'string' && error.details.field in eventFields ? null : error
+  // Editing the form answers what was refused: the old message goes.
+  const edited =
+    <T,>(set: (v: T) => void) =>
+    (v: T) => {
+      setError(null)
+      set(v)
+    }
   const timeField = { inputMode: 'numeric', autoComplete: 'off', spellCheck: false, placeholder: 'YYYY-MM-DD HH:MM' } as const
   return (
     <Card>
       <h2 className="text-lg font-semibold">Create an event</h2>
       <form onSubmit={submit} className="mt-3 space-y-3" noValidate>
         {venuesError !== null && <ErrorNotice error={venuesError} title="We could not load the venues" />}
-        {error !== null && <ErrorNotice error={error} title="The event was not created" />}
+        {formError !== null && <ErrorNotice error={formError} title="The event was not created" />}
         <div className="min-w-0">
           <label htmlFor="ce-venue" className="block text-sm font-medium">
             Venue
@@ -202,7 +240,7 @@ function CreateEvent({ auth }: { auth: Session }) {
             id="ce-venue"
             required
             value={venueId}
-            onChange={(e) => setVenueId(Number(e.target.value))}
+            onChange={(e) => edited(setVenueId)(Number(e.target.value))}
             aria-describedby="ce-venue-hint"
             className="mt-1 block min-h-11 w-full min-w-0 max-w-full truncate rounded-lg border border-slate-300 bg-white py-2 pr-8 pl-3"
           >
@@ -216,11 +254,22 @@ function CreateEvent({ auth }: { auth: Session }) {
           <p id="ce-venue-hint" className="mt-1 text-xs text-slate-600" data-testid="venue-hint">
             {venue ? [venue.city, `${count(venue.capacity)} seats`, `times in ${zone}`].filter(Boolean).join(' · ') : ' '}
           </p>
+          {fieldError(error, 'venue_id') && <p className="mt-1 text-xs text-red-700">{fieldError(error, 'venue_id')}</p>}
         </div>
-        <Field label="Name" required value={name} onChange={(e) => setName(e.target.value)} />
-        <Field label="Starts at" required value={startsAt} onChange={(e) => setStartsAt(e.target.value)} hint={timeHint(starts)} error={timeError(starts)} {...timeField} />
-        <Field label="Sale opens at" required value={opensAt} onChange={(e) => setOpensAt(e.target.value)} hint={timeHint(opens)} error={timeError(opens)} {...timeField} />
-        <Field label="Tickets per fan" type="number" min={1} max={20} required value={maxTickets} onChange={(e) => setMaxTickets(Number(e.target.value))} />
+        <Field label="Name" required value={name} onChange={(e) => edited(setName)(e.target.value)} error={fieldError(error, 'name')} />
+        <Field label="Starts at" required value={startsAt} onChange={(e) => edited(setStartsAt)(e.target.value)} hint={timeHint(starts)} error={timeError(starts, 'starts_at')} {...timeField} />
+        <Field label="Sale opens at" required value={opensAt} onChange={(e) => edited(setOpensAt)(e.target.value)} hint={timeHint(opens)} error={timeError(opens, 'sale_opens_at')} {...timeField} />
+        <Field
+          label="Tickets per fan"
+          type="number"
+          min={1}
+          max={maxTicketsPerFan}
+          step={1}
+          required
+          value={maxTickets}
+          onChange={(e) => edited(setMaxTickets)(Number(e.target.value))}
+          error={ticketsError}
+        />
         <Button type="submit" busy={busy} disabled={!venueId} className="w-full">
           Create event
         </Button>
