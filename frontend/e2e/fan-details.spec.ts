@@ -116,7 +116,7 @@ for (const vp of viewports) {
 
         const zoneOf = (text: string | null) => /\s(\S+)$/.exec((text ?? '').trim())?.[1]
         await page.goto(`/events/${ev.id}`)
-        const opens = page.locator('dt', { hasText: 'Sale opens' }).locator('+ dd')
+        const opens = page.locator('dt', { hasText: /^Sale open(s|ed)$/ }).locator('+ dd')
         await expect(opens).toBeVisible()
         const eventZone = zoneOf(await opens.textContent())
         expect(eventZone, 'the event page names the venue zone').toMatch(/^(GMT|BST)$/)

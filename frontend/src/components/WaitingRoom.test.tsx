@@ -160,3 +160,16 @@ describe('queueStall', () => {
     expect(queueStall(waiting({ sold_out: false, paused: false }), 'sold_out')).toEqual({ soldOut: false, paused: false })
   })
 })
+
+describe('WaitingRoom last update', () => {
+  it('says when a polled place was last confirmed, and says nothing of it once the turn came (no more polls, so its age would only grow)', async () => {
+    queue = waiting()
+    await open(event('open'))
+    expect(screen.getByTestId('queue-updated').textContent).toMatch(/^Last updated \d\d:\d\d:\d\d \(just now\)$/)
+
+    queue = { state: 'admitted', event_id: eventId, poll_after_ms: pollMs, sale_opens_at: '2020-01-01T10:00:00Z', admission_token: 'adm', admission_expires_at: new Date(Date.now() + 300_000).toISOString() }
+    await nextPoll()
+    expect(screen.getByText("It's your turn!")).toBeTruthy()
+    expect(screen.queryByTestId('queue-updated')).toBeNull()
+  })
+})

@@ -40,7 +40,7 @@ function writeFirstAhead(eventId: number, ahead: number | null) {
  * the pre-queue draw, admission. It polls no faster than the server's
  * poll_after_ms and rides out failed polls with a calm notice.
  */
-export function WaitingRoom({ event, auth }: { event: Event; auth: Session | null }) {
+export function WaitingRoom({ event, auth, onStatus }: { event: Event; auth: Session | null; onStatus?: (status: QueueStatus | null) => void }) {
   const [phase, setPhase] = useState<Phase>({ kind: auth ? 'checking' : 'out' })
   const [pollError, setPollError] = useState<{ err: unknown; failures: number; retryAt: number } | null>(null)
   const [actionError, setActionError] = useState<unknown>(null)
@@ -174,6 +174,11 @@ export function WaitingRoom({ event, auth }: { event: Event; auth: Session | nul
   const admitted = status?.state === 'admitted'
   const stall = status?.state === 'waiting' ? queueStall(status, event.waiting_room?.state) : null
 
+  // The page around shows figures the fan's own place must not contradict.
+  useEffect(() => {
+    onStatus?.(status)
+  }, [onStatus, status])
+
   // A background tab learns of its turn from the title.
   useEffect(() => {
     if (!admitted) return
@@ -215,7 +220,9 @@ export function WaitingRoom({ event, auth }: { event: Event; auth: Session | nul
             </div>
           </Notice>
         )}
-        {status && status.state !== 'expired' && updatedAt !== null && <Updated at={updatedAt} />}
+        {/* Only a place that is still polled has a last update: admitted and
+            expired are final for this visit, so their age would only grow. */}
+        {(status?.state === 'prequeue' || status?.state === 'waiting') && updatedAt !== null && <Updated at={updatedAt} />}
         {status && status.state !== 'expired' &&
           (confirmLeave ? (
             <div className="rounded-lg border border-red-200 bg-red-50 p-3 text-sm text-red-950" role="group" aria-label="Leave the queue?">

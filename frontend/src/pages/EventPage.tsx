@@ -1,8 +1,9 @@
-import { useEffect } from 'react'
-import { api, ApiError } from '../lib/api'
+import { useEffect, useState } from 'react'
+import { api, ApiError, type Event, type QueueStatus } from '../lib/api'
 import { count, dateTime } from '../lib/format'
 import { useDocumentTitle, useLoad, usePageHidden } from '../lib/hooks'
 import { Link } from '../components/Link'
+import { useSaleState } from '../lib/sale'
 import { useSession } from '../lib/session'
 import { SaleBadge, SaleCountdown, WaitingRoomBadge } from '../components/EventBits'
 import { PriceTable } from '../components/PriceTable'
@@ -16,6 +17,8 @@ export function EventPage({ eventId }: { eventId: number }) {
   const auth = useSession()
   const [ev, reload] = useLoad((signal) => api.event(eventId, signal), [eventId])
   const hidden = usePageHidden()
+  // The fan's own place, live from the waiting room's polls.
+  const [mine, setMine] = useState<QueueStatus | null>(null)
   useDocumentTitle(ev.data?.name ?? 'Event')
 
   useEffect(() => {
@@ -37,6 +40,7 @@ export function EventPage({ eventId }: { eventId: number }) {
   }
   if (!ev.data) return <Loading what="the event" />
   const e = ev.data
+  const queuedHere = queued(e.waiting_room?.queue_length ?? 0, mine)
   return (
     <>
       <PageTitle
@@ -52,7 +56,7 @@ export function EventPage({ eventId }: { eventId: number }) {
         {/* The waiting room comes first: on a phone the fan's place is above
             the fold; on a wide screen it sits in the right-hand column. */}
         <div className="lg:sticky lg:top-4 lg:col-start-2 lg:row-start-1 lg:self-start">
-          <WaitingRoom event={e} auth={auth} />
+          <WaitingRoom event={e} auth={auth} onStatus={setMine} />
         </div>
         <div className="space-y-6 lg:col-start-1 lg:row-start-1">
           <Card>
@@ -61,15 +65,7 @@ export function EventPage({ eventId }: { eventId: number }) {
               {e.waiting_room && <WaitingRoomBadge state={e.waiting_room.state} />}
             </div>
             <dl className="mt-4 grid gap-4 text-sm sm:grid-cols-2">
-              <div>
-                <dt className="text-slate-600">Sale opens</dt>
-                <dd className="font-medium">{dateTime(e.sale_opens_at, e.venue.timezone)}</dd>
-                {e.sale_state === 'upcoming' && (
-                  <dd className="mt-1 text-indigo-800">
-                    <SaleCountdown opensAt={e.sale_opens_at} />
-                  </dd>
-                )}
-              </div>
+              <SaleOpening event={e} />
               <div>
                 <dt className="text-slate-600">Seats left</dt>
                 <dd className="font-medium" data-testid="seats-left">
@@ -83,7 +79,9 @@ export function EventPage({ eventId }: { eventId: number }) {
               {e.waiting_room && e.waiting_room.state !== 'prequeue' && (
                 <div>
                   <dt className="text-slate-600">In the queue</dt>
-                  <dd className="font-medium">{count(e.waiting_room.queue_length)} fans</dd>
+                  <dd className="font-medium" data-testid="queue-length">
+                    {count(queuedHere)} {queuedHere === 1 ? 'fan' : 'fans'}
+                  </dd>
                 </div>
               )}
             </dl>
@@ -103,4 +101,31 @@ export function EventPage({ eventId }: { eventId: number }) {
       </div>
     </>
   )
+}
+
+/** SaleOpening says when the sale opens, or that it opened once that time has passed (on the page's clock). */
+function SaleOpening({ event }: { event: Event }) {
+  const upcoming = useSaleState(event) === 'upcoming'
+  return (
+    <div>
+      <dt className="text-slate-600">{upcoming ? 'Sale opens' : 'Sale opened'}</dt>
+      <dd className="font-medium">{dateTime(event.sale_opens_at, event.venue.timezone)}</dd>
+      {upcoming && (
+        <dd className="mt-1 text-indigo-800">
+          <SaleCountdown opensAt={event.sale_opens_at} />
+        </dd>
+      )}
+    </div>
+  )
+}
+
+/**
+ * queued is how many fans the page says are in the queue. The event's count
+ * is a snapshot (refreshed every few seconds) while the fan's own place is
+ * polled live, so the snapshot can lag behind it: a fan waiting with n
+ * people ahead knows at least n + 1 fans are queued, themself included.
+ */
+function queued(queueLength: number, mine: QueueStatus | null): number {
+  if (mine?.state !== 'waiting' && mine?.state !== 'prequeue') return queueLength
+  return Math.max(queueLength, (mine.ahead ?? 0) + 1)
 }

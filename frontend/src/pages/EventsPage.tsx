@@ -28,11 +28,12 @@ export function EventsPage() {
                       {e.name}
                     </Link>
                   </h2>
-                  <SaleBadge event={e} />
+                  {/* The badge keeps its words on one line; the name wraps instead. */}
+                  <span className="shrink-0 whitespace-nowrap">
+                    <SaleBadge event={e} />
+                  </span>
                 </div>
-                <p className="mt-1 text-sm text-slate-700">
-                  {e.venue.name}, {e.venue.city}
-                </p>
+                <p className="mt-1 text-sm text-slate-700">{[e.venue.name, e.venue.city].filter(Boolean).join(', ')}</p>
                 <p className="text-sm text-slate-600">{dateTime(e.starts_at, e.venue.timezone)}</p>
                 <div className="mt-auto pt-4 text-sm text-slate-700">
                   <SaleLine event={e} />

@@ -1,5 +1,5 @@
 import { useRef, useState } from 'react'
-import { api, type Order } from '../lib/api'
+import { api, ApiError, type Event, type Order } from '../lib/api'
 import { clock, dateTime, money } from '../lib/format'
 import { useDocumentTitle, useLoad, useSecondsLeft } from '../lib/hooks'
 import { Attempt, withRetries } from '../lib/idempotency'
@@ -27,7 +27,7 @@ export function OrdersPage() {
   return (
     <>
       <PageTitle>My orders</PageTitle>
-      {orders.state === 'error' && <ErrorNotice error={orders.error} title="We could not load your orders" action={<Button variant="secondary" onClick={reload}>Try again</Button>} />}
+      {orders.state === 'error' && <ErrorNotice error={orders.error} title="We could not load your orders" action={<LoadAction error={orders.error} onRetry={reload} />} />}
       {!orders.data && orders.state === 'loading' && <Loading what="your orders" />}
       {hold && <HeldCard hold={hold} />}
       {orders.data?.length === 0 && !hold && (
@@ -46,8 +46,28 @@ export function OrdersPage() {
   )
 }
 
-/** ZonedOrder is an order with its venue's time zone, when the event could be read. */
-type ZonedOrder = Order & { timeZone?: string }
+/**
+ * LoadAction is the way out of a failed load: a session that ended (401)
+ * fails the same way on every retry, so it offers to sign in again and come
+ * back here; anything else may pass on a retry.
+ */
+function LoadAction({ error, onRetry }: { error: unknown; onRetry: () => void }) {
+  if (error instanceof ApiError && error.status === 401) {
+    return (
+      <Link href="/signin?next=%2Forders" className="inline-flex min-h-11 items-center rounded-lg bg-indigo-700 px-4 text-sm font-semibold text-white hover:bg-indigo-800">
+        Sign in
+      </Link>
+    )
+  }
+  return (
+    <Button variant="secondary" onClick={onRetry}>
+      Try again
+    </Button>
+  )
+}
+
+/** ZonedOrder is an order with its event's date and venue (and so its time zone), when the event could be read. */
+type ZonedOrder = Order & { timeZone?: string; event?: Pick<Event, 'starts_at' | 'venue'> }
 
 /**
  * ordersWithZones reads the fan's orders and the time zone of each one's
@@ -58,16 +78,19 @@ type ZonedOrder = Order & { timeZone?: string }
 async function ordersWithZones(token: string, signal: AbortSignal): Promise<ZonedOrder[]> {
   const orders = await api.orders(token, signal)
   const ids = [...new Set(orders.map((o) => o.event_id))]
-  const zones = new Map<number, string>()
+  const events = new Map<number, Event>()
   await Promise.all(
     ids.map((id) =>
       api.event(id, signal).then(
-        (e) => zones.set(id, e.venue.timezone),
+        (e) => events.set(id, e),
         () => undefined,
       ),
     ),
   )
-  return orders.map((o) => ({ ...o, timeZone: zones.get(o.event_id) }))
+  return orders.map((o) => {
+    const e = events.get(o.event_id)
+    return { ...o, timeZone: e?.venue.timezone, event: e && { starts_at: e.starts_at, venue: e.venue } }
+  })
 }
 
 /** HeldCard is the fan's live hold, first on the page: the seats are not an order until paid. */
@@ -120,6 +143,11 @@ function OrderCard({ order, token, onChanged }: { order: ZonedOrder; token: stri
       <div className="flex flex-wrap items-start justify-between gap-2">
         <div>
           <h2 className="text-lg font-semibold">{order.event_name}</h2>
+          {order.event && (
+            <p className="text-sm text-slate-700" data-testid="order-event">
+              {[order.event.venue.name, order.event.venue.city].filter(Boolean).join(', ')} · {dateTime(order.event.starts_at, order.timeZone)}
+            </p>
+          )}
           <p className="text-sm text-slate-600">
             Ordered {dateTime(order.created_at, order.timeZone)} · <span className="font-mono text-xs">{order.id.slice(0, 8)}</span>
           </p>
@@ -130,7 +158,7 @@ function OrderCard({ order, token, onChanged }: { order: ZonedOrder; token: stri
         {order.tickets.map((t) => (
           <li key={t.id} className={`rounded-lg border border-dashed p-3 text-sm ${canceled ? 'border-slate-200 text-slate-500 line-through' : 'border-indigo-300 bg-indigo-50/50'}`}>
             <span className="block font-semibold">
-              Section {t.section} · Row {t.row} · Seat {t.number}
+              Section {t.section}, row {t.row}, seat {t.number}
             </span>
             <span className="block tabular-nums text-slate-600">{money(t.price_cents, order.currency)}</span>
           </li>
