@@ -136,7 +136,7 @@ const SeatButton = memo(function SeatButton({
     : free
       ? 'bg-emerald-700 text-white hover:bg-emerald-800'
       : status === Status.held
-        ? 'bg-amber-200 text-amber-900'
+        ? 'bg-amber-600 text-amber-950' // the legend's held colour; 4.7:1
         : 'bg-slate-200 text-slate-700' // sold: 8:1, the label stays legible
   return (
     <button
