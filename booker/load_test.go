@@ -156,7 +156,9 @@ func deadlocks(t testing.TB, h *harness) int64 {
 	return n
 }
 
-func (r *loadResult) check(t *testing.T) {
+// check asserts what every load run must show; at most shedPercent of
+// the requests may be shed with 503.
+func (r *loadResult) check(t *testing.T, shedPercent int) {
 	t.Helper()
 	if len(r.failures) > 0 {
 		t.Errorf("%d requests failed or timed out, first: %s", len(r.failures), r.failures[0])
@@ -172,8 +174,8 @@ func (r *loadResult) check(t *testing.T) {
 		shed += r.statuses[what+" 503"]
 		all += r.total(what)
 	}
-	if shed*50 > all {
-		t.Errorf("%d of %d requests were shed with 503, want at most 2%%", shed, all)
+	if shed*100 > all*shedPercent {
+		t.Errorf("%d of %d requests were shed with 503, want at most %d%%", shed, all, shedPercent)
 	}
 	for k := range r.statuses {
 		if !slices.Contains([]string{"hold 201", "hold 409", "hold 410", "hold 429", "hold 503", "release 204", "release 503",
@@ -208,7 +210,7 @@ func TestOverlappingHoldsUnderLoad(t *testing.T) {
 	wg.Wait()
 	st := h.svc.Stats()
 	t.Logf("%s: %v; decided %v; lock waits %d; expired %d; hold transactions %d; redis fallbacks %d; shed %d", d, res.statuses, st.Decided, st.LockWaits, st.HoldsExpired, st.HoldTransactions, st.RedisFallbacks, st.HoldsShed)
-	res.check(t)
+	res.check(t, 2)
 	if st.HoldsExpired == 0 {
 		t.Errorf("no hold expired during the run; the sweeper did not run")
 	}
@@ -256,7 +258,10 @@ func TestRedisLossMidRun(t *testing.T) {
 	wg.Wait()
 	st := h.svc.Stats()
 	t.Logf("%d flushes in %s: %v; decided %v; repairs %d", flushes, d, res.statuses, st.Decided, st.BitmapRepairs)
-	res.check(t)
+	// None shed when run alone; CI, running every package at once, saw
+	// 2.7% while each flush's scan of the shared Redis took up to a second.
+	// A loss the booker did not ride out would shed most holds after it.
+	res.check(t, 5)
 	// A flush scans the whole shared Redis for the prefix, which takes
 	// seconds while other packages' tests fill it (CI runs them together), so
 	// how many fit in the run varies; one mid-run loss is what must happen.
