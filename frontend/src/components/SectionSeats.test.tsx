@@ -41,6 +41,12 @@ describe('SectionSeats', () => {
     expect(document.activeElement).toBe(seats[5])
   })
 
+  it('takes the focus to its seats when it opens', () => {
+    const v = layout(smallMap())
+    render(<SectionSeats venue={v} box={v.sections[0]} version={0} selected={new Set()} onToggle={() => {}} />)
+    expect(document.activeElement).toBe(screen.getAllByRole('button')[0])
+  })
+
   it('labels seats for screen readers and refuses taken ones', () => {
     const v = layout(smallMap())
     const onToggle = vi.fn()

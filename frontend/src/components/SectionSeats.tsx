@@ -28,6 +28,13 @@ export function SectionSeats({
   const overflow = useOverflows(scroller)
   const activeId = box.rows.some((r) => r.seatIds.includes(active)) ? active : (box.rows[0]?.seatIds[0] ?? -1)
 
+  // Opening a section moves focus to its seats: the section list or the
+  // map that opened it is behind, and a keyboard would otherwise tab back
+  // through the whole page to reach them.
+  useEffect(() => {
+    grid.current?.querySelector<HTMLButtonElement>('[tabindex="0"]')?.focus()
+  }, [box.name])
+
   function move(e: KeyboardEvent<HTMLDivElement>) {
     const dirs: Record<string, [number, number]> = { ArrowLeft: [0, -1], ArrowRight: [0, 1], ArrowUp: [-1, 0], ArrowDown: [1, 0] }
     let target: number | undefined
