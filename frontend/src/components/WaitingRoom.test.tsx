@@ -8,25 +8,13 @@ import type { Event, QueueStatus, WaitingRoomState } from '../lib/api'
 import { queueStall } from '../lib/queue'
 import { session } from '../lib/session'
 import { WaitingRoom } from './WaitingRoom'
+import { signInAs, tinyEvent } from '../test-fakes'
 
 const eventId = 3
 const pollMs = 1000
 
 function event(room: WaitingRoomState = 'open', sale: Event['sale_state'] = 'open'): Event {
-  return {
-    id: eventId,
-    slug: 'tiny',
-    name: 'Tiny night',
-    venue: { id: 1, name: 'Grid', city: 'Leeds', timezone: 'UTC' },
-    starts_at: '2030-02-01T20:00:00Z',
-    sale_opens_at: '2020-01-01T10:00:00Z',
-    max_tickets_per_fan: 4,
-    currency: 'GBP',
-    capacity: 2,
-    seats_left: sale === 'sold_out' ? 0 : 2,
-    sale_state: sale,
-    waiting_room: { state: room, queue_length: 5 },
-  }
+  return tinyEvent({ seats_left: sale === 'sold_out' ? 0 : 2, sale_state: sale, waiting_room: { state: room, queue_length: 5 } })
 }
 
 const waiting = (over: Partial<QueueStatus> = {}): QueueStatus => ({
@@ -77,7 +65,7 @@ beforeEach(() => {
     }
     return new Response(JSON.stringify({ error: { code: 'not_in_queue', message: 'no place' } }), { status: 404 })
   })
-  session.signIn({ user: { id: 1, email: 'f@e.x', name: 'Fan', role: 'fan' }, access_token: 'tok', token_type: 'Bearer', expires_at: new Date(Date.now() + 3600_000).toISOString() })
+  signInAs('fan')
 })
 
 afterEach(() => {

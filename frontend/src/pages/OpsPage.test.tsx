@@ -6,6 +6,7 @@ import { act, fireEvent, render, screen } from '@testing-library/react'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { session } from '../lib/session'
 import { OpsPage } from './OpsPage'
+import { jsonResponse, signInAs } from '../test-fakes'
 
 async function settle() {
   await act(async () => {
@@ -16,7 +17,7 @@ async function settle() {
 beforeEach(() => {
   vi.stubGlobal('fetch', async (input: RequestInfo | URL, init?: RequestInit) => {
     const path = new URL(String(input), 'http://x').pathname
-    const json = (status: number, body: unknown) => new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } })
+    const json = jsonResponse
     if (path === '/api/v1/admin/venues') return json(200, { venues: [{ id: 1, name: 'Arena', city: 'London', capacity: 100, timezone: 'Europe/London' }] })
     if (path === '/api/v1/events') return json(200, { events: [] })
     if (path === '/api/v1/admin/events' && init?.method === 'POST') {
@@ -24,7 +25,7 @@ beforeEach(() => {
     }
     return json(404, { error: { code: 'not_found', message: 'no' } })
   })
-  session.signIn({ user: { id: 1, email: 'o@e.x', name: 'Ops', role: 'ops' }, access_token: 'tok', token_type: 'Bearer', expires_at: new Date(Date.now() + 3600_000).toISOString() })
+  signInAs('ops')
 })
 
 afterEach(() => {

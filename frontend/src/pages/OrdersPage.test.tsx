@@ -4,9 +4,10 @@
 // date and its seats as checkout does.
 import { render, screen, waitFor } from '@testing-library/react'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import type { Event, Order } from '../lib/api'
+import type { Order } from '../lib/api'
 import { session } from '../lib/session'
 import { OrdersPage } from './OrdersPage'
+import { jsonResponse, signInAs, tinyEvent } from '../test-fakes'
 
 const order: Order = {
   id: '0123456789abcdef',
@@ -20,24 +21,12 @@ const order: Order = {
   canceled_at: null,
 }
 
-const event: Event = {
-  id: 3,
-  slug: 'tiny',
-  name: 'Tiny night',
-  venue: { id: 1, name: 'Grid', city: 'Leeds', timezone: 'Europe/London' },
-  starts_at: '2030-02-01T20:00:00Z',
-  sale_opens_at: '2020-01-01T10:00:00Z',
-  max_tickets_per_fan: 4,
-  currency: 'GBP',
-  capacity: 2,
-  seats_left: 1,
-  sale_state: 'open',
-}
+const event = tinyEvent({ venue: { id: 1, name: 'Grid', city: 'Leeds', timezone: 'Europe/London' }, seats_left: 1, waiting_room: undefined })
 
 /** ordersAnswer is what GET /orders answers. */
 let ordersAnswer: { status: number; body: unknown }
 
-const json = (status: number, body: unknown) => new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } })
+const json = jsonResponse
 
 beforeEach(() => {
   vi.stubGlobal('fetch', async (input: RequestInfo | URL) => {
@@ -46,7 +35,7 @@ beforeEach(() => {
     if (path === '/api/v1/events/3') return json(200, { event })
     return json(404, { error: { code: 'not_found', message: 'no' } })
   })
-  session.signIn({ user: { id: 1, email: 'f@e.x', name: 'Fan', role: 'fan' }, access_token: 'tok', token_type: 'Bearer', expires_at: new Date(Date.now() + 3600_000).toISOString() })
+  signInAs('fan')
 })
 
 afterEach(() => {
